@@ -1,0 +1,224 @@
+// parseConfig: raw stack config (Pulumi structured config or the stack YAML) -> IngestConfig,
+// or every problem found, each naming the value and its place.
+import { z } from "zod";
+import type { IngestConfig, Mailbox, Sender } from "./types";
+
+// Deliberately narrower than RFC 5322: no quoted local parts or comments, so an address
+// can never carry sieve, regex or IMAP syntax into what is generated from it.
+const EMAIL = /^[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/;
+// Django's default username validator (paperless users are Django users).
+const USERNAME = /^[\w.@+-]{1,150}$/;
+// Kubernetes object names and ConfigMap keys.
+const DNS_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const CONFIGMAP_OBJECT = /^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/;
+const CONFIGMAP_KEY = /^[-._a-zA-Z0-9]+$/;
+const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
+
+const RULE_PREFIX = "forward: ";
+const NAME_MAX = 256; // paperless CharField(256) for rule, account and tag names
+
+const email = z.string().trim().regex(EMAIL, { message: "is not an email address" });
+const text = (max: number) =>
+  z.string().min(1, { message: "must not be empty" }).max(max, { message: `is longer than ${max} characters` })
+    .regex(NO_CONTROL, { message: "contains a control character" });
+const k8sName = z.string().regex(DNS_NAME, { message: "is not a Kubernetes name (lower-case letters, digits, '-')" });
+
+const senderSchema = z.strictObject({
+  address: email,
+  user: z.string().regex(USERNAME, { message: "is not a paperless username (letters, digits and @.+-_ only, at most 150)" }),
+  label: text(NAME_MAX - RULE_PREFIX.length).optional(),
+  order: z.number().int().min(-32768).max(32767).optional(),
+  tags: z.array(text(NAME_MAX)).optional(),
+  requireAuthentication: z.boolean().optional(),
+});
+
+const mailboxSchema = z.strictObject({
+  address: email,
+  accountName: text(NAME_MAX).optional(),
+  tag: text(NAME_MAX).optional(),
+  processedFolder: text(NAME_MAX).optional(),
+  maximumAge: z.number().int().min(0).max(36500).optional(),
+  ruleOrderStart: z.number().int().min(-32768).max(32767).optional(),
+  authResultsHeader: z.string().regex(/^[!-9;-~]+$/, { message: "is not a mail header name" }).optional(),
+  trustedAuthservId: z.string().regex(/^[A-Za-z0-9.-]+$/, { message: "is not a host name" }).optional(),
+  senders: z.array(senderSchema).min(1, { message: "must list at least one sender" }),
+});
+
+const mailserverSchema = z.strictObject({
+  namespace: k8sName.default("mailserver"),
+  deployment: k8sName.default("mailserver"),
+  container: k8sName.default("mailserver"),
+  configMap: z.string().regex(CONFIGMAP_OBJECT, { message: "is not a ConfigMap name" }).default("mailserver.config"),
+  accountsKey: z.string().regex(CONFIGMAP_KEY, { message: "is not a ConfigMap key" }).default("postfix-accounts.cf"),
+  virtualKey: z.string().regex(CONFIGMAP_KEY, { message: "is not a ConfigMap key" }).default("postfix-virtual.cf"),
+  configDir: z.string().regex(/^\/[^\s]*$/, { message: "is not an absolute path" }).default("/tmp/docker-mailserver"),
+  mailRoot: z.string().regex(/^\/[^\s]*$/, { message: "is not an absolute path" }).default("/var/mail"),
+  imapHost: z.string().regex(/^[A-Za-z0-9.-]+$/, { message: "is not a host name" }),
+  imapPort: z.number().int().min(1).max(65535).default(993),
+  imapSecurity: z.enum(["none", "ssl", "starttls"]).default("ssl"),
+});
+
+const paperlessSchema = z.strictObject({
+  url: z.string().regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, { message: "is not an http(s) URL" }),
+  namespace: k8sName.default("paperless-ngx"),
+  deployment: k8sName.default("paperless-ngx"),
+  container: k8sName.default("paperless-ngx"),
+  fetchAfterChange: z.boolean().default(false),
+});
+
+const vaultSchema = z.strictObject({
+  mount: z.string().regex(/^[A-Za-z0-9_.-]+$/, { message: "is not a Vault mount name" }).default("secret"),
+  pathPrefix: z.string().regex(/^[A-Za-z0-9_.@-]+(\/[A-Za-z0-9_.@-]+)*$/, { message: "is not a Vault path" })
+    .default("paperless-mail-ingest"),
+});
+
+const configSchema = z.strictObject({
+  mailboxes: z.array(mailboxSchema).min(1, { message: "must list at least one ingest mailbox" }),
+  mailserver: mailserverSchema,
+  paperless: paperlessSchema,
+  vault: vaultSchema.default({ mount: "secret", pathPrefix: "paperless-mail-ingest" }),
+});
+
+type RawConfig = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[], readonly source: string) {
+    super(`${source}: ${problems.length} problem(s) in the configuration:\n` + problems.map((p) => `  - ${p}`).join("\n"));
+    this.name = "ConfigError";
+  }
+}
+
+export type ParseResult = { ok: true; config: IngestConfig } | { ok: false; problems: string[] };
+
+/** `mailboxes[0].senders[3].address` */
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, key) =>
+    typeof key === "number" ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key), "");
+}
+
+function show(value: unknown): string {
+  return value === undefined ? "(missing)" : JSON.stringify(value);
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = root;
+  for (const key of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<PropertyKey, unknown>)[key];
+  }
+  return v;
+}
+
+function describeIssue(raw: unknown, issue: z.core.$ZodIssue): string[] {
+  const where = formatPath(issue.path);
+  if (issue.code === "unrecognized_keys") {
+    return issue.keys.map((k) => `${formatPath([...issue.path, k])}: unknown key (check the spelling)`);
+  }
+  const value = valueAt(raw, issue.path);
+  if (issue.code === "invalid_type") {
+    return [`${where || "(top level)"}: ${value === undefined ? "is required" : `${show(value)} should be ${issue.expected}`}`];
+  }
+  return [`${where}: ${show(value)} ${issue.message}`];
+}
+
+// Loose readers so cross-field rules still run when the schema has failed elsewhere:
+// the user sees every problem in one pass.
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const field = (v: unknown, key: string): unknown => (v !== null && typeof v === "object" ? (v as Record<string, unknown>)[key] : undefined);
+const lowerString = (v: unknown): string | undefined => (typeof v === "string" ? v.trim().toLowerCase() : undefined);
+
+/** Cross-field rules a schema cannot express: uniqueness and mailbox/sender overlap. */
+function crossCheck(raw: unknown): string[] {
+  const problems: string[] = [];
+  const mailboxes = list(field(raw, "mailboxes"));
+  const mailboxAt = new Map<string, number>();
+  const accountAt = new Map<string, number>();
+  mailboxes.forEach((m, i) => {
+    const address = lowerString(field(m, "address"));
+    if (address === undefined) return;
+    const first = mailboxAt.get(address);
+    if (first !== undefined) problems.push(`mailboxes[${i}].address: ${show(field(m, "address"))} is already mailboxes[${first}].address`);
+    else mailboxAt.set(address, i);
+    const name = typeof field(m, "accountName") === "string" ? (field(m, "accountName") as string) : address;
+    const firstAccount = accountAt.get(name);
+    if (firstAccount !== undefined) problems.push(`mailboxes[${i}].accountName: ${show(name)} is already the account name of mailboxes[${firstAccount}] (paperless account names are globally unique)`);
+    else accountAt.set(name, i);
+  });
+  // paperless rule names are unique per owner (contract §1, MailRule constraints).
+  const ruleAt = new Map<string, string>();
+  mailboxes.forEach((m, i) => {
+    const senderAt = new Map<string, number>();
+    list(field(m, "senders")).forEach((s, j) => {
+      const where = `mailboxes[${i}].senders[${j}]`;
+      const address = lowerString(field(s, "address"));
+      if (address === undefined) return;
+      const first = senderAt.get(address);
+      if (first !== undefined) {
+        problems.push(`${where}.address: ${show(field(s, "address"))} duplicates mailboxes[${i}].senders[${first}].address (addresses compare case-insensitively)`);
+        return;
+      }
+      senderAt.set(address, j);
+      const mb = mailboxAt.get(address);
+      if (mb !== undefined) problems.push(`${where}.address: ${show(field(s, "address"))} is itself an ingest mailbox (mailboxes[${mb}]); mail from it would loop`);
+      const user = field(s, "user");
+      const label = field(s, "label");
+      const ruleName = RULE_PREFIX + (typeof label === "string" ? label : address);
+      const ruleKey = `${String(user)}\u0000${ruleName}`;
+      const firstRule = ruleAt.get(ruleKey);
+      if (firstRule !== undefined) problems.push(`${where}.label: rule name ${show(ruleName)} for user ${show(user)} is already used by ${firstRule} (paperless rule names are unique per owner)`);
+      else ruleAt.set(ruleKey, where);
+    });
+  });
+  return problems;
+}
+
+function build(raw: RawConfig): IngestConfig {
+  const mailboxes: Mailbox[] = raw.mailboxes.map((m) => {
+    const address = m.address.toLowerCase();
+    const [localPart, domain] = address.split("@") as [string, string];
+    const tag = m.tag ?? "email-ingest";
+    const orderStart = m.ruleOrderStart ?? 100;
+    const senders: Sender[] = m.senders.map((s, j) => {
+      const label = s.label ?? s.address.toLowerCase();
+      return {
+        address: s.address.toLowerCase(),
+        user: s.user,
+        label,
+        ruleName: RULE_PREFIX + label,
+        order: s.order ?? Math.min(orderStart + j, 32767),
+        tags: [tag, ...(s.tags ?? []).filter((t) => t !== tag)],
+        requireAuthentication: s.requireAuthentication ?? false,
+      };
+    });
+    return {
+      address, localPart, domain,
+      accountName: m.accountName ?? address,
+      tag,
+      inboxFolder: "INBOX",
+      processedFolder: m.processedFolder ?? "Processed",
+      maximumAge: m.maximumAge ?? 30,
+      authResultsHeader: m.authResultsHeader ?? "Authentication-Results",
+      ...(m.trustedAuthservId ? { trustedAuthservId: m.trustedAuthservId.toLowerCase() } : {}),
+      senders,
+    };
+  });
+  return { mailboxes, mailserver: raw.mailserver, paperless: raw.paperless, vault: raw.vault };
+}
+
+/** Validate everything and return the typed config, or all problems found (never just the first). */
+export function parseConfig(raw: unknown): ParseResult {
+  const parsed = configSchema.safeParse(raw);
+  const problems = [
+    ...(parsed.success ? [] : parsed.error.issues.flatMap((i) => describeIssue(raw, i))),
+    ...crossCheck(raw),
+  ];
+  if (problems.length || !parsed.success) return { ok: false, problems };
+  return { ok: true, config: build(parsed.data) };
+}
+
+/** parseConfig, throwing a ConfigError that lists every problem and where the config came from. */
+export function loadConfig(raw: unknown, source: string): IngestConfig {
+  const result = parseConfig(raw);
+  if (!result.ok) throw new ConfigError(result.problems, source);
+  return result.config;
+}
