@@ -1,6 +1,9 @@
 // The program's slice of a Pulumi stack's config, read the same way from `pulumi.runtime.allConfig()`
 // (in the Pulumi program) and from the stack YAML file (in the offline render).
-import { PROJECT } from "./types";
+import { readFileSync } from "fs";
+import { parse as parseYaml } from "yaml";
+import { ConfigError, parseConfig } from "./config";
+import { PROJECT, type IngestConfig } from "./types";
 
 /** Plain (non-secret) structured keys; together they are the input of parseConfig. */
 export const PLAIN_KEYS = ["mailboxes", "mailserver", "paperless", "vault"] as const;
@@ -69,4 +72,26 @@ export function fromRuntime(all: Record<string, string>): StackConfig {
     }
   }
   return { raw, problems };
+}
+
+/**
+ * Read and validate a stack file (`Pulumi.<stack>.yaml`) without the Pulumi CLI: the offline
+ * render and the tests use it. Throws a ConfigError listing every problem, with the file named.
+ */
+export function loadStackFile(path: string): IngestConfig {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new ConfigError([`cannot read the stack file: ${(e as Error).message}`], path);
+  }
+  const config = doc !== null && typeof doc === "object" ? (doc as { config?: unknown }).config : undefined;
+  if (config === null || typeof config !== "object" || Array.isArray(config)) {
+    throw new ConfigError(["has no `config:` map (is this a Pulumi stack file?)"], path);
+  }
+  const stack = fromStackFile(config as Record<string, unknown>);
+  const parsed = parseConfig(stack.raw);
+  const problems = [...stack.problems, ...(parsed.ok ? [] : parsed.problems)];
+  if (problems.length || !parsed.ok) throw new ConfigError(problems, path);
+  return parsed.config;
 }

@@ -1,0 +1,66 @@
+// The Dovecot sieve allowlist of one ingest mailbox, rendered from templates/dovecot.sieve.mustache.
+import { readFileSync } from "fs";
+import { join } from "path";
+import Mustache from "mustache";
+import type { Mailbox } from "./types";
+
+const TEMPLATE = readFileSync(join(__dirname, "..", "templates", "dovecot.sieve.mustache"), "utf8");
+
+/** RFC 5228 §2.4.2: inside a quoted string only `"` and `\` need escaping. */
+export function sieveString(value: string): string {
+  return value.replace(/[\\"]/g, (c) => `\\${c}`);
+}
+
+/** POSIX ERE literal: bracket every metacharacter so no backslash reaches the sieve string. */
+function ereLiteral(value: string): string {
+  return value.replace(/[.[\]{}()*+?^$|\\]/g, (c) => (c === "\\" || c === "^" || c === "]" ? `\\${c}` : `[${c}]`));
+}
+
+/**
+ * One Authentication-Results method result (RFC 8601) with its property naming the domain.
+ * With a trusted authserv-id the verdict must come from a header that id wrote, since anyone can
+ * add an Authentication-Results header of their own before the mail reaches us.
+ */
+function verdictPattern(method: string, property: string, domain: string, authservId?: string): string {
+  const from = authservId
+    ? `^[[:space:]]*${ereLiteral(authservId)}([[:space:]]+[0-9]+)?[[:space:]]*;(.*;)?`
+    : ";";
+  return `${from}[[:space:]]*${method}=pass[^;]*${property}=${ereLiteral(domain)}([^-.a-z0-9]|$)`;
+}
+
+const withSeparators = <T extends object>(items: readonly T[]) =>
+  items.map((item, i) => ({ ...item, sep: i < items.length - 1 ? "," : "" }));
+
+export function renderSieve(mailbox: Mailbox): string {
+  const plain = mailbox.senders.filter((s) => !s.requireAuthentication);
+  const authenticated = mailbox.senders.filter((s) => s.requireAuthentication).map((s) => {
+    const domain = s.address.slice(s.address.lastIndexOf("@") + 1);
+    return {
+      address: s.address,
+      domain,
+      header: mailbox.authResultsHeader,
+      dkim: verdictPattern("dkim", "header[.]d", domain, mailbox.trustedAuthservId),
+      dmarc: verdictPattern("dmarc", "header[.]from", domain, mailbox.trustedAuthservId),
+    };
+  });
+  const requires = ["relational", "comparator-i;ascii-numeric", ...(authenticated.length ? ["regex"] : [])];
+  const view = {
+    mailbox: mailbox.address,
+    requires: withSeparators(requires.map((name) => ({ name }))),
+    hasPlain: plain.length > 0,
+    plain: withSeparators(plain.map((s) => ({ address: s.address }))),
+    authenticated,
+  };
+  // Every {{value}} is escaped for sieve string syntax instead of HTML.
+  return Mustache.render(TEMPLATE, view, {}, { escape: sieveString });
+}
+
+/** ConfigMap keys cannot hold `@` (`[-._a-zA-Z0-9]+`): docs@d -> `docs-at-d.dovecot.sieve` (design §1). */
+export function sieveConfigMapKey(address: string): string {
+  return `${address.replace("@", "-at-")}.dovecot.sieve`;
+}
+
+/** The file name docker-mailserver installs as the user's active script: `<address>.dovecot.sieve`. */
+export function sieveFileName(address: string): string {
+  return `${address}.dovecot.sieve`;
+}
