@@ -137,8 +137,11 @@ function crossCheck(raw: unknown): string[] {
     const address = lowerString(field(m, "address"));
     if (address === undefined) return;
     const first = mailboxAt.get(address);
-    if (first !== undefined) problems.push(`mailboxes[${i}].address: ${show(field(m, "address"))} is already mailboxes[${first}].address`);
-    else mailboxAt.set(address, i);
+    if (first !== undefined) {
+      problems.push(`mailboxes[${i}].address: ${show(field(m, "address"))} is already mailboxes[${first}].address`);
+      return;
+    }
+    mailboxAt.set(address, i);
     const name = typeof field(m, "accountName") === "string" ? (field(m, "accountName") as string) : address;
     const firstAccount = accountAt.get(name);
     if (firstAccount !== undefined) problems.push(`mailboxes[${i}].accountName: ${show(name)} is already the account name of mailboxes[${firstAccount}] (paperless account names are globally unique)`);

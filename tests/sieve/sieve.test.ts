@@ -1,0 +1,155 @@
+// The rendered allowlist, compiled and executed by the real Pigeonhole sieve-test.
+import { readFileSync } from "fs";
+import { join } from "path";
+import { renderSieve, sieveConfigMapKey, sieveString } from "../../core/sieve";
+import { parseConfig } from "../../core/config";
+import type { Mailbox } from "../../core/types";
+import { prodConfig, SHARED_DIR } from "../support/prodConfig";
+import { SieveRunner, type Outcome } from "./sieveTest";
+
+const FIXTURES = join(SHARED_DIR, "fixtures", "mail");
+const prodMailbox = (): Mailbox => prodConfig().mailboxes[0]!;
+
+function message(headers: Record<string, string | string[]>): string {
+  const lines = Object.entries(headers).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${k}: ${x}`));
+  return [...lines, "To: docs@viktorbarzin.me", "Subject: Bank statement", "Message-ID: <t@example.test>", "", "See attachment.", ""].join("\r\n");
+}
+
+/** A one-mailbox config with these senders, validated like a real stack. */
+function mailboxWith(senders: object[], extra: object = {}): Mailbox {
+  const result = parseConfig({
+    mailboxes: [{ address: "docs@example.org", senders, ...extra }],
+    mailserver: { imapHost: "imap.example.org" },
+    paperless: { url: "http://paperless.example.org" },
+  });
+  if (!result.ok) throw new Error(result.problems.join("\n"));
+  return result.config.mailboxes[0]!;
+}
+
+describe("production allowlist (shared fixtures)", () => {
+  const runner = new SieveRunner(renderSieve(prodMailbox()));
+  afterAll(() => runner.close());
+  const expected = JSON.parse(readFileSync(join(FIXTURES, "expected.json"), "utf8")) as {
+    senders: string[];
+    expect: Record<string, Outcome>;
+  };
+
+  it("assumes the same senders as the production stack", () => {
+    expect(prodMailbox().senders.map((s) => s.address).sort()).toEqual([...expected.senders].sort());
+  });
+
+  it.each(Object.entries(expected.expect))("%s -> %s", (file, outcome) => {
+    expect(runner.outcome(readFileSync(join(FIXTURES, file), "utf8"))).toBe(outcome);
+  });
+
+  it.each(expected.senders)("keeps mail from %s", (address) => {
+    expect(runner.outcome(message({ From: address }))).toBe("keep");
+  });
+
+  it.each([
+    ["a display name spoofing a listed address", '"me@viktorbarzin.me" <mallory@evil.test>'],
+    ["a look-alike domain", "me@viktorbarzin.me.evil.test"],
+    ["a listed local part at another domain", "vbarzin@gmail.co"],
+    ["a prefix of a listed address", "me@viktorbarzin.m"],
+    ["two From addresses, one listed", "me@viktorbarzin.me, mallory@evil.test"],
+    ["two From addresses, both listed", "me@viktorbarzin.me, vbarzin@gmail.com"],
+    ["a group with no address", "undisclosed-recipients:;"],
+  ])("discards %s", (_, from) => {
+    expect(runner.outcome(message({ From: from }))).toBe("discard");
+  });
+
+  it("discards a stranger who only puts a listed address in Sender, Reply-To or Resent-From", () => {
+    const msg = message({
+      From: "mallory@evil.test",
+      Sender: "me@viktorbarzin.me",
+      "Reply-To": "me@viktorbarzin.me",
+      "Resent-From": "me@viktorbarzin.me",
+    });
+    expect(runner.outcome(msg)).toBe("discard");
+  });
+
+  it("discards a message with two From headers even if the first is listed", () => {
+    expect(runner.outcome(message({ From: ["me@viktorbarzin.me", "mallory@evil.test"] }))).toBe("discard");
+  });
+});
+
+describe("escaping", () => {
+  it("escapes quotes and backslashes for sieve strings", () => {
+    expect(sieveString('a"b\\c')).toBe('a\\"b\\\\c');
+  });
+
+  it("a display name with quotes and backslashes does not change the outcome", () => {
+    const runner = new SieveRunner(renderSieve(prodMailbox()));
+    try {
+      expect(runner.outcome(message({ From: '"Viktor \\"the boss\\" B" <me@viktorbarzin.me>' }))).toBe("keep");
+      expect(runner.outcome(message({ From: '"me@viktorbarzin.me\\"" <x@evil.test>' }))).toBe("discard");
+    } finally {
+      runner.close();
+    }
+  });
+
+  it("a custom header name with a quote-like value compiles and still matches", () => {
+    // Header names are validated to printable ASCII; render must escape what it is given regardless.
+    const mailbox = mailboxWith([{ address: "a@gmail.com", user: "u", requireAuthentication: true }], {
+      authResultsHeader: "X-Auth\"Results",
+    });
+    const runner = new SieveRunner(renderSieve(mailbox));
+    try {
+      const ok = message({ From: "a@gmail.com", 'X-Auth"Results': "mx; dkim=pass header.d=gmail.com" });
+      expect(runner.outcome(ok)).toBe("keep");
+    } finally {
+      runner.close();
+    }
+  });
+});
+
+describe("DKIM/DMARC option", () => {
+  const senders = [
+    { address: "strict@gmail.com", user: "u", requireAuthentication: true },
+    { address: "plain@example.net", user: "u" },
+  ];
+
+  describe("without a trusted authserv-id", () => {
+    const runner = new SieveRunner(renderSieve(mailboxWith(senders)));
+    afterAll(() => runner.close());
+    it.each([
+      ["a dkim pass for the sender's domain", "mx.example.org; spf=pass smtp.mailfrom=gmail.com; dkim=pass header.d=gmail.com header.s=s1", "keep"],
+      ["a dmarc pass for the sender's domain", "mx.example.org; dmarc=pass (p=NONE) header.from=gmail.com", "keep"],
+      ["the verdict in upper case", "mx.example.org; DKIM=PASS header.d=GMAIL.COM", "keep"],
+      ["a dkim fail", "mx.example.org; dkim=fail header.d=gmail.com", "discard"],
+      ["a dkim pass for another domain", "mx.example.org; dkim=pass header.d=evil.test", "discard"],
+      ["a dkim pass for a look-alike domain", "mx.example.org; dkim=pass header.d=gmail.com.evil.test", "discard"],
+      ["a dkim pass for a domain ending in the sender's", "mx.example.org; dkim=pass header.d=notgmail.com", "discard"],
+      ["a pass for another method's property", "mx.example.org; spf=pass smtp.mailfrom=gmail.com; dkim=none header.d=gmail.com", "discard"],
+    ])("strict sender with %s -> %s", (_, verdict, outcome) => {
+      expect(runner.outcome(message({ From: "strict@gmail.com", "Authentication-Results": verdict }))).toBe(outcome);
+    });
+
+    it("discards a strict sender without any verdict header", () => {
+      expect(runner.outcome(message({ From: "strict@gmail.com" }))).toBe("discard");
+    });
+
+    it("keeps a plain sender without any verdict header", () => {
+      expect(runner.outcome(message({ From: "plain@example.net" }))).toBe("keep");
+    });
+  });
+
+  describe("with a trusted authserv-id", () => {
+    const runner = new SieveRunner(renderSieve(mailboxWith(senders, { trustedAuthservId: "mx.example.org" })));
+    afterAll(() => runner.close());
+    it("keeps a pass written by the trusted server", () => {
+      const msg = message({ From: "strict@gmail.com", "Authentication-Results": "mx.example.org; dkim=pass header.d=gmail.com" });
+      expect(runner.outcome(msg)).toBe("keep");
+    });
+    it("discards a pass written by anyone else (a forged header)", () => {
+      const msg = message({ From: "strict@gmail.com", "Authentication-Results": "mx.evil.test; dkim=pass header.d=gmail.com" });
+      expect(runner.outcome(msg)).toBe("discard");
+    });
+  });
+});
+
+describe("names", () => {
+  it("ConfigMap keys hold no @", () => {
+    expect(sieveConfigMapKey("docs@viktorbarzin.me")).toBe("docs-at-viktorbarzin.me.dovecot.sieve");
+  });
+});

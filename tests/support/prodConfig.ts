@@ -1,0 +1,11 @@
+// The production stack config, as every test suite sees it.
+import { join } from "path";
+import { loadStackFile } from "../../core/stackConfig";
+import type { IngestConfig } from "../../core/types";
+
+export const PROD_STACK_FILE = join(__dirname, "..", "..", "Pulumi.prod.yaml");
+export const SHARED_DIR = join(__dirname, "..", "..", "..", "shared");
+
+export function prodConfig(): IngestConfig {
+  return loadStackFile(PROD_STACK_FILE);
+}
