@@ -63,6 +63,7 @@ export function writeOwnedLines(text: string, owner: string, owned: readonly str
   const { begin, end } = markers(owner);
   const lines = splitLines(text);
   const found = findBlock(lines, owner);
+  if (!found && owned.length === 0) return text; // nothing of ours there: not even a newline to add
   const block = owned.length ? [begin, ...owned, end] : [];
   if (found) lines.splice(found.begin, found.end - found.begin + 1, ...block);
   else lines.push(...block);

@@ -29,6 +29,7 @@ describe("writeOwnedLines", () => {
     const withBlock = writeOwnedLines(OTHERS, OWNER, MINE) + "later@viktorbarzin.me|x\n";
     expect(writeOwnedLines(withBlock, OWNER, [])).toBe(OTHERS + "later@viktorbarzin.me|x\n");
     expect(writeOwnedLines(OTHERS, OWNER, [])).toBe(OTHERS);
+    expect(writeOwnedLines("a@b.cd|x", OWNER, [])).toBe("a@b.cd|x"); // no block: not a byte changed
     expect(readOwnedLines(OTHERS, OWNER)).toBeUndefined();
   });
 

@@ -1,0 +1,123 @@
+// Dynamic provider: this program's lines in one key of a ConfigMap someone else owns
+// (postfix-accounts.cf / postfix-virtual.cf in `mailserver.config`). It edits only its own
+// marker-delimited block (core/ownedLines) with resourceVersion-conditional writes, and
+// removes the block on delete.
+import * as pulumi from "@pulumi/pulumi";
+import { foreignDefinitions, LineFormat, lineKey, markers, readOwnedLines, writeOwnedLines } from "../../core/ownedLines";
+import { connect, ConfigMapObject, editConfigMapKey, getConfigMap, KubeConnection, keyManagers } from "./kubeClient";
+
+export interface ConfigMapLinesProps {
+  namespace: string;
+  name: string;
+  key: string;
+  /** Block owner (marker text); one block per owner and key. */
+  owner: string;
+  format: LineFormat;
+  /** The addresses/aliases the lines define: known at preview even when the lines are not. */
+  keys: string[];
+  lines: string[];
+  /** kubeconfig context; empty for the current one. */
+  context: string;
+}
+
+export type ConfigMapLinesInputs = { [K in keyof ConfigMapLinesProps]: pulumi.Input<ConfigMapLinesProps[K]> };
+
+type Connector = (context?: string) => Promise<KubeConnection>;
+
+function where(p: ConfigMapLinesProps): string {
+  return `ConfigMap ${p.namespace}/${p.name} key ${p.key}`;
+}
+
+/** Another definition of one of our keys outside our block would make Dovecot/Postfix pick one of two. */
+function conflictMessage(p: ConfigMapLinesProps, text: string, cm: ConfigMapObject): string | undefined {
+  const found = foreignDefinitions(text, p.owner, p.format, p.keys);
+  if (!found.length) return undefined;
+  const managers = keyManagers(cm, p.key);
+  return `${where(p)} already defines ${found.map((f) => `${f.key} (line ${f.line})`).join(", ")} outside the block of ${p.owner}`
+    + ` (the key is managed by ${managers.length ? managers.map((m) => JSON.stringify(m)).join(", ") : "an unknown manager"});`
+    + ` remove that line from its owner before this program takes the mailbox over`;
+}
+
+async function putLines(connector: Connector, p: ConfigMapLinesProps, lines: string[]): Promise<void> {
+  const conn = await connector(p.context || undefined);
+  await editConfigMapKey(conn, p.namespace, p.name, p.key, (text, cm) => {
+    if (lines.length) {
+      const conflict = conflictMessage(p, text, cm);
+      if (conflict) throw new Error(conflict);
+    }
+    return writeOwnedLines(text, p.owner, lines);
+  }, { missing: lines.length ? "error" : "ignore" });
+}
+
+const isKnownList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === "string");
+
+/** The provider, with the connection factory injectable so tests can aim it at an emulator. */
+export function configMapLinesProvider(connector: Connector = connect): pulumi.dynamic.ResourceProvider {
+  return {
+    async check(_olds: ConfigMapLinesProps, news: ConfigMapLinesProps) {
+      const failures: pulumi.dynamic.CheckFailure[] = [];
+      try {
+        markers(news.owner);
+        // Lines derived from a secret are unknown during a first preview; they are checked on write.
+        if (isKnownList(news.lines)) writeOwnedLines("", news.owner, news.lines);
+      } catch (e) {
+        failures.push({ property: "lines", reason: (e as Error).message });
+      }
+      if (isKnownList(news.lines)) {
+        const bad = news.lines.filter((l) => !news.keys.includes(lineKey(news.format, l) ?? ""));
+        if (bad.length) failures.push({ property: "lines", reason: `${bad.length} line(s) define a key outside ${JSON.stringify(news.keys)}` });
+      }
+      // The check that matters at preview: someone else already defines our address in that key.
+      if (!failures.length) {
+        const conn = await connector(news.context || undefined);
+        const cm = await getConfigMap(conn, news.namespace, news.name);
+        if (!cm) failures.push({ property: "name", reason: `ConfigMap ${news.namespace}/${news.name} does not exist; it belongs to the mailserver's own stack, which must create it first` });
+        else {
+          const conflict = conflictMessage(news, cm.data?.[news.key] ?? "", cm);
+          if (conflict) failures.push({ property: "keys", reason: conflict });
+        }
+      }
+      return { inputs: news, failures };
+    },
+
+    async diff(_id: string, olds: ConfigMapLinesProps, news: ConfigMapLinesProps) {
+      const replaces = (["namespace", "name", "key", "owner", "format", "context"] as const).filter((k) => olds[k] !== news[k]);
+      const changed = replaces.length > 0 || JSON.stringify(olds.lines) !== JSON.stringify(news.lines)
+        || JSON.stringify(olds.keys) !== JSON.stringify(news.keys);
+      // Delete first: the new block must not meet the old one's definitions of the same keys.
+      return { changes: changed, replaces, deleteBeforeReplace: replaces.length > 0 };
+    },
+
+    async create(inputs: ConfigMapLinesProps) {
+      await putLines(connector, inputs, inputs.lines);
+      return { id: `${inputs.namespace}/${inputs.name}/${inputs.key}/${inputs.owner}`, outs: inputs };
+    },
+
+    async update(_id: string, _olds: ConfigMapLinesProps, news: ConfigMapLinesProps) {
+      await putLines(connector, news, news.lines);
+      return { outs: news };
+    },
+
+    async delete(_id: string, props: ConfigMapLinesProps) {
+      await putLines(connector, props, []);
+    },
+
+    // refresh: what is really in the block now (a hand-removed block shows as a change to re-apply).
+    async read(id: string, props: ConfigMapLinesProps) {
+      const conn = await connector(props.context || undefined);
+      const cm = await getConfigMap(conn, props.namespace, props.name);
+      const lines = cm ? readOwnedLines(cm.data?.[props.key] ?? "", props.owner) ?? [] : [];
+      return { id, props: { ...props, lines } };
+    },
+  };
+}
+
+const provider = configMapLinesProvider();
+
+/** This program's lines in a shared ConfigMap key; removed again on delete. */
+export class ConfigMapLines extends pulumi.dynamic.Resource {
+  declare readonly lines: pulumi.Output<string[]>;
+  constructor(name: string, args: ConfigMapLinesInputs, opts?: pulumi.CustomResourceOptions) {
+    super(provider, name, { ...args }, opts, "paperless-mail-ingest", "ConfigMapLines");
+  }
+}

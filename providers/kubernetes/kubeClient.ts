@@ -1,0 +1,153 @@
+// The few Kubernetes API calls the ConfigMap line editor needs: GET and PUT of one ConfigMap,
+// the PUT conditional on the resourceVersion read (409 Conflict when someone wrote in between).
+// Authentication comes from @kubernetes/client-node so every kubeconfig form kubectl accepts
+// (exec plugins, OIDC, client certificates, tokens) works the same here.
+import * as http from "node:http";
+import * as https from "node:https";
+
+/** Where and how to reach the API server: base URL plus TLS/agent/header options for node:https. */
+export interface KubeConnection {
+  readonly server: string;
+  readonly options: https.RequestOptions;
+}
+
+export interface ConfigMapObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    resourceVersion?: string;
+    managedFields?: { manager?: string; operation?: string; fieldsV1?: Record<string, unknown> }[];
+    [k: string]: unknown;
+  };
+  data?: Record<string, string>;
+  immutable?: boolean;
+  [k: string]: unknown;
+}
+
+export class KubeApiError extends Error {
+  constructor(readonly status: number, readonly reason: string, message: string) {
+    super(message);
+    this.name = "KubeApiError";
+  }
+}
+
+/** The field manager our writes are recorded under in managedFields. */
+export const FIELD_MANAGER = "paperless-mail-ingest";
+
+/** The kubeconfig context the Pulumi Kubernetes provider uses (`kubernetes:context`), or the current one. */
+export async function connect(context?: string): Promise<KubeConnection> {
+  // ESM-only package, loaded lazily (require(esm), Node >= 20.19) so the serialized provider stays small.
+  const { KubeConfig } = require("@kubernetes/client-node") as typeof import("@kubernetes/client-node");
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  if (context) kc.setCurrentContext(context);
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error(`kubeconfig has no cluster for context ${JSON.stringify(context ?? kc.getCurrentContext())}`);
+  const options: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(options);
+  return { server: cluster.server.replace(/\/+$/, ""), options };
+}
+
+export function configMapPath(namespace: string, name: string): string {
+  return `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps/${encodeURIComponent(name)}`;
+}
+
+async function call(conn: KubeConnection, method: "GET" | "PUT", path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const url = new URL(conn.server + path);
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  const transport = url.protocol === "http:" ? http : https;
+  return new Promise((resolve, reject) => {
+    const req = transport.request(url, {
+      ...conn.options,
+      method,
+      headers: {
+        ...conn.options.headers,
+        accept: "application/json",
+        ...(payload ? { "content-type": "application/json", "content-length": payload.length } : {}),
+      },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        let json: unknown;
+        try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+        resolve({ status: res.statusCode ?? 0, json });
+      });
+      res.on("error", reject);
+    });
+    req.on("error", (e) => reject(new Error(`${method} ${url.origin}${path}: ${e.message}`)));
+    req.end(payload);
+  });
+}
+
+// Only the API's Status message is quoted: it names the object, never the data we sent.
+function apiError(what: string, status: number, json: any): KubeApiError {
+  const reason = typeof json?.reason === "string" ? json.reason : "";
+  const message = typeof json?.message === "string" ? json.message : "";
+  return new KubeApiError(status, reason, `${what}: HTTP ${status}${reason ? ` ${reason}` : ""}${message ? `: ${message}` : ""}`);
+}
+
+/** The ConfigMap, or undefined if it does not exist. */
+export async function getConfigMap(conn: KubeConnection, namespace: string, name: string): Promise<ConfigMapObject | undefined> {
+  const { status, json } = await call(conn, "GET", configMapPath(namespace, name));
+  if (status === 404) return undefined;
+  if (status !== 200) throw apiError(`reading ConfigMap ${namespace}/${name}`, status, json);
+  return json as ConfigMapObject;
+}
+
+/** PUT back an object read earlier; its metadata.resourceVersion makes the write conditional. */
+export async function replaceConfigMap(conn: KubeConnection, cm: ConfigMapObject): Promise<ConfigMapObject> {
+  const namespace = cm.metadata.namespace ?? "";
+  const { status, json } = await call(conn, "PUT", `${configMapPath(namespace, cm.metadata.name)}?fieldManager=${FIELD_MANAGER}`, cm);
+  if (status !== 200) throw apiError(`writing ConfigMap ${namespace}/${cm.metadata.name}`, status, json);
+  return json as ConfigMapObject;
+}
+
+/** Field managers recorded as owning `data.<key>` (who else writes this key). */
+export function keyManagers(cm: ConfigMapObject, key: string): string[] {
+  const owners = (cm.metadata.managedFields ?? []).filter((m) => {
+    const data = m.fieldsV1?.["f:data"];
+    return data !== null && typeof data === "object" && `f:${key}` in data;
+  });
+  return [...new Set(owners.map((m) => m.manager ?? "(unnamed manager)"))];
+}
+
+/**
+ * Read-modify-write of one data key. `edit` gets the current text (and the object, for error
+ * messages) and returns the new text, or undefined for "no change". A 409 means someone wrote
+ * in between: read again and re-apply the edit to their version, so no concurrent edit is lost.
+ */
+export async function editConfigMapKey(
+  conn: KubeConnection, namespace: string, name: string, key: string,
+  edit: (text: string, cm: ConfigMapObject) => string | undefined,
+  options: { attempts?: number; missing?: "error" | "ignore"; backoffMs?: number } = {},
+): Promise<"changed" | "unchanged" | "missing"> {
+  const attempts = options.attempts ?? 5;
+  for (let attempt = 1; ; attempt++) {
+    const cm = await getConfigMap(conn, namespace, name);
+    if (!cm) {
+      if (options.missing === "ignore") return "missing";
+      throw new Error(`ConfigMap ${namespace}/${name} does not exist; it belongs to the mailserver's own stack, which must create it first`);
+    }
+    const text = cm.data?.[key] ?? "";
+    const next = edit(text, cm);
+    if (next === undefined || next === text) return "unchanged";
+    if (cm.immutable) throw new Error(`ConfigMap ${namespace}/${name} is immutable; its key ${key} cannot be edited`);
+    try {
+      // managedFields left out: the server then keeps them and records our change under FIELD_MANAGER.
+      const { managedFields: _, ...metadata } = cm.metadata;
+      await replaceConfigMap(conn, { ...cm, metadata, data: { ...cm.data, [key]: next } });
+      return "changed";
+    } catch (e) {
+      if (!(e instanceof KubeApiError && e.status === 409) || attempt >= attempts) {
+        throw e instanceof KubeApiError && e.status === 409
+          ? new Error(`ConfigMap ${namespace}/${name}: still conflicting after ${attempts} attempts (${e.message})`)
+          : e;
+      }
+      await new Promise((r) => setTimeout(r, (options.backoffMs ?? 200) * attempt));
+    }
+  }
+}

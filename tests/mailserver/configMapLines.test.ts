@@ -1,0 +1,167 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type * as pulumi from "@pulumi/pulumi";
+import { ConfigMapLinesProps, configMapLinesProvider } from "../../providers/kubernetes/configMapLines";
+import { editConfigMapKey, KubeConnection } from "../../providers/kubernetes/kubeClient";
+import { KubeApiEmulator } from "./kubeApiEmulator";
+
+const NS = "mailserver";
+const CM = "mailserver.config";
+const OTHERS = "admin@viktorbarzin.me|{SHA512-CRYPT}$6$abc$def\n# kept comment\r\n\nspam@viktorbarzin.me|$2a$06$xyz";
+const LINE = "docs@viktorbarzin.me|{SHA512-CRYPT}$6$salt$hash";
+const TERRAFORM_FIELDS = [{ manager: "Terraform", operation: "Update", fieldsV1: { "f:data": { "f:postfix-accounts.cf": {}, "f:dovecot.cf": {} } } }];
+
+const props = (over: Partial<ConfigMapLinesProps> = {}): ConfigMapLinesProps => ({
+  namespace: NS, name: CM, key: "postfix-accounts.cf", owner: "docs@viktorbarzin.me", format: "accounts",
+  keys: ["docs@viktorbarzin.me"], lines: [LINE], context: "", ...over,
+});
+const BLOCK = `# BEGIN paperless-mail-ingest docs@viktorbarzin.me\n${LINE}\n# END paperless-mail-ingest docs@viktorbarzin.me\n`;
+
+let emu: KubeApiEmulator;
+let provider: pulumi.dynamic.ResourceProvider;
+const puts = () => emu.requests.filter((r) => r.method === "PUT");
+
+beforeEach(async () => {
+  emu = await new KubeApiEmulator().start();
+  emu.put(NS, CM, { "postfix-accounts.cf": OTHERS, "dovecot.cf": "x = y\n" }, TERRAFORM_FIELDS);
+  const conn: KubeConnection = { server: emu.url, options: { headers: { authorization: "Bearer test-token" } } };
+  provider = configMapLinesProvider(async () => conn);
+});
+afterEach(() => emu.stop());
+
+describe("ConfigMapLines provider over HTTP", () => {
+  it("create inserts our block, keeps the other lines byte for byte and ends with LF", async () => {
+    const { id } = await provider.create!(props());
+    expect(id).toBe("mailserver/mailserver.config/postfix-accounts.cf/docs@viktorbarzin.me");
+    const data = emu.get(NS, CM)!.data!;
+    expect(data["postfix-accounts.cf"]).toBe(OTHERS + "\n" + BLOCK);
+    expect(data["dovecot.cf"]).toBe("x = y\n");
+    expect(puts()).toHaveLength(1);
+    expect(puts()[0]).toMatchObject({ authorization: "Bearer test-token", fieldManager: "paperless-mail-ingest" });
+    // The API server keeps the other manager's record when our PUT leaves managedFields out.
+    expect(emu.get(NS, CM)!.metadata.managedFields).toEqual(TERRAFORM_FIELDS);
+  });
+
+  it("re-applying the same lines writes nothing", async () => {
+    await provider.create!(props());
+    const version = emu.get(NS, CM)!.metadata.resourceVersion;
+    await provider.update!("id", props(), props());
+    expect(puts()).toHaveLength(1);
+    expect(emu.get(NS, CM)!.metadata.resourceVersion).toBe(version);
+  });
+
+  it("update replaces the block in place; delete restores the original lines", async () => {
+    await provider.create!(props());
+    emu.put(NS, CM, { ...emu.get(NS, CM)!.data, "postfix-accounts.cf": emu.get(NS, CM)!.data!["postfix-accounts.cf"] + "late@x.de|h\n" });
+    await provider.update!("id", props(), props({ lines: ["docs@viktorbarzin.me|new"] }));
+    expect(emu.get(NS, CM)!.data!["postfix-accounts.cf"]).toBe(OTHERS + "\n" + BLOCK.replace(LINE, "docs@viktorbarzin.me|new") + "late@x.de|h\n");
+    await provider.delete!("id", props({ lines: ["docs@viktorbarzin.me|new"] }));
+    expect(emu.get(NS, CM)!.data!["postfix-accounts.cf"]).toBe(OTHERS + "\nlate@x.de|h\n");
+    expect(emu.get(NS, CM)!.data!["dovecot.cf"]).toBe("x = y\n");
+  });
+
+  it("a concurrent write between our read and our write is kept: 409, re-read, re-apply", async () => {
+    let raced = false;
+    emu.beforePut = (ns, name) => {
+      if (raced) return;
+      raced = true;
+      const live = emu.get(ns, name)!;
+      emu.put(ns, name, { ...live.data, "postfix-accounts.cf": live.data!["postfix-accounts.cf"] + "\nnew@viktorbarzin.me|h\n" });
+    };
+    await provider.create!(props());
+    expect(puts()).toHaveLength(2);
+    expect(emu.get(NS, CM)!.data!["postfix-accounts.cf"]).toBe(OTHERS + "\nnew@viktorbarzin.me|h\n" + BLOCK);
+  });
+
+  it("gives up with an error naming the ConfigMap when every write conflicts", async () => {
+    emu.beforePut = (ns, name) => void emu.put(ns, name, emu.get(ns, name)!.data!);
+    const conn: KubeConnection = { server: emu.url, options: {} };
+    await expect(editConfigMapKey(conn, NS, CM, "postfix-accounts.cf", (t) => t + "x\n", { attempts: 3, backoffMs: 1 }))
+      .rejects.toThrow(/ConfigMap mailserver\/mailserver.config: still conflicting after 3 attempts .*409 Conflict/);
+    expect(puts()).toHaveLength(3);
+  });
+
+  it("refuses to add a second definition of our address, naming the other manager and writing nothing", async () => {
+    emu.put(NS, CM, { "postfix-accounts.cf": "docs@viktorbarzin.me|$2a$06$terraform\n" }, TERRAFORM_FIELDS);
+    await expect(provider.create!(props())).rejects.toThrow(
+      /key postfix-accounts.cf already defines docs@viktorbarzin.me \(line 1\) outside the block of docs@viktorbarzin.me \(the key is managed by "Terraform"\)/);
+    expect(puts()).toHaveLength(0);
+  });
+
+  it("delete of an already removed block or ConfigMap succeeds without writing", async () => {
+    await provider.delete!("id", props());
+    const fresh = await new KubeApiEmulator().start();
+    try {
+      await configMapLinesProvider(async () => ({ server: fresh.url, options: {} })).delete!("id", props());
+      expect(fresh.requests.map((r) => r.method)).toEqual(["GET"]);
+    } finally {
+      await fresh.stop();
+    }
+    expect(puts()).toHaveLength(0);
+  });
+
+  it("read reports the block as it really is (refresh)", async () => {
+    await provider.create!(props());
+    expect((await provider.read!("id", props({ lines: ["stale"] }))).props!.lines).toEqual([LINE]);
+    emu.put(NS, CM, { "postfix-accounts.cf": OTHERS });
+    expect((await provider.read!("id", props())).props!.lines).toEqual([]);
+  });
+});
+
+describe("ConfigMapLines check (runs at preview)", () => {
+  it("passes when nobody else defines the address, also while the lines are still unknown", async () => {
+    expect((await provider.check!(props(), props())).failures).toEqual([]);
+    const unknown = props({ lines: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" as unknown as string[] });
+    expect((await provider.check!(unknown, unknown)).failures).toEqual([]);
+  });
+
+  it("fails, naming the other manager and the line, when another owner defines the address", async () => {
+    emu.put(NS, CM, { "postfix-accounts.cf": "a@b.cd|x\nDOCS@viktorbarzin.me|$2a$06$terraform\n" }, TERRAFORM_FIELDS);
+    const { failures } = await provider.check!(props(), props());
+    expect(failures).toEqual([{ property: "keys", reason: expect.stringMatching(/docs@viktorbarzin.me \(line 2\).*managed by "Terraform"/) }]);
+  });
+
+  it("fails when the shared ConfigMap does not exist or a line defines a foreign key", async () => {
+    expect((await provider.check!(props(), props({ name: "missing" }))).failures)
+      .toEqual([{ property: "name", reason: expect.stringContaining("ConfigMap mailserver/missing does not exist") }]);
+    expect((await provider.check!(props(), props({ lines: ["other@x.de|h"] }))).failures)
+      .toEqual([{ property: "lines", reason: expect.stringContaining("1 line(s) define a key outside") }]);
+  });
+
+  it("diff replaces (delete first) on a new target and updates on new lines", async () => {
+    expect(await provider.diff!("id", props(), props())).toMatchObject({ changes: false, replaces: [] });
+    expect(await provider.diff!("id", props(), props({ lines: ["docs@viktorbarzin.me|new"] }))).toMatchObject({ changes: true, replaces: [] });
+    expect(await provider.diff!("id", props(), props({ name: "other" }))).toMatchObject({ changes: true, replaces: ["name"], deleteBeforeReplace: true });
+  });
+});
+
+describe("kubeconfig handling (real @kubernetes/client-node, in a plain Node process)", () => {
+  it("uses the named context's server and credentials", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kubeconfig-"));
+    const kubeconfig = join(dir, "config");
+    writeFileSync(kubeconfig, JSON.stringify({
+      apiVersion: "v1", kind: "Config", "current-context": "wrong",
+      clusters: [
+        { name: "emu", cluster: { server: emu.url, "insecure-skip-tls-verify": true } },
+        { name: "nowhere", cluster: { server: "http://127.0.0.1:1", "insecure-skip-tls-verify": true } },
+      ],
+      users: [{ name: "u", user: { token: "from-kubeconfig" } }],
+      contexts: [{ name: "prod", context: { cluster: "emu", user: "u" } }, { name: "wrong", context: { cluster: "nowhere", user: "u" } }],
+    }));
+    const script = `const { connect, getConfigMap } = require(${JSON.stringify(join(__dirname, "../../providers/kubernetes/kubeClient"))});
+connect("prod").then((c) => getConfigMap(c, "${NS}", "${CM}")).then((cm) => console.log(Object.keys(cm.data).join(",")))
+  .then(() => process.exit(0), (e) => { console.error(e.message); process.exit(1); }); // exit: don't wait for keep-alive sockets`;
+    // Async spawn: the emulator answers from this process's event loop.
+    const child = spawn(process.execPath, ["--require", "tsx/cjs", "-e", script],
+      { env: { ...process.env, KUBECONFIG: kubeconfig }, cwd: join(__dirname, "../..") });
+    let out = "", err = "";
+    child.stdout.on("data", (d: Buffer) => (out += d));
+    child.stderr.on("data", (d: Buffer) => (err += d));
+    const code = await new Promise((r) => child.on("close", r));
+    expect({ code, err: err.replace(/.*ExperimentalWarning.*\n?|.*--trace-warnings.*\n?/g, "") }).toEqual({ code: 0, err: "" });
+    expect(out.trim()).toBe("postfix-accounts.cf,dovecot.cf");
+    expect(emu.requests.map((r) => r.authorization)).toEqual(["Bearer from-kubeconfig"]);
+  });
+});
