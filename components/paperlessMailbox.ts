@@ -1,0 +1,69 @@
+// The paperless half of one ingest mailbox: its mail account, the tags its rules assign, and one
+// mail rule per sender, all built from core/paperlessPlan.ts.
+import { createHash } from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
+import { paperlessPlan } from "../core/paperlessPlan";
+import type { Mailbox, MailserverSettings, PaperlessSettings } from "../core/types";
+import type { AccountInputs, RuleInputs, TagInputs } from "../providers/paperless/provider";
+import { PaperlessMailAccount, PaperlessMailRule, PaperlessTag } from "../providers/paperless/resources";
+
+export interface PaperlessMailboxArgs {
+  mailbox: Mailbox;
+  mailserver: MailserverSettings;
+  paperless: PaperlessSettings;
+  apiToken: pulumi.Input<string>; // secret
+  password: pulumi.Input<string>; // secret mailbox password (from the Vault component)
+}
+
+type WithSecrets<T, S> = { [K in keyof T]: K extends "token" | "password" ? S : T[K] };
+
+/** The children of one mailbox: Pulumi name suffix and inputs of each (secrets of any type S). */
+export interface PaperlessChildren<S> {
+  readonly account: { readonly name: string; readonly inputs: WithSecrets<AccountInputs, S> };
+  readonly tags: readonly { readonly name: string; readonly inputs: WithSecrets<TagInputs, S> }[];
+  /** One per sender, named after the sender's address: adding a sender is exactly one create. */
+  readonly rules: readonly { readonly name: string; readonly inputs: WithSecrets<RuleInputs, S> }[];
+  /** Changes iff some rule's declared state changes. */
+  readonly rulesFingerprint: string;
+}
+
+/** Children names and inputs, shared by the component and the test driver so both build the same thing. */
+export function paperlessChildren<S>(name: string, mailbox: Mailbox, mailserver: MailserverSettings,
+  paperless: PaperlessSettings, secrets: { token: S; password: S }): PaperlessChildren<S> {
+  const plan = paperlessPlan(mailbox, mailserver);
+  const url = paperless.url;
+  const { token } = secrets;
+  return {
+    account: { name: `${name}-account`, inputs: { url, token, ...plan.account, password: secrets.password } },
+    tags: plan.tags.map((tag) => ({ name: `${name}-tag-${tag}`, inputs: { url, token, name: tag } })),
+    rules: plan.rules.map((rule, i) => ({ name: `${name}-rule-${mailbox.senders[i]!.address}`, inputs: { url, token, ...rule } })),
+    rulesFingerprint: createHash("sha256").update(JSON.stringify(plan.rules)).digest("hex"),
+  };
+}
+
+export class PaperlessMailbox extends pulumi.ComponentResource {
+  readonly accountId: pulumi.Output<number>;
+  /** rule name -> paperless id */
+  readonly ruleIds: pulumi.Output<Record<string, number>>;
+  readonly rulesFingerprint: pulumi.Output<string>;
+
+  constructor(name: string, args: PaperlessMailboxArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("paperless-mail-ingest:paperless:PaperlessMailbox", name, {}, opts);
+    const children = paperlessChildren(name, args.mailbox, args.mailserver, args.paperless,
+      { token: pulumi.secret(args.apiToken), password: pulumi.secret(args.password) });
+
+    const account = new PaperlessMailAccount(children.account.name, children.account.inputs, { parent: this });
+    const tags = children.tags.map((t) => new PaperlessTag(t.name, t.inputs, { parent: this }));
+    // Names, not ids, travel in the rule's inputs; dependsOn makes the account and tags exist first.
+    const rules = children.rules.map((r) => ({
+      name: r.inputs.name,
+      resource: new PaperlessMailRule(r.name, r.inputs, { parent: this, dependsOn: [account, ...tags] }),
+    }));
+
+    this.accountId = account.paperlessId;
+    this.ruleIds = pulumi.all(rules.map((r) => r.resource.paperlessId))
+      .apply((ids) => Object.fromEntries(rules.map((r, i) => [r.name, ids[i]!])));
+    this.rulesFingerprint = pulumi.output(children.rulesFingerprint);
+    this.registerOutputs({ accountId: this.accountId, ruleIds: this.ruleIds, rulesFingerprint: this.rulesFingerprint });
+  }
+}

@@ -1,0 +1,206 @@
+// A small paperless-ngx REST client on Node's built-in fetch (shared/contracts/paperless-api.md §3).
+// It runs inside Pulumi's dynamic-provider process, where it arrives as serialized text: it keeps
+// no module-level state (see cache.ts for the per-process memo) and needs no npm package.
+
+/** Timeouts and retry pacing. Read from the environment so the engine's plugin process (which
+ * inherits the `pulumi` CLI's environment) and the tests can tune them without touching state. */
+export interface HttpSettings {
+  readonly timeoutMs: number;
+  /** Extra attempts after the first for idempotent requests (GET/PATCH/DELETE). */
+  readonly retries: number;
+  /** First backoff; doubles per attempt, capped by maxBackoffMs. */
+  readonly backoffMs: number;
+  readonly maxBackoffMs: number;
+}
+
+const DEFAULT_HTTP: HttpSettings = { timeoutMs: 30_000, retries: 4, backoffMs: 500, maxBackoffMs: 8_000 };
+
+function envNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`environment variable ${name}: ${JSON.stringify(raw)} is not a non-negative number`);
+  return n;
+}
+
+export function httpSettingsFromEnv(): HttpSettings {
+  return {
+    timeoutMs: envNumber("PAPERLESS_HTTP_TIMEOUT_MS", DEFAULT_HTTP.timeoutMs),
+    retries: envNumber("PAPERLESS_HTTP_RETRIES", DEFAULT_HTTP.retries),
+    backoffMs: envNumber("PAPERLESS_HTTP_BACKOFF_MS", DEFAULT_HTTP.backoffMs),
+    maxBackoffMs: envNumber("PAPERLESS_HTTP_MAX_BACKOFF_MS", DEFAULT_HTTP.maxBackoffMs),
+  };
+}
+
+/** Highest API version this client speaks (contract §3 Versioning: 3.x allows 9 and 10, 2.20 up to 9). */
+export const CLIENT_MAX_API_VERSION = 10;
+
+/** What the server told us about itself on the first response (contract §3: X-Api-Version, X-Version). */
+export interface ServerInfo {
+  /** Version sent in `Accept`, or undefined when the server announced none (very old servers). */
+  readonly apiVersion: number | undefined;
+  /** paperless-ngx release, e.g. "3.0.5"; undefined if the header is missing. */
+  readonly serverVersion: string | undefined;
+}
+
+/** `stop_processing` exists from paperless-ngx 3.0 on (contract §1 MailRule, summary 6). */
+export function supportsStopProcessing(info: ServerInfo): boolean {
+  const major = info.serverVersion ? Number.parseInt(info.serverVersion, 10) : NaN;
+  return Number.isFinite(major) ? major >= 3 : (info.apiVersion ?? 0) >= 10;
+}
+
+export type FieldErrors = Record<string, string[]>;
+
+/**
+ * A failed request: method, path, status and the server's field errors, never the token, a
+ * password or a request body. `retryable` marks failures after which the request may still have
+ * landed or may succeed later (timeouts, dropped connections, 5xx, 429).
+ */
+export class PaperlessApiError extends Error {
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly status: number | undefined,
+    readonly detail: string,
+    readonly fieldErrors: FieldErrors | undefined,
+    readonly retryable: boolean,
+    readonly retryAfterMs?: number,
+  ) {
+    super(`${method} ${path} → ${status === undefined ? "no response" : status}: ${detail}`);
+    this.name = "PaperlessApiError";
+  }
+}
+
+/** `filter_from: Ensure this field has no more than 256 characters.; non_field_errors: …` */
+export function formatFieldErrors(errors: FieldErrors): string {
+  return Object.entries(errors).map(([field, msgs]) => `${field}: ${msgs.join(" ")}`).join("; ");
+}
+
+/** DRF error bodies (contract §3 Error shapes): field map, `{detail}`, `{error}` or plain text. */
+function describeBody(text: string): { detail: string; fieldErrors: FieldErrors | undefined } {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return { detail: text.trim().slice(0, 500) || "(empty body)", fieldErrors: undefined };
+  }
+  if (body !== null && typeof body === "object" && !Array.isArray(body)) {
+    const obj = body as Record<string, unknown>;
+    if (typeof obj.detail === "string" && Object.keys(obj).length === 1) return { detail: obj.detail, fieldErrors: undefined };
+    const fieldErrors: FieldErrors = {};
+    for (const [k, v] of Object.entries(obj)) fieldErrors[k] = Array.isArray(v) ? v.map(String) : [String(v)];
+    return { detail: formatFieldErrors(fieldErrors), fieldErrors };
+  }
+  return { detail: text.slice(0, 500), fieldErrors: undefined };
+}
+
+export interface Page<T> {
+  count: number;
+  next: string | null;
+  previous: string | null;
+  results: T[];
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  /** Retry on transient failures. Off for POST: a create must re-look-up before trying again. */
+  retry?: boolean;
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Exponential backoff for the given (1-based) failed attempt; a server's Retry-After wins up to the cap. */
+export function backoffDelay(http: HttpSettings, attempt: number, retryAfterMs = 0): number {
+  const exponential = Math.min(http.backoffMs * 2 ** (attempt - 1), http.maxBackoffMs);
+  return Math.max(exponential, Math.min(retryAfterMs, http.maxBackoffMs));
+}
+
+export class PaperlessClient {
+  private info: Promise<ServerInfo> | undefined;
+
+  constructor(readonly baseUrl: string, private readonly token: string, readonly http: HttpSettings = httpSettingsFromEnv()) {}
+
+  /** Probes the server once (contract §3 Versioning): send min(serverMax, 10), so both 2.x and 3.x accept it. */
+  serverInfo(): Promise<ServerInfo> {
+    this.info ??= this.send("GET", "/api/mail_accounts/?page_size=1", { retry: true }, undefined).then(({ headers }) => {
+      const announced = Number.parseInt(headers.get("x-api-version") ?? "", 10);
+      return {
+        apiVersion: Number.isFinite(announced) ? Math.min(announced, CLIENT_MAX_API_VERSION) : undefined,
+        serverVersion: headers.get("x-version") ?? undefined,
+      };
+    });
+    // A failed probe must not poison later calls.
+    this.info.catch(() => { this.info = undefined; });
+    return this.info;
+  }
+
+  async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const info = await this.serverInfo();
+    const { body } = await this.send(method, path, { retry: method !== "POST", ...opts }, info.apiVersion);
+    return body as T;
+  }
+
+  /** Every object of a collection, following `next` (contract §3 Pagination). */
+  async listAll<T>(collection: string, query = ""): Promise<T[]> {
+    const out: T[] = [];
+    let path: string | null = `${collection}?page_size=1000${query ? `&${query}` : ""}`;
+    while (path !== null) {
+      const page: Page<T> = await this.request<Page<T>>("GET", path);
+      out.push(...page.results);
+      path = page.next === null ? null : this.relative(page.next);
+    }
+    return out;
+  }
+
+  /** `next` is absolute and built from the request's Host: behind a proxy its scheme or host may be
+   * wrong, so keep only its path and query (minus any script-name prefix) and reuse our base URL. */
+  private relative(next: string): string {
+    const url = new URL(next, this.baseUrl);
+    const prefix = new URL(this.baseUrl).pathname.replace(/\/$/, "");
+    const path = prefix && url.pathname.startsWith(prefix + "/") ? url.pathname.slice(prefix.length) : url.pathname;
+    return path + url.search;
+  }
+
+  private async send(method: string, path: string, opts: RequestOptions, apiVersion: number | undefined):
+  Promise<{ body: unknown; headers: Headers }> {
+    const attempts = 1 + (opts.retry ? this.http.retries : 0);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.once(method, path, opts.body, apiVersion);
+      } catch (e) {
+        if (!(e instanceof PaperlessApiError) || !e.retryable || attempt >= attempts) throw e;
+        await sleep(backoffDelay(this.http, attempt, e.retryAfterMs));
+      }
+    }
+  }
+
+  private async once(method: string, path: string, body: unknown, apiVersion: number | undefined):
+  Promise<{ body: unknown; headers: Headers }> {
+    const url = this.baseUrl.replace(/\/$/, "") + path;
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetch(url, {
+        method,
+        headers: {
+          Authorization: `Token ${this.token}`,
+          Accept: apiVersion === undefined ? "application/json" : `application/json; version=${apiVersion}`,
+          ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.http.timeoutMs),
+      });
+      text = await res.text();
+    } catch (e) {
+      // Only the error's class and code: the cause chain of a fetch failure can include the request.
+      const err = e as { name?: string; cause?: { code?: string } };
+      const why = err.name === "TimeoutError" ? `timed out after ${this.http.timeoutMs} ms` : `connection failed (${err.cause?.code ?? err.name ?? "unknown"})`;
+      throw new PaperlessApiError(method, path, undefined, why, undefined, true);
+    }
+    if (res.ok) return { body: text === "" ? undefined : JSON.parse(text), headers: res.headers };
+    const { detail, fieldErrors } = describeBody(text);
+    const retryAfter = Number(res.headers.get("retry-after") ?? NaN);
+    throw new PaperlessApiError(method, path, res.status, detail, fieldErrors,
+      res.status >= 500 || res.status === 429, Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined);
+  }
+}

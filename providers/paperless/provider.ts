@@ -1,0 +1,408 @@
+// Pulumi dynamic providers for paperless-ngx mail accounts, mail rules and tags
+// (shared/contracts/paperless-api.md). Inputs name the account, owner and tags; ids are resolved
+// against the server at write time, so the same program works on any installation.
+import type * as pulumi from "@pulumi/pulumi";
+import type { MailAccountPlan, MailRulePlan } from "../../core/paperlessPlan";
+import { backoffDelay, PaperlessApiError, sleep, supportsStopProcessing } from "./client";
+import { session, type Session } from "./session";
+
+/** Where the object lives. `token` is a secret input and kept in (secret) state: delete needs it. */
+export interface Connection {
+  readonly url: string;
+  readonly token: string;
+  /** Every kind has a name: it is how objects are adopted and how errors name them. */
+  readonly name: string;
+}
+export type AccountInputs = Connection & MailAccountPlan & { readonly password: string };
+export type RuleInputs = Connection & MailRulePlan;
+export type TagInputs = Connection;
+/** Outputs = the declared inputs plus the server's numeric id. */
+export type Outputs<I> = I & { readonly paperlessId: number };
+
+/** State fields holding secrets; the dynamic resources list them as additionalSecretOutputs. */
+export const SECRET_OUTPUTS = ["token", "password"] as const;
+
+// Pulumi's placeholder for a value not known until apply (preview of a new dependency).
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+type FieldType = "text" | "optionalText" | "bool" | "int" | "texts" | { choices: readonly number[] };
+
+interface WireObject {
+  readonly id: number;
+  readonly name: string;
+  readonly owner?: number | null;
+  readonly [field: string]: unknown;
+}
+interface WireUser { readonly id: number; readonly username: string }
+
+const ACCOUNTS = "/api/mail_accounts/";
+const RULES = "/api/mail_rules/";
+const TAGS = "/api/tags/";
+const USERS = "/api/users/";
+
+/** What differs between the three kinds of object; the lifecycle below is shared. */
+interface Kind<I extends Connection> {
+  readonly label: string;
+  readonly collection: string;
+  /** Declared fields and their types: what check validates, diff compares and writes send. */
+  readonly fields: Readonly<Record<string, FieldType>>;
+  /** Secret declared fields: compared against state only, never against the server (it masks them). */
+  readonly secrets: readonly string[];
+  /** Cached lists a write to this kind makes stale (an account delete cascades to its rules, contract §1). */
+  readonly invalidates: readonly string[];
+  validate?(news: I): pulumi.dynamic.CheckFailure[];
+  checkRemote?(s: Session, news: I): Promise<pulumi.dynamic.CheckFailure[]>;
+  toWire(s: Session, news: I, olds: I | undefined): Promise<Record<string, unknown>>;
+  fromWire(s: Session, obj: WireObject, olds: I): Promise<Record<string, unknown>>;
+  /** The hand-made (or half-created) object this resource should adopt, if any. */
+  find(s: Session, news: I, objects: readonly WireObject[]): Promise<WireObject | undefined>;
+  /** False keeps the object on destroy (a tag documents still carry). */
+  deletable?(s: Session, id: string, olds: I): Promise<boolean>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation and comparison
+
+const isUnknown = (v: unknown): boolean => v === UNKNOWN;
+
+function typeProblem(type: FieldType, v: unknown): string | undefined {
+  if (type === "text") return typeof v === "string" && v !== "" ? undefined : "must be a non-empty string";
+  if (type === "optionalText") return typeof v === "string" ? undefined : "must be a string";
+  if (type === "bool") return typeof v === "boolean" ? undefined : "must be true or false";
+  if (type === "int") return Number.isInteger(v) ? undefined : "must be an integer";
+  if (type === "texts") {
+    return Array.isArray(v) && v.every((x) => typeof x === "string" && x !== "") ? undefined : "must be a list of non-empty strings";
+  }
+  return typeof v === "number" && type.choices.includes(v) ? undefined : `must be one of ${type.choices.join(", ")}`;
+}
+
+function validateFields<I extends Connection>(kind: Kind<I>, news: Record<string, unknown>): pulumi.dynamic.CheckFailure[] {
+  const all: Record<string, FieldType> = { url: "text", token: "text", ...kind.fields };
+  for (const f of kind.secrets) all[f] = "text";
+  const failures: pulumi.dynamic.CheckFailure[] = [];
+  for (const [field, type] of Object.entries(all)) {
+    const v = news[field];
+    if (isUnknown(v)) continue;
+    const problem = typeProblem(type, v);
+    // Never echo a secret's value, only its field name.
+    const secret = field === "token" || kind.secrets.includes(field);
+    if (problem) failures.push({ property: field, reason: `${field}${secret ? "" : ` ${JSON.stringify(v)}`} ${problem}` });
+  }
+  if (typeof news.url === "string" && !/^https?:\/\/[^\s/]+/.test(news.url)) {
+    failures.push({ property: "url", reason: `url ${JSON.stringify(news.url)} is not an http(s) URL` });
+  }
+  return failures;
+}
+
+/** Tags are a set on the server (M2M): order never counts as a change. */
+function same(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) && Array.isArray(b)) {
+    const sa = [...a].map(String).sort();
+    const sb = [...b].map(String).sort();
+    return sa.length === sb.length && sa.every((x, i) => x === sb[i]);
+  }
+  return a === b;
+}
+
+/** The declared fields whose value differs, secrets and credential included; `url` forces a replacement. */
+export function changedFields<I extends Connection>(kind: Kind<I>, olds: I, news: I): { changed: string[]; replaces: string[] } {
+  const compared = [...Object.keys(kind.fields), ...kind.secrets, "token"];
+  const changed = compared.filter((f) => isUnknown((news as Record<string, unknown>)[f])
+    || !same((olds as Record<string, unknown>)[f], (news as Record<string, unknown>)[f]));
+  const replaces = olds.url !== news.url ? ["url"] : [];
+  return { changed, replaces };
+}
+
+/** Declared state to store: only the kind's own fields (no `__provider`, nothing unexpected). */
+function outputs<I extends Connection>(kind: Kind<I>, news: I, id: number): Outputs<I> {
+  const out: Record<string, unknown> = { url: news.url, token: news.token, paperlessId: id };
+  for (const f of [...Object.keys(kind.fields), ...kind.secrets]) out[f] = (news as Record<string, unknown>)[f];
+  return out as unknown as Outputs<I>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors: name the object, keep the server's field errors, never show a secret.
+
+function redact(text: string, secrets: readonly unknown[]): string {
+  let out = text;
+  for (const s of secrets) if (typeof s === "string" && s.length >= 4) out = out.split(s).join("[secret]");
+  return out;
+}
+
+async function guard<I extends Connection, T>(kind: Kind<I>, inputs: I, action: () => Promise<T>): Promise<T> {
+  try {
+    return await action();
+  } catch (e) {
+    const secrets = [inputs.token, ...kind.secrets.map((f) => (inputs as Record<string, unknown>)[f])];
+    const what = `${kind.label} ${JSON.stringify(inputs.name)}`;
+    const message = e instanceof PaperlessApiError
+      ? `${what}: ${e.detail} (${e.method} ${e.path} → ${e.status ?? "no response"})`
+      : `${what}: ${e instanceof Error ? e.message : String(e)}`;
+    const err = new Error(redact(message, secrets));
+    // The original stack would repeat the unredacted message.
+    err.stack = `${err.name}: ${err.message}`;
+    throw err;
+  }
+}
+
+const notFound = (e: unknown): boolean => e instanceof PaperlessApiError && e.status === 404;
+
+// ---------------------------------------------------------------------------------------------
+// Name <-> id resolution over the memoized lists
+
+/** Exact match first, then case-insensitive if that is unambiguous (Django `__iexact`, contract §3). */
+function byName<T>(items: readonly T[], name: string, key: (t: T) => string): T[] {
+  const exact = items.filter((t) => key(t) === name);
+  if (exact.length) return exact;
+  return items.filter((t) => key(t).toLowerCase() === name.toLowerCase());
+}
+
+async function userId(s: Session, username: string): Promise<number> {
+  const users = await s.list<WireUser>(USERS);
+  const found = byName(users, username, (u) => u.username);
+  if (found.length !== 1) {
+    throw new Error(`owner: paperless user ${JSON.stringify(username)} does not exist on ${s.client.baseUrl} `
+      + `(users: ${users.map((u) => u.username).join(", ") || "none visible"})`);
+  }
+  return found[0]!.id;
+}
+
+async function accountId(s: Session, name: string): Promise<number> {
+  const found = (await s.list<WireObject>(ACCOUNTS)).find((a) => a.name === name);
+  if (!found) throw new Error(`account: mail account ${JSON.stringify(name)} does not exist on ${s.client.baseUrl}`);
+  return found.id;
+}
+
+async function tagIds(s: Session, names: readonly string[]): Promise<number[]> {
+  const tags = await s.list<WireObject>(TAGS);
+  return names.map((n) => {
+    const found = byName(tags, n, (t) => t.name);
+    if (!found.length) throw new Error(`assign_tags: tag ${JSON.stringify(n)} does not exist on ${s.client.baseUrl}`);
+    return found[0]!.id;
+  });
+}
+
+/** A name for an id; `#<id>` when the object is not visible, which then shows as drift. */
+function nameOf<T extends { id: number }>(items: readonly T[], id: unknown, key: (t: T) => string): string {
+  const found = items.find((t) => t.id === id);
+  return found ? key(found) : `#${String(id)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The three kinds
+
+const pick = (obj: Record<string, unknown>, fields: readonly string[]) => Object.fromEntries(fields.map((f) => [f, obj[f]]));
+
+// Declared fields per kind (contract §1/§2 names and enum values). Referenced by name rather than
+// through `this`, so the serialized methods do not depend on how they are called.
+const ACCOUNT_FIELDS: Readonly<Record<string, FieldType>> = {
+  name: "text", imap_server: "text", imap_port: "int", imap_security: { choices: [1, 2, 3] }, username: "text",
+  character_set: "text", account_type: { choices: [1, 2, 3] }, is_token: "bool",
+};
+const RULE_FIELDS: Readonly<Record<string, FieldType>> = {
+  name: "text", account: "text", owner: "text", order: "int", enabled: "bool", folder: "text",
+  filter_from: "optionalText", maximum_age: "int", action: { choices: [1, 2, 3, 4, 5] }, action_parameter: "optionalText",
+  assign_title_from: { choices: [1, 2, 3] }, assign_tags: "texts", assign_owner_from_rule: "bool",
+  attachment_type: { choices: [1, 2] }, consumption_scope: { choices: [1, 2, 3] }, stop_processing: "bool",
+};
+
+export const accountKind: Kind<AccountInputs> = {
+  label: "mail account",
+  collection: ACCOUNTS,
+  fields: ACCOUNT_FIELDS,
+  secrets: ["password"],
+  invalidates: [ACCOUNTS, RULES],
+  async toWire(_s, news, olds) {
+    const body = pick(news as unknown as Record<string, unknown>, Object.keys(ACCOUNT_FIELDS));
+    // Only send the password when it is new: the server keeps the stored one otherwise (contract §2).
+    if (!olds || olds.password !== news.password) body.password = news.password;
+    return body;
+  },
+  async fromWire(_s, obj, olds) {
+    // The server masks the password on read (contract §2), so the stored one is kept.
+    return { ...pick(obj, Object.keys(ACCOUNT_FIELDS)), password: olds.password };
+  },
+  async find(_s, news, objects) {
+    return objects.find((a) => a.name === news.name); // globally unique (contract §1)
+  },
+};
+
+export const ruleKind: Kind<RuleInputs> = {
+  label: "mail rule",
+  collection: RULES,
+  fields: RULE_FIELDS,
+  secrets: [],
+  invalidates: [RULES],
+  validate(news) {
+    // The server checks this only when both travel together (contract §2 validate()); say it at preview.
+    if ((news.action === 2 || news.action === 5) && news.action_parameter === "") {
+      return [{ property: "action_parameter", reason: `action_parameter is required when action is ${news.action} (MOVE/TAG)` }];
+    }
+    return [];
+  },
+  async checkRemote(s, news) {
+    if (isUnknown(news.owner)) return [];
+    try {
+      await userId(s, news.owner);
+      return [];
+    } catch (e) {
+      if (e instanceof PaperlessApiError) throw e;
+      return [{ property: "owner", reason: `mail rule ${JSON.stringify(news.name)}: ${(e as Error).message}` }];
+    }
+  },
+  async toWire(s, news) {
+    const info = await s.client.serverInfo();
+    const body: Record<string, unknown> = {
+      ...pick(news as unknown as Record<string, unknown>, Object.keys(RULE_FIELDS)),
+      account: await accountId(s, news.account),
+      // Always explicit: a body without `owner` would make the token's user the owner (contract §2).
+      owner: await userId(s, news.owner),
+      assign_tags: await tagIds(s, news.assign_tags),
+    };
+    if (!supportsStopProcessing(info)) delete body.stop_processing; // 3.x only (contract §1)
+    return body;
+  },
+  async fromWire(s, obj, olds) {
+    const [accounts, users, tags] = await Promise.all([s.list<WireObject>(ACCOUNTS), s.list<WireUser>(USERS), s.list<WireObject>(TAGS)]);
+    return {
+      ...pick(obj, Object.keys(RULE_FIELDS)),
+      account: nameOf(accounts, obj.account, (a) => a.name),
+      owner: obj.owner === null ? null : nameOf(users, obj.owner, (u) => u.username),
+      assign_tags: (obj.assign_tags as number[]).map((id) => nameOf(tags, id, (t) => t.name)),
+      // 2.x has no such field: nothing to drift from.
+      stop_processing: obj.stop_processing ?? olds.stop_processing,
+      filter_from: obj.filter_from ?? "",
+      action_parameter: obj.action_parameter ?? "",
+    };
+  },
+  async find(s, news, objects) {
+    const named = objects.filter((r) => r.name === news.name);
+    if (!named.length) return undefined;
+    const [account, owner] = [(await s.list<WireObject>(ACCOUNTS)).find((a) => a.name === news.account)?.id, await userId(s, news.owner)];
+    const onAccount = named.filter((r) => r.account === account);
+    const pickOne = onAccount.find((r) => r.owner === owner) ?? onAccount[0];
+    if (pickOne) return pickOne;
+    const clash = named.find((r) => r.owner === owner);
+    if (clash) {
+      // Names are unique per owner (contract §1): adopting would move another account's rule.
+      throw new Error(`a rule with this name and owner ${JSON.stringify(news.owner)} already exists on another mail account `
+        + `(rule id ${clash.id}, account id ${String(clash.account)}); rename or remove it`);
+    }
+    return undefined;
+  },
+};
+
+export const tagKind: Kind<TagInputs> = {
+  label: "tag",
+  collection: TAGS,
+  fields: { name: "text" },
+  secrets: [],
+  // Deleting a tag removes it from rules' assign_tags.
+  invalidates: [TAGS, RULES],
+  async toWire(_s, news, olds) {
+    // Unowned on create: documents of every mapped owner carry it, so all of them must see it.
+    return olds ? { name: news.name } : { name: news.name, owner: null };
+  },
+  async fromWire(_s, obj) {
+    return { name: obj.name };
+  },
+  async find(_s, news, objects) {
+    const found = byName(objects, news.name, (t) => t.name);
+    return found.find((t) => t.owner === null) ?? found[0];
+  },
+  async deletable(s, id) {
+    // `/api/documents/?tags__id__all=` counts documents the token can see (a superuser sees all); the
+    // tag's own `document_count` is the same permission-filtered count but absent from older servers.
+    const docs = await s.client.request<{ count: number }>("GET", `/api/documents/?tags__id__all=${id}&page_size=1`);
+    if (docs.count > 0) return false;
+    // Our rules are deleted before the tag they depend on; a rule still assigning it is someone else's.
+    const rules = await s.list<WireObject>(RULES);
+    return !rules.some((r) => (r.assign_tags as number[]).includes(Number(id)));
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// The lifecycle, shared by the three kinds
+
+/** Adopt by name or create; a create that failed in a way that may have landed is looked up again, never re-sent blindly. */
+async function createOrAdopt<I extends Connection>(s: Session, kind: Kind<I>, news: I): Promise<WireObject> {
+  for (let attempt = 1; ; attempt++) {
+    const existing = await kind.find(s, news, await s.list<WireObject>(kind.collection));
+    const body = await kind.toWire(s, news, undefined);
+    try {
+      return existing
+        ? await s.write<WireObject>("PATCH", `${kind.collection}${existing.id}/`, body, kind.invalidates)
+        : await s.write<WireObject>("POST", kind.collection, body, kind.invalidates);
+    } catch (e) {
+      if (existing || !(e instanceof PaperlessApiError) || !e.retryable || attempt > s.client.http.retries) throw e;
+      await sleep(backoffDelay(s.client.http, attempt, e.retryAfterMs));
+    }
+  }
+}
+
+export function makeProvider<I extends Connection>(kind: Kind<I>): pulumi.dynamic.ResourceProvider {
+  return {
+    async check(_olds: I, news: I) {
+      const failures = [...validateFields(kind, news as unknown as Record<string, unknown>), ...(kind.validate?.(news) ?? [])];
+      if (!failures.length && kind.checkRemote && !isUnknown(news.url) && !isUnknown(news.token)) {
+        failures.push(...await guard(kind, news, () => kind.checkRemote!(session(news.url, news.token), news)));
+      }
+      return { inputs: news, failures };
+    },
+
+    async diff(_id: string, olds: I, news: I) {
+      const { changed, replaces } = changedFields(kind, olds, news);
+      // The object lives on one server: moving it means delete there, then create (or adopt) here.
+      return { changes: changed.length > 0 || replaces.length > 0, replaces, deleteBeforeReplace: replaces.length > 0 };
+    },
+
+    async create(news: I) {
+      return guard(kind, news, async () => {
+        const obj = await createOrAdopt(session(news.url, news.token), kind, news);
+        return { id: String(obj.id), outs: outputs(kind, news, obj.id) };
+      });
+    },
+
+    async read(id: string, olds: I) {
+      return guard(kind, olds, async () => {
+        const s = session(olds.url, olds.token);
+        // One memoized list serves every resource of the refresh (request budget).
+        const obj = (await s.list<WireObject>(kind.collection)).find((o) => String(o.id) === id);
+        if (!obj) return { id: "", props: {} }; // gone: refresh drops it from the state
+        const current = await kind.fromWire(s, obj, olds);
+        return { id, props: { ...outputs(kind, olds, obj.id), ...current } };
+      });
+    },
+
+    async update(id: string, olds: I, news: I) {
+      return guard(kind, news, async () => {
+        const s = session(news.url, news.token);
+        const body = await kind.toWire(s, news, olds);
+        try {
+          await s.write("PATCH", `${kind.collection}${id}/`, body, kind.invalidates);
+        } catch (e) {
+          if (notFound(e)) throw new Error(`id ${id} no longer exists on ${news.url}; run \`pulumi refresh\` to forget it, then \`pulumi up\``);
+          throw e;
+        }
+        return { outs: outputs(kind, news, Number(id)) };
+      });
+    },
+
+    async delete(id: string, olds: I) {
+      await guard(kind, olds, async () => {
+        const s = session(olds.url, olds.token);
+        if (kind.deletable && !(await kind.deletable(s, id, olds))) return;
+        try {
+          await s.write("DELETE", `${kind.collection}${id}/`, undefined, kind.invalidates);
+        } catch (e) {
+          // Already gone — by hand, or by the account delete cascading to its rules (contract §1).
+          if (!notFound(e)) throw e;
+        }
+      });
+    },
+  };
+}
+
+export const mailAccountProvider = makeProvider(accountKind);
+export const mailRuleProvider = makeProvider(ruleKind);
+export const tagProvider = makeProvider(tagKind);

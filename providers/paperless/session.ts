@@ -1,0 +1,72 @@
+// Per-process memo of the paperless collections, shared by every resource of one Pulumi operation.
+//
+// Why globalThis: Pulumi serializes each dynamic provider *by value*, closure included, and the
+// engine's plugin process evaluates every distinct provider text separately (one per provider
+// object, and again whenever the text differs). A module-level Map would be copied into each
+// serialized text — one cache per provider, and whatever it held at serialization time would be
+// written into the state. `globalThis` is a built-in the serializer never captures, so the one
+// object below lives in the plugin process only, is shared by the account, rule and tag providers,
+// and starts empty in every process (= every `pulumi` operation). No module-path `require` is
+// needed either, which matters because the plugin process has no TypeScript loader.
+import { PaperlessClient } from "./client";
+
+export interface Session {
+  readonly client: PaperlessClient;
+  /** Every object of a collection; one request (per page) serves all resources until a write invalidates it. */
+  list<T>(collection: string): Promise<T[]>;
+  /** A write, after which the given collections are listed afresh — even if the write failed, since it may have landed. */
+  write<T>(method: "POST" | "PATCH" | "DELETE", path: string, body: unknown, invalidates: readonly string[]): Promise<T>;
+}
+
+interface ProcessCache {
+  sessions: Map<string, Session>;
+}
+
+const CACHE_KEY = Symbol.for("paperless-mail-ingest/paperless-session-cache");
+
+function processCache(): ProcessCache {
+  const g = globalThis as unknown as Record<symbol, ProcessCache | undefined>;
+  return (g[CACHE_KEY] ??= { sessions: new Map() });
+}
+
+/** Forget every memoized list and server probe (the next operation starts as a new process would). */
+export function clearSessions(): void {
+  processCache().sessions.clear();
+}
+
+function newSession(url: string, token: string): Session {
+  const client = new PaperlessClient(url, token);
+  const lists = new Map<string, Promise<unknown[]>>();
+  return {
+    client,
+    list<T>(collection: string): Promise<T[]> {
+      let pending = lists.get(collection);
+      if (!pending) {
+        pending = client.listAll<unknown>(collection);
+        lists.set(collection, pending);
+        // A failed list is not memoized: the next caller retries it.
+        pending.catch(() => { if (lists.get(collection) === pending) lists.delete(collection); });
+      }
+      return pending as Promise<T[]>;
+    },
+    async write<T>(method: "POST" | "PATCH" | "DELETE", path: string, body: unknown, invalidates: readonly string[]): Promise<T> {
+      try {
+        return await client.request<T>(method, path, body === undefined ? {} : { body });
+      } finally {
+        for (const c of invalidates) lists.delete(c);
+      }
+    },
+  };
+}
+
+/** The session for one server and credential; the key lives only in this process's memory. */
+export function session(url: string, token: string): Session {
+  const sessions = processCache().sessions;
+  const key = `${url}\u0000${token}`;
+  let s = sessions.get(key);
+  if (!s) {
+    s = newSession(url, token);
+    sessions.set(key, s);
+  }
+  return s;
+}

@@ -1,0 +1,128 @@
+// The production sender list through its whole life against the emulator: create, add a sender,
+// change an owner, remove a sender, refresh after a manual edit, destroy — asserted on the server.
+import type { IngestConfig, Mailbox, Sender } from "../../core/types";
+import { prodConfig } from "../support/prodConfig";
+import { startPaperlessEmulator, type PaperlessEmulator } from "./paperlessEmulator";
+import { mailboxResources, ProviderDriver } from "./providerDriver";
+import { fastHttp } from "./support";
+
+fastHttp();
+
+const PASSWORD = "correct horse battery staple";
+
+let emu: PaperlessEmulator;
+let config: IngestConfig;
+beforeEach(async () => {
+  emu = await startPaperlessEmulator({ users: ["root", "anca", "emo"] });
+  config = prodConfig();
+});
+afterEach(() => emu.close());
+
+const resources = (mailbox: Mailbox) =>
+  mailboxResources("docs", mailbox, config.mailserver, { ...config.paperless, url: emu.url }, { token: emu.token, password: PASSWORD });
+
+const withSenders = (mailbox: Mailbox, senders: Sender[]): Mailbox => ({ ...mailbox, senders });
+
+/** The server's rules as (name, filter_from, owner username, account name, tag names). */
+function serverRules(emu: PaperlessEmulator) {
+  return emu.rules.map((r) => ({
+    name: r.name,
+    filter_from: r.filter_from,
+    owner: emu.users.find((u) => u.id === r.owner)?.username,
+    account: emu.accounts.find((a) => a.id === r.account)?.name,
+    tags: (r.assign_tags as number[]).map((t) => emu.tags.find((x) => x.id === t)?.name),
+    action: r.action,
+    action_parameter: r.action_parameter,
+    order: r.order,
+  })).sort((a, b) => String(a.name).localeCompare(String(b.name)));
+}
+
+test("production sender list: create, add, change owner, remove, refresh after a manual edit, destroy", async () => {
+  const mailbox = config.mailboxes[0]!;
+  const driver = new ProviderDriver();
+
+  // 1. create
+  const created = await driver.up(resources(mailbox));
+  expect(created.every((s) => s.op === "create")).toBe(true);
+  expect(emu.accounts).toHaveLength(1);
+  expect(emu.accounts[0]).toMatchObject({ name: "docs@viktorbarzin.me", imap_server: "mailserver.mailserver.svc.cluster.local", imap_port: 993, imap_security: 2, username: "docs@viktorbarzin.me" });
+  expect(emu.passwords.get(emu.accounts[0]!.id)).toBe(PASSWORD);
+  expect(emu.tags.map((t) => [t.name, t.owner])).toEqual([["email-ingest", null]]);
+  expect(serverRules(emu)).toEqual([
+    { name: "forward: Anca", filter_from: "ancaelena98@gmail.com", owner: "anca", account: "docs@viktorbarzin.me", tags: ["email-ingest"], action: 2, action_parameter: "Processed", order: 103 },
+    { name: "forward: Emo", filter_from: "emil.barzin@gmail.com", owner: "emo", account: "docs@viktorbarzin.me", tags: ["email-ingest"], action: 2, action_parameter: "Processed", order: 104 },
+    { name: "forward: Viktor (gmail)", filter_from: "vbarzin@gmail.com", owner: "root", account: "docs@viktorbarzin.me", tags: ["email-ingest"], action: 2, action_parameter: "Processed", order: 101 },
+    { name: "forward: Viktor (me@)", filter_from: "me@viktorbarzin.me", owner: "root", account: "docs@viktorbarzin.me", tags: ["email-ingest"], action: 2, action_parameter: "Processed", order: 100 },
+    { name: "forward: Viktor (meta)", filter_from: "viktorbarzin@meta.com", owner: "root", account: "docs@viktorbarzin.me", tags: ["email-ingest"], action: 2, action_parameter: "Processed", order: 102 },
+  ]);
+  // A second up with nothing changed writes nothing.
+  emu.resetCounters();
+  expect((await driver.up(resources(mailbox))).every((s) => s.op === "same")).toBe(true);
+  expect(emu.writes).toEqual([]);
+
+  // 2. add a sender: exactly one create
+  const extra: Sender = { ...mailbox.senders[3]!, address: "new.person@example.org", label: "New", ruleName: "forward: New", order: 105, user: "emo" };
+  const added = withSenders(mailbox, [...mailbox.senders, extra]);
+  emu.resetCounters();
+  const addSteps = await driver.up(resources(added));
+  expect(addSteps.filter((s) => s.op !== "same")).toEqual([{ op: "create", name: "docs-rule-new.person@example.org" }]);
+  expect(emu.writes.map((w) => `${w.method} ${w.path}`)).toEqual(["POST /api/mail_rules/"]);
+  expect(serverRules(emu).find((r) => r.name === "forward: New")).toMatchObject({ filter_from: "new.person@example.org", owner: "emo" });
+
+  // 3. change an owner: one PATCH of that rule, owner sent explicitly
+  const anca = added.senders.findIndex((s) => s.user === "anca");
+  const changed = withSenders(added, added.senders.map((s, i) => (i === anca ? { ...s, user: "emo" } : s)));
+  emu.resetCounters();
+  const changeSteps = await driver.up(resources(changed));
+  expect(changeSteps.filter((s) => s.op !== "same")).toEqual([{ op: "update", name: "docs-rule-ancaelena98@gmail.com" }]);
+  expect(emu.writes).toHaveLength(1);
+  expect(emu.writes[0]).toMatchObject({ method: "PATCH", body: { owner: emu.user("emo").id } });
+  expect(serverRules(emu).find((r) => r.name === "forward: Anca")?.owner).toBe("emo");
+
+  // 4. remove a sender: exactly one delete
+  const removed = withSenders(changed, changed.senders.filter((s) => s.address !== "vbarzin@gmail.com"));
+  emu.resetCounters();
+  const removeSteps = await driver.up(resources(removed));
+  expect(removeSteps.filter((s) => s.op !== "same")).toEqual([{ op: "delete", name: "docs-rule-vbarzin@gmail.com" }]);
+  expect(serverRules(emu).map((r) => r.name)).toEqual(["forward: Anca", "forward: Emo", "forward: New", "forward: Viktor (me@)", "forward: Viktor (meta)"]);
+
+  // 5. someone edits a rule in the UI and deletes another: refresh sees both, up repairs them
+  const edited = emu.rules.find((r) => r.name === "forward: Emo")!;
+  Object.assign(edited, { filter_from: "someone@else.example", action: 3, action_parameter: "" });
+  emu.rules.splice(emu.rules.findIndex((r) => r.name === "forward: New"), 1);
+  const refreshed = await driver.refresh();
+  expect(refreshed.filter((s) => s.op === "gone")).toEqual([{ op: "gone", name: "docs-rule-new.person@example.org" }]);
+  expect(driver.state.get("docs-rule-emil.barzin@gmail.com")!.outs).toMatchObject({ filter_from: "someone@else.example", action: 3 });
+  const repair = await driver.up(resources(removed));
+  expect(repair.filter((s) => s.op !== "same").sort((a, b) => a.name.localeCompare(b.name))).toEqual([
+    { op: "update", name: "docs-rule-emil.barzin@gmail.com" },
+    { op: "create", name: "docs-rule-new.person@example.org" },
+  ].sort((a, b) => a.name.localeCompare(b.name)));
+  expect(serverRules(emu).find((r) => r.name === "forward: Emo")).toMatchObject({ filter_from: "emil.barzin@gmail.com", action: 2, action_parameter: "Processed" });
+  expect(emu.rules).toHaveLength(5);
+
+  // 6. destroy: everything this program made is gone
+  await driver.destroy();
+  expect(emu.accounts).toEqual([]);
+  expect(emu.rules).toEqual([]);
+  expect(emu.tags).toEqual([]);
+  expect(driver.state.size).toBe(0);
+});
+
+test("a second mailbox with its own senders coexists, and destroying it leaves the first and the shared tag", async () => {
+  const docs = config.mailboxes[0]!;
+  const receipts: Mailbox = {
+    ...docs, address: "receipts@viktorbarzin.me", localPart: "receipts", accountName: "receipts@viktorbarzin.me",
+    senders: [{ ...docs.senders[0]!, ruleName: "forward: Viktor receipts", label: "Viktor receipts" }],
+  };
+  const d1 = new ProviderDriver();
+  const d2 = new ProviderDriver();
+  await d1.up(resources(docs));
+  await d2.up(mailboxResources("receipts", receipts, config.mailserver, { ...config.paperless, url: emu.url }, { token: emu.token, password: "pw-receipts" }));
+  expect(emu.accounts.map((a) => a.name).sort()).toEqual(["docs@viktorbarzin.me", "receipts@viktorbarzin.me"]);
+  expect(emu.tags).toHaveLength(1); // adopted, not duplicated
+  await d2.destroy();
+  expect(emu.accounts.map((a) => a.name)).toEqual(["docs@viktorbarzin.me"]);
+  expect(emu.rules).toHaveLength(5);
+  expect(emu.tags.map((t) => t.name)).toEqual(["email-ingest"]); // docs' rules still assign it
+});
