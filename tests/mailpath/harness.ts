@@ -1,6 +1,6 @@
 // Real Postfix + Dovecot, configured the way docker-mailserver 15 configures them (design §1),
-// started on loopback from the text of its config files. Pitfalls: ../../shared notes
-// "mail-daemons-in-tests" (uid 5000, 0755 dirs, no chroot, backdated maps, pid-file stop).
+// started on loopback from the text of its config files. It follows the measured pitfalls of
+// running these daemons in tests: uid 5000, 0755 dirs, no chroot, backdated maps, pid-file stop.
 import { execFile, spawn } from "child_process";
 import { chmodSync, closeSync, openSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "fs";
 import { createConnection, createServer } from "net";
@@ -51,7 +51,7 @@ export interface Delivery {
  * non-comment lines. On a read-only ConfigMap mount DMS cannot add a missing final newline or strip
  * CRs, so like `read` a last line without `\n` is lost and a CR stays part of the hash.
  */
-export function dmsAccounts(text: string): Account[] {
+function dmsAccounts(text: string): Account[] {
   const lines = text.split("\n").slice(0, -1);
   return lines.filter((l) => !/^\s*(#|$)/.test(l)).map((line) => {
     const [login = "", hash = "", ...rest] = line.split("|");
@@ -166,9 +166,9 @@ export class MailServer {
 
   /** DMS `_create_accounts`: userdb lines, vmailbox lines, home dirs and the one-way sieve copy. */
   private async installAccounts(dms: DmsConfig): Promise<void> {
-    const dms_dir = join(this.root, "docker-mailserver");
-    mkdirs(dms_dir, join(this.root, "dovecot"), join(this.root, "postfix"), this.mailRoot);
-    for (const [name, text] of Object.entries(dms.sieves)) writeFileSync(join(dms_dir, name), text);
+    const dmsDir = join(this.root, "docker-mailserver");
+    mkdirs(dmsDir, join(this.root, "dovecot"), join(this.root, "postfix"), this.mailRoot);
+    for (const [name, text] of Object.entries(dms.sieves)) writeFileSync(join(dmsDir, name), text);
     const userdb = this.accounts.map((a) =>
       `${a.login}:${a.hash}:${VMAIL}:${VMAIL}::${this.mailRoot}/${a.domain}/${a.user}/home::${a.attributes}\n`);
     const userdbFile = join(this.root, "dovecot", "userdb");
@@ -176,7 +176,7 @@ export class MailServer {
     for (const a of this.accounts) {
       const home = join(this.mailRoot, a.domain, a.user, "home");
       mkdirs(home);
-      const sieve = join(dms_dir, `${a.login}.dovecot.sieve`);
+      const sieve = join(dmsDir, `${a.login}.dovecot.sieve`);
       if (existsSync(sieve)) writeFileSync(join(home, ".dovecot.sieve"), readFileSync(sieve));
     }
     chownVmail(this.mailRoot);
@@ -200,27 +200,31 @@ export class MailServer {
 
   private async startDovecot(): Promise<void> {
     const dir = join(this.root, "dovecot");
-    const run_dir = join(this.root, "run");
-    mkdirs(run_dir);
+    const runDir = join(this.root, "run");
+    mkdirs(runDir);
     writeFileSync(this.dovecotConf, `
 protocols = imap lmtp
 listen = 127.0.0.1
-base_dir = ${run_dir}
+base_dir = ${runDir}
 state_dir = ${join(this.root, "state")}
 log_path = ${this.dovecotLogFile}
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
-# A failed LOGIN would otherwise delay the next one from the same address by seconds.
+# A failed LOGIN would otherwise delay its reply (auth_failure_delay) and, through anvil's
+# per-address penalty, the next login by seconds; without its socket the penalty is off.
 auth_failure_delay = 0
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
 first_valid_uid = ${VMAIL}
 # docker-mailserver's 10-mail.conf
 mail_location = maildir:${this.mailRoot}/%d/%n
 mail_home = ${this.mailRoot}/%d/%n/home/
-mail_plugins = $mail_plugins
 namespace inbox {
   inbox = yes
-  separator = .
 }
 # docker-mailserver's auth-passwdfile.inc
 passdb {
@@ -257,8 +261,8 @@ plugin {
 }
 `);
     await startDaemon(join(this.root, "dovecot.out"), "dovecot", ["-c", this.dovecotConf]);
-    this.pidFiles.push(join(run_dir, "master.pid"));
-    await waitFor("Dovecot's LMTP socket", () => (existsSync(join(run_dir, "lmtp")) ? true : undefined));
+    this.pidFiles.push(join(runDir, "master.pid"));
+    await waitFor("Dovecot's LMTP socket", () => (existsSync(join(runDir, "lmtp")) ? true : undefined));
     await waitFor(`Dovecot IMAP on port ${this.imapPort}`, () => this.accepting(this.imapPort));
   }
 
