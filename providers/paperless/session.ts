@@ -22,11 +22,11 @@ interface ProcessCache {
   sessions: Map<string, Session>;
 }
 
-const CACHE_KEY = Symbol.for("paperless-mail-ingest/paperless-session-cache");
-
 function processCache(): ProcessCache {
+  // Looked up here, not held in a module constant: the serializer cannot carry a symbol value.
+  const key = Symbol.for("paperless-mail-ingest/paperless-session-cache");
   const g = globalThis as unknown as Record<symbol, ProcessCache | undefined>;
-  return (g[CACHE_KEY] ??= { sessions: new Map() });
+  return (g[key] ??= { sessions: new Map() });
 }
 
 /** Forget every memoized list and server probe (the next operation starts as a new process would). */

@@ -1,0 +1,79 @@
+// PaperlessMailbox under Pulumi's mocks for the production config: every dynamic resource is
+// constructed (so provider serialization errors surface), named after its sender, wired to its
+// dependencies, and nothing but secret-wrapped values carries the token or the password.
+import * as pulumi from "@pulumi/pulumi";
+import { PaperlessMailbox } from "../../components/paperlessMailbox";
+import { prodConfig } from "../support/prodConfig";
+
+const TOKEN = "mock-api-token-f00dfeed";
+const PASSWORD = "mock-mailbox-password-c0ffee";
+
+interface Registered { type: string; name: string; inputs: Record<string, unknown>; id: number }
+const registered: Registered[] = [];
+let nextId = 40;
+
+beforeAll(async () => {
+  await pulumi.runtime.setMocks({
+    newResource(args) {
+      const id = nextId++;
+      registered.push({ type: args.type, name: args.name, inputs: args.inputs, id });
+      return { id: String(id), state: { ...args.inputs, paperlessId: id } };
+    },
+    call: () => ({}),
+  }, "paperless-mail-ingest", "prod", false);
+});
+
+const value = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply(resolve));
+
+// How a secret input arrives at the engine; the engine stores only its ciphertext.
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+const isSecret = (v: unknown) => typeof v === "object" && v !== null && (v as Record<string, unknown>)["4dabf18193072939515e22adb298388d"] === SECRET_SIG;
+const asStored = (inputs: Record<string, unknown>) =>
+  JSON.stringify(Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, isSecret(v) ? "[ciphertext]" : v])));
+
+test("PaperlessMailbox for the production config", async () => {
+  const config = prodConfig();
+  const mailbox = config.mailboxes[0]!;
+  // Plain strings on purpose: the component itself must make them secret.
+  const mb = new PaperlessMailbox("docs", { mailbox, mailserver: config.mailserver, paperless: config.paperless, apiToken: TOKEN, password: PASSWORD });
+  const [accountId, ruleIds, fingerprint] = await Promise.all([value(mb.accountId), value(mb.ruleIds), value(mb.rulesFingerprint)]);
+
+  const byType = (t: string) => registered.filter((r) => r.type === `pulumi-nodejs:dynamic/paperless:${t}`);
+  expect(registered.find((r) => r.type === "paperless-mail-ingest:paperless:PaperlessMailbox")?.name).toBe("docs");
+  expect(byType("MailAccount").map((r) => r.name)).toEqual(["docs-account"]);
+  expect(byType("Tag").map((r) => r.name)).toEqual(["docs-tag-email-ingest"]);
+  expect(byType("MailRule").map((r) => r.name)).toEqual(mailbox.senders.map((s) => `docs-rule-${s.address}`));
+
+  const account = byType("MailAccount")[0]!;
+  expect(accountId).toBe(account.id);
+  expect(Object.keys(ruleIds).sort()).toEqual(mailbox.senders.map((s) => s.ruleName).sort());
+  const ruleByName = new Map(byType("MailRule").map((r) => [r.inputs.name, r.id]));
+  expect(Object.entries(ruleIds).every(([name, id]) => ruleByName.get(name) === id)).toBe(true);
+  expect(fingerprint).toMatch(/^[0-9a-f]{64}$/);
+
+  for (const r of [...byType("MailAccount"), ...byType("Tag"), ...byType("MailRule")]) {
+    expect(isSecret(r.inputs.token)).toBe(true);
+    expect(typeof r.inputs.__provider).toBe("string"); // the serialized provider
+    expect(asStored(r.inputs)).not.toContain(TOKEN);
+    expect(asStored(r.inputs)).not.toContain(PASSWORD);
+  }
+  expect(isSecret(account.inputs.password)).toBe(true);
+  expect(byType("MailRule").find((r) => r.name === "docs-rule-ancaelena98@gmail.com")!.inputs).toMatchObject({
+    name: "forward: Anca", account: "docs@viktorbarzin.me", owner: "anca", filter_from: "ancaelena98@gmail.com",
+    action: 2, action_parameter: "Processed", assign_tags: ["email-ingest"],
+  });
+  expect(JSON.stringify([accountId, ruleIds, fingerprint])).not.toMatch(new RegExp(`${TOKEN}|${PASSWORD}`));
+});
+
+test("the fingerprint changes iff a rule's declared state changes", async () => {
+  const config = prodConfig();
+  const mailbox = config.mailboxes[0]!;
+  const fp = (m: typeof mailbox, url = config.paperless.url) => value(new PaperlessMailbox(`fp${nextId}`, {
+    mailbox: m, mailserver: config.mailserver, paperless: { ...config.paperless, url }, apiToken: TOKEN, password: PASSWORD,
+  }).rulesFingerprint);
+  const base = await fp(mailbox);
+  expect(await fp(mailbox)).toBe(base);
+  expect(await fp(mailbox, "http://other.example")).toBe(base); // where it lives is not the rule's state
+  expect(await fp({ ...mailbox, senders: mailbox.senders.map((s, i) => (i === 3 ? { ...s, user: "emo" } : s)) })).not.toBe(base);
+  expect(await fp({ ...mailbox, senders: mailbox.senders.slice(1) })).not.toBe(base);
+});
