@@ -10,11 +10,16 @@ const SALT = new RegExp(`^[./0-9A-Za-z]{${SALT_LENGTH}}$`);
 // What may precede the first `|`: DMS splits on it, Dovecot's passwd-file on `:`.
 const ADDRESS = /^[^\s|:]+@[^\s|:]+$/;
 
-/** A fresh crypto-random salt; generated once per mailbox and kept in state so the line is stable. */
+/** `length` crypto-random characters of `alphabet` (uniform: randomInt has no modulo bias). */
+export function randomText(alphabet: string, length: number): string {
+  let text = "";
+  for (let i = 0; i < length; i++) text += alphabet[randomInt(alphabet.length)];
+  return text;
+}
+
+/** A fresh salt; generated once per mailbox and kept in state so the line is stable. */
 export function newSalt(): string {
-  let salt = "";
-  for (let i = 0; i < SALT_LENGTH; i++) salt += CRYPT_ALPHABET[randomInt(CRYPT_ALPHABET.length)];
-  return salt;
+  return randomText(CRYPT_ALPHABET, SALT_LENGTH);
 }
 
 /** Deterministic for (password, salt): the same state always yields the same line. */

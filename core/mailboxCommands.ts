@@ -31,3 +31,31 @@ export function sieveRemovalCommand(mailbox: Mailbox, mailserver: MailserverSett
   const home = sieveHome(mailbox, mailserver);
   return `rm -f -- ${shellQuote(`${home}/.dovecot.sieve`)} ${shellQuote(`${home}/.dovecot.svbin`)}`;
 }
+
+/** A container of a Deployment, reached with kubectl from where `pulumi` runs. */
+export interface PodTarget {
+  readonly namespace: string;
+  readonly deployment: string;
+  readonly container: string;
+  /** kubeconfig context; the current one when absent. */
+  readonly context?: string;
+}
+
+function kubectl(target: PodTarget): string {
+  return `kubectl${target.context ? ` --context ${shellQuote(target.context)}` : ""} -n ${shellQuote(target.namespace)}`;
+}
+
+/** `kubectl exec` of argv (no shell in between) in the target container. */
+export function kubectlExec(target: PodTarget, argv: readonly string[]): string {
+  return `${kubectl(target)} exec deploy/${shellQuote(target.deployment)} -c ${shellQuote(target.container)} -- ${argv.map(shellQuote).join(" ")}`;
+}
+
+/**
+ * Run `script` with sh in the target container once the Deployment has rolled out, retrying:
+ * our own ConfigMap edits make Reloader restart the pod just when these commands run.
+ */
+export function execWhenRolledOut(target: PodTarget, script: string, attempts = 10, pauseSeconds = 15): string {
+  return `i=0; until ${kubectl(target)} rollout status deploy/${shellQuote(target.deployment)} --timeout=300s`
+    + ` && ${kubectlExec(target, ["sh", "-c", script])};`
+    + ` do i=$((i+1)); if [ "$i" -ge ${attempts} ]; then exit 1; fi; sleep ${pauseSeconds}; done`;
+}

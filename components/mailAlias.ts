@@ -1,0 +1,34 @@
+// The mailbox's self-alias in the shared postfix-virtual.cf key, so the domain catch-all
+// does not take its mail (design §1).
+import * as pulumi from "@pulumi/pulumi";
+import { selfAliasLine } from "../core/aliasLine";
+import type { Mailbox, MailserverSettings } from "../core/types";
+import { ConfigMapLines } from "../providers/kubernetes/configMapLines";
+
+export interface MailAliasArgs {
+  mailbox: Mailbox;
+  mailserver: MailserverSettings;
+  /** kubeconfig context (`kubernetes:context`); the current context when absent. */
+  kubeContext?: string;
+}
+
+export class MailAlias extends pulumi.ComponentResource {
+  readonly aliasLine: string;
+
+  constructor(name: string, args: MailAliasArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("paperless-mail-ingest:mailserver:MailAlias", name, {}, opts);
+    const { mailbox, mailserver } = args;
+    this.aliasLine = selfAliasLine(mailbox.address);
+    new ConfigMapLines(`${name}-alias-line`, {
+      namespace: mailserver.namespace,
+      name: mailserver.configMap,
+      key: mailserver.virtualKey,
+      owner: mailbox.address,
+      format: "virtual",
+      keys: [mailbox.address],
+      lines: [this.aliasLine],
+      context: args.kubeContext ?? "",
+    }, { parent: this });
+    this.registerOutputs({ aliasLine: this.aliasLine });
+  }
+}

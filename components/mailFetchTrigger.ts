@@ -1,0 +1,38 @@
+// Optional: run paperless's mail fetcher right after the rules change instead of waiting for
+// the 10-minute schedule. Always as the paperless user: a root run leaves root-owned files
+// the consumer (uid 1000) cannot read.
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { kubectlExec } from "../core/mailboxCommands";
+import type { PaperlessSettings } from "../core/types";
+
+export const MAIL_FETCHER = ["s6-setuidgid", "paperless", "python3", "manage.py", "mail_fetcher"] as const;
+
+export interface MailFetchTriggerArgs {
+  paperless: PaperlessSettings;
+  /** Changes exactly when the paperless rules change; the fetch re-runs only then. */
+  rulesFingerprint: pulumi.Input<string>;
+  /** kubeconfig context (`kubernetes:context`); the current context when absent. */
+  kubeContext?: string;
+}
+
+export class MailFetchTrigger extends pulumi.ComponentResource {
+  /** False when `paperless.fetchAfterChange` is off: then nothing is created. */
+  readonly enabled: boolean;
+
+  constructor(name: string, args: MailFetchTriggerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("paperless-mail-ingest:mailserver:MailFetchTrigger", name, {}, opts);
+    const { paperless } = args;
+    this.enabled = paperless.fetchAfterChange;
+    if (this.enabled) {
+      new command.local.Command(name, {
+        create: kubectlExec({
+          namespace: paperless.namespace, deployment: paperless.deployment, container: paperless.container,
+          ...(args.kubeContext ? { context: args.kubeContext } : {}),
+        }, MAIL_FETCHER),
+        triggers: [args.rulesFingerprint],
+      }, { parent: this });
+    }
+    this.registerOutputs({ enabled: this.enabled });
+  }
+}

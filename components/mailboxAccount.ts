@@ -1,0 +1,39 @@
+// The mailbox's line in the shared postfix-accounts.cf key: SHA512-CRYPT with a salt generated
+// once and kept in state, so the same password always gives the same line (no re-hash per apply).
+import * as pulumi from "@pulumi/pulumi";
+import { accountLine, CRYPT_ALPHABET, SALT_LENGTH } from "../core/accountLine";
+import type { Mailbox, MailserverSettings } from "../core/types";
+import { ConfigMapLines } from "../providers/kubernetes/configMapLines";
+import { RandomText } from "../providers/random/randomText";
+
+export interface MailboxAccountArgs {
+  mailbox: Mailbox;
+  mailserver: MailserverSettings;
+  /** Secret; from MailboxSecret. */
+  password: pulumi.Input<string>;
+  /** kubeconfig context (`kubernetes:context`); the current context when absent. */
+  kubeContext?: string;
+}
+
+export class MailboxAccount extends pulumi.ComponentResource {
+  /** Secret output: `address|{SHA512-CRYPT}$6$…`. */
+  readonly accountLine: pulumi.Output<string>;
+
+  constructor(name: string, args: MailboxAccountArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("paperless-mail-ingest:mailserver:MailboxAccount", name, {}, opts);
+    const { mailbox, mailserver } = args;
+    const salt = new RandomText(`${name}-salt`, { alphabet: CRYPT_ALPHABET, length: SALT_LENGTH, secret: false }, { parent: this });
+    this.accountLine = pulumi.secret(pulumi.all([args.password, salt.value]).apply(([p, s]) => accountLine(mailbox.address, p, s)));
+    new ConfigMapLines(`${name}-account-line`, {
+      namespace: mailserver.namespace,
+      name: mailserver.configMap,
+      key: mailserver.accountsKey,
+      owner: mailbox.address,
+      format: "accounts",
+      keys: [mailbox.address],
+      lines: this.accountLine.apply((l) => [l]),
+      context: args.kubeContext ?? "",
+    }, { parent: this, additionalSecretOutputs: ["lines"] });
+    this.registerOutputs({ accountLine: this.accountLine });
+  }
+}

@@ -1,0 +1,44 @@
+// The ingest mailbox's password: the user's secret config value, or generated once and kept in
+// state; stored in Vault KV v2 and handed on (as a secret) to the account line and paperless.
+import * as pulumi from "@pulumi/pulumi";
+import * as vault from "@pulumi/vault";
+import type { Mailbox, VaultSettings } from "../core/types";
+import { RandomText } from "../providers/random/randomText";
+
+// Letters and digits only: safe in IMAP LOGIN, in shells and in every config format it may meet.
+const PASSWORD_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+const PASSWORD_LENGTH = 32; // ~190 bits
+
+export interface MailboxSecretArgs {
+  mailbox: Mailbox;
+  vault: VaultSettings;
+  /** A password the user set (`mailboxPasswords` secret config); generated when absent. */
+  password?: pulumi.Input<string>;
+}
+
+export class MailboxSecret extends pulumi.ComponentResource {
+  /** Secret output. */
+  readonly password: pulumi.Output<string>;
+  /** `<mount>/<pathPrefix>/<address>`, as `vault kv get` takes it. */
+  readonly vaultPath: string;
+
+  constructor(name: string, args: MailboxSecretArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("paperless-mail-ingest:vault:MailboxSecret", name, {}, opts);
+    const { mailbox, vault: settings } = args;
+    const password = args.password !== undefined
+      ? pulumi.secret(args.password)
+      : pulumi.secret(new RandomText(`${name}-password`, { alphabet: PASSWORD_ALPHABET, length: PASSWORD_LENGTH, secret: true }, { parent: this }).value);
+    const path = `${settings.pathPrefix}/${mailbox.address}`;
+    const secret = new vault.kv.SecretV2(name, {
+      mount: settings.mount,
+      name: path,
+      dataJson: pulumi.secret(pulumi.output(password).apply((p) => JSON.stringify({ username: mailbox.address, password: p }))),
+      // destroy removes every version: the password exists only for this program's mailbox.
+      deleteAllVersions: true,
+    }, { parent: this });
+    // Consumers wait for Vault to hold the password before they use it.
+    this.password = pulumi.secret(pulumi.all([password, secret.id]).apply(([p]) => p));
+    this.vaultPath = `${settings.mount}/${path}`;
+    this.registerOutputs({ password: this.password, vaultPath: this.vaultPath });
+  }
+}

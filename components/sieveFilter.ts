@@ -1,0 +1,117 @@
+// The mailbox's sieve allowlist: its own ConfigMap (Reloader restarts the mailserver when the
+// data changes), mounted read-only with subPath where docker-mailserver looks for
+// `<address>.dovecot.sieve`, added to the mailserver Deployment by server-side apply so this
+// program owns only that volume, that mount and the Reloader search annotation.
+import { createHash } from "node:crypto";
+import * as command from "@pulumi/command";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { execWhenRolledOut, PodTarget, processedFolderCommand, sieveRemovalCommand } from "../core/mailboxCommands";
+import { sieveConfigMapKey, sieveFileName } from "../core/sieve";
+import type { Mailbox, MailserverSettings } from "../core/types";
+
+export const RELOADER_MATCH = "reloader.stakater.com/match";
+export const RELOADER_SEARCH = "reloader.stakater.com/search";
+
+/** Names on the mailserver side, all derived from the mailbox (what the program owns there). */
+export interface SieveMount {
+  configMapName: string;
+  key: string;
+  volumeName: string;
+  mountPath: string;
+  /** Server-side apply field manager of the Deployment patch; one per mailbox, or patches would drop each other's fields. */
+  fieldManager: string;
+}
+
+const CONFIGMAP_KEY = /^[-._a-zA-Z0-9]+$/;
+
+export function sieveMount(mailbox: Mailbox, mailserver: MailserverSettings): SieveMount {
+  const key = sieveConfigMapKey(mailbox.address);
+  if (!CONFIGMAP_KEY.test(key)) throw new Error(`mailbox ${JSON.stringify(mailbox.address)}: sieve ConfigMap key ${JSON.stringify(key)} is not a valid key ([-._a-zA-Z0-9]+)`);
+  // Object names: lower-case DNS; a volume name is a single label of at most 63 characters.
+  const slug = `${mailbox.localPart}-at-${mailbox.domain}`.toLowerCase().replace(/[^a-z0-9.-]/g, "-");
+  const label = `sieve-${slug.replace(/\./g, "-")}`;
+  const volumeName = label.length <= 63 ? label
+    : `${label.slice(0, 52).replace(/-+$/, "")}-${createHash("sha256").update(mailbox.address).digest("hex").slice(0, 10)}`;
+  return {
+    configMapName: `${mailserver.deployment}-sieve-${slug}`.slice(0, 253),
+    key,
+    volumeName,
+    mountPath: `${mailserver.configDir.replace(/\/+$/, "")}/${sieveFileName(mailbox.address)}`,
+    fieldManager: `paperless-mail-ingest-sieve-${slug}`.slice(0, 128),
+  };
+}
+
+export interface SieveFilterArgs {
+  mailbox: Mailbox;
+  mailserver: MailserverSettings;
+  /** The rendered sieve script (core/sieve.ts renderSieve). */
+  script: string;
+  /** kubeconfig context (`kubernetes:context`) for the kubectl commands; the current context when absent. */
+  kubeContext?: string;
+}
+
+export class SieveFilter extends pulumi.ComponentResource {
+  readonly configMapName: string;
+  /** sha256 of the script, hex. */
+  readonly sieveHash: string;
+
+  constructor(name: string, args: SieveFilterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("paperless-mail-ingest:mailserver:SieveFilter", name, {}, opts);
+    const { mailbox, mailserver, script } = args;
+    const mount = sieveMount(mailbox, mailserver);
+    const pod: PodTarget = {
+      namespace: mailserver.namespace, deployment: mailserver.deployment, container: mailserver.container,
+      ...(args.kubeContext ? { context: args.kubeContext } : {}),
+    };
+    this.configMapName = mount.configMapName;
+    this.sieveHash = createHash("sha256").update(script).digest("hex");
+
+    const configMap = new k8s.core.v1.ConfigMap(name, {
+      metadata: {
+        name: mount.configMapName,
+        namespace: mailserver.namespace,
+        labels: { "app.kubernetes.io/part-of": "paperless-mail-ingest", "app.kubernetes.io/managed-by": "pulumi" },
+        // Reloader restarts the mailserver when this data changes: a subPath file never updates in a running pod.
+        annotations: { [RELOADER_MATCH]: "true" },
+      },
+      data: { [mount.key]: script },
+    }, { parent: this });
+
+    // docker-mailserver copies the sieve onto the mail volume and never removes the copy, so
+    // destroy must. Created before the patch, hence deleted after it: the mount is gone (and
+    // the pod rolled) before the copy is removed, so nothing reinstalls it.
+    const removal = new command.local.Command(`${name}-uninstall`, {
+      delete: execWhenRolledOut(pod, sieveRemovalCommand(mailbox, mailserver)),
+    }, { parent: this });
+
+    // The rules MOVE consumed mail into this folder; paperless fails the rule when it is missing.
+    new command.local.Command(`${name}-processed-folder`, {
+      create: execWhenRolledOut(pod, processedFolderCommand(mailbox)),
+    }, { parent: this });
+
+    // Server-side apply without force: a field owned by another manager with another value is an
+    // error naming that manager. Deleting the patch gives up exactly these fields; it depends on
+    // the ConfigMap, so it goes first and no mount is left pointing at a deleted ConfigMap.
+    new k8s.apps.v1.DeploymentPatch(name, {
+      metadata: {
+        name: mailserver.deployment,
+        namespace: mailserver.namespace,
+        annotations: { [RELOADER_SEARCH]: "true", "pulumi.com/patchFieldManager": mount.fieldManager },
+      },
+      spec: {
+        template: {
+          spec: {
+            volumes: [{ name: mount.volumeName, configMap: { name: mount.configMapName } }],
+            containers: [{
+              name: mailserver.container,
+              volumeMounts: [{ name: mount.volumeName, mountPath: mount.mountPath, subPath: mount.key, readOnly: true }],
+            }],
+          },
+        },
+      },
+    }, { parent: this, dependsOn: [configMap, removal] });
+
+    this.registerOutputs({ configMapName: this.configMapName, sieveHash: this.sieveHash });
+  }
+}

@@ -1,0 +1,44 @@
+// Dynamic provider: a random string generated once, on create, and then only read back from
+// state (what @pulumi/random would do; that plugin is not available here). Used for the mailbox
+// password and for the account hash's salt, so a second `pulumi up` changes nothing.
+import * as pulumi from "@pulumi/pulumi";
+import { randomText } from "../../core/accountLine";
+
+export interface RandomTextProps {
+  alphabet: string;
+  length: number;
+}
+
+export const randomTextProvider: pulumi.dynamic.ResourceProvider = {
+  async check(_olds: RandomTextProps, news: RandomTextProps) {
+    const failures: pulumi.dynamic.CheckFailure[] = [];
+    if (typeof news.alphabet !== "string" || new Set(news.alphabet).size < 2) failures.push({ property: "alphabet", reason: `${JSON.stringify(news.alphabet)} must have at least two distinct characters` });
+    if (!Number.isInteger(news.length) || news.length < 1 || news.length > 1024) failures.push({ property: "length", reason: `${JSON.stringify(news.length)} must be an integer from 1 to 1024` });
+    return { inputs: news, failures };
+  },
+  async diff(_id: string, olds: RandomTextProps, news: RandomTextProps) {
+    const replaces = (["alphabet", "length"] as const).filter((k) => olds[k] !== news[k]);
+    return { changes: replaces.length > 0, replaces };
+  },
+  async create(inputs: RandomTextProps) {
+    const value = randomText(inputs.alphabet, inputs.length);
+    return { id: `random-${inputs.length}`, outs: { ...inputs, value } };
+  },
+};
+
+export interface RandomTextArgs {
+  alphabet: string;
+  length: number;
+  /** Keep `value` encrypted in state and out of logs. */
+  secret: boolean;
+}
+
+export class RandomText extends pulumi.dynamic.Resource {
+  declare readonly value: pulumi.Output<string>;
+  constructor(name: string, args: RandomTextArgs, opts?: pulumi.CustomResourceOptions) {
+    super(randomTextProvider, name, { alphabet: args.alphabet, length: args.length, value: undefined }, {
+      ...opts,
+      ...(args.secret ? { additionalSecretOutputs: ["value", ...(opts?.additionalSecretOutputs ?? [])] } : {}),
+    }, "paperless-mail-ingest", "RandomText");
+  }
+}
