@@ -2,7 +2,7 @@
 // started on loopback from the text of its config files. It follows the measured pitfalls of
 // running these daemons in tests: uid 5000, 0755 dirs, no chroot, backdated maps, pid-file stop.
 import { execFile, spawn } from "child_process";
-import { chmodSync, closeSync, openSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "fs";
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "fs";
 import { createConnection, createServer } from "net";
 import { tmpdir } from "os";
 import { join } from "path";
@@ -121,6 +121,15 @@ function chownVmail(path: string): void {
   }
 }
 
+/** Fail with the fix rather than with an EPERM or ENOENT from somewhere inside the setup. */
+function preflight(): void {
+  // Dovecot's delivery switches to uid 5000 and Postfix's master must start as root.
+  if (process.getuid?.() !== 0) throw new Error("the mail-path tests start Postfix and Dovecot and must run as root");
+  const missing = ["/usr/sbin/postfix", "/usr/sbin/dovecot", "/usr/bin/sievec", "/usr/lib/dovecot/lmtp", "/usr/lib/dovecot/imap"]
+    .filter((f) => !existsSync(f));
+  if (missing.length) throw new Error(`missing ${missing.join(", ")}: run scripts/install-mail-daemons.sh`);
+}
+
 export class MailServer {
   readonly accounts: readonly Account[];
   /** docker-mailserver's /var/mail. */
@@ -148,6 +157,7 @@ export class MailServer {
 
   /** Writes both configurations from `dms`, installs the sieves and starts both daemons. */
   static async start(dms: DmsConfig): Promise<MailServer> {
+    preflight();
     // Short path: Dovecot's unix sockets live under it (108-byte limit).
     const root = mkdtempSync(join(tmpdir(), "mp-"));
     chmodSync(root, 0o755);
