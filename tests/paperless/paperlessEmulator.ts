@@ -29,6 +29,8 @@ export interface EmulatorOptions {
   token?: string;
   /** Users besides the token's superuser `admin`; ids are spread out so nothing can rely on them being 1..n. */
   users?: string[];
+  /** Origin used in `next`/`previous` links, as when paperless sits behind a proxy that sends no forwarded headers. */
+  linkOrigin?: string;
 }
 
 const PAGE_SIZE = 25; // §3 Pagination: StandardPagination page_size
@@ -75,12 +77,14 @@ export class PaperlessEmulator {
   readonly writes: { method: string; path: string; body: Record<string, unknown> }[] = [];
   private faults: Fault[] = [];
   private nextId = 1;
+  private readonly linkOrigin: string | undefined;
   private server!: http.Server;
   url = "";
 
   constructor(opts: EmulatorOptions = {}) {
     this.mode = opts.mode ?? "3.x";
     this.token = opts.token ?? "emulator-token-0123456789abcdef";
+    this.linkOrigin = opts.linkOrigin;
     this.addUser("admin", true);
     for (const u of opts.users ?? []) this.addUser(u);
   }
@@ -279,7 +283,7 @@ export class PaperlessEmulator {
     const pages = Math.max(1, Math.ceil(rows.length / size));
     if (!Number.isInteger(pageNo) || pageNo < 1 || pageNo > pages) throw new HttpError(404, { detail: "Invalid page." });
     const link = (n: number) => {
-      const u = new URL(url.toString());
+      const u = new URL(url.pathname + url.search, this.linkOrigin ?? this.url);
       u.searchParams.set("page", String(n));
       return u.toString();
     };

@@ -6,7 +6,7 @@ import { clearSessions } from "../../providers/paperless/session";
 import { prodConfig } from "../support/prodConfig";
 import { startPaperlessEmulator, type PaperlessEmulator, type PaperlessMode } from "./paperlessEmulator";
 import { mailboxResources, ProviderDriver } from "./providerDriver";
-import { fastHttp } from "./support";
+import { failure, fastHttp } from "./support";
 
 fastHttp();
 
@@ -40,14 +40,6 @@ async function dependencies(): Promise<{ accountId: number; tagId: number }> {
   return { accountId: Number(a.id), tagId: Number(t.id) };
 }
 
-async function failure(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected a failure");
-}
 
 describe("check", () => {
   test("accepts valid inputs and reports every invalid field by name and value", async () => {

@@ -16,3 +16,13 @@ export function fastHttp(timeoutMs = 400): void {
     }
   });
 }
+
+/** The error a promise rejects with; fails the test if it resolves. */
+export async function failure<E extends Error = Error>(p: Promise<unknown>): Promise<E> {
+  try {
+    await p;
+  } catch (e) {
+    return e as E;
+  }
+  throw new Error("expected a failure");
+}
