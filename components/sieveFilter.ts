@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { execWhenRolledOut, PodTarget, processedFolderCommand, sieveRemovalCommand } from "../core/mailboxCommands";
 import { sieveConfigMapKey, sieveFileName } from "../core/sieve";
 import type { Mailbox, MailserverSettings } from "../core/types";
+import { ApplyPreflight } from "../providers/kubernetes/applyPreflight";
 
 export const RELOADER_MATCH = "reloader.stakater.com/match";
 export const RELOADER_SEARCH = "reloader.stakater.com/search";
@@ -39,6 +40,31 @@ export function sieveMount(mailbox: Mailbox, mailserver: MailserverSettings): Si
     volumeName,
     mountPath: `${mailserver.configDir.replace(/\/+$/, "")}/${sieveFileName(mailbox.address)}`,
     fieldManager: `paperless-mail-ingest-sieve-${slug}`.slice(0, 128),
+  };
+}
+
+/** The server-side apply patch of the mailserver Deployment: only what the sieve mount needs. */
+export function sieveDeploymentPatch(mailbox: Mailbox, mailserver: MailserverSettings) {
+  const mount = sieveMount(mailbox, mailserver);
+  return {
+    apiVersion: "apps/v1" as const,
+    kind: "Deployment" as const,
+    metadata: {
+      name: mailserver.deployment,
+      namespace: mailserver.namespace,
+      annotations: { [RELOADER_SEARCH]: "true", "pulumi.com/patchFieldManager": mount.fieldManager },
+    },
+    spec: {
+      template: {
+        spec: {
+          volumes: [{ name: mount.volumeName, configMap: { name: mount.configMapName } }],
+          containers: [{
+            name: mailserver.container,
+            volumeMounts: [{ name: mount.volumeName, mountPath: mount.mountPath, subPath: mount.key, readOnly: true }],
+          }],
+        },
+      },
+    },
   };
 }
 
@@ -91,26 +117,18 @@ export class SieveFilter extends pulumi.ComponentResource {
     }, { parent: this });
 
     // Server-side apply without force: a field owned by another manager with another value is an
-    // error naming that manager. Deleting the patch gives up exactly these fields; it depends on
-    // the ConfigMap, so it goes first and no mount is left pointing at a deleted ConfigMap.
-    new k8s.apps.v1.DeploymentPatch(name, {
-      metadata: {
-        name: mailserver.deployment,
-        namespace: mailserver.namespace,
-        annotations: { [RELOADER_SEARCH]: "true", "pulumi.com/patchFieldManager": mount.fieldManager },
-      },
-      spec: {
-        template: {
-          spec: {
-            volumes: [{ name: mount.volumeName, configMap: { name: mount.configMapName } }],
-            containers: [{
-              name: mailserver.container,
-              volumeMounts: [{ name: mount.volumeName, mountPath: mount.mountPath, subPath: mount.key, readOnly: true }],
-            }],
-          },
-        },
-      },
-    }, { parent: this, dependsOn: [configMap, removal] });
+    // error naming that manager (at preview through the preflight's dry run, since the Kubernetes
+    // provider skips Patch resources at preview). Deleting the patch gives up exactly these
+    // fields; it depends on the ConfigMap, so it goes first and no mount is left pointing at a
+    // deleted ConfigMap.
+    const patch = sieveDeploymentPatch(mailbox, mailserver);
+    const preflight = new ApplyPreflight(`${name}-preflight`, {
+      path: `/apis/apps/v1/namespaces/${encodeURIComponent(mailserver.namespace)}/deployments/${encodeURIComponent(mailserver.deployment)}`,
+      body: patch,
+      fieldManager: mount.fieldManager,
+      context: args.kubeContext ?? "",
+    }, { parent: this });
+    new k8s.apps.v1.DeploymentPatch(name, patch, { parent: this, dependsOn: [configMap, removal, preflight] });
 
     this.registerOutputs({ configMapName: this.configMapName, sieveHash: this.sieveHash });
   }

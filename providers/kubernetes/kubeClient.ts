@@ -54,7 +54,8 @@ export function configMapPath(namespace: string, name: string): string {
   return `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps/${encodeURIComponent(name)}`;
 }
 
-async function call(conn: KubeConnection, method: "GET" | "PUT", path: string, body?: unknown): Promise<{ status: number; json: any }> {
+async function call(conn: KubeConnection, method: "GET" | "PUT" | "PATCH", path: string, body?: unknown,
+  contentType = "application/json"): Promise<{ status: number; json: any }> {
   const url = new URL(conn.server + path);
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   const transport = url.protocol === "http:" ? http : https;
@@ -65,7 +66,7 @@ async function call(conn: KubeConnection, method: "GET" | "PUT", path: string, b
       headers: {
         ...conn.options.headers,
         accept: "application/json",
-        ...(payload ? { "content-type": "application/json", "content-length": payload.length } : {}),
+        ...(payload ? { "content-type": contentType, "content-length": payload.length } : {}),
       },
     }, (res) => {
       const chunks: Buffer[] = [];
@@ -150,4 +151,16 @@ export async function editConfigMapKey(
       await new Promise((r) => setTimeout(r, (options.backoffMs ?? 200) * attempt));
     }
   }
+}
+
+/**
+ * Server-side apply in dry-run mode, without force: what applying `body` as `fieldManager`
+ * would do, changing nothing. A field another manager owns with a different value gives
+ * 409 Conflict whose message names that manager and the fields.
+ */
+export async function dryRunApply(conn: KubeConnection, path: string, body: unknown, fieldManager: string): Promise<void> {
+  const query = `?dryRun=All&fieldManager=${encodeURIComponent(fieldManager)}`;
+  // JSON is YAML: the apply patch type accepts it as is.
+  const { status, json } = await call(conn, "PATCH", path + query, body, "application/apply-patch+yaml");
+  if (status !== 200 && status !== 201) throw apiError(`server-side apply (dry run) of ${path} as ${fieldManager}`, status, json);
 }

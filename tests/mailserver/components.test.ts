@@ -19,6 +19,7 @@ interface Registered { type: string; name: string; inputs: any; secrets?: string
 
 const RANDOM = "pulumi-nodejs:dynamic/paperless-mail-ingest:RandomText";
 const LINES = "pulumi-nodejs:dynamic/paperless-mail-ingest:ConfigMapLines";
+const PREFLIGHT = "pulumi-nodejs:dynamic/paperless-mail-ingest:ApplyPreflight";
 
 // Secret inputs reach the mocks wrapped in Pulumi's secret signature; the tests look at the values.
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -169,11 +170,22 @@ describe("mailserver side of the production stack (mocks)", () => {
     expect(JSON.stringify(patch.inputs)).not.toMatch(/STAKATER|"env"/);
   });
 
-  it("orders destroy: the patch depends on the ConfigMap and on the sieve removal, so both go after the mount", () => {
+  it("dry-runs exactly that patch, as the same field manager, against the mailserver Deployment", () => {
+    const preflight = run.find(PREFLIGHT);
+    const patch = run.find("kubernetes:apps/v1:DeploymentPatch");
+    expect(preflight.inputs).toMatchObject({
+      path: "/apis/apps/v1/namespaces/mailserver/deployments/mailserver",
+      fieldManager: patch.inputs.metadata.annotations["pulumi.com/patchFieldManager"],
+      body: patch.inputs,
+    });
+  });
+
+  it("orders destroy: the patch depends on the ConfigMap and on the sieve removal, so both go after the mount (and on the preflight)", () => {
     const patch = run.options("kubernetes:apps/v1:DeploymentPatch", "docs");
     const cm = run.options("kubernetes:core/v1:ConfigMap", "docs");
     const removal = run.options("command:local:Command", "docs-uninstall");
-    expect(patch.dependsOn).toEqual(expect.arrayContaining([cm.resource, removal.resource]));
+    const preflight = run.options(PREFLIGHT, "docs-preflight");
+    expect(patch.dependsOn).toEqual(expect.arrayContaining([cm.resource, removal.resource, preflight.resource]));
   });
 
   it("removes the installed sieve at destroy, in the mailserver container, for docs@ only, and deletes no mail", () => {
