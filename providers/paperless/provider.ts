@@ -330,9 +330,11 @@ async function createOrAdopt<I extends Connection>(s: Session, kind: Kind<I>, ne
     const existing = await kind.find(s, news, await s.list<WireObject>(kind.collection));
     const body = await kind.toWire(s, news, undefined);
     try {
-      return existing
+      const obj = existing
         ? await s.write<WireObject>("PATCH", `${kind.collection}${existing.id}/`, body, kind.invalidates)
         : await s.write<WireObject>("POST", kind.collection, body, kind.invalidates);
+      s.claimed.add(`${kind.collection}${obj.id}`);
+      return obj;
     } catch (e) {
       if (existing || !(e instanceof PaperlessApiError) || !e.retryable || attempt > s.client.http.retries) throw e;
       await sleep(backoffDelay(s.client.http, attempt, e.retryAfterMs));
@@ -391,6 +393,9 @@ export function makeProvider<I extends Connection>(kind: Kind<I>): pulumi.dynami
     async delete(id: string, olds: I) {
       await guard(kind, olds, async () => {
         const s = session(olds.url, olds.token);
+        // A resource created in this same operation adopted this object (a sender's new address under
+        // the same rule name: new resource created, old one deleted afterwards). It is no longer ours.
+        if (s.claimed.has(`${kind.collection}${id}`)) return;
         if (kind.deletable && !(await kind.deletable(s, id, olds))) return;
         try {
           await s.write("DELETE", `${kind.collection}${id}/`, undefined, kind.invalidates);

@@ -16,6 +16,8 @@ export interface Session {
   list<T>(collection: string): Promise<T[]>;
   /** A write, after which the given collections are listed afresh — even if the write failed, since it may have landed. */
   write<T>(method: "POST" | "PATCH" | "DELETE", path: string, body: unknown, invalidates: readonly string[]): Promise<T>;
+  /** Objects a create of this operation took (made or adopted): see provider.ts delete. */
+  readonly claimed: Set<string>;
 }
 
 interface ProcessCache {
@@ -39,6 +41,7 @@ function newSession(url: string, token: string): Session {
   const lists = new Map<string, Promise<unknown[]>>();
   return {
     client,
+    claimed: new Set(),
     list<T>(collection: string): Promise<T[]> {
       let pending = lists.get(collection);
       if (!pending) {

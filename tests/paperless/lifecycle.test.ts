@@ -126,3 +126,20 @@ test("a second mailbox with its own senders coexists, and destroying it leaves t
   expect(emu.rules).toHaveLength(5);
   expect(emu.tags.map((t) => t.name)).toEqual(["email-ingest"]); // docs' rules still assign it
 });
+
+test("a sender's new address under the same label moves the rule: the old resource's delete leaves it alone", async () => {
+  const mailbox = config.mailboxes[0]!;
+  const driver = new ProviderDriver();
+  await driver.up(resources(mailbox));
+  const before = emu.rules.find((r) => r.name === "forward: Anca")!;
+  const moved = withSenders(mailbox, mailbox.senders.map((s) => (s.user === "anca" ? { ...s, address: "anca@new.example" } : s)));
+  const steps = await driver.up(resources(moved));
+  expect(steps.filter((s) => s.op !== "same")).toEqual([
+    { op: "create", name: "docs-rule-anca@new.example" },
+    { op: "delete", name: "docs-rule-ancaelena98@gmail.com" },
+  ]);
+  expect(emu.rules.filter((r) => r.name === "forward: Anca")).toEqual([expect.objectContaining({ id: before.id, filter_from: "anca@new.example" })]);
+  // and the next operation manages it normally
+  await driver.destroy();
+  expect(emu.rules).toEqual([]);
+});

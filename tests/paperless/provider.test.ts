@@ -321,6 +321,7 @@ describe("delete", () => {
 
   test("a tag that documents carry, or another rule assigns, is kept", async () => {
     const t = await tagProvider.create!(tag());
+    clearSessions(); // destroy is a later operation
     const doc = emu.addDocument("invoice.pdf", [Number(t.id)]);
     await tagProvider.delete!(t.id, t.outs);
     expect(emu.tags).toHaveLength(1);
@@ -338,6 +339,7 @@ describe("delete", () => {
 
   test("a failed delete names the object and the request", async () => {
     const t = await tagProvider.create!(tag());
+    clearSessions();
     emu.fault({ kind: "5xx", times: 100, method: "DELETE" });
     const e = await failure(tagProvider.delete!(t.id, t.outs));
     expect(e.message).toBe(`tag "email-ingest": Service Unavailable (emulated) (DELETE /api/tags/${t.id}/ → 503)`);
