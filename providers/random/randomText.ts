@@ -1,6 +1,7 @@
 // Dynamic provider: a random string generated once, on create, and then only read back from
 // state (what @pulumi/random would do; that plugin is not available here). Used for the mailbox
 // password and for the account hash's salt, so a second `pulumi up` changes nothing.
+import { randomUUID } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { randomText } from "../../core/accountLine";
 
@@ -22,7 +23,7 @@ export const randomTextProvider: pulumi.dynamic.ResourceProvider = {
   },
   async create(inputs: RandomTextProps) {
     const value = randomText(inputs.alphabet, inputs.length);
-    return { id: `random-${inputs.length}`, outs: { ...inputs, value } };
+    return { id: randomUUID(), outs: { ...inputs, value } };
   },
 };
 

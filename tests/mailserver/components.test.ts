@@ -45,6 +45,7 @@ async function up(config: IngestConfig, state: Map<string, string>, opts: { pass
   const registered: Registered[] = [];
   pulumi.runtime.setMocks({
     newResource: async (args) => {
+      // The transformation below recorded the resource (and its options) first; add what the engine got.
       const entry = registered.find((r) => r.name === args.name && r.type === args.type);
       if (entry) { entry.inputs = unwrap(args.inputs); entry.secrets = secretInputs(args.inputs); }
       else registered.push({ type: args.type, name: args.name, inputs: unwrap(args.inputs), secrets: secretInputs(args.inputs), dependsOn: [] });
@@ -75,7 +76,8 @@ async function up(config: IngestConfig, state: Map<string, string>, opts: { pass
   }, o);
   const line = await value(account.accountLine);
   const password = await value(secret.password);
-  await new Promise((r) => setTimeout(r, 50)); // let the last registrations reach the mocks
+  // Every resource has reached the mocks once its URN resolves.
+  await Promise.all(registered.filter((r) => r.resource).map((r) => value(r.resource!.urn)));
   const find = (type: string, name?: string) => {
     const hits = registered.filter((r) => r.type === type && (name === undefined || r.name === name) && r.inputs !== undefined);
     if (hits.length !== 1) throw new Error(`expected one ${type} ${name ?? ""}, found ${hits.length}`);
