@@ -326,6 +326,7 @@ export const tagKind: Kind<TagInputs> = {
 
 /** Adopt by name or create; a create that failed in a way that may have landed is looked up again, never re-sent blindly. */
 async function createOrAdopt<I extends Connection>(s: Session, kind: Kind<I>, news: I): Promise<WireObject> {
+  let raced = false;
   for (let attempt = 1; ; attempt++) {
     const existing = await kind.find(s, news, await s.list<WireObject>(kind.collection));
     const body = await kind.toWire(s, news, undefined);
@@ -336,7 +337,14 @@ async function createOrAdopt<I extends Connection>(s: Session, kind: Kind<I>, ne
       s.claimed.add(`${kind.collection}${obj.id}`);
       return obj;
     } catch (e) {
-      if (existing || !(e instanceof PaperlessApiError) || !e.retryable || attempt > s.client.http.retries) throw e;
+      if (existing || !(e instanceof PaperlessApiError)) throw e;
+      // Two resources ensuring one name in parallel (mailboxes sharing a tag): the loser gets a
+      // uniqueness 400. If the name exists now, adopt the winner; otherwise the 400 stands.
+      if (e.status === 400 && !raced) {
+        raced = true;
+        if (await kind.find(s, news, await s.list<WireObject>(kind.collection))) continue;
+      }
+      if (!e.retryable || attempt > s.client.http.retries) throw e;
       await sleep(backoffDelay(s.client.http, attempt, e.retryAfterMs));
     }
   }

@@ -226,6 +226,13 @@ describe("create", () => {
     expect(emu.count("GET /api/mail_accounts/")).toBe(4); // 1 + PAPERLESS_HTTP_RETRIES=3
   });
 
+  test("two resources ensuring the same tag at once end with one tag, both pointing at it", async () => {
+    const [a, b] = await Promise.all([tagProvider.create!(tag()), tagProvider.create!(tag())]);
+    expect(emu.tags).toHaveLength(1);
+    expect([a.id, b.id]).toEqual([String(emu.tags[0]!.id), String(emu.tags[0]!.id)]);
+    expect(emu.count("POST /api/tags/")).toBe(2); // the loser's 400, then adoption
+  });
+
   test("tags are created unowned so every mapped owner sees them", async () => {
     await tagProvider.create!(tag());
     expect(emu.tags[0]!.owner).toBeNull();
