@@ -2,7 +2,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { sieveDeploymentPatch, sieveMount } from "../../components/sieveFilter";
 import { ApplyPreflightProps, applyPreflightProvider } from "../../providers/kubernetes/applyPreflight";
 import { KubeApiEmulator } from "./kubeApiEmulator";
-import { prodConfig } from "./prodConfig";
+import { prodConfig } from "../support/prodConfig";
 
 const config = prodConfig();
 const mailbox = config.mailboxes[0]!;

@@ -13,7 +13,7 @@ import { MailboxSecret } from "../../components/mailboxSecret";
 import { MailFetchTrigger } from "../../components/mailFetchTrigger";
 import { SieveFilter } from "../../components/sieveFilter";
 import { randomTextProvider, RandomTextProps } from "../../providers/random/randomText";
-import { prodConfig } from "./prodConfig";
+import { prodConfig } from "../support/prodConfig";
 
 interface Registered { type: string; name: string; inputs: any; secrets?: string[]; resource?: pulumi.Resource; dependsOn: pulumi.Resource[] }
 

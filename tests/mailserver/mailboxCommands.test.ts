@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { processedFolderCommand, shellQuote, sieveRemovalCommand } from "../../core/mailboxCommands";
-import { prodConfig } from "./prodConfig";
+import { prodConfig } from "../support/prodConfig";
 
 const config = prodConfig();
 const mailbox = config.mailboxes[0]!;
