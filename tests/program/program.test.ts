@@ -1,0 +1,123 @@
+// The whole program (index.ts) under Pulumi mocks with the production stack config: the
+// resource tree, its names, and that everything hangs off the one sender list.
+import * as pulumi from "@pulumi/pulumi";
+import { readFileSync } from "fs";
+import { parse } from "yaml";
+import { ConfigError } from "../../core/config";
+import { readProgramConfig } from "../../components/programConfig";
+import { randomTextProvider, type RandomTextProps } from "../../providers/random/randomText";
+import { PROD_STACK_FILE } from "../support/prodConfig";
+
+const RANDOM_TEXT = "pulumi-nodejs:dynamic/paperless-mail-ingest:RandomText";
+
+interface Node { type: string; name: string; parent?: string }
+
+const value = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply(resolve));
+
+/** Load index.ts under mocks with this stack config (values as `pulumi config` stores them). */
+async function runProgram(config: Record<string, unknown>, secretKeys: string[] = []) {
+  const nodes: Node[] = [];
+  const byResource = new Map<pulumi.Resource, Node>();
+  pulumi.runtime.setMocks({
+    newResource: async (args) => {
+      // Generated values (passwords, salts) come from the real provider, as on a first `pulumi up`.
+      const outs = args.type === RANDOM_TEXT ? (await randomTextProvider.create!(args.inputs as RandomTextProps)).outs : {};
+      return { id: `${args.name}-id`, state: { ...args.inputs, ...outs } };
+    },
+    call: async () => ({}),
+  }, "paperless-mail-ingest", "prod", false);
+  pulumi.runtime.setAllConfig(
+    Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])),
+    secretKeys,
+  );
+  let exports: any;
+  // As the Pulumi CLI does: a root stack resource first, so stack transformations can see every child.
+  await pulumi.runtime.runInPulumiStack(async () => {
+    pulumi.runtime.registerStackTransformation((a) => {
+      const node: Node = { type: a.type, name: a.name };
+      const parent = a.opts.parent && byResource.get(a.opts.parent);
+      if (parent) node.parent = `${parent.type}::${parent.name}`;
+      byResource.set(a.resource, node);
+      nodes.push(node);
+      return undefined;
+    });
+    jest.isolateModules(() => { exports = require("../../index"); });
+    return undefined;
+  });
+  return { nodes, exports };
+}
+
+const prodStackConfig = (): Record<string, unknown> => ({
+  ...(parse(readFileSync(PROD_STACK_FILE, "utf8")).config as Record<string, unknown>),
+  "paperless-mail-ingest:paperlessToken": "test-token",
+});
+
+describe("index.ts under mocks, production stack", () => {
+  let run: Awaited<ReturnType<typeof runProgram>>;
+  beforeAll(async () => {
+    run = await runProgram(prodStackConfig(), ["paperless-mail-ingest:paperlessToken"]);
+  });
+
+  it("builds one PaperlessMailIngest per mailbox, with every part as its child", () => {
+    const top = run.nodes.filter((n) => n.type === "paperless-mail-ingest:index:PaperlessMailIngest");
+    expect(top.map((n) => n.name)).toEqual(["docs-at-viktorbarzin.me"]);
+    const children = run.nodes.filter((n) => n.parent === "paperless-mail-ingest:index:PaperlessMailIngest::docs-at-viktorbarzin.me");
+    expect(children.map((n) => n.type).sort()).toEqual([
+      "paperless-mail-ingest:mailserver:MailAlias",
+      "paperless-mail-ingest:mailserver:MailFetchTrigger",
+      "paperless-mail-ingest:mailserver:MailboxAccount",
+      "paperless-mail-ingest:mailserver:SieveFilter",
+      "paperless-mail-ingest:paperless:PaperlessMailbox",
+      "paperless-mail-ingest:vault:MailboxSecret",
+    ]);
+    expect(children.every((n) => n.name === "docs-at-viktorbarzin.me")).toBe(true);
+  });
+
+  it("every resource has a parent inside the tree (nothing dangles at the stack root)", () => {
+    const roots = run.nodes.filter((n) => !n.parent);
+    expect(roots.map((n) => n.type)).toEqual(["paperless-mail-ingest:index:PaperlessMailIngest"]);
+  });
+
+  it("exports the sender -> owner table, rule ids, sieve hash and Vault path per mailbox", async () => {
+    const docs = run.exports.mailboxes["docs@viktorbarzin.me"];
+    expect(docs.senders).toEqual({
+      "me@viktorbarzin.me": "root", "vbarzin@gmail.com": "root", "viktorbarzin@meta.com": "root",
+      "ancaelena98@gmail.com": "anca", "emil.barzin@gmail.com": "emo",
+    });
+    expect(docs.sieveSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(docs.vaultPath).toBe("secret/paperless-mail-ingest/docs@viktorbarzin.me");
+    expect(Object.keys(await value(docs.ruleIds)).sort()).toEqual([
+      "forward: Anca", "forward: Emo", "forward: Viktor (gmail)", "forward: Viktor (me@)", "forward: Viktor (meta)",
+    ]);
+  });
+});
+
+describe("a bad stack is refused before anything is created", () => {
+  it("readProgramConfig (the first thing index.ts does) lists every problem at once", () => {
+    const config = prodStackConfig();
+    delete config["paperless-mail-ingest:paperlessToken"];
+    const mailboxes = JSON.parse(JSON.stringify(config["paperless-mail-ingest:mailboxes"]));
+    mailboxes[0].senders[3].address = "ancaelena98-at-gmail.com";
+    config["paperless-mail-ingest:mailboxes"] = mailboxes;
+    config["paperless-mail-ingest:sendrs"] = [];
+    config["paperless-mail-ingest:mailboxPasswords"] = { "receipts@viktorbarzin.me": "x" };
+    pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [k, JSON.stringify(v)])));
+    const saved = process.env["PAPERLESS_API_TOKEN"];
+    delete process.env["PAPERLESS_API_TOKEN"];
+    try {
+      expect(() => readProgramConfig()).toThrow(new ConfigError([
+        "paperless-mail-ingest:sendrs: unknown config key (known: mailboxes, mailserver, paperless, vault, paperlessToken, mailboxPasswords)",
+        'mailboxes[0].senders[3].address: "ancaelena98-at-gmail.com" is not an email address',
+        "paperlessToken: not set; run `pulumi config set --secret paperlessToken <token>` or export PAPERLESS_API_TOKEN",
+      ], "stack prod (Pulumi.prod.yaml)").message);
+    } finally {
+      if (saved !== undefined) process.env["PAPERLESS_API_TOKEN"] = saved;
+    }
+  });
+
+  it("names a password set for a mailbox the stack does not have", () => {
+    const config = { ...prodStackConfig(), "paperless-mail-ingest:mailboxPasswords": { "receipts@viktorbarzin.me": "x" } };
+    pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])));
+    expect(() => readProgramConfig()).toThrow("mailboxPasswords.receipts@viktorbarzin.me: is not an ingest mailbox of this stack");
+  });
+});
