@@ -160,7 +160,11 @@ function byName<T>(items: readonly T[], name: string, key: (t: T) => string): T[
 async function userId(s: Session, username: string): Promise<number> {
   const users = await s.list<WireUser>(USERS);
   const found = byName(users, username, (u) => u.username);
-  if (found.length !== 1) {
+  if (found.length > 1) {
+    throw new Error(`owner: ${JSON.stringify(username)} matches several paperless users when case is ignored `
+      + `(${found.map((u) => u.username).join(", ")}); write the username exactly`);
+  }
+  if (!found.length) {
     throw new Error(`owner: paperless user ${JSON.stringify(username)} does not exist on ${s.client.baseUrl} `
       + `(users: ${users.map((u) => u.username).join(", ") || "none visible"})`);
   }
@@ -363,7 +367,9 @@ export function makeProvider<I extends Connection>(kind: Kind<I>): pulumi.dynami
     async diff(_id: string, olds: I, news: I) {
       const { changed, replaces } = changedFields(kind, olds, news);
       // The object lives on one server: moving it means delete there, then create (or adopt) here.
-      return { changes: changed.length > 0 || replaces.length > 0, replaces, deleteBeforeReplace: replaces.length > 0 };
+      // Otherwise updates are PATCHes in place, so the id is known at preview.
+      const replacing = replaces.length > 0;
+      return { changes: changed.length > 0 || replacing, replaces, stables: replacing ? [] : ["paperlessId"], deleteBeforeReplace: replacing };
     },
 
     async create(news: I) {

@@ -62,8 +62,13 @@ describe("check", () => {
     expect(emu.writes).toEqual([]);
   });
 
-  test("the owner is matched case-insensitively, like username__iexact", async () => {
+  test("the owner is matched case-insensitively, like username__iexact, unless that is ambiguous", async () => {
     expect((await mailRuleProvider.check!({}, rule({ owner: "Anca" }))).failures).toEqual([]);
+    emu.addUser("ANCA");
+    clearSessions();
+    expect((await mailRuleProvider.check!({}, rule({ owner: "anca" }))).failures).toEqual([]);
+    expect((await mailRuleProvider.check!({}, rule({ owner: "Anca" }))).failures![0]!.reason)
+      .toBe('mail rule "forward: Anca": owner: "Anca" matches several paperless users when case is ignored (anca, ANCA); write the username exactly');
   });
 
   test("unknown values at preview are not validated or looked up", async () => {
@@ -90,13 +95,13 @@ describe("check", () => {
 describe("diff", () => {
   test("reports exactly the changed fields; tag order does not count; url forces a delete-before-replace", async () => {
     const olds = { ...rule(), paperlessId: 1 };
-    expect(await mailRuleProvider.diff!("1", olds, rule())).toEqual({ changes: false, replaces: [], deleteBeforeReplace: false });
+    expect(await mailRuleProvider.diff!("1", olds, rule())).toEqual({ changes: false, replaces: [], stables: ["paperlessId"], deleteBeforeReplace: false });
     expect(changedFields(accountKind, account(), account({ password: "new", imap_port: 143 }))).toEqual({ changed: ["imap_port", "password"], replaces: [] });
     const twoTags = rule({ assign_tags: ["a", "b"] });
     expect(changedFields(accountKind, account(), account())).toEqual({ changed: [], replaces: [] });
     expect((await mailRuleProvider.diff!("1", twoTags, rule({ assign_tags: ["b", "a"] }))).changes).toBe(false);
-    expect(await mailRuleProvider.diff!("1", olds, rule({ owner: "emo" }))).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
-    expect(await mailRuleProvider.diff!("1", olds, rule({ url: "http://elsewhere.example" }))).toEqual({ changes: true, replaces: ["url"], deleteBeforeReplace: true });
+    expect(await mailRuleProvider.diff!("1", olds, rule({ owner: "emo" }))).toEqual({ changes: true, replaces: [], stables: ["paperlessId"], deleteBeforeReplace: false });
+    expect(await mailRuleProvider.diff!("1", olds, rule({ url: "http://elsewhere.example" }))).toEqual({ changes: true, replaces: ["url"], stables: [], deleteBeforeReplace: true });
     // A rotated token must reach the state (delete needs it), so it counts as a change.
     expect((await tagProvider.diff!("1", tag(), tag({ token: "rotated" }))).changes).toBe(true);
   });
