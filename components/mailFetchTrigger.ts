@@ -31,7 +31,8 @@ export class MailFetchTrigger extends pulumi.ComponentResource {
           ...(args.kubeContext ? { context: args.kubeContext } : {}),
         }, MAIL_FETCHER),
         triggers: [args.rulesFingerprint],
-      }, { parent: this });
+        // Passed on explicitly: the fetch must wait for the rules the caller made it depend on.
+      }, { parent: this, ...(opts?.dependsOn ? { dependsOn: opts.dependsOn } : {}) });
     }
     this.registerOutputs({ enabled: this.enabled });
   }

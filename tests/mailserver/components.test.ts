@@ -218,11 +218,18 @@ describe("mailserver side of the production stack (mocks)", () => {
 
 describe("mail fetch trigger (fetchAfterChange: true)", () => {
   it("runs mail_fetcher in the paperless container as the paperless user, re-run only by the rules fingerprint", async () => {
+    const seen: unknown[] = [];
     const run = await up(config, new Map(), { fetch: true });
     const fetch = run.find("command:local:Command", "docs");
     expect(fetch.inputs.create).toBe("kubectl -n 'paperless-ngx' exec deploy/'paperless-ngx' -c 'paperless-ngx' -- 's6-setuidgid' 'paperless' 'python3' 'manage.py' 'mail_fetcher'");
     expect(fetch.inputs.triggers).toEqual(["rules-v1"]);
     expect(fetch.inputs.delete).toBeUndefined();
+    // The caller's dependsOn (the paperless rules) reaches the command itself.
+    const rules = run.options("command:local:Command", "docs-processed-folder").resource!; // any resource stands in for the rules
+    const trigger = new MailFetchTrigger("after-rules", { paperless: { ...config.paperless, fetchAfterChange: true }, rulesFingerprint: "x" },
+      { dependsOn: [rules], transformations: [(a) => { if (a.type === "command:local:Command") seen.push(a.opts.dependsOn); return undefined; }] });
+    expect(trigger.enabled).toBe(true);
+    expect(seen).toEqual([[rules]]);
   });
 });
 
