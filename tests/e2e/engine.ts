@@ -1,0 +1,126 @@
+// The real Pulumi engine (the CLI built by scripts/build-pulumi-tools.sh) driven through the
+// Automation API, with a local file backend in a throw-away directory.
+//
+// The program runs inline: the Automation API serves it from this process and the CLI reaches it
+// with `--client`, so no Node language host binary is needed. Dynamic providers still run the way
+// they do in production: serialized into state and executed by `pulumi-resource-pulumi-nodejs`,
+// a separate plugin process the engine starts.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { parse as parseYaml } from "yaml";
+import {
+  type EngineEvent, LocalWorkspace, type OpType, type ProjectSettings, PulumiCommand, type Stack,
+} from "@pulumi/pulumi/automation";
+import type { PulumiFn } from "@pulumi/pulumi/automation";
+
+const ROOT = join(__dirname, "..", "..");
+const BUILD_COMMAND = "bash scripts/build-pulumi-tools.sh";
+
+/**
+ * The bin dir of the built engine, from the build script's own cache check. Throws (never skips)
+ * when it is missing, naming the command that builds it.
+ */
+export function pulumiToolsBinDir(): string {
+  try {
+    const out = execFileSync("bash", [join(ROOT, "scripts", "build-pulumi-tools.sh"), "--check"], {
+      cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"],
+    });
+    return out.trim().split("\n").pop()!;
+  } catch (e) {
+    const stderr = (e as { stderr?: string }).stderr?.trim();
+    throw new Error(`The Pulumi engine for the E2E test is not built (${stderr || String(e)}).\n` +
+      `Build it once (cold ~5 min, then cached) with: ${BUILD_COMMAND}`);
+  }
+}
+
+/**
+ * The project's own Pulumi.yaml, so the CLI validates its config declarations as in production;
+ * without `main`, which names the file entry point the inline program stands in for.
+ */
+export function projectSettings(): ProjectSettings {
+  const settings = parseYaml(readFileSync(join(ROOT, "Pulumi.yaml"), "utf8")) as ProjectSettings;
+  delete settings.main;
+  return settings;
+}
+
+export interface EngineStack {
+  readonly stack: Stack;
+  /** Backend, workspace and plugin home: everything the engine wrote. */
+  readonly dir: string;
+  /** Runs the CLI on this stack as a person would (same backend, passphrase, workspace); returns stdout. */
+  cli(...args: string[]): string;
+  dispose(): void;
+}
+
+/** A fresh stack of the project over a file backend, running `program` inline. */
+export async function engineStack(stackName: string, program: PulumiFn): Promise<EngineStack> {
+  const bin = pulumiToolsBinDir();
+  const dir = mkdtempSync(join(tmpdir(), "paperless-e2e-"));
+  const envVars = {
+    PULUMI_BACKEND_URL: `file://${join(dir, "backend")}`,
+    PULUMI_HOME: join(dir, "home"),
+    // A passphrase made per run: the stack file's secrets are encrypted with it.
+    PULUMI_CONFIG_PASSPHRASE: `e2e-${Math.random().toString(36).slice(2)}`,
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_SKIP_CONFIRMATIONS: "true",
+    // The engine finds pulumi-resource-pulumi-nodejs next to itself and on PATH; that launcher
+    // resolves @pulumi/pulumi from its working directory (the temp workspace) or NODE_PATH.
+    PATH: `${bin}:${process.env.PATH ?? ""}`,
+    NODE_PATH: join(ROOT, "node_modules"),
+  };
+  for (const sub of ["backend", "work"]) mkdirSync(join(dir, sub));
+  const pulumiCommand = await PulumiCommand.get({ root: dirname(bin) });
+  const settings = projectSettings();
+  const stack = await LocalWorkspace.createStack(
+    { stackName, projectName: settings.name, program },
+    { workDir: join(dir, "work"), pulumiCommand, envVars, projectSettings: settings },
+  );
+  const cli = (...args: string[]) => execFileSync(join(bin, "pulumi"), [...args, "--stack", stackName], {
+    cwd: join(dir, "work"), env: { ...process.env, ...envVars }, encoding: "utf8", maxBuffer: 64 << 20,
+  });
+  return { stack, dir, cli, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** One resource step the engine reported: its op and the resource's `type::name`. */
+export interface Step {
+  op: OpType;
+  resource: string;
+  /** Refresh only: the outputs the read found different from the state (the drift). */
+  drift?: string[];
+}
+
+/** `type::name` of a URN: urn:pulumi:<stack>::<project>::<parent types $ type>::<name>. */
+function resourceOf(urn: string): string {
+  const [, , types, ...name] = urn.split("::") as [string, string, string, ...string[]];
+  return `${types.split("$").pop()}::${name.join("::")}`;
+}
+
+function changedKeys(old: Record<string, unknown> | undefined, now: Record<string, unknown> | undefined): string[] {
+  if (!old || !now) return [];
+  return [...new Set([...Object.keys(old), ...Object.keys(now)])]
+    .filter((k) => JSON.stringify(old[k]) !== JSON.stringify(now[k])).sort();
+}
+
+/**
+ * Collects the steps of one operation from the engine's event stream. A refresh announces every
+ * resource as `refresh` and reports the outcome (`same`, `update` = drift, `delete` = gone) after
+ * reading it, so for refresh steps the outcome is what is recorded.
+ */
+export function stepRecorder(): { onEvent: (e: EngineEvent) => void; steps: Step[]; changes: () => Step[] } {
+  const steps: Step[] = [];
+  const seen = new Set<string>();
+  const refreshed = new Set<string>();
+  const onEvent = (e: EngineEvent) => {
+    const meta = e.resourcePreEvent?.metadata ?? e.resOutputsEvent?.metadata;
+    if (!meta || seen.has(meta.urn)) return;
+    if (meta.op === "refresh") return void refreshed.add(meta.urn);
+    seen.add(meta.urn);
+    // A refresh's outcome names no diffs: compare the state before and after the read.
+    const drift = refreshed.has(meta.urn) ? changedKeys(meta.old?.outputs, meta.new?.outputs) : [];
+    steps.push({ op: meta.op, resource: resourceOf(meta.urn), ...(drift.length ? { drift } : {}) });
+  };
+  return { onEvent, steps, changes: () => steps.filter((s) => s.op !== "same") };
+}

@@ -1,0 +1,22 @@
+// The paperless half of the Pulumi program, as the E2E runs it inline: the stack config read and
+// validated by components/programConfig.ts, one components/paperlessMailbox.ts per mailbox.
+// The mailserver and Vault halves are left out: their providers (Kubernetes, Vault) cannot be
+// built from Go modules here.
+import type { PulumiFn } from "@pulumi/pulumi/automation";
+import { PaperlessMailbox } from "../../components/paperlessMailbox";
+import { readProgramConfig } from "../../components/programConfig";
+
+export const paperlessProgram: PulumiFn = async () => {
+  const { config, paperlessToken, mailboxPassword } = readProgramConfig();
+  const ruleIds: Record<string, unknown> = {};
+  for (const mailbox of config.mailboxes) {
+    // In production an absent password is generated into Vault; the E2E sets every one.
+    const password = mailboxPassword(mailbox.address);
+    if (!password) throw new Error(`mailboxPasswords.${mailbox.address}: not set in the E2E stack`);
+    const box = new PaperlessMailbox(mailbox.localPart, {
+      mailbox, mailserver: config.mailserver, paperless: config.paperless, apiToken: paperlessToken, password,
+    });
+    ruleIds[mailbox.address] = box.ruleIds;
+  }
+  return { ruleIds };
+};
