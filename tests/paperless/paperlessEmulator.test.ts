@@ -138,3 +138,18 @@ test("faults: 5xx, 429, slow and dropped responses, counted per endpoint", async
   expect(emu.count("GET /api/tags/")).toBe(3);
   expect(emu.count("POST /api/tags/")).toBe(1);
 });
+
+test("§2/§3 owner rules for a token that is not a superuser: sees owned and unowned objects only", async () => {
+  emu = await startPaperlessEmulator({ superuser: false, users: ["anca"] });
+  const { id } = await seedAccount();
+  const anca = emu.user("anca").id;
+  const mine = (await api("POST", "/api/mail_rules/", { name: "mine", account: id })).body;
+  const unowned = (await api("POST", "/api/mail_rules/", { name: "shared", account: id, owner: null })).body;
+  const hers = emu.addRule({ name: "hers", account: id, owner: anca });
+  expect((await api("GET", "/api/mail_rules/")).body.results.map((r: { name: string }) => r.name).sort()).toEqual(["mine", "shared"]);
+  expect((await api("GET", `/api/mail_rules/${hers.id}/`)).status).toBe(404);
+  expect((await api("PATCH", `/api/mail_rules/${unowned.id}/`, { owner: anca })).status).toBe(200); // unowned: anyone may set it
+  expect((await api("PATCH", `/api/mail_rules/${mine.id}/`, { owner: anca })).status).toBe(200); // the owner may give it away
+  // once given away it is out of sight, so it cannot be taken back
+  expect((await api("PATCH", `/api/mail_rules/${mine.id}/`, { owner: emu.user("admin").id })).status).toBe(404);
+});

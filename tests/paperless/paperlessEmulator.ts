@@ -27,8 +27,10 @@ export interface EmulatorOptions {
   mode?: PaperlessMode;
   /** The API token; requests without it get 401 (§3 Auth). */
   token?: string;
-  /** Users besides the token's superuser `admin`; ids are spread out so nothing can rely on them being 1..n. */
+  /** Users besides the token's user `admin`; ids are spread out so nothing can rely on them being 1..n. */
   users?: string[];
+  /** Whether the token's user `admin` is a superuser (default true); if not, it sees only what it may (§2, §3 Viewsets). */
+  superuser?: boolean;
   /** Origin used in `next`/`previous` links, as when paperless sits behind a proxy that sends no forwarded headers. */
   linkOrigin?: string;
 }
@@ -85,7 +87,7 @@ export class PaperlessEmulator {
     this.mode = opts.mode ?? "3.x";
     this.token = opts.token ?? "emulator-token-0123456789abcdef";
     this.linkOrigin = opts.linkOrigin;
-    this.addUser("admin", true);
+    this.addUser("admin", opts.superuser ?? true);
     for (const u of opts.users ?? []) this.addUser(u);
   }
 
@@ -245,6 +247,8 @@ export class PaperlessEmulator {
       }
     }
     const admin = this.user("admin");
+    // §3 Viewsets: a superuser sees everything; others see owned and unowned objects. Hidden = 404.
+    const visible = (r: { owner: number | null }) => admin.is_superuser || r.owner === null || r.owner === admin.id;
 
     if (collection === "users" || collection === "documents") {
       if (method !== "GET" || id !== undefined) throw new HttpError(405, { detail: `Method "${method}" not allowed.` });
@@ -252,7 +256,7 @@ export class PaperlessEmulator {
     }
     const table = collection === "mail_accounts" ? this.accounts : collection === "mail_rules" ? this.rules : null;
     if (id === undefined) {
-      if (method === "GET") return [200, this.page(url, version, this.list(collection, url))];
+      if (method === "GET") return [200, this.page(url, version, this.list(collection, url).filter(visible))];
       if (method === "POST") {
         this.writes.push({ method, path: url.pathname, body });
         return [201, this.present(collection, this.create(collection, body, admin.id))];
@@ -260,11 +264,11 @@ export class PaperlessEmulator {
       throw new HttpError(405, { detail: `Method "${method}" not allowed.` });
     }
     const row = (table ?? (this.tags as unknown as Row[])).find((r) => r.id === id);
-    if (!row) throw notFound(); // §3 Error shapes: any 404 means gone
+    if (!row || !visible(row)) throw notFound(); // §3 Error shapes: any 404 means gone
     if (method === "GET") return [200, this.present(collection, row)];
     if (method === "PATCH" || method === "PUT") {
       this.writes.push({ method, path: url.pathname, body });
-      return [200, this.present(collection, this.update(collection, row, body, method === "PATCH", admin))];
+      return [200, this.present(collection, this.update(collection, row, body, method === "PATCH"))];
     }
     if (method === "DELETE") {
       this.writes.push({ method, path: url.pathname, body });
@@ -364,11 +368,9 @@ export class PaperlessEmulator {
     return row;
   }
 
-  private update(collection: string, row: Row, body: Record<string, unknown>, partial: boolean, requester: EmulatorUser): Row {
-    // §2 Ownership: changing owner only by a superuser, the current owner, or on an unowned object.
-    if ("owner" in body && body.owner !== row.owner && !requester.is_superuser && row.owner !== null && row.owner !== requester.id) {
-      throw new HttpError(403, { detail: "Insufficient permissions." });
-    }
+  private update(collection: string, row: Row, body: Record<string, unknown>, partial: boolean): Row {
+    // §2 Ownership: only a superuser, the current owner or anyone on an unowned object may change
+    // the owner — exactly the objects `visible` lets through (object-level grants are not emulated).
     // §2 Ownership caveat: a PUT without `owner` makes a rule unowned (DRF default=None).
     const owner = "owner" in body ? this.ownerField(body.owner) : partial || collection !== "mail_rules" ? row.owner : null;
     if (collection === "tags") {
