@@ -5,47 +5,8 @@ import { readFileSync } from "fs";
 import { parse } from "yaml";
 import { ConfigError } from "../../core/config";
 import { readProgramConfig } from "../../components/programConfig";
-import { randomTextProvider, type RandomTextProps } from "../../providers/random/randomText";
+import { runProgram, valueOf } from "../support/programUnderMocks";
 import { PROD_STACK_FILE } from "../support/prodConfig";
-
-const RANDOM_TEXT = "pulumi-nodejs:dynamic/paperless-mail-ingest:RandomText";
-
-interface Node { type: string; name: string; parent?: string }
-
-const value = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply(resolve));
-
-/** Load index.ts under mocks with this stack config (values as `pulumi config` stores them). */
-async function runProgram(config: Record<string, unknown>, secretKeys: string[] = []) {
-  const nodes: Node[] = [];
-  const byResource = new Map<pulumi.Resource, Node>();
-  pulumi.runtime.setMocks({
-    newResource: async (args) => {
-      // Generated values (passwords, salts) come from the real provider, as on a first `pulumi up`.
-      const outs = args.type === RANDOM_TEXT ? (await randomTextProvider.create!(args.inputs as RandomTextProps)).outs : {};
-      return { id: `${args.name}-id`, state: { ...args.inputs, ...outs } };
-    },
-    call: async () => ({}),
-  }, "paperless-mail-ingest", "prod", false);
-  pulumi.runtime.setAllConfig(
-    Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])),
-    secretKeys,
-  );
-  let exports: any;
-  // As the Pulumi CLI does: a root stack resource first, so stack transformations can see every child.
-  await pulumi.runtime.runInPulumiStack(async () => {
-    pulumi.runtime.registerStackTransformation((a) => {
-      const node: Node = { type: a.type, name: a.name };
-      const parent = a.opts.parent && byResource.get(a.opts.parent);
-      if (parent) node.parent = `${parent.type}::${parent.name}`;
-      byResource.set(a.resource, node);
-      nodes.push(node);
-      return undefined;
-    });
-    jest.isolateModules(() => { exports = require("../../index"); });
-    return undefined;
-  });
-  return { nodes, exports };
-}
 
 const prodStackConfig = (): Record<string, unknown> => ({
   ...(parse(readFileSync(PROD_STACK_FILE, "utf8")).config as Record<string, unknown>),
@@ -55,13 +16,13 @@ const prodStackConfig = (): Record<string, unknown> => ({
 describe("index.ts under mocks, production stack", () => {
   let run: Awaited<ReturnType<typeof runProgram>>;
   beforeAll(async () => {
-    run = await runProgram(prodStackConfig(), ["paperless-mail-ingest:paperlessToken"]);
+    run = await runProgram(prodStackConfig(), { secretKeys: ["paperless-mail-ingest:paperlessToken"] });
   });
 
   it("builds one PaperlessMailIngest per mailbox, with every part as its child", () => {
-    const top = run.nodes.filter((n) => n.type === "paperless-mail-ingest:index:PaperlessMailIngest");
+    const top = [...run.resources.values()].filter((n) => n.type === "paperless-mail-ingest:index:PaperlessMailIngest");
     expect(top.map((n) => n.name)).toEqual(["docs-at-viktorbarzin.me"]);
-    const children = run.nodes.filter((n) => n.parent === "paperless-mail-ingest:index:PaperlessMailIngest::docs-at-viktorbarzin.me");
+    const children = [...run.resources.values()].filter((n) => n.parent === "paperless-mail-ingest:index:PaperlessMailIngest::docs-at-viktorbarzin.me");
     expect(children.map((n) => n.type).sort()).toEqual([
       "paperless-mail-ingest:mailserver:MailAlias",
       "paperless-mail-ingest:mailserver:MailFetchTrigger",
@@ -74,7 +35,7 @@ describe("index.ts under mocks, production stack", () => {
   });
 
   it("every resource has a parent inside the tree (nothing dangles at the stack root)", () => {
-    const roots = run.nodes.filter((n) => !n.parent);
+    const roots = [...run.resources.values()].filter((n) => !n.parent);
     expect(roots.map((n) => n.type)).toEqual(["paperless-mail-ingest:index:PaperlessMailIngest"]);
   });
 
@@ -86,7 +47,7 @@ describe("index.ts under mocks, production stack", () => {
     });
     expect(docs.sieveSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(docs.vaultPath).toBe("secret/paperless-mail-ingest/docs@viktorbarzin.me");
-    expect(Object.keys(await value(docs.ruleIds)).sort()).toEqual([
+    expect(Object.keys(await valueOf(docs.ruleIds)).sort()).toEqual([
       "forward: Anca", "forward: Emo", "forward: Viktor (gmail)", "forward: Viktor (me@)", "forward: Viktor (meta)",
     ]);
   });

@@ -1,0 +1,105 @@
+// Runs index.ts under Pulumi mocks, as the CLI would run it, and records every resource:
+// its type, name, parent and (secrets unwrapped) inputs. Generated values (passwords, salts) come
+// from the real RandomText provider and persist in `state` across runs, as in a real stack's state.
+import * as pulumi from "@pulumi/pulumi";
+import { randomTextProvider, type RandomTextProps } from "../../providers/random/randomText";
+
+const RANDOM_TEXT = "pulumi-nodejs:dynamic/paperless-mail-ingest:RandomText";
+// Secret values reach the mocks wrapped in Pulumi's secret signature.
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+export interface RecordedResource {
+  readonly type: string;
+  readonly name: string;
+  /** `type::name` of the parent, if any. */
+  parent?: string;
+  /** Inputs as the provider would get them, secrets unwrapped (undefined for components). */
+  inputs?: Record<string, unknown>;
+  /** Input properties that arrived as secrets. */
+  secretInputs?: string[];
+}
+
+export const keyOf = (r: { type: string; name: string }): string => `${r.type}::${r.name}`;
+
+function unwrap(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(unwrap);
+  if (v !== null && typeof v === "object") {
+    if (SECRET_SIG in v) return unwrap((v as unknown as { value: unknown }).value);
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)]));
+  }
+  return v;
+}
+
+const isSecret = (v: unknown): boolean => v !== null && typeof v === "object" && SECRET_SIG in v;
+
+/** A stack config as `pulumi config` holds it: `paperless-mail-ingest:key` -> value. */
+export type StackConfigValues = Record<string, unknown>;
+
+export async function runProgram(config: StackConfigValues, opts: { secretKeys?: string[]; state?: Map<string, string> } = {}) {
+  const state = opts.state ?? new Map<string, string>();
+  const resources = new Map<string, RecordedResource>();
+  const byObject = new Map<pulumi.Resource, RecordedResource>();
+  pulumi.runtime.setMocks({
+    newResource: async (args) => {
+      const r = resources.get(keyOf(args));
+      if (r) {
+        r.inputs = unwrap(args.inputs) as Record<string, unknown>;
+        r.secretInputs = Object.entries(args.inputs as object).filter(([, v]) => isSecret(v)).map(([k]) => k);
+      }
+      if (args.type === RANDOM_TEXT) {
+        if (!state.has(args.name)) state.set(args.name, (await randomTextProvider.create!(args.inputs as RandomTextProps)).outs.value);
+        return { id: args.name, state: { ...args.inputs, value: state.get(args.name) } };
+      }
+      return { id: `${args.name}-id`, state: args.inputs };
+    },
+    call: async () => ({}),
+  }, "paperless-mail-ingest", "prod", false);
+  pulumi.runtime.setAllConfig(
+    Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])),
+    opts.secretKeys ?? [],
+  );
+  let stackExports: any;
+  // As the Pulumi CLI does: a root stack resource first, so a stack transformation sees every resource.
+  await pulumi.runtime.runInPulumiStack(async () => {
+    pulumi.runtime.registerStackTransformation((a) => {
+      const r: RecordedResource = { type: a.type, name: a.name };
+      const parent = a.opts.parent && byObject.get(a.opts.parent);
+      if (parent) r.parent = keyOf(parent);
+      byObject.set(a.resource, r);
+      resources.set(keyOf(r), r);
+      return undefined;
+    });
+    jest.isolateModules(() => { stackExports = require("../../index"); });
+    return undefined;
+  });
+  // Let the last registrations (and their inputs) reach the mocks before anyone swaps them.
+  await settle(stackExports);
+  await pulumi.runtime.awaitStackRegistrations();
+  return { resources, exports: stackExports, state };
+}
+
+/** Resolve every output in the stack exports, so all resources have registered. */
+async function settle(value: unknown): Promise<void> {
+  if (pulumi.Output.isInstance(value)) {
+    await new Promise<void>((resolve) => (value as pulumi.Output<unknown>).apply(() => resolve()));
+  } else if (value !== null && typeof value === "object") {
+    for (const v of Object.values(value)) await settle(v);
+  }
+}
+
+export type Change = { op: "create" | "update" | "delete"; key: string };
+
+/** What `pulumi up` would do going from one run to the next: resources created, deleted, or with changed inputs. */
+export function planChanges(before: Map<string, RecordedResource>, after: Map<string, RecordedResource>): Change[] {
+  const changes: Change[] = [];
+  for (const [key, r] of after) {
+    const old = before.get(key);
+    if (!old) changes.push({ op: "create", key });
+    else if (r.inputs !== undefined && JSON.stringify(old.inputs) !== JSON.stringify(r.inputs)) changes.push({ op: "update", key });
+  }
+  for (const key of before.keys()) if (!after.has(key)) changes.push({ op: "delete", key });
+  return changes;
+}
+
+/** The value of an output (resolved under mocks). */
+export const valueOf = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply(resolve));
