@@ -31,12 +31,14 @@ const NEW_SENDER = { address: "new.person@example.org", user: "emo", label: "New
 
 const DYNAMIC = "pulumi-nodejs:dynamic/paperless";
 const DEFAULT_PROVIDER = "pulumi:providers:pulumi-nodejs::default";
-const ruleResource = (address: string) => `${DYNAMIC}:MailRule::docs-rule-${address}`;
+// index.ts names a mailbox's components `<local part>-at-<domain>`.
+const BOX = "docs-at-viktorbarzin.me";
+const ruleResource = (address: string) => `${DYNAMIC}:MailRule::${BOX}-rule-${address}`;
 const PROD_RESOURCES = [
   "pulumi:pulumi:Stack::paperless-mail-ingest-e2e",
-  "paperless-mail-ingest:paperless:PaperlessMailbox::docs",
-  `${DYNAMIC}:MailAccount::docs-account`,
-  `${DYNAMIC}:Tag::docs-tag-email-ingest`,
+  `paperless-mail-ingest:paperless:PaperlessMailbox::${BOX}`,
+  `${DYNAMIC}:MailAccount::${BOX}-account`,
+  `${DYNAMIC}:Tag::${BOX}-tag-email-ingest`,
   ...PROD_RULES.map((r) => ruleResource(r.filter_from)),
 ];
 
@@ -207,7 +209,7 @@ test("neither the API token nor the mailbox password is stored in clear", async 
   const state = JSON.parse(engine.cli("stack", "export")) as { deployment: { resources: { urn: string; inputs?: Record<string, unknown> }[] } };
   expect(placesHolding(state, [TOKEN, PASSWORD])).toEqual([]);
   // They are in the state, encrypted: the check above is not vacuous.
-  const account = state.deployment.resources.find((r) => r.urn.endsWith("::docs-account"))!;
+  const account = state.deployment.resources.find((r) => r.urn.endsWith(`::${BOX}-account`))!;
   for (const key of ["token", "password"]) {
     expect(account.inputs?.[key]).toEqual({ [SECRET_SIG]: SECRET_SIG_VALUE, ciphertext: expect.any(String) });
   }

@@ -3,8 +3,16 @@
 // The mailserver and Vault halves are left out: their providers (Kubernetes, Vault) cannot be
 // built from Go modules here.
 import type { PulumiFn } from "@pulumi/pulumi/automation";
+import type { Mailbox } from "../../core/types";
 import { PaperlessMailbox } from "../../components/paperlessMailbox";
 import { readProgramConfig } from "../../components/programConfig";
+
+/**
+ * The name index.ts gives a mailbox's components (`mailboxResourceName` in
+ * components/paperlessMailIngest.ts, which cannot be imported here: that module loads
+ * @pulumi/vault and @pulumi/kubernetes).
+ */
+export const mailboxResourceName = (mailbox: Mailbox): string => `${mailbox.localPart}-at-${mailbox.domain}`;
 
 export const paperlessProgram: PulumiFn = async () => {
   const { config, paperlessToken, mailboxPassword } = readProgramConfig();
@@ -13,7 +21,7 @@ export const paperlessProgram: PulumiFn = async () => {
     // In production an absent password is generated into Vault; the E2E sets every one.
     const password = mailboxPassword(mailbox.address);
     if (!password) throw new Error(`mailboxPasswords.${mailbox.address}: not set in the E2E stack`);
-    const box = new PaperlessMailbox(mailbox.localPart, {
+    const box = new PaperlessMailbox(mailboxResourceName(mailbox), {
       mailbox, mailserver: config.mailserver, paperless: config.paperless, apiToken: paperlessToken, password,
     });
     ruleIds[mailbox.address] = box.ruleIds;
