@@ -15,8 +15,14 @@
 # because pkg/go.mod has replace directives; as a dependency of tools/pulumi-cli those are ignored,
 # and the ones the build needs are copied into the wrapper's go.mod.
 #
-# No Node language host (pulumi-language-nodejs) is built: the E2E runs its program inline through
-# the Automation API, whose in-process language server the CLI reaches with `--client`.
+# Version: @pulumi/pulumi is 3.270.0, but the module proxy serves no pkg/v3 zip for v3.270.0 to
+# v3.274.0 (403 "This module version is not available"); v3.274.1 is the nearest it serves, and a
+# newer CLI runs an older Node SDK.
+#
+# No Node language host is built: github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3
+# is not served at all (403 on @v/list and on every pseudo-version), and the E2E does not need it:
+# it runs its program inline through the Automation API, whose in-process language server the CLI
+# reaches with `--client`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -32,8 +38,9 @@ launcher=$root/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs
 
 cache=${PULUMI_TOOLS_CACHE:-$HOME/.cache/paperless-mail-ingest}/pulumi-$version
 bin=$cache/bin
-# Everything the outputs depend on; a change to any of them rebuilds.
-stamp=$(cat "$wrapper/go.mod" "$wrapper/go.sum" "$launcher" "$0" | sha256sum | cut -d' ' -f1)
+ldflags="-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version"
+# Everything the outputs depend on (not this script's prose); a change to any of them rebuilds.
+stamp=$( (cat "$wrapper/go.mod" "$wrapper/go.sum" "$launcher"; echo "$ldflags") | sha256sum | cut -d' ' -f1)
 
 if [ -x "$bin/pulumi" ] && [ -x "$bin/pulumi-resource-pulumi-nodejs" ] &&
    [ "$(cat "$cache/stamp" 2>/dev/null)" = "$stamp" ] &&
@@ -53,9 +60,7 @@ rm -f "$cache/stamp"
 start=$(date +%s)
 log "building pulumi $version with $(go version | cut -d' ' -f3) (cold: ~5 min on 2 cores)"
 # -mod=readonly: go.mod/go.sum are committed and must already be complete; never rewritten here.
-(cd "$wrapper" && go build -mod=readonly -o "$bin/pulumi.tmp" \
-  -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version" \
-  github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
+(cd "$wrapper" && go build -mod=readonly -o "$bin/pulumi.tmp" -ldflags "$ldflags" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
 mv "$bin/pulumi.tmp" "$bin/pulumi"
 install -m 0755 "$launcher" "$bin/pulumi-resource-pulumi-nodejs"
 
