@@ -3,9 +3,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { mailboxResourceName, PaperlessMailIngest } from "./components/paperlessMailIngest";
 import { readProgramConfig } from "./components/programConfig";
+import { readVaultConnection } from "./components/vaultConnection";
 
 const program = readProgramConfig();
 const kubeContext = new pulumi.Config("kubernetes").get("context");
+const vaultConnection = readVaultConnection();
 
 const ingests = program.config.mailboxes.map((mailbox) => {
   const password = program.mailboxPassword(mailbox.address);
@@ -15,6 +17,7 @@ const ingests = program.config.mailboxes.map((mailbox) => {
     paperlessToken: program.paperlessToken,
     ...(password ? { password } : {}),
     ...(kubeContext ? { kubeContext } : {}),
+    vaultConnection,
   });
   return { mailbox: mailbox.address, ingest };
 });

@@ -4,6 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as vault from "@pulumi/vault";
 import type { Mailbox, VaultSettings } from "../core/types";
 import { RandomText } from "../providers/random/randomText";
+import { VaultWritePreflight } from "../providers/vault/vaultPreflight";
+import { readVaultConnection, type VaultConnection } from "./vaultConnection";
 
 // Letters and digits only: safe in IMAP LOGIN, in shells and in every config format it may meet.
 const PASSWORD_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -14,6 +16,8 @@ export interface MailboxSecretArgs {
   vault: VaultSettings;
   /** A password the user set (`mailboxPasswords` secret config); generated when absent. */
   password?: pulumi.Input<string>;
+  /** Where the Vault provider connects; read as the default provider reads it when absent. */
+  connection?: VaultConnection;
 }
 
 export class MailboxSecret extends pulumi.ComponentResource {
@@ -29,13 +33,18 @@ export class MailboxSecret extends pulumi.ComponentResource {
       ? pulumi.secret(args.password)
       : pulumi.secret(new RandomText(`${name}-password`, { alphabet: PASSWORD_ALPHABET, length: PASSWORD_LENGTH, secret: true }, { parent: this }).value);
     const path = `${settings.pathPrefix}/${mailbox.address}`;
+    // Fails the preview, not the middle of `up`, when the token may not write (or Vault is unreachable).
+    const { address, addressSource, token, tokenSource, namespace, caCertFile, skipTlsVerify } = args.connection ?? readVaultConnection();
+    const preflight = new VaultWritePreflight(`${name}-vault-preflight`, {
+      address, addressSource, token, tokenSource, namespace, caCertFile, skipTlsVerify, mount: settings.mount, name: path,
+    }, { parent: this });
     const secret = new vault.kv.SecretV2(name, {
       mount: settings.mount,
       name: path,
       dataJson: pulumi.secret(pulumi.output(password).apply((p) => JSON.stringify({ username: mailbox.address, password: p }))),
       // destroy removes every version: the password exists only for this program's mailbox.
       deleteAllVersions: true,
-    }, { parent: this });
+    }, { parent: this, dependsOn: [preflight] });
     // Consumers wait for Vault to hold the password before they use it.
     this.password = pulumi.secret(pulumi.all([password, secret.id]).apply(([p]) => p));
     this.vaultPath = `${settings.mount}/${path}`;

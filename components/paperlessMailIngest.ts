@@ -10,6 +10,7 @@ import { MailboxSecret } from "./mailboxSecret";
 import { MailFetchTrigger } from "./mailFetchTrigger";
 import { PaperlessMailbox } from "./paperlessMailbox";
 import { SieveFilter } from "./sieveFilter";
+import type { VaultConnection } from "./vaultConnection";
 
 export interface PaperlessMailIngestArgs {
   mailbox: Mailbox;
@@ -20,6 +21,8 @@ export interface PaperlessMailIngestArgs {
   password?: pulumi.Input<string>;
   /** kubeconfig context shared with the Kubernetes provider (`kubernetes:context`). */
   kubeContext?: string;
+  /** Where the Vault provider connects (components/vaultConnection.ts); read there when absent. */
+  vaultConnection?: VaultConnection;
 }
 
 /** Resource name of a mailbox's components: `docs-at-example.org`. */
@@ -43,6 +46,7 @@ export class PaperlessMailIngest extends pulumi.ComponentResource {
 
     const secret = new MailboxSecret(name, {
       mailbox, vault: config.vault, ...(args.password !== undefined ? { password: args.password } : {}),
+      ...(args.vaultConnection ? { connection: args.vaultConnection } : {}),
     }, parent);
     new MailboxAccount(name, { mailbox, mailserver, password: secret.password, ...kube }, parent);
     new MailAlias(name, { mailbox, mailserver, ...kube }, parent);

@@ -1,0 +1,68 @@
+// Where the Vault provider will connect, resolved the way the provider itself resolves it, so the
+// write preflight asks the same Vault, as the same token, that `pulumi up` will write with.
+// Sources, first found wins (pulumi-vault / terraform-provider-vault configuration reference):
+//   address   vault:address, else VAULT_ADDR
+//   token     vault:token (secret), else VAULT_TOKEN, else ~/.vault-token (what `vault login` writes)
+//   namespace vault:namespace, else VAULT_NAMESPACE
+//   TLS       vault:caCertFile, else VAULT_CACERT; vault:skipTlsVerify, else VAULT_SKIP_VERIFY
+// The `vault:*` keys belong to the Vault provider (core/stackConfig passes them through), so they
+// are read here rather than in parseConfig.
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface VaultConnection {
+  /** Vault's origin URL; empty when neither vault:address nor VAULT_ADDR is set. */
+  readonly address: string;
+  /** Where the address came from (`vault:address` or `VAULT_ADDR`), for messages. */
+  readonly addressSource: string;
+  /** Secret output; empty when no source has a token. */
+  readonly token: pulumi.Output<string>;
+  /** Where the token came from (`vault:token`, `VAULT_TOKEN` or `~/.vault-token`), for messages. */
+  readonly tokenSource: string;
+  /** Vault Enterprise namespace; empty for none. */
+  readonly namespace: string;
+  /** PEM file of the CA that signed Vault's certificate; empty for the system CAs. */
+  readonly caCertFile: string;
+  readonly skipTlsVerify: boolean;
+}
+
+const truthy = (v: string | undefined): boolean => v !== undefined && /^(1|t|true|y|yes)$/i.test(v.trim());
+
+export function readVaultConnection(env: NodeJS.ProcessEnv = process.env, home: string = homedir()): VaultConnection {
+  const cfg = new pulumi.Config("vault");
+  const nonEmpty = (v: string | undefined): string | undefined => (v && v.trim() ? v.trim() : undefined);
+
+  const cfgAddress = nonEmpty(cfg.get("address"));
+  const envAddress = nonEmpty(env["VAULT_ADDR"]);
+  const address = (cfgAddress ?? envAddress ?? "").replace(/\/+$/, "");
+  const addressSource = cfgAddress ? "vault:address" : envAddress ? "VAULT_ADDR" : "";
+
+  let token: pulumi.Output<string>;
+  let tokenSource: string;
+  const cfgToken = cfg.getSecret("token");
+  if (cfgToken !== undefined) {
+    token = cfgToken;
+    tokenSource = "vault:token";
+  } else if (nonEmpty(env["VAULT_TOKEN"])) {
+    token = pulumi.secret(env["VAULT_TOKEN"]!.trim());
+    tokenSource = "VAULT_TOKEN";
+  } else {
+    let fromFile: string | undefined;
+    try { fromFile = nonEmpty(readFileSync(join(home, ".vault-token"), "utf8")); } catch { fromFile = undefined; }
+    token = pulumi.secret(fromFile ?? "");
+    tokenSource = fromFile ? "~/.vault-token" : "";
+  }
+
+  const skip = cfg.getObject<boolean | string>("skipTlsVerify");
+  return {
+    address,
+    addressSource,
+    token,
+    tokenSource,
+    namespace: nonEmpty(cfg.get("namespace")) ?? nonEmpty(env["VAULT_NAMESPACE"]) ?? "",
+    caCertFile: nonEmpty(cfg.get("caCertFile")) ?? nonEmpty(env["VAULT_CACERT"]) ?? "",
+    skipTlsVerify: skip !== undefined ? truthy(String(skip)) : truthy(env["VAULT_SKIP_VERIFY"]),
+  };
+}

@@ -1,0 +1,90 @@
+// The one Vault API call the write preflight makes: POST /v1/sys/capabilities-self, which answers
+// what the calling token may do on each of the given paths without touching them
+// (https://developer.hashicorp.com/vault/api-docs/system/capabilities-self):
+//   request   {"paths": ["secret/foo", …]}, token in X-Vault-Token
+//   response  {"secret/foo": ["delete", "list", "read", "update"], …}
+//             plus "capabilities" (the same list) when one path was asked
+// A token Vault does not know (expired, revoked, another cluster or namespace) gets
+// 403 {"errors": ["permission denied"]}. Every outcome is returned as a value, never thrown, and
+// none of them carries the token.
+import * as http from "node:http";
+import * as https from "node:https";
+import { readFileSync } from "node:fs";
+
+export interface VaultTarget {
+  /** Origin URL, no trailing slash. */
+  readonly address: string;
+  readonly token: string;
+  /** Vault Enterprise namespace; empty for none. */
+  readonly namespace: string;
+  readonly caCertFile: string;
+  readonly skipTlsVerify: boolean;
+}
+
+export type CapabilitiesAnswer =
+  | { kind: "ok"; capabilities: Record<string, string[]> }
+  /** HTTP status other than 200, with Vault's `errors` list. */
+  | { kind: "http"; status: number; errors: string[] }
+  /** 200 without a capability list for one of the paths asked. */
+  | { kind: "malformed"; path: string }
+  /** No HTTP answer: DNS, connection refused or reset, TLS. `code` is Node's error code. */
+  | { kind: "unreachable"; code: string; message: string }
+  | { kind: "timeout"; ms: number }
+  | { kind: "caFile"; message: string };
+
+export const CAPABILITIES_SELF = "/v1/sys/capabilities-self";
+
+export function capabilitiesSelf(target: VaultTarget, paths: readonly string[], timeoutMs: number): Promise<CapabilitiesAnswer> {
+  let ca: Buffer | undefined;
+  if (target.caCertFile) {
+    try { ca = readFileSync(target.caCertFile); } catch (e) {
+      return Promise.resolve({ kind: "caFile", message: (e as Error).message });
+    }
+  }
+  const url = new URL(target.address + CAPABILITIES_SELF);
+  const payload = Buffer.from(JSON.stringify({ paths }));
+  const transport = url.protocol === "http:" ? http : https;
+  return new Promise((resolve) => {
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const settle = (a: CapabilitiesAnswer) => { if (!settled) { settled = true; clearTimeout(timer); resolve(a); } };
+    const req = transport.request(url, {
+      method: "POST",
+      ...(ca ? { ca } : {}),
+      ...(target.skipTlsVerify ? { rejectUnauthorized: false } : {}),
+      headers: {
+        "x-vault-token": target.token,
+        ...(target.namespace ? { "x-vault-namespace": target.namespace } : {}),
+        "content-type": "application/json",
+        "content-length": payload.length,
+        accept: "application/json",
+      },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("error", (e: NodeJS.ErrnoException) => settle({ kind: "unreachable", code: e.code ?? "", message: e.message }));
+      res.on("end", () => {
+        let json: any;
+        try { json = JSON.parse(Buffer.concat(chunks).toString("utf8")); } catch { json = undefined; }
+        const status = res.statusCode ?? 0;
+        if (status !== 200) {
+          const errors = Array.isArray(json?.errors) ? (json.errors as unknown[]).map(String) : [];
+          return settle({ kind: "http", status, errors });
+        }
+        // The documented answer has the paths at the top level; Vault's generic response
+        // envelope (`data`) is accepted too.
+        const capabilities: Record<string, string[]> = {};
+        for (const p of paths) {
+          const list = json?.[p] ?? json?.data?.[p];
+          if (!Array.isArray(list)) return settle({ kind: "malformed", path: p });
+          capabilities[p] = list.map(String);
+        }
+        return settle({ kind: "ok", capabilities });
+      });
+    });
+    // A black-holed address would otherwise hold the preview for the OS connect timeout (minutes).
+    timer = setTimeout(() => { settle({ kind: "timeout", ms: timeoutMs }); req.destroy(); }, timeoutMs);
+    req.on("error", (e: NodeJS.ErrnoException) => settle({ kind: "unreachable", code: e.code ?? "", message: e.message }));
+    req.end(payload);
+  });
+}

@@ -1,0 +1,254 @@
+// The Vault write preflight: its check() over real HTTP against the Vault emulator, every failure
+// as the one message a user sees at preview; where the connection comes from; and (mocks) that
+// MailboxSecret's SecretV2 waits on it.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { MailboxSecret } from "../../components/mailboxSecret";
+import { readVaultConnection } from "../../components/vaultConnection";
+import { vaultWritePreflightProvider, type VaultWritePreflightProps } from "../../providers/vault/vaultPreflight";
+import { prodConfig } from "../support/prodConfig";
+import { VaultEmulator, type VaultPolicy } from "./vaultEmulator";
+
+const config = prodConfig();
+const mailbox = config.mailboxes[0]!;
+const NAME = `${config.vault.pathPrefix}/${mailbox.address}`;
+const DATA = `secret/data/${NAME}`;
+const METADATA = `secret/metadata/${NAME}`;
+const TOKEN = "hvs.CAESIJ9preflight-test-token-0123456789";
+
+// The policy an operator would write for this program, and variations of it.
+const WRITER: VaultPolicy = {
+  "secret/data/paperless-mail-ingest/*": ["create", "read", "update"],
+  "secret/metadata/paperless-mail-ingest/*": ["delete", "list", "read"],
+};
+const READER: VaultPolicy = {
+  "secret/data/paperless-mail-ingest/*": ["read"],
+  "secret/metadata/paperless-mail-ingest/*": ["delete"],
+};
+
+let vault: VaultEmulator;
+const provider = vaultWritePreflightProvider({ timeoutMs: 300 });
+const props = (over: Partial<VaultWritePreflightProps> = {}): VaultWritePreflightProps => ({
+  address: vault.url, addressSource: "vault:address", token: TOKEN, tokenSource: "VAULT_TOKEN",
+  namespace: "", caCertFile: "", skipTlsVerify: false, mount: config.vault.mount, name: NAME, ...over,
+});
+const check = (p: VaultWritePreflightProps) => provider.check!(p, p);
+async function reason(p: VaultWritePreflightProps): Promise<string> {
+  const { failures } = await check(p);
+  expect(failures).toHaveLength(1);
+  return failures![0]!.reason;
+}
+
+beforeEach(async () => { vault = await new VaultEmulator().start(); });
+afterEach(() => vault.stop());
+
+describe("VaultWritePreflight.check: may the token write the mailbox password?", () => {
+  it("passes for a token that may create, update and read the data path and delete the metadata path", async () => {
+    vault.addToken(TOKEN, [WRITER]);
+    const { failures, inputs } = await check(props());
+    expect(failures).toEqual([]);
+    // One documented call, asking exactly the two KV v2 paths SecretV2 uses.
+    expect(vault.requests).toEqual([{ method: "POST", path: "/v1/sys/capabilities-self", token: TOKEN, namespace: undefined, body: { paths: [DATA, METADATA] } }]);
+    // The token is not kept: not in the checked inputs, so in no state or output.
+    expect(inputs).not.toHaveProperty("token");
+    expect(JSON.stringify(inputs)).not.toContain(TOKEN);
+  });
+
+  it("passes for a root token and for a grant split over several policies", async () => {
+    vault.addRootToken(TOKEN);
+    expect((await check(props())).failures).toEqual([]);
+    vault.addToken("hvs.split-policies-token", [
+      { "secret/data/paperless-mail-ingest/*": ["create", "update"] },
+      { "secret/data/paperless-mail-ingest/*": ["read"], "secret/metadata/+/docs@viktorbarzin.me": ["delete"] },
+    ]);
+    expect((await check(props({ token: "hvs.split-policies-token" }))).failures).toEqual([]);
+  });
+
+  it("fails a read-only token, naming the path, what it has, what to grant and the config to change", async () => {
+    vault.addToken(TOKEN, [READER]);
+    expect(await reason(props())).toBe(
+      "Vault token may not write secret/data/paperless-mail-ingest/docs@viktorbarzin.me (it has: read); " +
+      "grant create and update on that path in the token's policy, or change paperless-mail-ingest:vault.mount/pathPrefix");
+  });
+
+  it("fails a token that may write but not read back, and one an explicit deny overrides", async () => {
+    vault.addToken(TOKEN, [{ ...WRITER, "secret/data/paperless-mail-ingest/*": ["create", "update"] }]);
+    expect(await reason(props())).toBe(
+      `Vault token may not read ${DATA} (it has: create, update); grant read on that path in the token's policy ` +
+      "(the Vault provider reads the secret back after writing it), or change paperless-mail-ingest:vault.mount/pathPrefix");
+    vault.addToken("hvs.denied-on-this-mailbox", [WRITER, { [DATA]: ["deny"] }]);
+    expect(await reason(props({ token: "hvs.denied-on-this-mailbox" }))).toBe(
+      `Vault token may not write or read ${DATA} (it has: deny); grant create, update and read on that path in the token's policy ` +
+      "(the Vault provider reads the secret back after writing it), or change paperless-mail-ingest:vault.mount/pathPrefix");
+  });
+
+  it("fails a token that may write but not delete the metadata (destroy removes every version)", async () => {
+    vault.addToken(TOKEN, [{ ...WRITER, "secret/metadata/paperless-mail-ingest/*": ["list", "read"] }]);
+    expect(await reason(props())).toBe(
+      `Vault token may not delete ${METADATA} (it has: list, read); grant delete on that path in the token's policy ` +
+      "(destroy removes every version of the secret there), or change paperless-mail-ingest:vault.mount/pathPrefix");
+  });
+
+  it("reports what Vault decides, where the highest-priority rule alone counts (a later glob beats an earlier `+`)", async () => {
+    vault.addToken(TOKEN, [{ "secret/+/paperless-mail-ingest/docs@viktorbarzin.me": ["create", "delete", "read", "update"], "secret/metadata/*": ["list"] }]);
+    expect(await reason(props())).toMatch(new RegExp(`^Vault token may not delete ${METADATA} \\(it has: list\\);`));
+  });
+
+  it("checks the mount and prefix of the stack config, not a fixed path", async () => {
+    vault.addToken(TOKEN, [WRITER]);
+    const { failures } = await check(props({ mount: "kv", name: `mail/${mailbox.address}` }));
+    expect(failures![0]!.reason).toMatch(/^Vault token may not write or read kv\/data\/mail\/docs@viktorbarzin\.me \(it has: deny\)/);
+    expect(failures![0]!.reason).toContain("\nVault token may not delete kv/metadata/mail/docs@viktorbarzin.me (it has: deny)");
+  });
+
+  it("fails a token Vault rejects (403), naming where it came from and how to get a valid one", async () => {
+    vault.addToken("hvs.some-other-token", [WRITER]);
+    expect(await reason(props())).toBe(
+      `Vault token rejected by ${vault.url} (HTTP 403: permission denied) for the token from VAULT_TOKEN: ` +
+      "it is expired, revoked, or not valid in this Vault; log in again (`vault login`) and set the new token with " +
+      "`pulumi config set --secret vault:token <token>` or VAULT_TOKEN");
+  });
+
+  it("sends the namespace; a namespaced token fails outside its namespace", async () => {
+    vault.addToken(TOKEN, [WRITER], { namespace: "team-a" });
+    expect((await check(props({ namespace: "team-a" }))).failures).toEqual([]);
+    expect(vault.requests[0]!.namespace).toBe("team-a");
+    expect(await reason(props())).toMatch(/^Vault token rejected by .* \(HTTP 403: permission denied\)/);
+    expect(await reason(props({ namespace: "team-b" }))).toContain(`rejected by ${vault.url} (namespace team-b) (HTTP 403`);
+  });
+
+  it("fails an unreachable Vault, naming the address, where it was set and the fix", async () => {
+    const closed = vault.url;
+    await vault.stop();
+    const port = new URL(closed).port;
+    expect(await reason(props({ address: closed }))).toBe(
+      `Vault at ${closed} (from vault:address) is unreachable: connect ECONNREFUSED 127.0.0.1:${port}; ` +
+      "check vault:address (`pulumi config set vault:address https://<vault-host>:8200` or VAULT_ADDR) and that Vault is up and reachable from here");
+  });
+
+  it("fails a Vault that does not answer within the timeout, and a sealed one", async () => {
+    vault.mode = "hang";
+    const started = Date.now();
+    expect(await reason(props({ addressSource: "VAULT_ADDR" }))).toBe(
+      `Vault at ${vault.url} (from VAULT_ADDR) did not answer within 0.3 s; ` +
+      "check VAULT_ADDR (`pulumi config set vault:address https://<vault-host>:8200` or VAULT_ADDR) and that Vault is up and reachable from here");
+    expect(Date.now() - started).toBeLessThan(3000);
+    vault.mode = "sealed";
+    expect(await reason(props())).toBe(
+      `Vault at ${vault.url} answered HTTP 503: Vault is sealed: it is sealed or has no active node; unseal it (\`vault operator unseal\`) and preview again`);
+  });
+
+  it("fails an address that is not Vault's origin (the API answers 404 under a path)", async () => {
+    vault.addToken(TOKEN, [WRITER]);
+    expect(await reason(props({ address: `${vault.url}/ui` }))).toBe(
+      `Vault address "${vault.url}/ui" (from vault:address) is not an http(s) origin URL; set it to e.g. https://vault.example.org:8200 ` +
+      "(`pulumi config set vault:address https://<vault-host>:8200` or VAULT_ADDR)");
+    expect(vault.requests).toEqual([]);
+  });
+
+  it("fails when no address is configured, naming both ways to set it, without calling anything", async () => {
+    expect(await reason(props({ address: "", addressSource: "" }))).toBe(
+      "Vault address not set: run `pulumi config set vault:address https://<vault-host>:8200` or export VAULT_ADDR (the Vault provider reads the same two)");
+  });
+
+  it("fails when no token is configured, naming the three places the provider looks", async () => {
+    expect(await reason(props({ token: "", tokenSource: "" }))).toBe(
+      "Vault token not set: run `pulumi config set --secret vault:token <token>`, export VAULT_TOKEN, or `vault login` (which writes ~/.vault-token)");
+    expect(vault.requests).toEqual([]);
+  });
+
+  it("never puts the token in a message, even when it was pasted into the address", async () => {
+    vault.addToken("hvs.another-token-entirely", [READER]);
+    const reasons: string[] = [];
+    const collect = async (p: VaultWritePreflightProps) => reasons.push(...((await check(p)).failures ?? []).map((f) => f.reason));
+    await collect(props());                                         // rejected
+    await collect(props({ token: "hvs.another-token-entirely" }));  // read-only
+    await collect(props({ address: `http://${TOKEN}@127.0.0.1:1` })); // unreachable, token in the URL
+    vault.mode = "sealed";
+    await collect(props());
+    expect(reasons).toHaveLength(4);
+    expect(reasons[2]).toContain("Vault at http://<redacted>@127.0.0.1:1 (from vault:address) is unreachable");
+    for (const r of reasons) {
+      expect(r).not.toContain(TOKEN);
+      expect(r).not.toContain("hvs.another-token-entirely");
+    }
+  });
+
+  it("diff ignores the token (a new `vault login` is no change) but not the path checked", async () => {
+    const d = provider.diff!;
+    expect((await d("id", props(), props({ token: "hvs.rotated-token-value" }))).changes).toBe(false);
+    expect((await d("id", props(), props({ name: "paperless-mail-ingest/receipts@viktorbarzin.me" }))).changes).toBe(true);
+    const created = await provider.create!(props());
+    expect(created.id).toBe(DATA);
+    expect(created.outs).not.toHaveProperty("token");
+  });
+});
+
+describe("readVaultConnection: the Vault provider's own sources, in its order", () => {
+  const home = mkdtempSync(join(tmpdir(), "vault-home-"));
+  writeFileSync(join(home, ".vault-token"), "hvs.from-the-token-file\n");
+  const value = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply(resolve));
+  afterEach(() => pulumi.runtime.setAllConfig({}));
+
+  it("prefers the stack's vault:* config, keeping the token secret", async () => {
+    pulumi.runtime.setAllConfig({ "vault:address": "https://vault.example.org:8200/", "vault:token": "hvs.from-config", "vault:namespace": "team-a" }, ["vault:token"]);
+    const c = readVaultConnection({ VAULT_ADDR: "http://env:8200", VAULT_TOKEN: "hvs.from-env", VAULT_NAMESPACE: "env-ns" }, home);
+    expect(c).toMatchObject({ address: "https://vault.example.org:8200", addressSource: "vault:address", tokenSource: "vault:token", namespace: "team-a" });
+    expect(await value(c.token)).toBe("hvs.from-config");
+    expect(await pulumi.isSecret(c.token)).toBe(true);
+  });
+
+  it("falls back to VAULT_ADDR / VAULT_TOKEN / VAULT_NAMESPACE / VAULT_CACERT / VAULT_SKIP_VERIFY", async () => {
+    const c = readVaultConnection({ VAULT_ADDR: "http://vault.internal:8200", VAULT_TOKEN: "hvs.from-env", VAULT_NAMESPACE: "env-ns",
+      VAULT_CACERT: "/etc/vault/ca.pem", VAULT_SKIP_VERIFY: "true" }, home);
+    expect(c).toMatchObject({ address: "http://vault.internal:8200", addressSource: "VAULT_ADDR", tokenSource: "VAULT_TOKEN",
+      namespace: "env-ns", caCertFile: "/etc/vault/ca.pem", skipTlsVerify: true });
+    expect(await value(c.token)).toBe("hvs.from-env");
+    expect(await pulumi.isSecret(c.token)).toBe(true);
+  });
+
+  it("then to ~/.vault-token (what `vault login` writes); nothing set leaves both empty", async () => {
+    const fromFile = readVaultConnection({}, home);
+    expect(fromFile).toMatchObject({ address: "", addressSource: "", tokenSource: "~/.vault-token" });
+    expect(await value(fromFile.token)).toBe("hvs.from-the-token-file");
+    expect(await pulumi.isSecret(fromFile.token)).toBe(true);
+    const nothing = readVaultConnection({}, mkdtempSync(join(tmpdir(), "vault-empty-home-")));
+    expect(nothing).toMatchObject({ address: "", tokenSource: "", skipTlsVerify: false });
+    expect(await value(nothing.token)).toBe("");
+  });
+});
+
+describe("MailboxSecret under mocks: the SecretV2 waits on the preflight", () => {
+  const PREFLIGHT = "pulumi-nodejs:dynamic/paperless-mail-ingest:VaultWritePreflight";
+  const SIG = "4dabf18193072939515e22adb298388d";
+
+  it("creates the preflight as its child, for the SecretV2's own mount and name, with the token secret", async () => {
+    const inputs = new Map<string, any>();
+    const options = new Map<string, pulumi.ResourceTransformationArgs>();
+    pulumi.runtime.setMocks({
+      newResource: async (a) => { inputs.set(a.type, a.inputs); return { id: `${a.name}-id`, state: a.inputs }; },
+      call: async () => ({}),
+    }, "paperless-mail-ingest", "prod", false);
+    pulumi.runtime.setAllConfig({ "vault:address": "https://vault.example.org:8200", "vault:token": TOKEN }, ["vault:token"]);
+    try {
+      const secret = new MailboxSecret("docs", { mailbox, vault: config.vault, password: "p" },
+        { transformations: [(a) => { options.set(a.type, a); return undefined; }] });
+      await new Promise((resolve) => secret.password.apply(resolve));
+    } finally {
+      pulumi.runtime.setAllConfig({});
+    }
+    const preflight = options.get(PREFLIGHT)!;
+    const kv = options.get("vault:kv/secretV2:SecretV2")!;
+    expect(kv.opts.dependsOn).toEqual([preflight.resource]);
+    expect(preflight.name).toBe("docs-vault-preflight");
+    expect(preflight.opts.parent).toBe(options.get("paperless-mail-ingest:vault:MailboxSecret")!.resource);
+    expect((preflight.opts as pulumi.CustomResourceOptions).additionalSecretOutputs).toContain("token");
+
+    const sent = inputs.get(PREFLIGHT);
+    expect(sent.token).toEqual(expect.objectContaining({ [SIG]: expect.any(String), value: TOKEN }));
+    expect(sent).toMatchObject({ address: "https://vault.example.org:8200", addressSource: "vault:address", tokenSource: "vault:token" });
+    expect({ mount: sent.mount, name: sent.name }).toEqual({ mount: inputs.get("vault:kv/secretV2:SecretV2").mount, name: inputs.get("vault:kv/secretV2:SecretV2").name });
+  });
+});
