@@ -226,6 +226,12 @@ test("destroy leaves the server as it was before the first up", async () => {
   const destroyed = await engine.stack.destroy({ onEvent: rec.onEvent });
   expect(destroyed.summary.resourceChanges).toEqual({ delete: PROD_RESOURCES.length + 1 });
   expect(serverState()).toBe(before);
+  // Rules go before the account and the tag they name (deleting the account first would cascade).
+  const position = (resource: string) => rec.steps.findIndex((s) => s.op === "delete" && s.resource === resource);
+  const lastRule = Math.max(...[...PROD_RULES.map((r) => r.filter_from), NEW_SENDER.address].map((a) => position(ruleResource(a))));
+  expect(lastRule).toBeGreaterThanOrEqual(0);
+  expect(position(`${DYNAMIC}:MailAccount::${BOX}-account`)).toBeGreaterThan(lastRule);
+  expect(position(`${DYNAMIC}:Tag::${BOX}-tag-email-ingest`)).toBeGreaterThan(lastRule);
 });
 
 test("destroy keeps the ingest tag when documents carry it", async () => {
