@@ -72,16 +72,23 @@ export async function engineStack(stackName: string, program: PulumiFn): Promise
     NODE_PATH: join(ROOT, "node_modules"),
   };
   for (const sub of ["backend", "work"]) mkdirSync(join(dir, sub));
-  const pulumiCommand = await PulumiCommand.get({ root: dirname(bin) });
-  const settings = projectSettings();
-  const stack = await LocalWorkspace.createStack(
-    { stackName, projectName: settings.name, program },
-    { workDir: join(dir, "work"), pulumiCommand, envVars, projectSettings: settings },
-  );
+  const dispose = () => rmSync(dir, { recursive: true, force: true });
+  let stack: Stack;
+  try {
+    const pulumiCommand = await PulumiCommand.get({ root: dirname(bin) });
+    const settings = projectSettings();
+    stack = await LocalWorkspace.createStack(
+      { stackName, projectName: settings.name, program },
+      { workDir: join(dir, "work"), pulumiCommand, envVars, projectSettings: settings },
+    );
+  } catch (e) {
+    dispose();
+    throw e;
+  }
   const cli = (...args: string[]) => execFileSync(join(bin, "pulumi"), [...args, "--stack", stackName], {
     cwd: join(dir, "work"), env: { ...process.env, ...envVars }, encoding: "utf8", maxBuffer: 64 << 20,
   });
-  return { stack, dir, cli, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+  return { stack, dir, cli, dispose };
 }
 
 /** One resource step the engine reported: its op and the resource's `type::name`. */
