@@ -284,7 +284,11 @@ export const ruleKind: Kind<RuleInputs> = {
     if (!named.length) return undefined;
     const [account, owner] = [(await s.list<WireObject>(ACCOUNTS)).find((a) => a.name === news.account)?.id, await userId(s, news.owner)];
     const onAccount = named.filter((r) => r.account === account);
-    const pickOne = onAccount.find((r) => r.owner === owner) ?? onAccount[0];
+    // Same name and owner on our account is ours. With another owner, only the same sender's rule
+    // is: two senders may share a label under different owners, and neither may take the other's.
+    const sender = news.filter_from.toLowerCase();
+    const pickOne = onAccount.find((r) => r.owner === owner)
+      ?? onAccount.find((r) => typeof r.filter_from === "string" && r.filter_from.toLowerCase() === sender);
     if (pickOne) return pickOne;
     const clash = named.find((r) => r.owner === owner);
     if (clash) {

@@ -158,7 +158,8 @@ describe("create", () => {
     const t = emu.addTag("Email-Ingest", emu.user("root").id);
     const other = emu.addAccount({ name: "other@example.com", password: "x" });
     emu.addRule({ name: "forward: Anca", account: other.id, owner: emu.user("root").id }); // same name, other account and owner: left alone
-    const handRule = emu.addRule({ name: "forward: Anca", account: hand.id, owner: emu.user("root").id, filter_from: "x@y.z", action: 3 });
+    // made by root in the UI, so owned by root; same sender (filter_from compared case-insensitively)
+    const handRule = emu.addRule({ name: "forward: Anca", account: hand.id, owner: emu.user("root").id, filter_from: "Anca@Example.com", action: 3 });
 
     const a = await mailAccountProvider.create!(account());
     const tg = await tagProvider.create!(tag());
@@ -172,6 +173,18 @@ describe("create", () => {
     expect(t.name).toBe("email-ingest");
     expect(handRule).toMatchObject({ owner: emu.user("anca").id, filter_from: "anca@example.com", action: 2, action_parameter: "Processed", assign_tags: [t.id] });
     expect(emu.writes.map((w) => w.method)).toEqual(["PATCH", "PATCH", "PATCH"]);
+  });
+
+  test("two senders sharing a label under different owners get a rule each; neither takes the other's", async () => {
+    const { accountId } = await dependencies();
+    const roots = emu.addRule({ name: "forward: Viktor", account: accountId, owner: emu.user("root").id, filter_from: "v@example.com" });
+    const [a, b] = await Promise.all([
+      mailRuleProvider.create!(rule({ name: "forward: Viktor", owner: "root", filter_from: "v@example.com" })),
+      mailRuleProvider.create!(rule({ name: "forward: Viktor", owner: "anca", filter_from: "v2@example.com" })),
+    ]);
+    expect(a.id).toBe(String(roots.id));
+    expect(b.id).not.toBe(a.id);
+    expect(emu.rules.map((r) => [r.filter_from, r.owner]).sort()).toEqual([["v2@example.com", emu.user("anca").id], ["v@example.com", emu.user("root").id]]);
   });
 
   test("a rule of the same name and owner on another account is a clear error, not a takeover", async () => {
