@@ -43,7 +43,7 @@ export function paperlessChildren<S>(name: string, mailbox: Mailbox, mailserver:
 
 export class PaperlessMailbox extends pulumi.ComponentResource {
   readonly accountId: pulumi.Output<number>;
-  /** rule name -> paperless id */
+  /** sender address -> paperless rule id (rule names repeat across owners; addresses do not) */
   readonly ruleIds: pulumi.Output<Record<string, number>>;
   readonly rulesFingerprint: pulumi.Output<string>;
 
@@ -56,13 +56,13 @@ export class PaperlessMailbox extends pulumi.ComponentResource {
     const tags = children.tags.map((t) => new PaperlessTag(t.name, t.inputs, { parent: this }));
     // Names, not ids, travel in the rule's inputs; dependsOn makes the account and tags exist first.
     const rules = children.rules.map((r) => ({
-      name: r.inputs.name,
+      sender: r.inputs.filter_from,
       resource: new PaperlessMailRule(r.name, r.inputs, { parent: this, dependsOn: [account, ...tags] }),
     }));
 
     this.accountId = account.paperlessId;
     this.ruleIds = pulumi.all(rules.map((r) => r.resource.paperlessId))
-      .apply((ids) => Object.fromEntries(rules.map((r, i) => [r.name, ids[i]!])));
+      .apply((ids) => Object.fromEntries(rules.map((r, i) => [r.sender, ids[i]!])));
     this.rulesFingerprint = pulumi.output(children.rulesFingerprint);
     this.registerOutputs({ accountId: this.accountId, ruleIds: this.ruleIds, rulesFingerprint: this.rulesFingerprint });
   }

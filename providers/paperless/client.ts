@@ -115,10 +115,23 @@ export function backoffDelay(http: HttpSettings, attempt: number, retryAfterMs =
   return Math.max(exponential, Math.min(retryAfterMs, http.maxBackoffMs));
 }
 
+/**
+ * Requests in flight per server. The engine runs resource operations unbounded in parallel by
+ * default, so a first deploy of N rules would otherwise open N requests at once against a
+ * paperless instance with a handful of workers.
+ */
+export const MAX_IN_FLIGHT = 8;
+
 export class PaperlessClient {
   private info: Promise<ServerInfo> | undefined;
+  private inFlight: number;
+  private readonly waiting: (() => void)[];
 
-  constructor(readonly baseUrl: string, private readonly token: string, readonly http: HttpSettings = httpSettingsFromEnv()) {}
+  constructor(readonly baseUrl: string, private readonly token: string, readonly http: HttpSettings = httpSettingsFromEnv()) {
+    // Set here, not as field initializers: Pulumi's function serializer keeps only the constructor body.
+    this.inFlight = 0;
+    this.waiting = [];
+  }
 
   /** Probes the server once (contract §3 Versioning): send min(serverMax, 10), so both 2.x and 3.x accept it. */
   serverInfo(): Promise<ServerInfo> {
@@ -175,6 +188,18 @@ export class PaperlessClient {
   }
 
   private async once(method: string, path: string, body: unknown, apiVersion: number | undefined):
+  Promise<{ body: unknown; headers: Headers }> {
+    if (this.inFlight >= MAX_IN_FLIGHT) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.inFlight++;
+    try {
+      return await this.exchange(method, path, body, apiVersion);
+    } finally {
+      this.inFlight--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  private async exchange(method: string, path: string, body: unknown, apiVersion: number | undefined):
   Promise<{ body: unknown; headers: Headers }> {
     const url = this.baseUrl.replace(/\/$/, "") + path;
     let res: Response;

@@ -129,6 +129,18 @@ function redact(text: string, secrets: readonly unknown[]): string {
   return out;
 }
 
+/** What the user can do about a failure that is not the object's own fault. */
+function remedy(e: PaperlessApiError, url: string): string {
+  if (e.status === undefined) {
+    return `; paperless-ngx at ${url} did not answer: check \`paperless.url\` in the stack config and that paperless-ngx is running and reachable from here`;
+  }
+  if (e.status === 401) {
+    return "; the API token was rejected: set a valid one with `pulumi config set --secret paperlessToken <token>` (or PAPERLESS_API_TOKEN)";
+  }
+  if (e.status === 403) return "; the token's user lacks a permission: use the API token of a paperless superuser";
+  return "";
+}
+
 async function guard<I extends Connection, T>(kind: Kind<I>, inputs: I, action: () => Promise<T>): Promise<T> {
   try {
     return await action();
@@ -136,7 +148,7 @@ async function guard<I extends Connection, T>(kind: Kind<I>, inputs: I, action: 
     const secrets = [inputs.token, ...kind.secrets.map((f) => (inputs as Record<string, unknown>)[f])];
     const what = `${kind.label} ${JSON.stringify(inputs.name)}`;
     const message = e instanceof PaperlessApiError
-      ? `${what}: ${e.detail} (${e.method} ${e.path} → ${e.status ?? "no response"})`
+      ? `${what}: ${e.detail} (${e.method} ${e.path} → ${e.status ?? "no response"})${remedy(e, inputs.url)}`
       : `${what}: ${e instanceof Error ? e.message : String(e)}`;
     const err = new Error(redact(message, secrets));
     // The original stack would repeat the unredacted message.
@@ -166,7 +178,7 @@ async function userId(s: Session, username: string): Promise<number> {
   }
   if (!found.length) {
     throw new Error(`owner: paperless user ${JSON.stringify(username)} does not exist on ${s.client.baseUrl} `
-      + `(users: ${users.map((u) => u.username).join(", ") || "none visible"})`);
+      + `(users: ${users.map((u) => u.username).join(", ") || "none visible"}); create the user in paperless-ngx or fix the sender's \`user\` in the stack config`);
   }
   return found[0]!.id;
 }
@@ -248,6 +260,8 @@ export const ruleKind: Kind<RuleInputs> = {
     if (isUnknown(news.owner)) return [];
     try {
       await userId(s, news.owner);
+      // A name taken on another account must stop the preview, not a create half-way through `up`.
+      if (!isUnknown(news.account) && !isUnknown(news.filter_from)) await ruleKind.find(s, news, await s.list<WireObject>(RULES));
       return [];
     } catch (e) {
       if (e instanceof PaperlessApiError) throw e;

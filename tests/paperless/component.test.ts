@@ -46,9 +46,9 @@ test("PaperlessMailbox for the production config", async () => {
 
   const account = byType("MailAccount")[0]!;
   expect(accountId).toBe(account.id);
-  expect(Object.keys(ruleIds).sort()).toEqual(mailbox.senders.map((s) => s.ruleName).sort());
-  const ruleByName = new Map(byType("MailRule").map((r) => [r.inputs.name, r.id]));
-  expect(Object.entries(ruleIds).every(([name, id]) => ruleByName.get(name) === id)).toBe(true);
+  expect(Object.keys(ruleIds).sort()).toEqual(mailbox.senders.map((s) => s.address).sort());
+  const ruleBySender = new Map(byType("MailRule").map((r) => [r.inputs.filter_from, r.id]));
+  expect(Object.entries(ruleIds).every(([sender, id]) => ruleBySender.get(sender) === id)).toBe(true);
   expect(fingerprint).toMatch(/^[0-9a-f]{64}$/);
 
   for (const r of [...byType("MailAccount"), ...byType("Tag"), ...byType("MailRule")]) {

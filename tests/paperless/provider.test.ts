@@ -58,7 +58,7 @@ describe("check", () => {
     const r = await mailRuleProvider.check!({}, rule({ owner: "bob" }));
     expect(r.failures).toHaveLength(1);
     expect(r.failures![0]!.property).toBe("owner");
-    expect(r.failures![0]!.reason).toMatch(/^mail rule "forward: Anca": owner: paperless user "bob" does not exist on http:\/\/127\.0\.0\.1:\d+ \(users: admin, root, anca, emo\)$/);
+    expect(r.failures![0]!.reason).toMatch(/^mail rule "forward: Anca": owner: paperless user "bob" does not exist on http:\/\/127\.0\.0\.1:\d+ \(users: admin, root, anca, emo\); create the user in paperless-ngx or fix the sender's `user` in the stack config$/);
     expect(emu.writes).toEqual([]);
   });
 
@@ -82,7 +82,7 @@ describe("check", () => {
 
   test("a bad token fails check with the server's answer and without the token", async () => {
     const e = await failure(mailRuleProvider.check!({}, rule({ token: "wrong-token-abcdef" })));
-    expect(e.message).toMatch(/^mail rule "forward: Anca": Invalid token\. \(GET \/api\/mail_accounts\/\?page_size=1 → 401\)$/);
+    expect(e.message).toMatch(/^mail rule "forward: Anca": Invalid token\. \(GET \/api\/mail_accounts\/\?page_size=1 → 401\); the API token was rejected: set a valid one with `pulumi config set --secret paperlessToken <token>` \(or PAPERLESS_API_TOKEN\)$/);
     expect(e.message + e.stack).not.toContain("wrong-token-abcdef");
   });
 

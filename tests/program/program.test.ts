@@ -48,7 +48,7 @@ describe("index.ts under mocks, production stack", () => {
     expect(docs.sieveSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(docs.vaultPath).toBe("secret/paperless-mail-ingest/docs@viktorbarzin.me");
     expect(Object.keys(await valueOf(docs.ruleIds)).sort()).toEqual([
-      "forward: Anca", "forward: Emo", "forward: Viktor (gmail)", "forward: Viktor (me@)", "forward: Viktor (meta)",
+      "ancaelena98@gmail.com", "emil.barzin@gmail.com", "me@viktorbarzin.me", "vbarzin@gmail.com", "viktorbarzin@meta.com",
     ]);
   });
 });
