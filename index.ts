@@ -1,7 +1,8 @@
 // paperless-mail-ingest: one PaperlessMailIngest per ingest mailbox, all from the stack's one
 // validated sender list. A bad config fails here, listing every problem, before any resource exists.
 import * as pulumi from "@pulumi/pulumi";
-import { mailboxResourceName, PaperlessMailIngest } from "./components/paperlessMailIngest";
+import { mailboxResourceName } from "./core/names";
+import { PaperlessMailIngest } from "./components/paperlessMailIngest";
 import { readProgramConfig } from "./components/programConfig";
 import { readVaultConnection } from "./components/vaultConnection";
 

@@ -25,11 +25,6 @@ export interface PaperlessMailIngestArgs {
   vaultConnection?: VaultConnection;
 }
 
-/** Resource name of a mailbox's components: `docs-at-example.org`. */
-export function mailboxResourceName(mailbox: Mailbox): string {
-  return `${mailbox.localPart}-at-${mailbox.domain}`;
-}
-
 export class PaperlessMailIngest extends pulumi.ComponentResource {
   /** sender address -> paperless username. */
   readonly senders: Record<string, string>;

@@ -2,6 +2,7 @@
 import { readFileSync } from "fs";
 import { join } from "path";
 import Mustache from "mustache";
+import { atName } from "./names";
 import type { Mailbox } from "./types";
 
 const TEMPLATE = readFileSync(join(__dirname, "..", "templates", "dovecot.sieve.mustache"), "utf8");
@@ -57,7 +58,7 @@ export function renderSieve(mailbox: Mailbox): string {
 
 /** ConfigMap keys cannot hold `@` (`[-._a-zA-Z0-9]+`): docs@d -> `docs-at-d.dovecot.sieve` (design §1). */
 export function sieveConfigMapKey(address: string): string {
-  return `${address.replace("@", "-at-")}.dovecot.sieve`;
+  return `${atName(address)}.dovecot.sieve`;
 }
 
 /** The file name docker-mailserver installs as the user's active script: `<address>.dovecot.sieve`. */

@@ -3,16 +3,9 @@
 // The mailserver and Vault halves are left out: their providers (Kubernetes, Vault) cannot be
 // built from Go modules here.
 import type { PulumiFn } from "@pulumi/pulumi/automation";
-import type { Mailbox } from "../../core/types";
+import { mailboxResourceName } from "../../core/names";
 import { PaperlessMailbox } from "../../components/paperlessMailbox";
 import { readProgramConfig } from "../../components/programConfig";
-
-/**
- * The name index.ts gives a mailbox's components (`mailboxResourceName` in
- * components/paperlessMailIngest.ts, which cannot be imported here: that module loads
- * @pulumi/vault and @pulumi/kubernetes).
- */
-export const mailboxResourceName = (mailbox: Mailbox): string => `${mailbox.localPart}-at-${mailbox.domain}`;
 
 export const paperlessProgram: PulumiFn = async () => {
   const { config, paperlessToken, mailboxPassword } = readProgramConfig();
