@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
+import * as pulumi from "@pulumi/pulumi";
 import type { StackSettings } from "@pulumi/pulumi/automation";
 import { PROJECT } from "../../core/types";
 import { startPaperlessEmulator, type PaperlessEmulator } from "../paperless/paperlessEmulator";
@@ -43,8 +44,7 @@ const PROD_RESOURCES = [
 ];
 
 // Pulumi's marker of a secret value in state.
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+const { specialSigKey, specialSecretSig } = pulumi.runtime;
 
 /** JSON paths of the strings in `value` that contain any of `secrets`. */
 function placesHolding(value: unknown, secrets: string[], path = "$"): string[] {
@@ -211,7 +211,7 @@ test("neither the API token nor the mailbox password is stored in clear", async 
   // They are in the state, encrypted: the check above is not vacuous.
   const account = state.deployment.resources.find((r) => r.urn.endsWith(`::${BOX}-account`))!;
   for (const key of ["token", "password"]) {
-    expect(account.inputs?.[key]).toEqual({ [SECRET_SIG]: SECRET_SIG_VALUE, ciphertext: expect.any(String) });
+    expect(account.inputs?.[key]).toEqual({ [specialSigKey]: specialSecretSig, ciphertext: expect.any(String) });
   }
   // Nor anywhere else the engine wrote: backend (state, history, backups), stack file, plugin home.
   const leaks = filesUnder(engine.dir).filter((f) => {

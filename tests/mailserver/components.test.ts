@@ -13,6 +13,7 @@ import { MailboxSecret } from "../../components/mailboxSecret";
 import { MailFetchTrigger } from "../../components/mailFetchTrigger";
 import { SieveFilter } from "../../components/sieveFilter";
 import { randomTextProvider, RandomTextProps } from "../../providers/random/randomText";
+import { secretInputs, unwrapSecrets, valueOf } from "../support/mockValues";
 import { prodConfig } from "../support/prodConfig";
 
 interface Registered { type: string; name: string; inputs: any; secrets?: string[]; resource?: pulumi.Resource; dependsOn: pulumi.Resource[] }
@@ -21,21 +22,6 @@ const RANDOM = "pulumi-nodejs:dynamic/paperless-mail-ingest:RandomText";
 const LINES = "pulumi-nodejs:dynamic/paperless-mail-ingest:ConfigMapLines";
 const PREFLIGHT = "pulumi-nodejs:dynamic/paperless-mail-ingest:ApplyPreflight";
 
-// Secret inputs reach the mocks wrapped in Pulumi's secret signature; the tests look at the values.
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-function unwrap(v: any): any {
-  if (Array.isArray(v)) return v.map(unwrap);
-  if (v !== null && typeof v === "object") {
-    if (SECRET_SIG in v) return unwrap(v.value);
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)]));
-  }
-  return v;
-}
-/** Which input properties arrived as secrets. */
-const secretInputs = (inputs: any): string[] =>
-  Object.entries(inputs).filter(([, v]) => v !== null && typeof v === "object" && SECRET_SIG in (v as object)).map(([k]) => k);
-
-const value = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply(resolve));
 
 /**
  * One `pulumi up` of the mailserver side against mocks. `state` plays the role of the Pulumi
@@ -47,8 +33,8 @@ async function up(config: IngestConfig, state: Map<string, string>, opts: { pass
     newResource: async (args) => {
       // The transformation below recorded the resource (and its options) first; add what the engine got.
       const entry = registered.find((r) => r.name === args.name && r.type === args.type);
-      if (entry) { entry.inputs = unwrap(args.inputs); entry.secrets = secretInputs(args.inputs); }
-      else registered.push({ type: args.type, name: args.name, inputs: unwrap(args.inputs), secrets: secretInputs(args.inputs), dependsOn: [] });
+      if (entry) { entry.inputs = unwrapSecrets(args.inputs); entry.secrets = secretInputs(args.inputs); }
+      else registered.push({ type: args.type, name: args.name, inputs: unwrapSecrets(args.inputs), secrets: secretInputs(args.inputs), dependsOn: [] });
       if (args.type === RANDOM) {
         if (!state.has(args.name)) state.set(args.name, (await randomTextProvider.create!(args.inputs as RandomTextProps)).outs.value);
         return { id: args.name, state: { ...args.inputs, value: state.get(args.name) } };
@@ -74,10 +60,10 @@ async function up(config: IngestConfig, state: Map<string, string>, opts: { pass
     paperless: { ...config.paperless, fetchAfterChange: opts.fetch ?? config.paperless.fetchAfterChange },
     rulesFingerprint: "rules-v1",
   }, o);
-  const line = await value(account.accountLine);
-  const password = await value(secret.password);
+  const line = await valueOf(account.accountLine);
+  const password = await valueOf(secret.password);
   // Every resource has reached the mocks once its URN resolves.
-  await Promise.all(registered.filter((r) => r.resource).map((r) => value(r.resource!.urn)));
+  await Promise.all(registered.filter((r) => r.resource).map((r) => valueOf(r.resource!.urn)));
   const find = (type: string, name?: string) => {
     const hits = registered.filter((r) => r.type === type && (name === undefined || r.name === name) && r.inputs !== undefined);
     if (hits.length !== 1) throw new Error(`expected one ${type} ${name ?? ""}, found ${hits.length}`);

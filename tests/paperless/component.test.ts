@@ -3,6 +3,7 @@
 // dependencies, and nothing but secret-wrapped values carries the token or the password.
 import * as pulumi from "@pulumi/pulumi";
 import { PaperlessMailbox } from "../../components/paperlessMailbox";
+import { isSecretValue, valueOf } from "../support/mockValues";
 import { prodConfig } from "../support/prodConfig";
 
 const TOKEN = "mock-api-token-f00dfeed";
@@ -23,11 +24,9 @@ beforeAll(async () => {
   }, "paperless-mail-ingest", "prod", false);
 });
 
-const value = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply(resolve));
 
-// How a secret input arrives at the engine; the engine stores only its ciphertext.
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-const isSecret = (v: unknown) => typeof v === "object" && v !== null && (v as Record<string, unknown>)["4dabf18193072939515e22adb298388d"] === SECRET_SIG;
+// The engine stores only a secret input's ciphertext.
+const isSecret = isSecretValue;
 const asStored = (inputs: Record<string, unknown>) =>
   JSON.stringify(Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, isSecret(v) ? "[ciphertext]" : v])));
 
@@ -36,7 +35,7 @@ test("PaperlessMailbox for the production config", async () => {
   const mailbox = config.mailboxes[0]!;
   // Plain strings on purpose: the component itself must make them secret.
   const mb = new PaperlessMailbox("docs", { mailbox, mailserver: config.mailserver, paperless: config.paperless, apiToken: TOKEN, password: PASSWORD });
-  const [accountId, ruleIds, fingerprint] = await Promise.all([value(mb.accountId), value(mb.ruleIds), value(mb.rulesFingerprint)]);
+  const [accountId, ruleIds, fingerprint] = await Promise.all([valueOf(mb.accountId), valueOf(mb.ruleIds), valueOf(mb.rulesFingerprint)]);
 
   const byType = (t: string) => registered.filter((r) => r.type === `pulumi-nodejs:dynamic/paperless:${t}`);
   expect(registered.find((r) => r.type === "paperless-mail-ingest:paperless:PaperlessMailbox")?.name).toBe("docs");
@@ -68,7 +67,7 @@ test("PaperlessMailbox for the production config", async () => {
 test("the fingerprint changes iff a rule's declared state changes", async () => {
   const config = prodConfig();
   const mailbox = config.mailboxes[0]!;
-  const fp = (m: typeof mailbox, url = config.paperless.url) => value(new PaperlessMailbox(`fp${nextId}`, {
+  const fp = (m: typeof mailbox, url = config.paperless.url) => valueOf(new PaperlessMailbox(`fp${nextId}`, {
     mailbox: m, mailserver: config.mailserver, paperless: { ...config.paperless, url }, apiToken: TOKEN, password: PASSWORD,
   }).rulesFingerprint);
   const base = await fp(mailbox);

@@ -3,10 +3,9 @@
 // from the real RandomText provider and persist in `state` across runs, as in a real stack's state.
 import * as pulumi from "@pulumi/pulumi";
 import { randomTextProvider, type RandomTextProps } from "../../providers/random/randomText";
+import { secretInputs, unwrapSecrets, valueOf } from "./mockValues";
 
 const RANDOM_TEXT = "pulumi-nodejs:dynamic/paperless-mail-ingest:RandomText";
-// Secret values reach the mocks wrapped in Pulumi's secret signature.
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
 export interface RecordedResource {
   readonly type: string;
@@ -21,17 +20,6 @@ export interface RecordedResource {
 
 export const keyOf = (r: { type: string; name: string }): string => `${r.type}::${r.name}`;
 
-function unwrap(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(unwrap);
-  if (v !== null && typeof v === "object") {
-    if (SECRET_SIG in v) return unwrap((v as unknown as { value: unknown }).value);
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)]));
-  }
-  return v;
-}
-
-const isSecret = (v: unknown): boolean => v !== null && typeof v === "object" && SECRET_SIG in v;
-
 /** A stack config as `pulumi config` holds it: `paperless-mail-ingest:key` -> value. */
 export type StackConfigValues = Record<string, unknown>;
 
@@ -43,8 +31,8 @@ export async function runProgram(config: StackConfigValues, opts: { secretKeys?:
     newResource: async (args) => {
       const r = resources.get(keyOf(args));
       if (r) {
-        r.inputs = unwrap(args.inputs) as Record<string, unknown>;
-        r.secretInputs = Object.entries(args.inputs as object).filter(([, v]) => isSecret(v)).map(([k]) => k);
+        r.inputs = unwrapSecrets(args.inputs) as Record<string, unknown>;
+        r.secretInputs = secretInputs(args.inputs as object);
       }
       if (args.type === RANDOM_TEXT) {
         if (!state.has(args.name)) state.set(args.name, (await randomTextProvider.create!(args.inputs as RandomTextProps)).outs.value);
@@ -101,5 +89,4 @@ export function planChanges(before: Map<string, RecordedResource>, after: Map<st
   return changes;
 }
 
-/** The value of an output (resolved under mocks). */
-export const valueOf = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply(resolve));
+export { valueOf };
