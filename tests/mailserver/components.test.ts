@@ -12,8 +12,7 @@ import { MailboxAccount } from "../../components/mailboxAccount";
 import { MailboxSecret } from "../../components/mailboxSecret";
 import { MailFetchTrigger } from "../../components/mailFetchTrigger";
 import { SieveFilter } from "../../components/sieveFilter";
-import { randomTextProvider, RandomTextProps } from "../../providers/random/randomText";
-import { secretInputs, unwrapSecrets, valueOf } from "../support/mockValues";
+import { mockedState, secretInputs, unwrapSecrets, valueOf } from "../support/mockValues";
 import { prodConfig } from "../support/prodConfig";
 
 interface Registered { type: string; name: string; inputs: any; secrets?: string[]; resource?: pulumi.Resource; dependsOn: pulumi.Resource[] }
@@ -35,11 +34,7 @@ async function up(config: IngestConfig, state: Map<string, string>, opts: { pass
       const entry = registered.find((r) => r.name === args.name && r.type === args.type);
       if (entry) { entry.inputs = unwrapSecrets(args.inputs); entry.secrets = secretInputs(args.inputs); }
       else registered.push({ type: args.type, name: args.name, inputs: unwrapSecrets(args.inputs), secrets: secretInputs(args.inputs), dependsOn: [] });
-      if (args.type === RANDOM) {
-        if (!state.has(args.name)) state.set(args.name, (await randomTextProvider.create!(args.inputs as RandomTextProps)).outs.value);
-        return { id: args.name, state: { ...args.inputs, value: state.get(args.name) } };
-      }
-      return { id: `${args.name}-id`, state: args.inputs };
+      return mockedState(args, state);
     },
     call: async () => ({}),
   }, "paperless-mail-ingest", "prod", false);

@@ -2,10 +2,8 @@
 // its type, name, parent and (secrets unwrapped) inputs. Generated values (passwords, salts) come
 // from the real RandomText provider and persist in `state` across runs, as in a real stack's state.
 import * as pulumi from "@pulumi/pulumi";
-import { randomTextProvider, type RandomTextProps } from "../../providers/random/randomText";
-import { secretInputs, unwrapSecrets, valueOf } from "./mockValues";
+import { mockedState, secretInputs, unwrapSecrets, valueOf } from "./mockValues";
 
-const RANDOM_TEXT = "pulumi-nodejs:dynamic/paperless-mail-ingest:RandomText";
 
 export interface RecordedResource {
   readonly type: string;
@@ -34,11 +32,7 @@ export async function runProgram(config: StackConfigValues, opts: { secretKeys?:
         r.inputs = unwrapSecrets(args.inputs) as Record<string, unknown>;
         r.secretInputs = secretInputs(args.inputs as object);
       }
-      if (args.type === RANDOM_TEXT) {
-        if (!state.has(args.name)) state.set(args.name, (await randomTextProvider.create!(args.inputs as RandomTextProps)).outs.value);
-        return { id: args.name, state: { ...args.inputs, value: state.get(args.name) } };
-      }
-      return { id: `${args.name}-id`, state: args.inputs };
+      return mockedState(args, state);
     },
     call: async () => ({}),
   }, "paperless-mail-ingest", "prod", false);
