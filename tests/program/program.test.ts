@@ -34,6 +34,13 @@ describe("index.ts under mocks, production stack", () => {
     expect(children.every((n) => n.name === "docs-at-viktorbarzin.me")).toBe(true);
   });
 
+  it("the mailserver side waits for the Vault secret and its write check", () => {
+    const secret = "paperless-mail-ingest:vault:MailboxSecret::docs-at-viktorbarzin.me";
+    for (const type of ["MailAlias", "SieveFilter"]) {
+      expect(run.resources.get(`paperless-mail-ingest:mailserver:${type}::docs-at-viktorbarzin.me`)?.dependsOn).toEqual([secret]);
+    }
+  });
+
   it("every resource has a parent inside the tree (nothing dangles at the stack root)", () => {
     const roots = [...run.resources.values()].filter((n) => !n.parent);
     expect(roots.map((n) => n.type)).toEqual(["paperless-mail-ingest:index:PaperlessMailIngest"]);

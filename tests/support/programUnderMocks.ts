@@ -4,12 +4,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { mockedState, secretInputs, unwrapSecrets, valueOf } from "./mockValues";
 
-
 export interface RecordedResource {
   readonly type: string;
   readonly name: string;
   /** `type::name` of the parent, if any. */
   parent?: string;
+  /** `type::name` of each explicit dependsOn. */
+  dependsOn?: string[];
   /** Inputs as the provider would get them, secrets unwrapped (undefined for components). */
   inputs?: Record<string, unknown>;
   /** Input properties that arrived as secrets. */
@@ -47,6 +48,8 @@ export async function runProgram(config: StackConfigValues, opts: { secretKeys?:
       const r: RecordedResource = { type: a.type, name: a.name };
       const parent = a.opts.parent && byObject.get(a.opts.parent);
       if (parent) r.parent = keyOf(parent);
+      const deps = ([] as unknown[]).concat(a.opts.dependsOn ?? []).map((d) => byObject.get(d as pulumi.Resource));
+      if (deps.length) r.dependsOn = deps.map((d) => (d ? keyOf(d) : "(unrecorded)"));
       byObject.set(a.resource, r);
       resources.set(keyOf(r), r);
       return undefined;
