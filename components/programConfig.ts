@@ -1,8 +1,8 @@
 // The Pulumi program's view of its stack config: the validated IngestConfig plus the secrets,
 // which stay Pulumi secret outputs and never pass through parseConfig.
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, parseConfig } from "../core/config";
-import { fromRuntime } from "../core/stackConfig";
+import { ConfigError } from "../core/config";
+import { fromRuntime, validateStack } from "../core/stackConfig";
 import { PROJECT, type IngestConfig } from "../core/types";
 
 export interface ProgramConfig {
@@ -13,11 +13,33 @@ export interface ProgramConfig {
   mailboxPassword(address: string): pulumi.Output<string> | undefined;
 }
 
+const PASSWORD_HINT = "set each with `pulumi config set --secret --path 'mailboxPasswords[\"<mailbox>\"]' <password>`";
+
+/**
+ * The mailbox addresses of the decrypted `mailboxPasswords` map. Only keys and shapes are looked
+ * at, and no message quotes a value: it is a password (JSON.parse's own error would quote it).
+ */
+function mailboxPasswordKeys(text: string | undefined, problems: string[]): string[] {
+  if (text === undefined) return [];
+  let map: unknown;
+  try {
+    map = JSON.parse(text);
+  } catch {
+    map = undefined;
+  }
+  if (map === null || typeof map !== "object" || Array.isArray(map)) {
+    problems.push(`mailboxPasswords: must be a map of mailbox address -> password; ${PASSWORD_HINT}`);
+    return [];
+  }
+  for (const [key, value] of Object.entries(map)) {
+    if (typeof value !== "string" || value === "") problems.push(`mailboxPasswords.${key}: must be a non-empty string; ${PASSWORD_HINT}`);
+  }
+  return Object.keys(map).map((k) => k.toLowerCase());
+}
+
 export function readProgramConfig(): ProgramConfig {
   const all = pulumi.runtime.allConfig();
-  const stack = fromRuntime(all);
-  const parsed = parseConfig(stack.raw);
-  const problems = [...stack.problems, ...(parsed.ok ? [] : parsed.problems)];
+  const { config, problems } = validateStack(fromRuntime(all));
   const source = `stack ${pulumi.getStack()} (Pulumi.${pulumi.getStack()}.yaml)`;
 
   const cfg = new pulumi.Config(PROJECT);
@@ -26,24 +48,27 @@ export function readProgramConfig(): ProgramConfig {
   if (!hasToken) {
     problems.push("paperlessToken: not set; run `pulumi config set --secret paperlessToken <token>` or export PAPERLESS_API_TOKEN");
   }
-  // Only the keys are looked at here: the values stay inside secret outputs.
-  const passwordKeys = `${PROJECT}:mailboxPasswords` in all
-    ? Object.keys(JSON.parse(all[`${PROJECT}:mailboxPasswords`]!) as Record<string, unknown>).map((k) => k.toLowerCase())
-    : [];
-  if (parsed.ok) {
-    const known = new Set(parsed.config.mailboxes.map((m) => m.address));
+  // The kubectl commands and the shared-ConfigMap editor read KUBECONFIG; a kubeconfig only the
+  // Kubernetes provider sees would split the program across two clusters.
+  if ("kubernetes:kubeconfig" in all) {
+    problems.push("kubernetes:kubeconfig: not supported, the kubectl commands and the ConfigMap editor would not see it; "
+      + "remove it (`pulumi config rm kubernetes:kubeconfig`), `export KUBECONFIG=<path>` and choose the cluster with kubernetes:context");
+  }
+  const passwordKeys = mailboxPasswordKeys(all[`${PROJECT}:mailboxPasswords`], problems);
+  if (config) {
+    const known = new Set(config.mailboxes.map((m) => m.address));
     for (const key of passwordKeys) {
       if (!known.has(key)) problems.push(`mailboxPasswords.${key}: is not an ingest mailbox of this stack`);
     }
   }
-  if (problems.length || !parsed.ok) throw new ConfigError(problems, source);
+  if (problems.length || !config) throw new ConfigError(problems, source);
 
   const passwords = passwordKeys.length
     ? cfg.requireSecretObject<Record<string, string>>("mailboxPasswords").apply((m) =>
         Object.fromEntries(Object.entries(m).map(([k, v]) => [k.toLowerCase(), v])))
     : undefined;
   return {
-    config: parsed.config,
+    config,
     // The stack's secret wins over the environment; either way the token is a secret output.
     paperlessToken: cfg.getSecret("paperlessToken") ?? pulumi.secret(envToken ?? ""),
     mailboxPassword: (address) =>

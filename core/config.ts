@@ -18,6 +18,11 @@ const RULE_PREFIX = "forward: ";
 const NAME_MAX = 256; // paperless CharField(256) for rule, account and tag names
 
 const email = z.string().trim().regex(EMAIL, { message: "is not an email address" });
+// An ingest mailbox's address also names Kubernetes objects, volumes and ConfigMap keys
+// (docs@d -> docs-at-d): only characters all of those accept, so no two mailboxes share a name.
+const mailboxAddress = email.pipe(z.string().regex(/^[A-Za-z0-9.-]+@/, {
+  message: "cannot be an ingest mailbox: before the @ only letters, digits, '.' and '-' (the address names Kubernetes objects)",
+}));
 const text = (max: number) =>
   z.string().min(1, { message: "must not be empty" }).max(max, { message: `is longer than ${max} characters` })
     .regex(NO_CONTROL, { message: "contains a control character" });
@@ -33,10 +38,11 @@ const senderSchema = z.strictObject({
 });
 
 const mailboxSchema = z.strictObject({
-  address: email,
+  address: mailboxAddress,
   accountName: text(NAME_MAX).optional(),
   tag: text(NAME_MAX).optional(),
-  processedFolder: text(NAME_MAX).optional(),
+  // Reaches doveadm as an argument: a leading '-' would read as an option.
+  processedFolder: text(NAME_MAX).regex(/^[^-]/, { message: "must not start with '-'" }).optional(),
   maximumAge: z.number().int().min(0).max(36500).optional(),
   ruleOrderStart: z.number().int().min(-32768).max(32767).optional(),
   authResultsHeader: z.string().regex(/^[!-9;-~]+$/, { message: "is not a mail header name" }).optional(),
@@ -217,11 +223,4 @@ export function parseConfig(raw: unknown): ParseResult {
   ];
   if (problems.length || !parsed.success) return { ok: false, problems };
   return { ok: true, config: build(parsed.data) };
-}
-
-/** parseConfig, throwing a ConfigError that lists every problem and where the config came from. */
-export function loadConfig(raw: unknown, source: string): IngestConfig {
-  const result = parseConfig(raw);
-  if (!result.ok) throw new ConfigError(result.problems, source);
-  return result.config;
 }

@@ -17,6 +17,9 @@ export interface StackConfig {
   readonly problems: string[];
 }
 
+const unknownKey = (key: string): string =>
+  `${PROJECT}:${key}: unknown config key (known: ${[...PLAIN_KEYS, ...SECRET_KEYS].join(", ")})`;
+
 const isSecure = (v: unknown): boolean =>
   v !== null && typeof v === "object" && Object.keys(v).length === 1 && typeof (v as { secure?: unknown }).secure === "string";
 
@@ -45,7 +48,7 @@ export function fromStackFile(config: Record<string, unknown>): StackConfig {
         problems.push(`${leaf}: is stored in clear; set it with \`pulumi config set --secret\` (or the environment) instead`);
       }
     } else {
-      problems.push(`${PROJECT}:${key}: unknown config key (known: ${[...PLAIN_KEYS, ...SECRET_KEYS].join(", ")})`);
+      problems.push(unknownKey(key));
     }
   }
   return { raw, problems };
@@ -62,7 +65,7 @@ export function fromRuntime(all: Record<string, string>): StackConfig {
     const [ns, key] = fullKey.split(/:(.*)/s) as [string, string];
     if (ns !== PROJECT || (SECRET_KEYS as readonly string[]).includes(key)) continue;
     if (!(PLAIN_KEYS as readonly string[]).includes(key)) {
-      problems.push(`${PROJECT}:${key}: unknown config key (known: ${[...PLAIN_KEYS, ...SECRET_KEYS].join(", ")})`);
+      problems.push(unknownKey(key));
       continue;
     }
     try {
@@ -89,9 +92,14 @@ export function loadStackFile(path: string): IngestConfig {
   if (config === null || typeof config !== "object" || Array.isArray(config)) {
     throw new ConfigError(["has no `config:` map (is this a Pulumi stack file?)"], path);
   }
-  const stack = fromStackFile(config as Record<string, unknown>);
+  const { config: ingest, problems } = validateStack(fromStackFile(config as Record<string, unknown>));
+  if (!ingest) throw new ConfigError(problems, path);
+  return ingest;
+}
+
+/** The key problems and the schema's, together; the config only when there are none. */
+export function validateStack(stack: StackConfig): { config?: IngestConfig; problems: string[] } {
   const parsed = parseConfig(stack.raw);
   const problems = [...stack.problems, ...(parsed.ok ? [] : parsed.problems)];
-  if (problems.length || !parsed.ok) throw new ConfigError(problems, path);
-  return parsed.config;
+  return parsed.ok && !problems.length ? { config: parsed.config, problems } : { problems };
 }

@@ -1,6 +1,6 @@
 // A small paperless-ngx REST client on Node's built-in fetch (shared/contracts/paperless-api.md §3).
 // It runs inside Pulumi's dynamic-provider process, where it arrives as serialized text: it keeps
-// no module-level state (see cache.ts for the per-process memo) and needs no npm package.
+// no module-level state (see session.ts for the per-process memo) and needs no npm package.
 
 /** Timeouts and retry pacing. Read from the environment so the engine's plugin process (which
  * inherits the `pulumi` CLI's environment) and the tests can tune them without touching state. */
@@ -189,13 +189,15 @@ export class PaperlessClient {
 
   private async once(method: string, path: string, body: unknown, apiVersion: number | undefined):
   Promise<{ body: unknown; headers: Headers }> {
+    // A finished request hands its slot straight to the next waiter, so no newcomer slips in between.
     if (this.inFlight >= MAX_IN_FLIGHT) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.inFlight++;
+    else this.inFlight++;
     try {
       return await this.exchange(method, path, body, apiVersion);
     } finally {
-      this.inFlight--;
-      this.waiting.shift()?.();
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.inFlight--;
     }
   }
 

@@ -1,5 +1,7 @@
 // The HTTP client on its own: pagination, retries, timeouts, the version probe, and its errors.
-import { httpSettingsFromEnv, PaperlessApiError, PaperlessClient, type HttpSettings } from "../../providers/paperless/client";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { httpSettingsFromEnv, MAX_IN_FLIGHT, PaperlessApiError, PaperlessClient, type HttpSettings } from "../../providers/paperless/client";
 import { startPaperlessEmulator, type PaperlessEmulator } from "./paperlessEmulator";
 import { failure } from "./support";
 
@@ -74,5 +76,25 @@ test("HTTP settings come from the environment, and a bad value names its variabl
   } finally {
     if (saved === undefined) delete process.env.PAPERLESS_HTTP_TIMEOUT_MS;
     else process.env.PAPERLESS_HTTP_TIMEOUT_MS = saved;
+  }
+});
+
+test(`never more than ${MAX_IN_FLIGHT} requests in flight to one server, however many are asked for at once`, async () => {
+  let now = 0;
+  let peak = 0;
+  const server = createServer((_req, res) => {
+    peak = Math.max(peak, ++now);
+    setTimeout(() => {
+      now--;
+      res.writeHead(200, { "content-type": "application/json", "x-api-version": "10" }).end("{}");
+    }, 5);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const client = new PaperlessClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, "token");
+    await Promise.all(Array.from({ length: 60 }, (_, i) => client.request("GET", `/api/tags/${i}/`)));
+    expect(peak).toBe(MAX_IN_FLIGHT);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
   }
 });

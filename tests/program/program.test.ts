@@ -88,4 +88,23 @@ describe("a bad stack is refused before anything is created", () => {
     pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])));
     expect(() => readProgramConfig()).toThrow("mailboxPasswords.receipts@viktorbarzin.me: is not an ingest mailbox of this stack");
   });
+
+  it.each([
+    ["a bare password (no --path)", "hunter2-secret-pw", "mailboxPasswords: must be a map of mailbox address -> password"],
+    ["a password that is not a string", JSON.stringify({ "docs@viktorbarzin.me": 12345678 }), "mailboxPasswords.docs@viktorbarzin.me: must be a non-empty string"],
+  ])("a mistyped mailboxPasswords (%s) is named without showing the password", (_, text, expected) => {
+    const config = { ...prodStackConfig(), "paperless-mail-ingest:mailboxPasswords": text };
+    pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])));
+    let message = "";
+    try { readProgramConfig(); } catch (e) { message = (e as Error).message; }
+    expect(message).toContain(expected);
+    expect(message).toContain("pulumi config set --secret --path 'mailboxPasswords[\"<mailbox>\"]' <password>");
+    expect(message).not.toMatch(/hunter2|12345678/);
+  });
+
+  it("refuses kubernetes:kubeconfig, which the kubectl commands would not see", () => {
+    const config = { ...prodStackConfig(), "kubernetes:kubeconfig": "/home/me/.kube/other" };
+    pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])));
+    expect(() => readProgramConfig()).toThrow("kubernetes:kubeconfig: not supported");
+  });
 });
