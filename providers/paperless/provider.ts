@@ -4,6 +4,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { MailAccountPlan, MailRulePlan } from "../../core/paperlessPlan";
 import { backoffDelay, PaperlessApiError, sleep, supportsStopProcessing } from "./client";
+import { redact } from "../redact";
 import { session, type Session } from "./session";
 
 /** Where the object lives. `token` is a secret input and kept in (secret) state: delete needs it. */
@@ -123,11 +124,6 @@ function outputs<I extends Connection>(kind: Kind<I>, news: I, id: number): Outp
 // ---------------------------------------------------------------------------------------------
 // Errors: name the object, keep the server's field errors, never show a secret.
 
-function redact(text: string, secrets: readonly unknown[]): string {
-  let out = text;
-  for (const s of secrets) if (typeof s === "string" && s.length >= 4) out = out.split(s).join("[secret]");
-  return out;
-}
 
 /** What the user can do about a failure that is not the object's own fault. */
 function remedy(e: PaperlessApiError, url: string): string {

@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT } from "../../core/types";
 import { CAPABILITIES_SELF, capabilitiesSelf, type CapabilitiesAnswer } from "./vaultClient";
+import { redact } from "../redact";
 
 export interface VaultWritePreflightProps {
   /** Vault's origin URL; empty when unset. */
@@ -112,7 +113,7 @@ export async function vaultWriteProblem(p: VaultWritePreflightProps, timeoutMs: 
   const answer = await capabilitiesSelf(p, [data, metadata], timeoutMs);
   const failure = judge(p, answer);
   // Vault's and Node's texts never hold the token; this keeps it that way whatever they say.
-  return failure && p.token.length >= 8 ? { ...failure, reason: failure.reason.split(p.token).join("<redacted>") } : failure;
+  return failure ? { ...failure, reason: redact(failure.reason, [p.token]) } : failure;
 }
 
 // Everything that decides which Vault and path are checked; the token is not among them.

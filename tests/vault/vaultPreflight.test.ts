@@ -170,7 +170,7 @@ describe("VaultWritePreflight.check: may the token write the mailbox password?",
     vault.mode = "sealed";
     await collect(props());
     expect(reasons).toHaveLength(4);
-    expect(reasons[2]).toContain("Vault at http://<redacted>@127.0.0.1:1 (from vault:address) is unreachable");
+    expect(reasons[2]).toContain("Vault at http://[secret]@127.0.0.1:1 (from vault:address) is unreachable");
     for (const r of reasons) {
       expect(r).not.toContain(TOKEN);
       expect(r).not.toContain("hvs.another-token-entirely");
