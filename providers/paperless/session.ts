@@ -14,7 +14,8 @@ export interface Session {
   readonly client: PaperlessClient;
   /** Every object of a collection; one request (per page) serves all resources until a write invalidates it. */
   list<T>(collection: string): Promise<T[]>;
-  /** A write, after which the given collections are listed afresh — even if the write failed, since it may have landed. */
+  /** A write; a failed one (it may have landed) has the given collections listed afresh, a successful one
+   * is applied to its own collection's memo and has the others listed afresh. */
   write<T>(method: "POST" | "PATCH" | "DELETE", path: string, body: unknown, invalidates: readonly string[]): Promise<T>;
   /** Objects a create of this operation took (made or adopted): see provider.ts delete. */
   readonly claimed: Set<string>;
@@ -36,6 +37,13 @@ export function clearSessions(): void {
   processCache().sessions.clear();
 }
 
+/** The memo after a successful write: POST adds the returned object, PATCH replaces it, DELETE drops `<id>/`. */
+function applyWrite(items: readonly { id: number }[], method: string, rest: string, result: unknown): { id: number }[] {
+  if (method === "DELETE") return items.filter((o) => `${o.id}/` !== rest);
+  const written = result as { id: number };
+  return method === "POST" ? [...items, written] : items.map((o) => (o.id === written.id ? written : o));
+}
+
 function newSession(url: string, token: string): Session {
   const client = new PaperlessClient(url, token);
   const lists = new Map<string, Promise<unknown[]>>();
@@ -53,11 +61,26 @@ function newSession(url: string, token: string): Session {
       return pending as Promise<T[]>;
     },
     async write<T>(method: "POST" | "PATCH" | "DELETE", path: string, body: unknown, invalidates: readonly string[]): Promise<T> {
+      let result: T;
       try {
-        return await client.request<T>(method, path, body === undefined ? {} : { body });
-      } finally {
+        result = await client.request<T>(method, path, body === undefined ? {} : { body });
+      } catch (e) {
         for (const c of invalidates) lists.delete(c);
+        throw e;
       }
+      for (const c of invalidates) {
+        const cached = lists.get(c);
+        if (cached && path.startsWith(c)) {
+          // The write's own collection: apply it to the memo rather than list everything again
+          // (creates one after another would otherwise re-list once per object).
+          const updated = cached.then((items) => applyWrite(items as { id: number }[], method, path.slice(c.length), result));
+          lists.set(c, updated);
+          updated.catch(() => { if (lists.get(c) === updated) lists.delete(c); });
+        } else {
+          lists.delete(c); // another collection the write changed on the server (a cascade)
+        }
+      }
+      return result;
     },
   };
 }

@@ -294,6 +294,20 @@ describe("read", () => {
     expect(small).toEqual({ "GET /api/mail_accounts/": 2, "GET /api/mail_rules/": 1, "GET /api/users/": 1, "GET /api/tags/": 1 });
   });
 
+  test("creates one after another (engine --parallel 1) list the rules once, not once per rule", async () => {
+    await dependencies();
+    clearSessions();
+    emu.resetCounters();
+    for (let i = 0; i < 20; i++) await mailRuleProvider.create!(rule({ name: `forward: S${i}`, filter_from: `s${i}@example.com` }));
+    expect(emu.rules).toHaveLength(20);
+    expect(emu.count("GET /api/mail_rules/")).toBe(1);
+    expect(emu.count("POST /api/mail_rules/")).toBe(20);
+    // What the memo learned from the writes is what the server holds.
+    clearSessions();
+    const reads = await Promise.all(emu.rules.map((row) => mailRuleProvider.read!(String(row.id), rule({ name: String(row.name), filter_from: String(row.filter_from) }))));
+    expect(reads.map((r) => r.props.name)).toEqual(emu.rules.map((r) => r.name));
+  });
+
   test("lists follow `next` across pages", async () => {
     const { accountId } = await dependencies();
     for (let i = 0; i < 1200; i++) emu.addRule({ name: `r${i}`, account: accountId, owner: null });
