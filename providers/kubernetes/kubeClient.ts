@@ -116,41 +116,77 @@ export function keyManagers(cm: ConfigMapObject, key: string): string[] {
   return [...new Set(owners.map((m) => m.manager ?? "(unnamed manager)"))];
 }
 
+// Per-process state, on globalThis for the reason providers/paperless/session.ts gives: Pulumi
+// serializes each dynamic provider by value, so a module-level Map would be one copy per provider
+// text (and be written into the state); globalThis is never captured and lives in the plugin
+// process only, shared by every resource of one `pulumi` operation.
+interface KubeProcessState {
+  /** Tail of the chain of edits per ConfigMap: `<server> <namespace>/<name>`. */
+  edits: Map<string, Promise<void>>;
+}
+
+function processState(): KubeProcessState {
+  // Looked up here, not held in a module constant: the serializer cannot carry a symbol value.
+  const key = Symbol.for("paperless-mail-ingest/kube-client-state");
+  const g = globalThis as unknown as Record<symbol, KubeProcessState | undefined>;
+  return (g[key] ??= { edits: new Map() });
+}
+
+/**
+ * Run `task` after every earlier task of this process with the same key has settled. Every
+ * mailbox adds two writers (account and alias line) to the one shared ConfigMap, all started in
+ * parallel by the engine; racing them through 409 retries makes all but one lose each round, so
+ * from a few mailboxes on the last one runs out of attempts. In line, each wins first time.
+ */
+function serialized<T>(key: string, task: () => Promise<T>): Promise<T> {
+  const edits = processState().edits;
+  const run = (edits.get(key) ?? Promise.resolve()).then(task);
+  const tail = run.then(() => undefined, () => undefined);
+  edits.set(key, tail);
+  void tail.then(() => { if (edits.get(key) === tail) edits.delete(key); });
+  return run;
+}
+
 /**
  * Read-modify-write of one data key. `edit` gets the current text (and the object, for error
- * messages) and returns the new text, or undefined for "no change". A 409 means someone wrote
- * in between: read again and re-apply the edit to their version, so no concurrent edit is lost.
+ * messages) and returns the new text, or undefined for "no change". Edits of one ConfigMap by this
+ * process run one at a time; a 409 then means another client wrote in between: read again and
+ * re-apply the edit to their version (after a jittered pause), so no concurrent edit is lost.
  */
-export async function editConfigMapKey(
+export function editConfigMapKey(
   conn: KubeConnection, namespace: string, name: string, key: string,
   edit: (text: string, cm: ConfigMapObject) => string | undefined,
   options: { attempts?: number; missing?: "error" | "ignore"; backoffMs?: number } = {},
 ): Promise<"changed" | "unchanged" | "missing"> {
-  const attempts = options.attempts ?? 5;
-  for (let attempt = 1; ; attempt++) {
-    const cm = await getConfigMap(conn, namespace, name);
-    if (!cm) {
-      if (options.missing === "ignore") return "missing";
-      throw new Error(`ConfigMap ${namespace}/${name} does not exist; it belongs to the mailserver's own stack, which must create it first`);
-    }
-    const text = cm.data?.[key] ?? "";
-    const next = edit(text, cm);
-    if (next === undefined || next === text) return "unchanged";
-    if (cm.immutable) throw new Error(`ConfigMap ${namespace}/${name} is immutable; its key ${key} cannot be edited`);
-    try {
-      // managedFields left out: the server then keeps them and records our change under FIELD_MANAGER.
-      const { managedFields: _, ...metadata } = cm.metadata;
-      await replaceConfigMap(conn, { ...cm, metadata, data: { ...cm.data, [key]: next } });
-      return "changed";
-    } catch (e) {
-      if (!(e instanceof KubeApiError && e.status === 409) || attempt >= attempts) {
-        throw e instanceof KubeApiError && e.status === 409
-          ? new Error(`ConfigMap ${namespace}/${name}: still conflicting after ${attempts} attempts (${e.message})`)
-          : e;
+  return serialized(`${conn.server} ${namespace}/${name}`, async () => {
+    const attempts = options.attempts ?? 5;
+    for (let attempt = 1; ; attempt++) {
+      const cm = await getConfigMap(conn, namespace, name);
+      if (!cm) {
+        if (options.missing === "ignore") return "missing";
+        throw new Error(`ConfigMap ${namespace}/${name} does not exist; it belongs to the mailserver's own stack, which must create it first`);
       }
-      await new Promise((r) => setTimeout(r, (options.backoffMs ?? 200) * attempt));
+      const text = cm.data?.[key] ?? "";
+      const next = edit(text, cm);
+      if (next === undefined || next === text) return "unchanged";
+      if (cm.immutable) throw new Error(`ConfigMap ${namespace}/${name} is immutable; its key ${key} cannot be edited`);
+      try {
+        // managedFields left out: the server then keeps them and records our change under FIELD_MANAGER.
+        const { managedFields: _, ...metadata } = cm.metadata;
+        await replaceConfigMap(conn, { ...cm, metadata, data: { ...cm.data, [key]: next } });
+        return "changed";
+      } catch (e) {
+        if (!(e instanceof KubeApiError && e.status === 409) || attempt >= attempts) {
+          throw e instanceof KubeApiError && e.status === 409
+            ? new Error(`ConfigMap ${namespace}/${name}: still conflicting after ${attempts} attempts (${e.message})`)
+            : e;
+        }
+        // Jittered, so writers in other processes that lost the same round do not retry in lockstep.
+        const base = (options.backoffMs ?? 200) * attempt;
+        await new Promise((r) => setTimeout(r, base / 2 + Math.random() * base));
+      }
     }
-  }
+  });
 }
 
 /**

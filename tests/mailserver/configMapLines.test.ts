@@ -83,6 +83,39 @@ describe("ConfigMapLines provider over HTTP", () => {
     expect(puts()).toHaveLength(3);
   });
 
+  // Every mailbox adds an account and an alias writer to the same ConfigMap, all run in parallel
+  // by the engine in one provider process.
+  const writers = (n: number) => Array.from({ length: n }, (_, i) => `box${i}@viktorbarzin.me`).flatMap((a) => [
+    props({ owner: a, keys: [a], lines: [`${a}|{SHA512-CRYPT}$6$s$h`] }),
+    props({ owner: a, keys: [a], key: "postfix-virtual.cf", format: "virtual", lines: [`${a} ${a}`] }),
+  ]);
+
+  it("many parallel writers of this process all land, one after another, without a single conflict", async () => {
+    const all = writers(8);
+    await Promise.all(all.map((p) => provider.create!(p)));
+    const data = emu.get(NS, CM)!.data!;
+    for (const p of all) {
+      expect(data[p.key]).toContain(`# BEGIN paperless-mail-ingest ${p.owner}\n${p.lines[0]}\n# END paperless-mail-ingest ${p.owner}\n`);
+    }
+    expect(data["postfix-accounts.cf"]!.startsWith(OTHERS + "\n")).toBe(true);
+    expect(puts()).toHaveLength(all.length); // no 409: each read the version the one before wrote
+  });
+
+  it("parallel writers of this process still retry around another client's writes", async () => {
+    let external = 0;
+    emu.beforePut = (ns, name) => {
+      if (external >= 3) return;
+      const live = emu.get(ns, name)!;
+      emu.put(ns, name, { ...live.data, "dovecot.cf": live.data!["dovecot.cf"] + `external${++external}\n` });
+    };
+    const all = writers(3);
+    await Promise.all(all.map((p) => provider.create!(p)));
+    const data = emu.get(NS, CM)!.data!;
+    for (const p of all) expect(data[p.key]).toContain(`\n${p.lines[0]}\n`);
+    expect(data["dovecot.cf"]).toBe("x = y\nexternal1\nexternal2\nexternal3\n");
+    expect(puts()).toHaveLength(all.length + 3); // each external write cost exactly one retry
+  });
+
   it("refuses to add a second definition of our address, naming the other manager and writing nothing", async () => {
     emu.put(NS, CM, { "postfix-accounts.cf": "docs@viktorbarzin.me|$2a$06$terraform\n" }, TERRAFORM_FIELDS);
     await expect(provider.create!(props())).rejects.toThrow(
