@@ -54,12 +54,34 @@ export function configMapPath(namespace: string, name: string): string {
   return `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps/${encodeURIComponent(name)}`;
 }
 
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** KUBERNETES_HTTP_TIMEOUT_MS, read per call: the engine's plugin process inherits the CLI's environment. */
+function timeoutMs(): number {
+  const raw = process.env.KUBERNETES_HTTP_TIMEOUT_MS;
+  if (raw === undefined || raw === "") return DEFAULT_TIMEOUT_MS;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`environment variable KUBERNETES_HTTP_TIMEOUT_MS: ${JSON.stringify(raw)} is not a positive number`);
+  return n;
+}
+
 async function call(conn: KubeConnection, method: "GET" | "PUT" | "PATCH", path: string, body?: unknown,
   contentType = "application/json"): Promise<{ status: number; json: any }> {
   const url = new URL(conn.server + path);
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   const transport = url.protocol === "http:" ? http : https;
+  const limit = timeoutMs();
   return new Promise((resolve, reject) => {
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    const fail = (e: Error) => {
+      clearTimeout(timer);
+      reject(new Error(timedOut
+        ? `${method} ${url.origin}${path}: the Kubernetes API server ${conn.server} did not answer within ${limit} ms;`
+          + ` check that the kubeconfig context (kubernetes:context, or the current one) points at a reachable cluster`
+          + ` (kubectl cluster-info), or raise KUBERNETES_HTTP_TIMEOUT_MS`
+        : `${method} ${url.origin}${path}: ${e.message}`));
+    };
     const req = transport.request(url, {
       ...conn.options,
       method,
@@ -72,14 +94,18 @@ async function call(conn: KubeConnection, method: "GET" | "PUT" | "PATCH", path:
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => {
+        clearTimeout(timer);
         const text = Buffer.concat(chunks).toString("utf8");
         let json: unknown;
         try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
         resolve({ status: res.statusCode ?? 0, json });
       });
-      res.on("error", reject);
+      res.on("error", fail);
+      res.on("aborted", () => fail(new Error("response aborted")));
     });
-    req.on("error", (e) => reject(new Error(`${method} ${url.origin}${path}: ${e.message}`)));
+    req.on("error", fail);
+    // One deadline for connect, request and response: a black-holed API server otherwise hangs preview forever.
+    timer = setTimeout(() => { timedOut = true; req.destroy(); }, limit);
     req.end(payload);
   });
 }

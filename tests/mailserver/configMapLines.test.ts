@@ -1,10 +1,11 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
 import { ConfigMapLinesProps, configMapLinesProvider } from "../../providers/kubernetes/configMapLines";
-import { editConfigMapKey, KubeConnection } from "../../providers/kubernetes/kubeClient";
+import { editConfigMapKey, getConfigMap, KubeConnection } from "../../providers/kubernetes/kubeClient";
 import { KubeApiEmulator } from "./kubeApiEmulator";
 
 const NS = "mailserver";
@@ -141,6 +142,30 @@ describe("ConfigMapLines provider over HTTP", () => {
     emu.put(NS, CM, { "postfix-accounts.cf": OTHERS });
     expect((await provider.read!("id", props())).props!.lines).toEqual([]);
   });
+});
+
+describe("an API server that never answers", () => {
+  it("fails after KUBERNETES_HTTP_TIMEOUT_MS with an error naming the server and the fix, instead of hanging", async () => {
+    // Accepts connections and never writes a byte: a black-holed server behind a dead VPN looks like this.
+    const sockets: Socket[] = [];
+    const hole = createServer((s) => void sockets.push(s));
+    await new Promise<void>((r) => hole.listen(0, "127.0.0.1", r));
+    const server = `http://127.0.0.1:${(hole.address() as { port: number }).port}`;
+    const saved = process.env.KUBERNETES_HTTP_TIMEOUT_MS;
+    process.env.KUBERNETES_HTTP_TIMEOUT_MS = "300";
+    try {
+      const started = Date.now();
+      await expect(getConfigMap({ server, options: {} }, NS, CM)).rejects.toThrow(
+        `GET ${server}/api/v1/namespaces/mailserver/configmaps/mailserver.config: the Kubernetes API server ${server} did not answer within 300 ms;`
+        + ` check that the kubeconfig context (kubernetes:context, or the current one) points at a reachable cluster (kubectl cluster-info), or raise KUBERNETES_HTTP_TIMEOUT_MS`);
+      expect(Date.now() - started).toBeLessThan(3000);
+      await expect(configMapLinesProvider(async () => ({ server, options: {} })).check!(props(), props())).rejects.toThrow(/did not answer within 300 ms/);
+    } finally {
+      if (saved === undefined) delete process.env.KUBERNETES_HTTP_TIMEOUT_MS; else process.env.KUBERNETES_HTTP_TIMEOUT_MS = saved;
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => hole.close(r));
+    }
+  }, 10_000);
 });
 
 describe("ConfigMapLines check (runs at preview)", () => {
