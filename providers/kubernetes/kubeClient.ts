@@ -26,7 +26,7 @@ export interface ConfigMapObject {
   [k: string]: unknown;
 }
 
-export class KubeApiError extends Error {
+class KubeApiError extends Error {
   constructor(readonly status: number, readonly reason: string, message: string) {
     super(message);
     this.name = "KubeApiError";
@@ -34,7 +34,7 @@ export class KubeApiError extends Error {
 }
 
 /** The field manager our writes are recorded under in managedFields. */
-export const FIELD_MANAGER = "paperless-mail-ingest";
+const FIELD_MANAGER = "paperless-mail-ingest";
 
 /** The kubeconfig context the Pulumi Kubernetes provider uses (`kubernetes:context`), or the current one. */
 export async function connect(context?: string): Promise<KubeConnection> {
@@ -50,7 +50,7 @@ export async function connect(context?: string): Promise<KubeConnection> {
   return { server: cluster.server.replace(/\/+$/, ""), options };
 }
 
-export function configMapPath(namespace: string, name: string): string {
+function configMapPath(namespace: string, name: string): string {
   return `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps/${encodeURIComponent(name)}`;
 }
 
@@ -126,7 +126,7 @@ export async function getConfigMap(conn: KubeConnection, namespace: string, name
 }
 
 /** PUT back an object read earlier; its metadata.resourceVersion makes the write conditional. */
-export async function replaceConfigMap(conn: KubeConnection, cm: ConfigMapObject): Promise<ConfigMapObject> {
+async function replaceConfigMap(conn: KubeConnection, cm: ConfigMapObject): Promise<ConfigMapObject> {
   const namespace = cm.metadata.namespace ?? "";
   const { status, json } = await call(conn, "PUT", `${configMapPath(namespace, cm.metadata.name)}?fieldManager=${FIELD_MANAGER}`, cm);
   if (status !== 200) throw apiError(`writing ConfigMap ${namespace}/${cm.metadata.name}`, status, json);

@@ -226,3 +226,10 @@ serializeFunction(() => provider, { allowSecrets: true })
     expect(new Set(emu.requests.map((r) => r.authorization))).toEqual(new Set(["Bearer from-kubeconfig"]));
   });
 });
+
+describe("kubeClient's surface", () => {
+  it("exports only what the providers and tests use (the PUT and its error type stay private)", async () => {
+    expect(Object.keys(await import("../../providers/kubernetes/kubeClient")).sort())
+      .toEqual(["connect", "dryRunApply", "editConfigMapKey", "getConfigMap", "keyManagers"]);
+  });
+});
