@@ -18,11 +18,11 @@ export interface ApplyPreflightProps {
 
 export type ApplyPreflightInputs = { [K in keyof ApplyPreflightProps]: pulumi.Input<ApplyPreflightProps[K]> };
 
-export function applyPreflightProvider(connector: (context?: string) => Promise<KubeConnection> = connect): pulumi.dynamic.ResourceProvider {
+export function applyPreflightProvider(connector: (context: string) => Promise<KubeConnection> = connect): pulumi.dynamic.ResourceProvider {
   return {
     async check(_olds: ApplyPreflightProps, news: ApplyPreflightProps) {
       try {
-        await dryRunApply(await connector(news.context || undefined), news.path, news.body, news.fieldManager);
+        await dryRunApply(await connector(news.context), news.path, news.body, news.fieldManager);
         return { inputs: news, failures: [] };
       } catch (e) {
         return { inputs: news, failures: [{ property: "body", reason: (e as Error).message }] };

@@ -4,7 +4,7 @@
 // removes the block on delete.
 import * as pulumi from "@pulumi/pulumi";
 import { foreignDefinitions, LineFormat, lineKey, markers, readOwnedLines, writeOwnedLines } from "../../core/ownedLines";
-import { connect, ConfigMapObject, editConfigMapKey, getConfigMap, KubeConnection, keyManagers } from "./kubeClient";
+import { connect, ConfigMapObject, editConfigMapKey, getConfigMap, KubeConnection, keyManagers, peekConfigMap } from "./kubeClient";
 
 export interface ConfigMapLinesProps {
   namespace: string;
@@ -22,7 +22,8 @@ export interface ConfigMapLinesProps {
 
 export type ConfigMapLinesInputs = { [K in keyof ConfigMapLinesProps]: pulumi.Input<ConfigMapLinesProps[K]> };
 
-type Connector = (context?: string) => Promise<KubeConnection>;
+/** kubeconfig context ("" for the current one) -> connection. */
+type Connector = (context: string) => Promise<KubeConnection>;
 
 function where(p: ConfigMapLinesProps): string {
   return `ConfigMap ${p.namespace}/${p.name} key ${p.key}`;
@@ -39,7 +40,7 @@ function conflictMessage(p: ConfigMapLinesProps, text: string, cm: ConfigMapObje
 }
 
 async function putLines(connector: Connector, p: ConfigMapLinesProps, lines: string[]): Promise<void> {
-  const conn = await connector(p.context || undefined);
+  const conn = await connector(p.context);
   await editConfigMapKey(conn, p.namespace, p.name, p.key, (text, cm) => {
     if (lines.length) {
       const conflict = conflictMessage(p, text, cm);
@@ -69,8 +70,8 @@ export function configMapLinesProvider(connector: Connector = connect): pulumi.d
       }
       // The check that matters at preview: someone else already defines our address in that key.
       if (!failures.length) {
-        const conn = await connector(news.context || undefined);
-        const cm = await getConfigMap(conn, news.namespace, news.name);
+        const conn = await connector(news.context);
+        const cm = await peekConfigMap(conn, news.namespace, news.name);
         if (!cm) failures.push({ property: "name", reason: `ConfigMap ${news.namespace}/${news.name} does not exist; it belongs to the mailserver's own stack, which must create it first` });
         else {
           const conflict = conflictMessage(news, cm.data?.[news.key] ?? "", cm);
@@ -104,7 +105,7 @@ export function configMapLinesProvider(connector: Connector = connect): pulumi.d
 
     // refresh: what is really in the block now (a hand-removed block shows as a change to re-apply).
     async read(id: string, props: ConfigMapLinesProps) {
-      const conn = await connector(props.context || undefined);
+      const conn = await connector(props.context);
       const cm = await getConfigMap(conn, props.namespace, props.name);
       const lines = cm ? readOwnedLines(cm.data?.[props.key] ?? "", props.owner) ?? [] : [];
       return { id, props: { ...props, lines } };

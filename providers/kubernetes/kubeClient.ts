@@ -36,18 +36,67 @@ class KubeApiError extends Error {
 /** The field manager our writes are recorded under in managedFields. */
 const FIELD_MANAGER = "paperless-mail-ingest";
 
-/** The kubeconfig context the Pulumi Kubernetes provider uses (`kubernetes:context`), or the current one. */
-export async function connect(context?: string): Promise<KubeConnection> {
-  // ESM-only package, loaded lazily (require(esm), Node >= 20.19) so the serialized provider stays small.
-  const { KubeConfig } = require("@kubernetes/client-node") as typeof import("@kubernetes/client-node");
-  const kc = new KubeConfig();
-  kc.loadFromDefault();
-  if (context) kc.setCurrentContext(context);
+// Per-process state, on globalThis for the reason providers/paperless/session.ts gives: Pulumi
+// serializes each dynamic provider by value, so a module-level Map would be one copy per provider
+// text (and be written into the state); globalThis is never captured and lives in the plugin
+// process only, shared by every resource of one `pulumi` operation.
+interface KubeProcessState {
+  /** Tail of the chain of edits per ConfigMap: `<server> <namespace>/<name>`. */
+  edits: Map<string, Promise<void>>;
+  /** Per kubeconfig context: the loaded config and the connection resolved from it. */
+  connections: Map<string, { kc: KubeConfig; at: number; connection?: Promise<KubeConnection> }>;
+  /** Preview-time reads per ConfigMap (same key as edits), until this process edits it. */
+  reads: Map<string, Promise<ConfigMapObject | undefined>>;
+}
+
+function processState(): KubeProcessState {
+  // Looked up here, not held in a module constant: the serializer cannot carry a symbol value.
+  const key = Symbol.for("paperless-mail-ingest/kube-client-state");
+  const g = globalThis as unknown as Record<symbol, KubeProcessState | undefined>;
+  return (g[key] ??= { edits: new Map(), connections: new Map(), reads: new Map() });
+}
+
+type KubeConfig = import("@kubernetes/client-node").KubeConfig;
+
+/** How long one resolved connection (headers, TLS agent) is reused before the auth is applied afresh. */
+const CONNECTION_TTL_MS = 60_000;
+
+async function resolveConnection(kc: KubeConfig, context: string): Promise<KubeConnection> {
   const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error(`kubeconfig has no cluster for context ${JSON.stringify(context ?? kc.getCurrentContext())}`);
+  if (!cluster) throw new Error(`kubeconfig has no cluster for context ${JSON.stringify(context || kc.getCurrentContext())}`);
   const options: https.RequestOptions = {};
   await kc.applyToHTTPSOptions(options);
   return { server: cluster.server.replace(/\/+$/, ""), options };
+}
+
+/**
+ * The kubeconfig context the Pulumi Kubernetes provider uses (`kubernetes:context`; "" for the
+ * current one). The kubeconfig is loaded once per context and process, and the connection reused
+ * for a minute: every resource's check/create/read calls this. Re-applying the auth from the same
+ * loaded config after that is cheap (an exec plugin's token is cached by it until it expires) and
+ * keeps a long `up` from holding on to an expired token.
+ */
+export async function connect(context = ""): Promise<KubeConnection> {
+  const cache = processState().connections;
+  let entry = cache.get(context);
+  if (!entry) {
+    // ESM-only package, loaded lazily (require(esm), Node >= 20.19) so the serialized provider stays small.
+    const { KubeConfig } = require("@kubernetes/client-node") as typeof import("@kubernetes/client-node");
+    const kc = new KubeConfig();
+    kc.loadFromDefault();
+    if (context) kc.setCurrentContext(context);
+    entry = { kc, at: 0 };
+    cache.set(context, entry);
+  }
+  if (!entry.connection || Date.now() - entry.at >= CONNECTION_TTL_MS) {
+    const current = entry;
+    const pending = resolveConnection(current.kc, context);
+    current.connection = pending;
+    current.at = Date.now();
+    // A failed resolution is not kept: the next call tries again.
+    pending.catch(() => { if (current.connection === pending) delete current.connection; });
+  }
+  return entry.connection!;
 }
 
 function configMapPath(namespace: string, name: string): string {
@@ -133,6 +182,32 @@ async function replaceConfigMap(conn: KubeConnection, cm: ConfigMapObject): Prom
   return json as ConfigMapObject;
 }
 
+/** Forget cached connections and reads (the next call starts as a new operation's process would). */
+export function clearKubeCaches(): void {
+  const state = processState();
+  state.connections.clear();
+  state.reads.clear();
+}
+
+/**
+ * The ConfigMap as a check at preview sees it: one GET serves every resource of this process
+ * (the account and alias lines of every mailbox read the same object) until this process edits
+ * it. Writes never use this: they read afresh for the resourceVersion they are conditional on.
+ */
+export function peekConfigMap(conn: KubeConnection, namespace: string, name: string): Promise<ConfigMapObject | undefined> {
+  const reads = processState().reads;
+  const key = `${conn.server} ${namespace}/${name}`;
+  let pending = reads.get(key);
+  if (!pending) {
+    pending = getConfigMap(conn, namespace, name);
+    reads.set(key, pending);
+    const mine = pending;
+    // A failed read is not kept: the next check asks again.
+    mine.catch(() => { if (reads.get(key) === mine) reads.delete(key); });
+  }
+  return pending;
+}
+
 /** Field managers recorded as owning `data.<key>` (who else writes this key). */
 export function keyManagers(cm: ConfigMapObject, key: string): string[] {
   const owners = (cm.metadata.managedFields ?? []).filter((m) => {
@@ -140,22 +215,6 @@ export function keyManagers(cm: ConfigMapObject, key: string): string[] {
     return data !== null && typeof data === "object" && `f:${key}` in data;
   });
   return [...new Set(owners.map((m) => m.manager ?? "(unnamed manager)"))];
-}
-
-// Per-process state, on globalThis for the reason providers/paperless/session.ts gives: Pulumi
-// serializes each dynamic provider by value, so a module-level Map would be one copy per provider
-// text (and be written into the state); globalThis is never captured and lives in the plugin
-// process only, shared by every resource of one `pulumi` operation.
-interface KubeProcessState {
-  /** Tail of the chain of edits per ConfigMap: `<server> <namespace>/<name>`. */
-  edits: Map<string, Promise<void>>;
-}
-
-function processState(): KubeProcessState {
-  // Looked up here, not held in a module constant: the serializer cannot carry a symbol value.
-  const key = Symbol.for("paperless-mail-ingest/kube-client-state");
-  const g = globalThis as unknown as Record<symbol, KubeProcessState | undefined>;
-  return (g[key] ??= { edits: new Map() });
 }
 
 /**
@@ -184,7 +243,8 @@ export function editConfigMapKey(
   edit: (text: string, cm: ConfigMapObject) => string | undefined,
   options: { attempts?: number; missing?: "error" | "ignore"; backoffMs?: number } = {},
 ): Promise<"changed" | "unchanged" | "missing"> {
-  return serialized(`${conn.server} ${namespace}/${name}`, async () => {
+  const target = `${conn.server} ${namespace}/${name}`;
+  return serialized(target, async () => {
     const attempts = options.attempts ?? 5;
     for (let attempt = 1; ; attempt++) {
       const cm = await getConfigMap(conn, namespace, name);
@@ -199,7 +259,12 @@ export function editConfigMapKey(
       try {
         // managedFields left out: the server then keeps them and records our change under FIELD_MANAGER.
         const { managedFields: _, ...metadata } = cm.metadata;
-        await replaceConfigMap(conn, { ...cm, metadata, data: { ...cm.data, [key]: next } });
+        try {
+          await replaceConfigMap(conn, { ...cm, metadata, data: { ...cm.data, [key]: next } });
+        } finally {
+          // After our write (a failed one may have landed too) a memoized preview read is stale.
+          processState().reads.delete(target);
+        }
         return "changed";
       } catch (e) {
         if (!(e instanceof KubeApiError && e.status === 409) || attempt >= attempts) {

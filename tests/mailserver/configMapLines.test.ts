@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
 import { ConfigMapLinesProps, configMapLinesProvider } from "../../providers/kubernetes/configMapLines";
-import { editConfigMapKey, getConfigMap, KubeConnection } from "../../providers/kubernetes/kubeClient";
+import { clearKubeCaches, editConfigMapKey, getConfigMap, KubeConnection } from "../../providers/kubernetes/kubeClient";
 import { KubeApiEmulator } from "./kubeApiEmulator";
 
 const NS = "mailserver";
@@ -25,6 +25,7 @@ let provider: pulumi.dynamic.ResourceProvider;
 const puts = () => emu.requests.filter((r) => r.method === "PUT");
 
 beforeEach(async () => {
+  clearKubeCaches(); // each test is a new operation (a new plugin process)
   emu = await new KubeApiEmulator().start();
   emu.put(NS, CM, { "postfix-accounts.cf": OTHERS, "dovecot.cf": "x = y\n" }, TERRAFORM_FIELDS);
   const conn: KubeConnection = { server: emu.url, options: { headers: { authorization: "Bearer test-token" } } };
@@ -175,6 +176,22 @@ describe("ConfigMapLines check (runs at preview)", () => {
     expect((await provider.check!(unknown, unknown)).failures).toEqual([]);
   });
 
+  it("one GET of the shared ConfigMap serves the checks of every mailbox's account and alias lines, until we write it", async () => {
+    const mailboxes = ["a", "b", "c"].map((l) => `${l}@viktorbarzin.me`);
+    const all = mailboxes.flatMap((a) => [
+      props({ owner: a, keys: [a], lines: [`${a}|h`] }),
+      props({ owner: a, keys: [a], key: "postfix-virtual.cf", format: "virtual", lines: [`${a} ${a}`] }),
+    ]);
+    for (const p of all) expect((await provider.check!(p, p)).failures).toEqual([]);
+    expect(emu.requests.filter((r) => r.method === "GET")).toHaveLength(1);
+    // Our own write makes the memo stale: the next check reads again and sees the new block.
+    await provider.create!(all[0]!);
+    emu.requests.length = 0;
+    const clash = props({ owner: "other@viktorbarzin.me", keys: ["a@viktorbarzin.me"], lines: ["a@viktorbarzin.me|x"] });
+    expect((await provider.check!(clash, clash)).failures).toEqual([{ property: "keys", reason: expect.stringContaining("already defines a@viktorbarzin.me") }]);
+    expect(emu.requests.map((r) => r.method)).toEqual(["GET"]);
+  });
+
   it("fails, naming the other manager and the line, when another owner defines the address", async () => {
     emu.put(NS, CM, { "postfix-accounts.cf": "a@b.cd|x\nDOCS@viktorbarzin.me|$2a$06$terraform\n" }, TERRAFORM_FIELDS);
     const { failures } = await provider.check!(props(), props());
@@ -213,7 +230,14 @@ describe("as Pulumi runs it: serialized provider, real @kubernetes/client-node, 
 const { serializeFunction } = require("@pulumi/pulumi/runtime/closure/serializeClosure");
 const provider = configMapLinesProvider();
 serializeFunction(() => provider, { allowSecrets: true })
-  .then((sf) => require("require-from-string")(sf.text).handler().create(${JSON.stringify(props({ context: "prod" }))}))
+  .then(async (sf) => {
+    const handler = require("require-from-string")(sf.text).handler();
+    await handler.create(${JSON.stringify(props({ context: "prod" }))});
+    // The kubeconfig is loaded once per context and process, not on every call.
+    require("node:fs").rmSync(${JSON.stringify(kubeconfig)});
+    const { props: read } = await handler.read("id", ${JSON.stringify(props({ context: "prod", lines: [] }))});
+    if (read.lines[0] !== ${JSON.stringify(LINE)}) throw new Error("read after the kubeconfig was removed: " + JSON.stringify(read));
+  })
   .then(() => process.exit(0), (e) => { console.error(e.message); process.exit(1); }); // exit: don't wait for keep-alive sockets`;
     // Async spawn: the emulator answers from this process's event loop.
     const child = spawn(process.execPath, ["--require", "tsx/cjs", "-e", script],
@@ -230,6 +254,6 @@ serializeFunction(() => provider, { allowSecrets: true })
 describe("kubeClient's surface", () => {
   it("exports only what the providers and tests use (the PUT and its error type stay private)", async () => {
     expect(Object.keys(await import("../../providers/kubernetes/kubeClient")).sort())
-      .toEqual(["connect", "dryRunApply", "editConfigMapKey", "getConfigMap", "keyManagers"]);
+      .toEqual(["clearKubeCaches", "connect", "dryRunApply", "editConfigMapKey", "getConfigMap", "keyManagers", "peekConfigMap"]);
   });
 });
