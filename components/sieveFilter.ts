@@ -7,66 +7,9 @@ import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { execWhenRolledOut, PodTarget, processedFolderCommand, sieveRemovalCommand } from "../core/mailboxCommands";
-import { sieveConfigMapKey, sieveFileName } from "../core/sieve";
+import { RELOADER_MATCH, sieveDeploymentPatch, sieveMount } from "../core/sieveMount";
 import type { Mailbox, MailserverSettings } from "../core/types";
 import { ApplyPreflight } from "../providers/kubernetes/applyPreflight";
-
-export const RELOADER_MATCH = "reloader.stakater.com/match";
-export const RELOADER_SEARCH = "reloader.stakater.com/search";
-
-/** Names on the mailserver side, all derived from the mailbox (what the program owns there). */
-export interface SieveMount {
-  configMapName: string;
-  key: string;
-  volumeName: string;
-  mountPath: string;
-  /** Server-side apply field manager of the Deployment patch; one per mailbox, or patches would drop each other's fields. */
-  fieldManager: string;
-}
-
-const CONFIGMAP_KEY = /^[-._a-zA-Z0-9]+$/;
-
-export function sieveMount(mailbox: Mailbox, mailserver: MailserverSettings): SieveMount {
-  const key = sieveConfigMapKey(mailbox.address);
-  if (!CONFIGMAP_KEY.test(key)) throw new Error(`mailbox ${JSON.stringify(mailbox.address)}: sieve ConfigMap key ${JSON.stringify(key)} is not a valid key ([-._a-zA-Z0-9]+)`);
-  // Object names: lower-case DNS; a volume name is a single label of at most 63 characters.
-  const slug = `${mailbox.localPart}-at-${mailbox.domain}`.toLowerCase().replace(/[^a-z0-9.-]/g, "-");
-  const label = `sieve-${slug.replace(/\./g, "-")}`;
-  const volumeName = label.length <= 63 ? label
-    : `${label.slice(0, 52).replace(/-+$/, "")}-${createHash("sha256").update(mailbox.address).digest("hex").slice(0, 10)}`;
-  return {
-    configMapName: `${mailserver.deployment}-sieve-${slug}`.slice(0, 253),
-    key,
-    volumeName,
-    mountPath: `${mailserver.configDir.replace(/\/+$/, "")}/${sieveFileName(mailbox.address)}`,
-    fieldManager: `paperless-mail-ingest-sieve-${slug}`.slice(0, 128),
-  };
-}
-
-/** The server-side apply patch of the mailserver Deployment: only what the sieve mount needs. */
-export function sieveDeploymentPatch(mailbox: Mailbox, mailserver: MailserverSettings) {
-  const mount = sieveMount(mailbox, mailserver);
-  return {
-    apiVersion: "apps/v1" as const,
-    kind: "Deployment" as const,
-    metadata: {
-      name: mailserver.deployment,
-      namespace: mailserver.namespace,
-      annotations: { [RELOADER_SEARCH]: "true", "pulumi.com/patchFieldManager": mount.fieldManager },
-    },
-    spec: {
-      template: {
-        spec: {
-          volumes: [{ name: mount.volumeName, configMap: { name: mount.configMapName } }],
-          containers: [{
-            name: mailserver.container,
-            volumeMounts: [{ name: mount.volumeName, mountPath: mount.mountPath, subPath: mount.key, readOnly: true }],
-          }],
-        },
-      },
-    },
-  };
-}
 
 export interface SieveFilterArgs {
   mailbox: Mailbox;

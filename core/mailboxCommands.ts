@@ -1,5 +1,6 @@
 // Shell text run inside the docker-mailserver container (plain POSIX sh). Kept pure so the
 // same strings are exercised against a real Dovecot in tests/mailpath.
+import { inDir } from "./names";
 import type { Mailbox, MailserverSettings } from "./types";
 
 /** Single-quote for POSIX sh. */
@@ -20,7 +21,7 @@ export function processedFolderCommand(mailbox: Mailbox, doveadm = "doveadm"): s
 
 /** `<mailRoot>/<domain>/<localpart>/home`: where docker-mailserver installs the user's active sieve. */
 export function sieveHome(mailbox: Mailbox, mailserver: MailserverSettings): string {
-  return `${mailserver.mailRoot.replace(/\/+$/, "")}/${mailbox.domain}/${mailbox.localPart}/home`;
+  return inDir(mailserver.mailRoot, mailbox.domain, mailbox.localPart, "home");
 }
 
 /**

@@ -1,5 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
-import { sieveDeploymentPatch, sieveMount } from "../../components/sieveFilter";
+import { sieveDeploymentPatch, sieveMount } from "../../core/sieveMount";
 import { ApplyPreflightProps, applyPreflightProvider } from "../../providers/kubernetes/applyPreflight";
 import { KubeApiEmulator } from "./kubeApiEmulator";
 import { prodConfig } from "../support/prodConfig";

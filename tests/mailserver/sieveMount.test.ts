@@ -1,0 +1,38 @@
+// The names the program owns on the mailserver, from core/ (no Pulumi): one derivation, built on atName.
+import { atName, inDir } from "../../core/names";
+import { sieveHome } from "../../core/mailboxCommands";
+import { sieveDeploymentPatch, sieveMount } from "../../core/sieveMount";
+import { prodConfig } from "../support/prodConfig";
+
+const config = prodConfig();
+const mailbox = config.mailboxes[0]!;
+
+describe("sieveMount (core)", () => {
+  it("derives every name from atName(address)", () => {
+    const slug = atName(mailbox.address);
+    expect(slug).toBe("docs-at-viktorbarzin.me");
+    expect(sieveMount(mailbox, config.mailserver)).toEqual({
+      configMapName: `mailserver-sieve-${slug}`,
+      key: `${slug}.dovecot.sieve`,
+      volumeName: "sieve-docs-at-viktorbarzin-me",
+      mountPath: "/tmp/docker-mailserver/docs@viktorbarzin.me.dovecot.sieve",
+      fieldManager: `paperless-mail-ingest-sieve-${slug}`,
+    });
+  });
+
+  it("joins configDir and mailRoot the same way with or without trailing slashes", () => {
+    expect(inDir("/tmp/docker-mailserver//", "a.sieve")).toBe("/tmp/docker-mailserver/a.sieve");
+    const slashed = { ...config.mailserver, configDir: "/tmp/docker-mailserver/", mailRoot: "/var/mail/" };
+    expect(sieveMount(mailbox, slashed).mountPath).toBe(sieveMount(mailbox, config.mailserver).mountPath);
+    expect(sieveHome(mailbox, slashed)).toBe("/var/mail/viktorbarzin.me/docs/home");
+    expect(sieveDeploymentPatch(mailbox, slashed)).toEqual(sieveDeploymentPatch(mailbox, config.mailserver));
+  });
+
+  it("keeps a long mailbox's volume name a single DNS label (at most 63 characters)", () => {
+    const local = "a".repeat(60);
+    const long = { ...mailbox, address: `${local}@viktorbarzin.me`, localPart: local };
+    const { volumeName } = sieveMount(long, config.mailserver);
+    expect(volumeName.length).toBeLessThanOrEqual(63);
+    expect(volumeName).toMatch(/^sieve-a+-[0-9a-f]{10}$/);
+  });
+});
