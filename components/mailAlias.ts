@@ -2,14 +2,15 @@
 // does not take its mail (design §1).
 import * as pulumi from "@pulumi/pulumi";
 import { selfAliasLine } from "../core/aliasLine";
+import type { KubeTarget } from "../core/mailboxCommands";
 import type { Mailbox, MailserverSettings } from "../core/types";
 import { ConfigMapLines } from "../providers/kubernetes/configMapLines";
 
 export interface MailAliasArgs {
   mailbox: Mailbox;
   mailserver: MailserverSettings;
-  /** kubeconfig context (`kubernetes:context`); the current context when absent. */
-  kubeContext?: string;
+  /** The cluster (core/mailboxCommands.ts kubeTarget). */
+  kube: KubeTarget;
 }
 
 export class MailAlias extends pulumi.ComponentResource {
@@ -27,7 +28,7 @@ export class MailAlias extends pulumi.ComponentResource {
       format: "virtual",
       keys: [mailbox.address],
       lines: [this.aliasLine],
-      context: args.kubeContext ?? "",
+      context: args.kube.context,
     }, { parent: this });
     this.registerOutputs({ aliasLine: this.aliasLine });
   }

@@ -3,7 +3,7 @@
 // the consumer (uid 1000) cannot read.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { kubectlExec } from "../core/mailboxCommands";
+import { KubeTarget, kubectlExec, podTarget } from "../core/mailboxCommands";
 import type { PaperlessSettings } from "../core/types";
 
 export const MAIL_FETCHER = ["s6-setuidgid", "paperless", "python3", "manage.py", "mail_fetcher"] as const;
@@ -12,8 +12,8 @@ export interface MailFetchTriggerArgs {
   paperless: PaperlessSettings;
   /** Changes exactly when the paperless rules change; the fetch re-runs only then. */
   rulesFingerprint: pulumi.Input<string>;
-  /** kubeconfig context (`kubernetes:context`); the current context when absent. */
-  kubeContext?: string;
+  /** The cluster (core/mailboxCommands.ts kubeTarget). */
+  kube: KubeTarget;
 }
 
 export class MailFetchTrigger extends pulumi.ComponentResource {
@@ -26,10 +26,7 @@ export class MailFetchTrigger extends pulumi.ComponentResource {
     this.enabled = paperless.fetchAfterChange;
     if (this.enabled) {
       new command.local.Command(name, {
-        create: kubectlExec({
-          namespace: paperless.namespace, deployment: paperless.deployment, container: paperless.container,
-          ...(args.kubeContext ? { context: args.kubeContext } : {}),
-        }, MAIL_FETCHER),
+        create: kubectlExec(podTarget(args.kube, paperless), MAIL_FETCHER),
         triggers: [args.rulesFingerprint],
         // Passed on explicitly: the fetch must wait for the rules the caller made it depend on.
       }, { parent: this, ...(opts?.dependsOn ? { dependsOn: opts.dependsOn } : {}) });

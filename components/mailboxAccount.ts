@@ -2,6 +2,7 @@
 // once and kept in state, so the same password always gives the same line (no re-hash per apply).
 import * as pulumi from "@pulumi/pulumi";
 import { accountLine, CRYPT_ALPHABET, SALT_LENGTH } from "../core/accountLine";
+import type { KubeTarget } from "../core/mailboxCommands";
 import type { Mailbox, MailserverSettings } from "../core/types";
 import { ConfigMapLines } from "../providers/kubernetes/configMapLines";
 import { RandomText } from "../providers/random/randomText";
@@ -11,8 +12,8 @@ export interface MailboxAccountArgs {
   mailserver: MailserverSettings;
   /** Secret; from MailboxSecret. */
   password: pulumi.Input<string>;
-  /** kubeconfig context (`kubernetes:context`); the current context when absent. */
-  kubeContext?: string;
+  /** The cluster (core/mailboxCommands.ts kubeTarget). */
+  kube: KubeTarget;
 }
 
 export class MailboxAccount extends pulumi.ComponentResource {
@@ -32,7 +33,7 @@ export class MailboxAccount extends pulumi.ComponentResource {
       format: "accounts",
       keys: [mailbox.address],
       lines: this.accountLine.apply((l) => [l]),
-      context: args.kubeContext ?? "",
+      context: args.kube.context,
     }, { parent: this, additionalSecretOutputs: ["lines"] });
     this.registerOutputs({ accountLine: this.accountLine });
   }

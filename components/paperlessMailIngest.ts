@@ -2,6 +2,7 @@
 // mailserver's shared files, its sieve allowlist, its paperless account and rules, and the
 // optional immediate fetch. Every child is derived from the same validated Mailbox.
 import * as pulumi from "@pulumi/pulumi";
+import { kubeTarget } from "../core/mailboxCommands";
 import { renderSieve } from "../core/sieve";
 import type { IngestConfig, Mailbox } from "../core/types";
 import { MailAlias } from "./mailAlias";
@@ -37,23 +38,23 @@ export class PaperlessMailIngest extends pulumi.ComponentResource {
     const { mailbox, config } = args;
     const { mailserver, paperless } = config;
     const parent = { parent: this };
-    const kube = args.kubeContext ? { kubeContext: args.kubeContext } : {};
+    const kube = kubeTarget(args.kubeContext);
 
     const secret = new MailboxSecret(name, {
       mailbox, vault: config.vault, ...(args.password !== undefined ? { password: args.password } : {}),
       ...(args.vaultConnection ? { connection: args.vaultConnection } : {}),
     }, parent);
-    new MailboxAccount(name, { mailbox, mailserver, password: secret.password, ...kube }, parent);
+    new MailboxAccount(name, { mailbox, mailserver, password: secret.password, kube }, parent);
     // After the Vault secret (and its write check), like everything that takes the password:
     // even with `up --skip-preview`, a token that may not write stops the deploy before the
     // mailserver is touched.
     const afterSecret = { parent: this, dependsOn: [secret] };
-    new MailAlias(name, { mailbox, mailserver, ...kube }, afterSecret);
-    const sieve = new SieveFilter(name, { mailbox, mailserver, script: renderSieve(mailbox), ...kube }, afterSecret);
+    new MailAlias(name, { mailbox, mailserver, kube }, afterSecret);
+    const sieve = new SieveFilter(name, { mailbox, mailserver, script: renderSieve(mailbox), kube }, afterSecret);
     const rules = new PaperlessMailbox(name, {
       mailbox, mailserver, paperless, apiToken: args.paperlessToken, password: secret.password,
     }, parent);
-    new MailFetchTrigger(name, { paperless, rulesFingerprint: rules.rulesFingerprint, ...kube }, { parent: this, dependsOn: [rules] });
+    new MailFetchTrigger(name, { paperless, rulesFingerprint: rules.rulesFingerprint, kube }, { parent: this, dependsOn: [rules] });
 
     this.senders = Object.fromEntries(mailbox.senders.map((s) => [s.address, s.user]));
     this.ruleIds = rules.ruleIds;

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { execWhenRolledOut, PodTarget, processedFolderCommand, sieveRemovalCommand } from "../core/mailboxCommands";
+import { execWhenRolledOut, KubeTarget, podTarget, processedFolderCommand, sieveRemovalCommand } from "../core/mailboxCommands";
 import { RELOADER_MATCH, sieveDeploymentPatch, sieveMount } from "../core/sieveMount";
 import type { Mailbox, MailserverSettings } from "../core/types";
 import { ApplyPreflight } from "../providers/kubernetes/applyPreflight";
@@ -16,8 +16,8 @@ export interface SieveFilterArgs {
   mailserver: MailserverSettings;
   /** The rendered sieve script (core/sieve.ts renderSieve). */
   script: string;
-  /** kubeconfig context (`kubernetes:context`) for the kubectl commands; the current context when absent. */
-  kubeContext?: string;
+  /** The cluster (core/mailboxCommands.ts kubeTarget). */
+  kube: KubeTarget;
 }
 
 export class SieveFilter extends pulumi.ComponentResource {
@@ -29,10 +29,7 @@ export class SieveFilter extends pulumi.ComponentResource {
     super("paperless-mail-ingest:mailserver:SieveFilter", name, {}, opts);
     const { mailbox, mailserver, script } = args;
     const mount = sieveMount(mailbox, mailserver);
-    const pod: PodTarget = {
-      namespace: mailserver.namespace, deployment: mailserver.deployment, container: mailserver.container,
-      ...(args.kubeContext ? { context: args.kubeContext } : {}),
-    };
+    const pod = podTarget(args.kube, mailserver);
     this.configMapName = mount.configMapName;
     this.sieveHash = createHash("sha256").update(script).digest("hex");
 
@@ -69,7 +66,7 @@ export class SieveFilter extends pulumi.ComponentResource {
       path: `/apis/apps/v1/namespaces/${encodeURIComponent(mailserver.namespace)}/deployments/${encodeURIComponent(mailserver.deployment)}`,
       body: patch,
       fieldManager: mount.fieldManager,
-      context: args.kubeContext ?? "",
+      context: args.kube.context,
     }, { parent: this });
     new k8s.apps.v1.DeploymentPatch(name, patch, { parent: this, dependsOn: [configMap, removal, preflight] });
 

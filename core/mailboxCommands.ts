@@ -33,13 +33,29 @@ export function sieveRemovalCommand(mailbox: Mailbox, mailserver: MailserverSett
   return `rm -f -- ${shellQuote(`${home}/.dovecot.sieve`)} ${shellQuote(`${home}/.dovecot.svbin`)}`;
 }
 
+/**
+ * The cluster, as the kubeconfig names it: the context the Kubernetes provider uses
+ * (`kubernetes:context`), "" for the current one. Built once per mailbox (PaperlessMailIngest) and
+ * handed to every resource that talks to the cluster, in the form their inputs store it.
+ */
+export interface KubeTarget {
+  readonly context: string;
+}
+
+export function kubeTarget(context?: string): KubeTarget {
+  return { context: context ?? "" };
+}
+
 /** A container of a Deployment, reached with kubectl from where `pulumi` runs. */
-export interface PodTarget {
+export interface PodTarget extends KubeTarget {
   readonly namespace: string;
   readonly deployment: string;
   readonly container: string;
-  /** kubeconfig context; the current one when absent. */
-  readonly context?: string;
+}
+
+/** The container of the mailserver or paperless settings, in that cluster. */
+export function podTarget(kube: KubeTarget, where: { namespace: string; deployment: string; container: string }): PodTarget {
+  return { context: kube.context, namespace: where.namespace, deployment: where.deployment, container: where.container };
 }
 
 function kubectl(target: PodTarget): string {
