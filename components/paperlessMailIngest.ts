@@ -44,13 +44,13 @@ export class PaperlessMailIngest extends pulumi.ComponentResource {
       mailbox, vault: config.vault, ...(args.password !== undefined ? { password: args.password } : {}),
       ...(args.vaultConnection ? { connection: args.vaultConnection } : {}),
     }, parent);
-    new MailboxAccount(name, { mailbox, mailserver, password: secret.password, kube }, parent);
+    const account = new MailboxAccount(name, { mailbox, mailserver, password: secret.password, kube }, parent);
     // After the Vault secret (and its write check), like everything that takes the password:
     // even with `up --skip-preview`, a token that may not write stops the deploy before the
     // mailserver is touched.
     const afterSecret = { parent: this, dependsOn: [secret] };
     new MailAlias(name, { mailbox, mailserver, kube }, afterSecret);
-    const sieve = new SieveFilter(name, { mailbox, mailserver, script: renderSieve(mailbox), kube }, afterSecret);
+    const sieve = new SieveFilter(name, { mailbox, mailserver, script: renderSieve(mailbox), kube, accountLine: account.line }, afterSecret);
     const rules = new PaperlessMailbox(name, {
       mailbox, mailserver, paperless, apiToken: args.paperlessToken, password: secret.password,
     }, parent);

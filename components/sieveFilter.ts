@@ -18,6 +18,8 @@ export interface SieveFilterArgs {
   script: string;
   /** The cluster (core/mailboxCommands.ts kubeTarget). */
   kube: KubeTarget;
+  /** What writes the mailbox's account line (MailboxAccount.line): doveadm knows no user before it. */
+  accountLine: pulumi.Resource;
 }
 
 export class SieveFilter extends pulumi.ComponentResource {
@@ -51,11 +53,6 @@ export class SieveFilter extends pulumi.ComponentResource {
       delete: execWhenRolledOut(pod, sieveRemovalCommand(mailbox, mailserver)),
     }, { parent: this });
 
-    // The rules MOVE consumed mail into this folder; paperless fails the rule when it is missing.
-    new command.local.Command(`${name}-processed-folder`, {
-      create: execWhenRolledOut(pod, processedFolderCommand(mailbox)),
-    }, { parent: this });
-
     // Server-side apply without force: a field owned by another manager with another value is an
     // error naming that manager (at preview through the preflight's dry run, since the Kubernetes
     // provider skips Patch resources at preview). Deleting the patch gives up exactly these
@@ -68,7 +65,15 @@ export class SieveFilter extends pulumi.ComponentResource {
       fieldManager: mount.fieldManager,
       context: args.kube.context,
     }, { parent: this });
-    new k8s.apps.v1.DeploymentPatch(name, patch, { parent: this, dependsOn: [configMap, removal, preflight] });
+    const deploymentPatch = new k8s.apps.v1.DeploymentPatch(name, patch, { parent: this, dependsOn: [configMap, removal, preflight] });
+
+    // The rules MOVE consumed mail into this folder; paperless fails the rule when it is missing.
+    // For a new mailbox the user exists only once its account line is written and the pod that
+    // Reloader restarts for it (and for the patch) is up: after both, the rollout wait below
+    // waits for that pod instead of racing Reloader on the old one.
+    new command.local.Command(`${name}-processed-folder`, {
+      create: execWhenRolledOut(pod, processedFolderCommand(mailbox)),
+    }, { parent: this, dependsOn: [args.accountLine, deploymentPatch] });
 
     this.registerOutputs({ configMapName: this.configMapName, sieveHash: this.sieveHash });
   }

@@ -52,7 +52,7 @@ async function up(config: IngestConfig, state: Map<string, string>, opts: { pass
   const kube = kubeTarget(opts.context);
   const account = new MailboxAccount("docs", { mailbox, mailserver: config.mailserver, password: secret.password, kube }, o);
   const alias = new MailAlias("docs", { mailbox, mailserver: config.mailserver, kube }, o);
-  const sieve = new SieveFilter("docs", { mailbox, mailserver: config.mailserver, script: renderSieve(mailbox), kube }, o);
+  const sieve = new SieveFilter("docs", { mailbox, mailserver: config.mailserver, script: renderSieve(mailbox), kube, accountLine: account.line }, o);
   const fetch = new MailFetchTrigger("docs", { kube,
     paperless: { ...config.paperless, fetchAfterChange: opts.fetch ?? config.paperless.fetchAfterChange },
     rulesFingerprint: "rules-v1",
@@ -185,6 +185,14 @@ describe("mailserver side of the production stack (mocks)", () => {
       const all = `${c.inputs.create ?? ""}\n${c.inputs.delete ?? ""}`;
       expect(all).not.toMatch(/rm -r|rm -fr|rm -rf|expunge|mailbox delete|\/cur|\/new/);
     }
+  });
+
+  it("creates the Processed folder only after the account line and the sieve patch (a new user exists only then)", () => {
+    const folder = run.options("command:local:Command", "docs-processed-folder");
+    const accountLine = run.options(LINES, "docs-account-line");
+    const patch = run.options("kubernetes:apps/v1:DeploymentPatch", "docs");
+    expect(run.account.line).toBe(accountLine.resource);
+    expect(folder.dependsOn).toEqual(expect.arrayContaining([accountLine.resource, patch.resource]));
   });
 
   it("creates the Processed folder for docs@ at create time, nothing at delete", () => {
