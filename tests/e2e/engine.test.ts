@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { StackSettings } from "@pulumi/pulumi/automation";
 import { PROJECT } from "../../core/types";
 import { startPaperlessEmulator, type PaperlessEmulator } from "../paperless/paperlessEmulator";
-import { PROD_STACK_FILE } from "../support/prodConfig";
+import { PROD_STACK_FILE, prodUsers } from "../support/prodConfig";
 import { engineStack, type EngineStack, stepRecorder } from "./engine";
 import { paperlessProgram } from "./program";
 
@@ -92,7 +92,7 @@ async function editStackConfig(edit: (config: Record<string, unknown>) => void):
 }
 
 beforeAll(async () => {
-  emu = await startPaperlessEmulator({ token: TOKEN, users: ["root", "anca", "emo"] });
+  emu = await startPaperlessEmulator({ token: TOKEN, users: prodUsers() });
   // Objects made by hand for another mailbox: the program must never touch them.
   const scanner = emu.addAccount({ name: "scanner@example.org", password: "scanner-password" });
   emu.addRule({ name: "scanner: everything", account: scanner.id, order: 5 });

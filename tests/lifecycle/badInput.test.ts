@@ -10,14 +10,14 @@ import type { Mailbox } from "../../core/types";
 import { startPaperlessEmulator, type PaperlessEmulator } from "../paperless/paperlessEmulator";
 import { mailboxResources, ProviderDriver } from "../paperless/providerDriver";
 import { failure, fastHttp } from "../paperless/support";
-import { prodConfig } from "../support/prodConfig";
+import { prodConfig, prodUsers } from "../support/prodConfig";
 
 fastHttp();
 
 const config = prodConfig();
 const docs = config.mailboxes[0]!;
 let emu: PaperlessEmulator;
-beforeEach(async () => { emu = await startPaperlessEmulator({ users: ["root", "anca", "emo"] }); });
+beforeEach(async () => { emu = await startPaperlessEmulator({ users: prodUsers() }); });
 afterEach(() => emu.close());
 
 async function up(opts: { mailbox?: Mailbox; url?: string; token?: string } = {}) {

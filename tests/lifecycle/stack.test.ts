@@ -12,7 +12,7 @@ import { KubeApiEmulator } from "../mailserver/kubeApiEmulator";
 import { startPaperlessEmulator, type PaperlessEmulator } from "../paperless/paperlessEmulator";
 import { ProviderDriver, type DesiredResource } from "../paperless/providerDriver";
 import { fastHttp } from "../paperless/support";
-import { PROD_STACK_FILE } from "../support/prodConfig";
+import { PROD_STACK_FILE, prodUsers } from "../support/prodConfig";
 import { keyOf, planChanges, runProgram, type RecordedResource, type StackConfigValues } from "../support/programUnderMocks";
 
 fastHttp();
@@ -31,7 +31,7 @@ let kube: KubeApiEmulator;
 let providers: Record<string, pulumi.dynamic.ResourceProvider>;
 
 beforeAll(async () => {
-  paperless = await startPaperlessEmulator({ users: ["root", "anca", "emo"] });
+  paperless = await startPaperlessEmulator({ users: prodUsers() });
   kube = await new KubeApiEmulator().start();
   kube.put("mailserver", "mailserver.config", { "postfix-accounts.cf": OTHER_ACCOUNTS, "postfix-virtual.cf": OTHER_VIRTUAL });
   const conn: KubeConnection = { server: kube.url, options: { headers: { authorization: "Bearer t" } } };

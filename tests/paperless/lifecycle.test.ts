@@ -1,7 +1,7 @@
 // The production sender list through its whole life against the emulator: create, add a sender,
 // change an owner, remove a sender, refresh after a manual edit, destroy — asserted on the server.
 import type { IngestConfig, Mailbox, Sender } from "../../core/types";
-import { prodConfig } from "../support/prodConfig";
+import { prodConfig, prodUsers } from "../support/prodConfig";
 import { startPaperlessEmulator, type PaperlessEmulator } from "./paperlessEmulator";
 import { mailboxResources, ProviderDriver } from "./providerDriver";
 import { fastHttp } from "./support";
@@ -13,7 +13,7 @@ const PASSWORD = "correct horse battery staple";
 let emu: PaperlessEmulator;
 let config: IngestConfig;
 beforeEach(async () => {
-  emu = await startPaperlessEmulator({ users: ["root", "anca", "emo"] });
+  emu = await startPaperlessEmulator({ users: prodUsers() });
   config = prodConfig();
 });
 afterEach(() => emu.close());

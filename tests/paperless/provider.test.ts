@@ -3,7 +3,7 @@
 import type { AccountInputs, RuleInputs, TagInputs } from "../../providers/paperless/provider";
 import { accountKind, changedFields, mailAccountProvider, mailRuleProvider, SECRET_OUTPUTS, tagProvider } from "../../providers/paperless/provider";
 import { clearSessions } from "../../providers/paperless/session";
-import { prodConfig } from "../support/prodConfig";
+import { prodConfig, prodUsers } from "../support/prodConfig";
 import { startPaperlessEmulator, type PaperlessEmulator, type PaperlessMode } from "./paperlessEmulator";
 import { mailboxResources, ProviderDriver } from "./providerDriver";
 import { failure, fastHttp } from "./support";
@@ -14,7 +14,7 @@ const PASSWORD = "mailbox-password-5678";
 let emu: PaperlessEmulator;
 
 async function start(mode: PaperlessMode = "3.x") {
-  emu = await startPaperlessEmulator({ mode, users: ["root", "anca", "emo"] });
+  emu = await startPaperlessEmulator({ mode, users: prodUsers() });
 }
 beforeEach(async () => {
   clearSessions();

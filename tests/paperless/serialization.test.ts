@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { mailAccountProvider, mailRuleProvider, tagProvider } from "../../providers/paperless/provider";
-import { prodConfig } from "../support/prodConfig";
+import { prodConfig, prodUsers } from "../support/prodConfig";
 import { startPaperlessEmulator, type PaperlessEmulator } from "./paperlessEmulator";
 import { mailboxResources, ProviderDriver, type Providers } from "./providerDriver";
 import { fastHttp } from "./support";
@@ -16,7 +16,7 @@ const PASSWORD = "serialized-mailbox-password";
 let emu: PaperlessEmulator;
 let dir: string;
 beforeEach(async () => {
-  emu = await startPaperlessEmulator({ users: ["root", "anca", "emo"] });
+  emu = await startPaperlessEmulator({ users: prodUsers() });
   dir = mkdtempSync(join(tmpdir(), "paperless-provider-"));
 });
 afterEach(async () => {

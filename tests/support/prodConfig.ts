@@ -9,3 +9,8 @@ export const SHARED_DIR = join(__dirname, "..", "..", "..", "shared");
 export function prodConfig(): IngestConfig {
   return loadStackFile(PROD_STACK_FILE);
 }
+
+/** The paperless users the production senders map to (the emulators are seeded with them). */
+export function prodUsers(): string[] {
+  return [...new Set(prodConfig().mailboxes.flatMap((m) => m.senders.map((s) => s.user)))];
+}
