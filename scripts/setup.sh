@@ -14,3 +14,6 @@ if [ -f scripts/build-pulumi-tools.sh ]; then
   echo "== Pulumi engine (built from Go modules, cached by version)"
   bash scripts/build-pulumi-tools.sh
 fi
+
+echo "== paperless-ngx 3.0.5 and 2.20.15 (release source + locked PyPI deps, cached by lock hash)"
+bash scripts/setup-paperless.sh

@@ -1,0 +1,163 @@
+// A fault-injecting HTTP proxy on loopback in front of a real server: the faults a real server
+// cannot produce on demand (5xx, a request that hangs, a dropped connection, a write that lands
+// and then answers 500, a slow answer), and a record of every request that passed.
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+
+export type FaultKind =
+  /** Answer `status` (default 500) with a JSON `{detail}` body. */
+  | "status"
+  /** Never answer; the client's own timeout ends it. */
+  | "hang"
+  /** Drop the connection without an answer. */
+  | "reset"
+  /** Answer normally, `delayMs` late. */
+  | "slow";
+
+export interface Fault {
+  readonly kind: FaultKind;
+  /** How many matching requests get it (default 1). */
+  readonly times?: number;
+  /** Only requests with this method (default: any). */
+  readonly method?: string;
+  /** Only requests whose path (with query) matches (default: any). */
+  readonly path?: RegExp;
+  /** Forward the request to the server first, so it lands before the fault (status, hang, reset). Default false. */
+  readonly landed?: boolean;
+  readonly status?: number;
+  /** Seconds, sent as Retry-After with `status`. */
+  readonly retryAfter?: number;
+  /** slow: how late the answer is (default 1000 ms). */
+  readonly delayMs?: number;
+}
+
+export interface ProxiedRequest {
+  readonly method: string;
+  /** Path and query, e.g. `/api/mail_rules/?page_size=1000`. */
+  readonly path: string;
+  /** The JSON body sent, if any. */
+  readonly body: unknown;
+  /** The fault it got, if any. */
+  readonly fault?: FaultKind;
+}
+
+export interface FaultProxy {
+  /** http://127.0.0.1:<port>: point the client here instead of at the server. */
+  readonly url: string;
+  /** Every request so far, in arrival order. */
+  readonly requests: readonly ProxiedRequest[];
+  /** The requests that were not GETs. */
+  writes(): ProxiedRequest[];
+  /** Requests matching method (`*` = any) and a path prefix (`/api/mail_rules/`; default any). */
+  count(method?: string, pathPrefix?: string): number;
+  /** Queue a fault; queued faults are matched in order. */
+  inject(fault: Fault): void;
+  /** Forget the recorded requests and any queued fault. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+interface Armed { fault: Fault; left: number }
+
+function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+function parseJson(raw: Buffer): unknown {
+  if (!raw.length) return undefined;
+  try {
+    return JSON.parse(raw.toString("utf8"));
+  } catch {
+    return raw.toString("utf8");
+  }
+}
+
+/** Forwards to `target` and returns the answer (status, headers, body), fully read. */
+async function forward(target: URL, req: http.IncomingMessage, body: Buffer): Promise<{ status: number; headers: http.OutgoingHttpHeaders; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const out = http.request({
+      host: target.hostname, port: target.port, method: req.method, path: req.url,
+      headers: { ...req.headers, host: target.host },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        const headers = { ...res.headers };
+        delete headers["transfer-encoding"];
+        delete headers.connection;
+        resolve({ status: res.statusCode ?? 502, headers, body: Buffer.concat(chunks) });
+      });
+      res.on("error", reject);
+    });
+    out.on("error", reject);
+    out.end(body);
+  });
+}
+
+/** Starts a proxy on a free loopback port in front of `targetUrl`. */
+export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
+  const target = new URL(targetUrl);
+  const requests: ProxiedRequest[] = [];
+  let armed: Armed[] = [];
+  const hanging = new Set<http.ServerResponse>();
+
+  const take = (method: string, path: string): Fault | undefined => {
+    const a = armed.find((x) => x.left > 0 && (!x.fault.method || x.fault.method === method) && (!x.fault.path || x.fault.path.test(path)));
+    if (!a) return undefined;
+    a.left--;
+    armed = armed.filter((x) => x.left > 0);
+    return a.fault;
+  };
+
+  const server = http.createServer(async (req, res) => {
+    const method = req.method ?? "GET";
+    const path = req.url ?? "/";
+    try {
+      const body = await readBody(req);
+      const fault = take(method, path);
+      requests.push({ method, path, body: parseJson(body), ...(fault ? { fault: fault.kind } : {}) });
+      if (!fault || fault.kind === "slow") {
+        const answer = await forward(target, req, body);
+        if (fault) await new Promise((r) => setTimeout(r, fault.delayMs ?? 1000));
+        res.writeHead(answer.status, answer.headers).end(answer.body);
+        return;
+      }
+      if (fault.landed) await forward(target, req, body);
+      if (fault.kind === "reset") {
+        req.socket.destroy();
+      } else if (fault.kind === "hang") {
+        hanging.add(res);
+        res.on("close", () => hanging.delete(res));
+      } else {
+        const status = fault.status ?? 500;
+        res.writeHead(status, {
+          "content-type": "application/json",
+          ...(fault.retryAfter === undefined ? {} : { "retry-after": String(fault.retryAfter) }),
+        }).end(JSON.stringify({ detail: `injected fault: ${status}` }));
+      }
+    } catch (e) {
+      if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain" }).end(`fault proxy: ${(e as Error).message}`);
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    writes: () => requests.filter((r) => r.method !== "GET"),
+    count: (method = "*", pathPrefix = "") => requests.filter((r) => (method === "*" || r.method === method) && r.path.startsWith(pathPrefix)).length,
+    inject: (fault) => { armed.push({ fault, left: fault.times ?? 1 }); },
+    reset: () => { requests.length = 0; armed = []; },
+    close: () => new Promise<void>((resolve) => {
+      for (const res of hanging) res.socket?.destroy();
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}

@@ -1,0 +1,165 @@
+// A real paperless-ngx on loopback for the tests: the release source and venv that
+// scripts/setup-paperless.sh installed, a copy of its migrated template database, users and API
+// tokens made with manage.py, and `manage.py runserver`. Everything runs through manage.sh, so
+// the server, `manage()` and `mailFetcher()` share one environment.
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export type PaperlessVersion = "3.0.5" | "2.20.15";
+/** Both versions the project supports; suites run against each. */
+export const PAPERLESS_VERSIONS: readonly PaperlessVersion[] = ["3.0.5", "2.20.15"];
+
+export interface PaperlessUser {
+  readonly id: number;
+  readonly username: string;
+  /** The user's own API token (a plain user: no model permissions). */
+  readonly token: string;
+}
+
+export interface ManageResult {
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface PaperlessServer {
+  readonly version: PaperlessVersion;
+  /** http://127.0.0.1:<port> */
+  readonly url: string;
+  /** API token of the superuser `admin`. */
+  readonly token: string;
+  /** The users asked for, by username. */
+  readonly users: Readonly<Record<string, PaperlessUser>>;
+  /** The instance directory (data/, media/, server.log). */
+  readonly dir: string;
+  /** Runs manage.py as the server does (same environment and database); rejects on a non-zero exit. */
+  manage(args: readonly string[]): Promise<ManageResult>;
+  /** The real `manage.py mail_fetcher`, with Celery eager (tests/support/paperless/pmi_test_settings.py). */
+  mailFetcher(): Promise<ManageResult>;
+  /** The server's log so far (for failure messages). */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Plain users to create besides the superuser `admin` (default: none). */
+  readonly users?: readonly string[];
+}
+
+const ROOT = join(__dirname, "..", "..", "..");
+const MANAGE_SH = join(__dirname, "manage.sh");
+const SETUP = "bash scripts/setup-paperless.sh";
+const READY_TIMEOUT_MS = 180_000;
+
+/** The install dir of a version, from the setup script's own cache check; throws naming the setup command. */
+export function paperlessInstallDir(version: PaperlessVersion): string {
+  try {
+    const out = execFileSync("bash", [join(ROOT, "scripts", "setup-paperless.sh"), "--check", version], {
+      cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"],
+    });
+    return out.trim().split("\n").pop()!;
+  } catch (e) {
+    const stderr = (e as { stderr?: string }).stderr?.trim();
+    throw new Error(`paperless-ngx ${version} is not installed (${stderr || String(e)}).\nInstall it once with: ${SETUP}`);
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function run(install: string, instance: string, args: readonly string[], env: Record<string, string> = {}): Promise<ManageResult> {
+  return new Promise((resolve, reject) => {
+    execFile("bash", [MANAGE_SH, install, instance, ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`manage.py ${args.join(" ")} failed (${err.message.split("\n")[0]}):\n${stderr.slice(-4000)}`));
+        else resolve({ stdout, stderr });
+      });
+  });
+}
+
+// Superuser `admin` and the plain users, each with an API token; one Django start-up for all.
+const SEED_USERS = `
+import json, os, secrets
+from django.contrib.auth.models import User
+from rest_framework.authtoken.models import Token
+admin = User.objects.create_superuser("admin", "admin@example.invalid", secrets.token_hex(16))
+out = {"token": Token.objects.create(user=admin).key, "users": {}}
+for name in json.loads(os.environ["PMI_USERS"]):
+    u = User.objects.create_user(name, None, secrets.token_hex(16))
+    out["users"][name] = {"id": u.id, "username": name, "token": Token.objects.create(user=u).key}
+print("PMI_SEED " + json.dumps(out))
+`;
+
+function exited(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((resolve) => child.once("exit", () => resolve()));
+}
+
+async function waitReady(url: string, token: string, child: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let died = false;
+  void exited(child).then(() => { died = true; });
+  while (Date.now() < deadline) {
+    if (died) throw new Error(`paperless-ngx exited before it answered:\n${log().slice(-4000)}`);
+    try {
+      const res = await fetch(`${url}/api/`, { headers: { Authorization: `Token ${token}` }, signal: AbortSignal.timeout(2000) });
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`paperless-ngx did not answer at ${url} within ${READY_TIMEOUT_MS / 1000} s:\n${log().slice(-4000)}`);
+}
+
+/** Starts a paperless-ngx of `version` on a free loopback port, from a copy of the template database. */
+export async function startPaperless(version: PaperlessVersion, opts: StartOptions = {}): Promise<PaperlessServer> {
+  const install = paperlessInstallDir(version);
+  const dir = mkdtempSync(join(tmpdir(), `paperless-${version}-`));
+  mkdirSync(join(dir, "data"));
+  copyFileSync(join(install, "template", "data", "db.sqlite3"), join(dir, "data", "db.sqlite3"));
+  const logFile = join(dir, "server.log");
+  const log = () => { try { return readFileSync(logFile, "utf8"); } catch { return ""; } };
+
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  // Users are made while the server starts: both take a Django start-up, and they share only the database.
+  const seeding = run(install, dir, ["shell", "-c", SEED_USERS], { PMI_USERS: JSON.stringify(opts.users ?? []) });
+  const fd = openSync(logFile, "a");
+  const child = spawn("bash", [MANAGE_SH, install, dir, "runserver", `127.0.0.1:${port}`, "--noreload"], {
+    stdio: ["ignore", fd, fd],
+  });
+  closeSync(fd);
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGTERM");
+      const killer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      await exited(child);
+      clearTimeout(killer);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const seeded = await seeding;
+    const line = seeded.stdout.split("\n").find((l) => l.startsWith("PMI_SEED "));
+    if (!line) throw new Error(`seeding users printed no result:\n${seeded.stdout}\n${seeded.stderr}`);
+    const { token, users } = JSON.parse(line.slice("PMI_SEED ".length)) as { token: string; users: Record<string, PaperlessUser> };
+    await waitReady(url, token, child, log);
+    const manage = (args: readonly string[]) => run(install, dir, args);
+    return { version, url, token, users, dir, manage, mailFetcher: () => manage(["mail_fetcher"]), log, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
