@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a bare Debian machine (as root): the real mail daemons
-# and Pigeonhole tools, the npm packages, and the Pulumi engine built from Go modules (cached).
+# and Pigeonhole tools, the npm packages, and the Go-built servers and Pulumi tools (cached).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,10 +10,8 @@ sh scripts/install-mail-daemons.sh
 echo "== npm packages"
 npm ci --no-audit --no-fund
 
-if [ -f scripts/build-pulumi-tools.sh ]; then
-  echo "== Pulumi engine (built from Go modules, cached by version)"
-  bash scripts/build-pulumi-tools.sh
-fi
+echo "== Go-built tools: Pulumi CLI, language host, plugins; etcd, Kubernetes, Reloader, Vault (cached by version)"
+bash scripts/build-tools.sh
 
 echo "== paperless-ngx 3.0.5 and 2.20.15 (release source + locked PyPI deps, cached by lock hash)"
 bash scripts/setup-paperless.sh

@@ -1,4 +1,4 @@
-// The real Pulumi engine (the CLI built by scripts/build-pulumi-tools.sh) driven through the
+// The real Pulumi engine (the CLI built by scripts/build-tools.sh) driven through the
 // Automation API, with a local file backend in a throw-away directory.
 //
 // The program runs inline: the Automation API serves it from this process and the CLI reaches it
@@ -14,27 +14,9 @@ import {
   type EngineEvent, LocalWorkspace, type OpType, type ProjectSettings, PulumiCommand, type Stack,
 } from "@pulumi/pulumi/automation";
 import type { PulumiFn } from "@pulumi/pulumi/automation";
+import { toolsBinDir } from "../support/tools";
 
 const ROOT = join(__dirname, "..", "..");
-const BUILD_COMMAND = "bash scripts/build-pulumi-tools.sh";
-
-/**
- * The bin dir of the built engine, from the build script's own cache check. Throws (never skips)
- * when it is missing, naming the command that builds it.
- */
-export function pulumiToolsBinDir(): string {
-  try {
-    const out = execFileSync("bash", [join(ROOT, "scripts", "build-pulumi-tools.sh"), "--check"], {
-      cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"],
-    });
-    return out.trim().split("\n").pop()!;
-  } catch (e) {
-    const stderr = (e as { stderr?: string }).stderr?.trim();
-    throw new Error(`The Pulumi engine for the E2E test is not built (${stderr || String(e)}).\n` +
-      `Build it once (cold ~5 min, then cached) with: ${BUILD_COMMAND}`);
-  }
-}
-
 /**
  * The project's own Pulumi.yaml, so the CLI validates its config declarations as in production;
  * without `main`, which names the file entry point the inline program stands in for.
@@ -56,7 +38,7 @@ export interface EngineStack {
 
 /** A fresh stack of the project over a file backend, running `program` inline. */
 export async function engineStack(stackName: string, program: PulumiFn): Promise<EngineStack> {
-  const bin = pulumiToolsBinDir();
+  const bin = toolsBinDir();
   const dir = mkdtempSync(join(tmpdir(), "paperless-e2e-"));
   const envVars = {
     PULUMI_BACKEND_URL: `file://${join(dir, "backend")}`,

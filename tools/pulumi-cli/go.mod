@@ -1,6 +1,6 @@
-// Wrapper module that builds the Pulumi CLI from Go modules (see
-// scripts/build-pulumi-tools.sh). Replace directives of dependencies are
-// ignored by Go, so the ones pkg/go.mod and sdk/go.mod declare are copied.
+// Wrapper module that builds the Pulumi CLI from Go modules (scripts/build-tools.sh, tool
+// `pulumi`). Replace directives of dependencies are ignored by Go, so the ones pkg/go.mod and
+// sdk/go.mod declare are copied.
 module github.com/paperless-mail-ingest/tools/pulumi-cli
 
 go 1.26.6

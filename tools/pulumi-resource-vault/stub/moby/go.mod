@@ -1,0 +1,3 @@
+module github.com/moby/moby
+
+go 1.26
