@@ -43,7 +43,8 @@ const mailboxSchema = z.strictObject({
   tag: text(NAME_MAX).optional(),
   // Reaches doveadm as an argument: a leading '-' would read as an option.
   processedFolder: text(NAME_MAX).regex(/^[^-]/, { message: "must not start with '-'" }).optional(),
-  maximumAge: z.number().int().min(0).max(36500).optional(),
+  // paperless stores it in a PositiveSmallIntegerField: PostgreSQL refuses more at `pulumi up`.
+  maximumAge: z.number().int().min(0).max(32767, { message: "is more than 32767 days, the most paperless stores (maximum_age is a positive small integer)" }).optional(),
   ruleOrderStart: z.number().int().min(-32768).max(32767).optional(),
   authResultsHeader: z.string().regex(/^[!-9;-~]+$/, { message: "is not a mail header name" }).optional(),
   trustedAuthservId: z.string().regex(/^[A-Za-z0-9.-]+$/, { message: "is not a host name" }).optional(),
@@ -133,6 +134,39 @@ const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const field = (v: unknown, key: string): unknown => (v !== null && typeof v === "object" ? (v as Record<string, unknown>)[key] : undefined);
 const lowerString = (v: unknown): string | undefined => (typeof v === "string" ? v.trim().toLowerCase() : undefined);
 
+/**
+ * Pairs of a mailbox's senders where one address is inside the other. paperless hands filter_from
+ * to the IMAP server's SEARCH FROM, a substring match, so the rule of the shorter address also
+ * takes the longer one's mail. With both full addresses (one '@' each) a is inside b exactly when
+ * a's local part ends b's and a's domain starts b's: indexed that way, no pairwise scan.
+ */
+function overlappingSenders(senders: readonly { address: string; where: string }[]): string[] {
+  const byDomain = new Map<string, Map<string, string>>();
+  for (const { address, where } of senders) {
+    const [local, domain] = address.split("@") as [string, string];
+    const locals = byDomain.get(domain) ?? new Map<string, string>();
+    locals.set(local, where);
+    byDomain.set(domain, locals);
+  }
+  const problems: string[] = [];
+  for (const { address, where } of senders) {
+    const [local, domain] = address.split("@") as [string, string];
+    for (let d = 1; d <= domain.length; d++) {
+      const locals = byDomain.get(domain.slice(0, d));
+      if (!locals) continue;
+      for (let l = 0; l < local.length; l++) {
+        const inner = `${local.slice(l)}@${domain.slice(0, d)}`;
+        const other = locals.get(local.slice(l));
+        if (other === undefined || inner === address) continue;
+        problems.push(`${where}.address: ${show(address)} contains ${other}.address ${show(inner)}: paperless matches a rule's `
+          + `filter_from as a substring of From (IMAP SEARCH FROM), so the rule of ${show(inner)} would also take mail from `
+          + `${show(address)} and file it as that sender's; list only addresses neither of which contains the other`);
+      }
+    }
+  }
+  return problems;
+}
+
 /** Cross-field rules a schema cannot express: uniqueness and mailbox/sender overlap. */
 function crossCheck(raw: unknown): string[] {
   const problems: string[] = [];
@@ -157,6 +191,7 @@ function crossCheck(raw: unknown): string[] {
   const ruleAt = new Map<string, string>();
   mailboxes.forEach((m, i) => {
     const senderAt = new Map<string, number>();
+    const distinct: { address: string; where: string }[] = [];
     list(field(m, "senders")).forEach((s, j) => {
       const where = `mailboxes[${i}].senders[${j}]`;
       const address = lowerString(field(s, "address"));
@@ -167,6 +202,7 @@ function crossCheck(raw: unknown): string[] {
         return;
       }
       senderAt.set(address, j);
+      if (EMAIL.test(address)) distinct.push({ address, where });
       const mb = mailboxAt.get(address);
       if (mb !== undefined) problems.push(`${where}.address: ${show(field(s, "address"))} is itself an ingest mailbox (mailboxes[${mb}]); mail from it would loop`);
       const user = field(s, "user");
@@ -177,6 +213,7 @@ function crossCheck(raw: unknown): string[] {
       if (firstRule !== undefined) problems.push(`${where}.label: rule name ${show(ruleName)} for user ${show(user)} is already used by ${firstRule} (paperless rule names are unique per owner)`);
       else ruleAt.set(ruleKey, where);
     });
+    problems.push(...overlappingSenders(distinct));
   });
   return problems;
 }

@@ -99,10 +99,33 @@ describe("each error class names the value and its place", () => {
       'paperless.url: "paperless.local" is not an http(s) URL'],
     ["a missing mailserver host", (r: any) => delete r.mailserver.imapHost,
       "mailserver.imapHost: is required"],
+    ["a maximumAge paperless cannot store", (r: any) => { r.mailboxes[0].maximumAge = 32768; },
+      "mailboxes[0].maximumAge: 32768 is more than 32767 days, the most paperless stores (maximum_age is a positive small integer)"],
   ])("%s", (_, mutate, expected) => {
     const raw = base();
     mutate(raw);
     expect(problems(raw)).toEqual([expected]);
+  });
+
+  it("refuses senders one of whose addresses is inside another's (paperless's filter_from is a substring match)", () => {
+    const raw: any = base();
+    raw.mailboxes[0].senders = [
+      { address: "ann@gmail.com", user: "anca" },
+      { address: "JoAnn@gmail.com", user: "emo" },
+      { address: "ann@gmail.co", user: "emo" }, // a domain prefix is inside too
+      { address: "bob@gmail.com", user: "bob" },
+    ];
+    const why = "paperless matches a rule's filter_from as a substring of From (IMAP SEARCH FROM)";
+    expect(problems(raw)).toEqual([
+      `mailboxes[0].senders[0].address: "ann@gmail.com" contains mailboxes[0].senders[2].address "ann@gmail.co": ${why}, so the rule of "ann@gmail.co" would also take mail from "ann@gmail.com" and file it as that sender's; list only addresses neither of which contains the other`,
+      `mailboxes[0].senders[1].address: "joann@gmail.com" contains mailboxes[0].senders[2].address "ann@gmail.co": ${why}, so the rule of "ann@gmail.co" would also take mail from "joann@gmail.com" and file it as that sender's; list only addresses neither of which contains the other`,
+      `mailboxes[0].senders[1].address: "joann@gmail.com" contains mailboxes[0].senders[0].address "ann@gmail.com": ${why}, so the rule of "ann@gmail.com" would also take mail from "joann@gmail.com" and file it as that sender's; list only addresses neither of which contains the other`,
+    ]);
+    // Another mailbox has its own account and rules: the same pair there is no overlap.
+    const two: any = base();
+    two.mailboxes.push({ address: "scans@example.org", senders: [{ address: "joann@gmail.com", user: "emo" }] });
+    two.mailboxes[0].senders = [{ address: "ann@gmail.com", user: "anca" }];
+    expect(parseConfig(two).ok).toBe(true);
   });
 
   it("reports every problem at once, schema and cross-field alike", () => {
