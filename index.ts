@@ -1,13 +1,20 @@
 // paperless-mail-ingest: one PaperlessMailIngest per ingest mailbox, all from the stack's one
-// validated sender list. A bad config fails here, listing every problem, before any resource exists.
+// validated sender list, then what the mailboxes share: the mailserver Deployment patch that
+// mounts every sieve, and the optional fetch. A bad config fails here, listing every problem,
+// before any resource exists.
 import * as pulumi from "@pulumi/pulumi";
 import { mailboxResourceName } from "./core/names";
+import { kubernetesProvider, readKubeTarget } from "./components/kubernetesConnection";
+import { MailFetchTrigger } from "./components/mailFetchTrigger";
 import { PaperlessMailIngest } from "./components/paperlessMailIngest";
 import { readProgramConfig } from "./components/programConfig";
+import { SieveMounts } from "./components/sieveMounts";
 import { readVaultConnection } from "./components/vaultConnection";
 
 const program = readProgramConfig();
-const kubeContext = new pulumi.Config("kubernetes").get("context");
+const { mailserver, paperless } = program.config;
+const kube = readKubeTarget();
+const cluster = kubernetesProvider("mailserver-cluster", kube);
 const vaultConnection = readVaultConnection();
 
 const ingests = program.config.mailboxes.map((mailbox) => {
@@ -17,16 +24,30 @@ const ingests = program.config.mailboxes.map((mailbox) => {
     config: program.config,
     paperlessToken: program.paperlessToken,
     ...(password ? { password } : {}),
-    ...(kubeContext ? { kubeContext } : {}),
+    kube,
+    kubernetesProvider: cluster,
     vaultConnection,
   });
-  return { mailbox: mailbox.address, ingest };
+  return { mailbox, ingest };
 });
 
+const mounts = new SieveMounts("mailserver", {
+  mailboxes: ingests.map(({ mailbox, ingest }) => ({ mailbox, sieve: ingest.sieve, accountLine: ingest.accountLine })),
+  mailserver,
+  kube,
+  provider: cluster,
+});
+
+new MailFetchTrigger("paperless-fetch", {
+  paperless,
+  kube,
+  rulesFingerprint: pulumi.all(ingests.map(({ ingest }) => ingest.rulesFingerprint)).apply((prints) => prints.join(",")),
+}, { dependsOn: [...ingests.map(({ ingest }) => ingest.paperless), ...Object.values(mounts.ready)] });
+
 /** Per mailbox: sender -> owner, the paperless rule ids, the sieve's content hash, the Vault path. */
-export const mailboxes = Object.fromEntries(ingests.map(({ mailbox, ingest }) => [mailbox, {
+export const mailboxes = Object.fromEntries(ingests.map(({ mailbox, ingest }) => [mailbox.address, {
   senders: ingest.senders,
   ruleIds: ingest.ruleIds,
-  sieveSha256: ingest.sieveHash,
+  sieveSha256: ingest.sieve.sieveHash,
   vaultPath: ingest.vaultPath,
 }]));

@@ -2,14 +2,14 @@
 // does not take its mail (design §1).
 import * as pulumi from "@pulumi/pulumi";
 import { selfAliasLine } from "../core/aliasLine";
-import type { KubeTarget } from "../core/mailboxCommands";
+import type { KubeTarget } from "../core/kubectlCommands";
 import type { Mailbox, MailserverSettings } from "../core/types";
 import { ConfigMapLines } from "../providers/kubernetes/configMapLines";
 
 export interface MailAliasArgs {
   mailbox: Mailbox;
   mailserver: MailserverSettings;
-  /** The cluster (core/mailboxCommands.ts kubeTarget). */
+  /** The cluster (components/kubernetesConnection.ts). */
   kube: KubeTarget;
 }
 

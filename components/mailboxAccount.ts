@@ -2,7 +2,7 @@
 // once and kept in state, so the same password always gives the same line (no re-hash per apply).
 import * as pulumi from "@pulumi/pulumi";
 import { accountLine, CRYPT_ALPHABET, SALT_LENGTH } from "../core/accountLine";
-import type { KubeTarget } from "../core/mailboxCommands";
+import type { KubeTarget } from "../core/kubectlCommands";
 import type { Mailbox, MailserverSettings } from "../core/types";
 import { ConfigMapLines } from "../providers/kubernetes/configMapLines";
 import { RandomText } from "../providers/random/randomText";
@@ -12,7 +12,7 @@ export interface MailboxAccountArgs {
   mailserver: MailserverSettings;
   /** Secret; from MailboxSecret. */
   password: pulumi.Input<string>;
-  /** The cluster (core/mailboxCommands.ts kubeTarget). */
+  /** The cluster (components/kubernetesConnection.ts). */
   kube: KubeTarget;
 }
 

@@ -1,14 +1,15 @@
 // One ingest mailbox end to end: its password in Vault, its account and self-alias lines in the
-// mailserver's shared files, its sieve allowlist, its paperless account and rules, and the
-// optional immediate fetch. Every child is derived from the same validated Mailbox.
+// mailserver's shared files, its sieve allowlist ConfigMap, its paperless account and rules.
+// Every child is derived from the same validated Mailbox. What is shared by all mailboxes (the
+// Deployment patch that mounts the sieves, the fetch) is built once by index.ts.
+import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { kubeTarget } from "../core/mailboxCommands";
+import type { KubeTarget } from "../core/kubectlCommands";
 import { renderSieve } from "../core/sieve";
 import type { IngestConfig, Mailbox } from "../core/types";
 import { MailAlias } from "./mailAlias";
 import { MailboxAccount } from "./mailboxAccount";
 import { MailboxSecret } from "./mailboxSecret";
-import { MailFetchTrigger } from "./mailFetchTrigger";
 import { PaperlessMailbox } from "./paperlessMailbox";
 import { SieveFilter } from "./sieveFilter";
 import type { VaultConnection } from "./vaultConnection";
@@ -20,8 +21,9 @@ export interface PaperlessMailIngestArgs {
   paperlessToken: pulumi.Input<string>;
   /** A password the user set for this mailbox (secret); generated when absent. */
   password?: pulumi.Input<string>;
-  /** kubeconfig context shared with the Kubernetes provider (`kubernetes:context`). */
-  kubeContext?: string;
+  /** The cluster and the program's Kubernetes provider (components/kubernetesConnection.ts). */
+  kube: KubeTarget;
+  kubernetesProvider: k8s.Provider;
   /** Where the Vault provider connects (components/vaultConnection.ts); read there when absent. */
   vaultConnection?: VaultConnection;
 }
@@ -30,15 +32,19 @@ export class PaperlessMailIngest extends pulumi.ComponentResource {
   /** sender address -> paperless username. */
   readonly senders: Record<string, string>;
   readonly ruleIds: pulumi.Output<Record<string, number>>;
-  readonly sieveHash: string;
+  readonly rulesFingerprint: pulumi.Output<string>;
+  readonly sieve: SieveFilter;
+  /** The resource that writes the account line (the mailbox exists for Dovecot after it). */
+  readonly accountLine: pulumi.Resource;
+  /** The paperless half (account, tags, rules). */
+  readonly paperless: PaperlessMailbox;
   readonly vaultPath: string;
 
   constructor(name: string, args: PaperlessMailIngestArgs, opts?: pulumi.ComponentResourceOptions) {
     super("paperless-mail-ingest:index:PaperlessMailIngest", name, {}, opts);
-    const { mailbox, config } = args;
+    const { mailbox, config, kube } = args;
     const { mailserver, paperless } = config;
     const parent = { parent: this };
-    const kube = kubeTarget(args.kubeContext);
 
     const secret = new MailboxSecret(name, {
       mailbox, vault: config.vault, ...(args.password !== undefined ? { password: args.password } : {}),
@@ -50,16 +56,16 @@ export class PaperlessMailIngest extends pulumi.ComponentResource {
     // mailserver is touched.
     const afterSecret = { parent: this, dependsOn: [secret] };
     new MailAlias(name, { mailbox, mailserver, kube }, afterSecret);
-    const sieve = new SieveFilter(name, { mailbox, mailserver, script: renderSieve(mailbox), kube, accountLine: account.line }, afterSecret);
-    const rules = new PaperlessMailbox(name, {
+    this.sieve = new SieveFilter(name, { mailbox, mailserver, script: renderSieve(mailbox), kube, provider: args.kubernetesProvider }, afterSecret);
+    this.paperless = new PaperlessMailbox(name, {
       mailbox, mailserver, paperless, apiToken: args.paperlessToken, password: secret.password,
     }, parent);
-    new MailFetchTrigger(name, { paperless, rulesFingerprint: rules.rulesFingerprint, kube }, { parent: this, dependsOn: [rules] });
 
+    this.accountLine = account.line;
     this.senders = Object.fromEntries(mailbox.senders.map((s) => [s.address, s.user]));
-    this.ruleIds = rules.ruleIds;
-    this.sieveHash = sieve.sieveHash;
+    this.ruleIds = this.paperless.ruleIds;
+    this.rulesFingerprint = this.paperless.rulesFingerprint;
     this.vaultPath = secret.vaultPath;
-    this.registerOutputs({ senders: this.senders, ruleIds: this.ruleIds, sieveHash: this.sieveHash, vaultPath: this.vaultPath });
+    this.registerOutputs({ senders: this.senders, ruleIds: this.ruleIds, sieveHash: this.sieve.sieveHash, vaultPath: this.vaultPath });
   }
 }

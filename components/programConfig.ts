@@ -48,12 +48,6 @@ export function readProgramConfig(): ProgramConfig {
   if (!hasToken) {
     problems.push("paperlessToken: not set; run `pulumi config set --secret paperlessToken <token>` or export PAPERLESS_API_TOKEN");
   }
-  // The kubectl commands and the shared-ConfigMap editor read KUBECONFIG; a kubeconfig only the
-  // Kubernetes provider sees would split the program across two clusters.
-  if ("kubernetes:kubeconfig" in all) {
-    problems.push("kubernetes:kubeconfig: not supported, the kubectl commands and the ConfigMap editor would not see it; "
-      + "remove it (`pulumi config rm kubernetes:kubeconfig`), `export KUBECONFIG=<path>` and choose the cluster with kubernetes:context");
-  }
   const passwordKeys = mailboxPasswordKeys(all[`${PROJECT}:mailboxPasswords`], problems);
   if (config) {
     const known = new Set(config.mailboxes.map((m) => m.address));

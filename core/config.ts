@@ -54,7 +54,7 @@ const mailboxSchema = z.strictObject({
 const mailserverSchema = z.strictObject({
   namespace: k8sName.default("mailserver"),
   deployment: k8sName.default("mailserver"),
-  container: k8sName.default("mailserver"),
+  container: k8sName.default("docker-mailserver"),
   configMap: z.string().regex(CONFIGMAP_OBJECT, { message: "is not a ConfigMap name" }).default("mailserver.config"),
   accountsKey: z.string().regex(CONFIGMAP_KEY, { message: "is not a ConfigMap key" }).default("postfix-accounts.cf"),
   virtualKey: z.string().regex(CONFIGMAP_KEY, { message: "is not a ConfigMap key" }).default("postfix-virtual.cf"),

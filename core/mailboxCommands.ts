@@ -34,45 +34,11 @@ export function sieveRemovalCommand(mailbox: Mailbox, mailserver: MailserverSett
 }
 
 /**
- * The cluster, as the kubeconfig names it: the context the Kubernetes provider uses
- * (`kubernetes:context`), "" for the current one. Built once per mailbox (PaperlessMailIngest) and
- * handed to every resource that talks to the cluster, in the form their inputs store it.
+ * Succeeds only when the sieve docker-mailserver installed for the mailbox is byte for byte the
+ * one the program rendered (sha256, hex): the proof that a changed allowlist reached the
+ * running mail server (docker-mailserver copies it onto the mail volume at start).
  */
-export interface KubeTarget {
-  readonly context: string;
-}
-
-export function kubeTarget(context?: string): KubeTarget {
-  return { context: context ?? "" };
-}
-
-/** A container of a Deployment, reached with kubectl from where `pulumi` runs. */
-export interface PodTarget extends KubeTarget {
-  readonly namespace: string;
-  readonly deployment: string;
-  readonly container: string;
-}
-
-/** The container of the mailserver or paperless settings, in that cluster. */
-export function podTarget(kube: KubeTarget, where: { namespace: string; deployment: string; container: string }): PodTarget {
-  return { context: kube.context, namespace: where.namespace, deployment: where.deployment, container: where.container };
-}
-
-function kubectl(target: PodTarget): string {
-  return `kubectl${target.context ? ` --context ${shellQuote(target.context)}` : ""} -n ${shellQuote(target.namespace)}`;
-}
-
-/** `kubectl exec` of argv (no shell in between) in the target container. */
-export function kubectlExec(target: PodTarget, argv: readonly string[]): string {
-  return `${kubectl(target)} exec deploy/${shellQuote(target.deployment)} -c ${shellQuote(target.container)} -- ${argv.map(shellQuote).join(" ")}`;
-}
-
-/**
- * Run `script` with sh in the target container once the Deployment has rolled out, retrying:
- * our own ConfigMap edits make Reloader restart the pod just when these commands run.
- */
-export function execWhenRolledOut(target: PodTarget, script: string, attempts = 10, pauseSeconds = 15): string {
-  return `i=0; until ${kubectl(target)} rollout status deploy/${shellQuote(target.deployment)} --timeout=300s`
-    + ` && ${kubectlExec(target, ["sh", "-c", script])};`
-    + ` do i=$((i+1)); if [ "$i" -ge ${attempts} ]; then exit 1; fi; sleep ${pauseSeconds}; done`;
+export function sieveInstalledCheck(mailbox: Mailbox, mailserver: MailserverSettings, sha256: string): string {
+  const installed = shellQuote(`${sieveHome(mailbox, mailserver)}/.dovecot.sieve`);
+  return `[ "$(sha256sum < ${installed} 2>/dev/null | cut -d' ' -f1)" = ${shellQuote(sha256)} ]`;
 }

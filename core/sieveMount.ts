@@ -1,6 +1,6 @@
-// What the program owns on the mailserver Deployment for one mailbox's sieve: the names of its
-// ConfigMap, key, volume, mount and field manager, and the server-side apply patch built from
-// them. Pure, so the component, the preflight test and the lifecycle test share one derivation.
+// What the program owns on the mailserver Deployment: per mailbox the names of its sieve
+// ConfigMap, key, volume and mount, and for the whole program the one server-side apply patch
+// that mounts them all. Pure, so the components, the render and the tests share one derivation.
 import { createHash } from "node:crypto";
 import { atName, inDir } from "./names";
 import { sieveConfigMapKey, sieveFileName } from "./sieve";
@@ -9,14 +9,20 @@ import type { Mailbox, MailserverSettings } from "./types";
 export const RELOADER_MATCH = "reloader.stakater.com/match";
 export const RELOADER_SEARCH = "reloader.stakater.com/search";
 
+/**
+ * The one server-side apply field manager of the program on the Deployment. One patch with one
+ * manager carries every mailbox's mount: with a manager per mailbox, their patches would fight
+ * over `pulumi.com/patchFieldManager`, and one manager with several patches would make each
+ * apply drop the fields of the others.
+ */
+export const DEPLOYMENT_FIELD_MANAGER = "paperless-mail-ingest";
+
 /** Names on the mailserver side, all derived from the mailbox (what the program owns there). */
 export interface SieveMount {
   configMapName: string;
   key: string;
   volumeName: string;
   mountPath: string;
-  /** Server-side apply field manager of the Deployment patch; one per mailbox, or patches would drop each other's fields. */
-  fieldManager: string;
 }
 
 export function sieveMount(mailbox: Mailbox, mailserver: MailserverSettings): SieveMount {
@@ -32,28 +38,37 @@ export function sieveMount(mailbox: Mailbox, mailserver: MailserverSettings): Si
     key: sieveConfigMapKey(mailbox.address),
     volumeName,
     mountPath: inDir(mailserver.configDir, sieveFileName(mailbox.address)),
-    fieldManager: `paperless-mail-ingest-sieve-${slug}`.slice(0, 128),
   };
 }
 
-/** The server-side apply patch of the mailserver Deployment: only what the sieve mount needs. */
-export function sieveDeploymentPatch(mailbox: Mailbox, mailserver: MailserverSettings) {
-  const mount = sieveMount(mailbox, mailserver);
+/**
+ * The environment variable Reloader (default env-vars strategy) writes into the mailserver
+ * container to roll it when a ConfigMap's data changes: `STAKATER_<NAME>_CONFIGMAP`, the name
+ * upper-cased, each run of other characters one `_` except at the start (Reloader's ConvertToEnvVarName).
+ */
+export function reloaderEnvVar(configMapName: string): string {
+  const name = configMapName.toUpperCase().replace(/[^A-Z0-9]+/g, (_run, at: number) => (at === 0 ? "" : "_"));
+  return `STAKATER_${name}_CONFIGMAP`;
+}
+
+/** The server-side apply patch of the mailserver Deployment: every mailbox's sieve mount, nothing else. */
+export function sieveDeploymentPatch(mailboxes: readonly Mailbox[], mailserver: MailserverSettings) {
+  const mounts = mailboxes.map((m) => sieveMount(m, mailserver));
   return {
     apiVersion: "apps/v1" as const,
     kind: "Deployment" as const,
     metadata: {
       name: mailserver.deployment,
       namespace: mailserver.namespace,
-      annotations: { [RELOADER_SEARCH]: "true", "pulumi.com/patchFieldManager": mount.fieldManager },
+      annotations: { [RELOADER_SEARCH]: "true", "pulumi.com/patchFieldManager": DEPLOYMENT_FIELD_MANAGER },
     },
     spec: {
       template: {
         spec: {
-          volumes: [{ name: mount.volumeName, configMap: { name: mount.configMapName } }],
+          volumes: mounts.map((m) => ({ name: m.volumeName, configMap: { name: m.configMapName } })),
           containers: [{
             name: mailserver.container,
-            volumeMounts: [{ name: mount.volumeName, mountPath: mount.mountPath, subPath: mount.key, readOnly: true }],
+            volumeMounts: mounts.map((m) => ({ name: m.volumeName, mountPath: m.mountPath, subPath: m.key, readOnly: true })),
           }],
         },
       },

@@ -1,5 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
-import { sieveDeploymentPatch, sieveMount } from "../../core/sieveMount";
+import { DEPLOYMENT_FIELD_MANAGER, sieveDeploymentPatch } from "../../core/sieveMount";
 import { ApplyPreflightProps, applyPreflightProvider } from "../../providers/kubernetes/applyPreflight";
 import { KubeApiEmulator } from "./kubeApiEmulator";
 import { prodConfig } from "../support/prodConfig";
@@ -8,8 +8,8 @@ const config = prodConfig();
 const mailbox = config.mailboxes[0]!;
 const PATH = "/apis/apps/v1/namespaces/mailserver/deployments/mailserver";
 const MOUNT_PATH = "/tmp/docker-mailserver/docs@viktorbarzin.me.dovecot.sieve";
-const patch = sieveDeploymentPatch(mailbox, config.mailserver);
-const fieldManager = sieveMount(mailbox, config.mailserver).fieldManager;
+const patch = sieveDeploymentPatch([mailbox], config.mailserver);
+const fieldManager = DEPLOYMENT_FIELD_MANAGER;
 const props = (over: Partial<ApplyPreflightProps> = {}): ApplyPreflightProps =>
   ({ path: PATH, body: patch, fieldManager, context: "", ...over });
 
@@ -18,7 +18,7 @@ const terraformToday = {
   metadata: { annotations: { "reloader.stakater.com/search": "true" } },
   spec: { template: { spec: {
     volumes: [{ name: "config", configMap: { name: "mailserver.config" } }],
-    containers: [{ name: "mailserver", volumeMounts: [
+    containers: [{ name: "docker-mailserver", volumeMounts: [
       { name: "config", mountPath: "/tmp/docker-mailserver/postfix-accounts.cf", subPath: "postfix-accounts.cf", readOnly: true },
       { name: "config", mountPath: MOUNT_PATH, subPath: "docs-at-viktorbarzin.me.dovecot.sieve", readOnly: true },
     ] }],
@@ -38,8 +38,8 @@ describe("ApplyPreflight: the sieve mount patch, dry-run applied at preview", ()
     emu.putDeployment("mailserver", "mailserver", "Terraform", terraformToday);
     const { failures } = await provider.check!(props(), props());
     expect(failures).toHaveLength(1);
-    expect(failures![0]!.reason).toContain(`conflict with "Terraform" using apps/v1: .spec.template.spec.containers[name="mailserver"].volumeMounts[mountPath="${MOUNT_PATH}"].name`);
-    expect(failures![0]!.reason).toMatch(/^server-side apply \(dry run\) of \/apis\/apps\/v1\/namespaces\/mailserver\/deployments\/mailserver as paperless-mail-ingest-sieve-docs-at-viktorbarzin\.me: HTTP 409 Conflict/);
+    expect(failures![0]!.reason).toContain(`conflict with "Terraform" using apps/v1: .spec.template.spec.containers[name="docker-mailserver"].volumeMounts[mountPath="${MOUNT_PATH}"].name`);
+    expect(failures![0]!.reason).toMatch(/^server-side apply \(dry run\) of \/apis\/apps\/v1\/namespaces\/mailserver\/deployments\/mailserver as paperless-mail-ingest: HTTP 409 Conflict/);
   });
 
   it("passes once that mount is handed over; the equal search annotation is shared, not a conflict", async () => {

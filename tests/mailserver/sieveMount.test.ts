@@ -1,7 +1,7 @@
 // The names the program owns on the mailserver, from core/ (no Pulumi): one derivation, built on atName.
 import { atName, inDir } from "../../core/names";
 import { sieveHome } from "../../core/mailboxCommands";
-import { sieveDeploymentPatch, sieveMount } from "../../core/sieveMount";
+import { reloaderEnvVar, sieveDeploymentPatch, sieveMount } from "../../core/sieveMount";
 import { prodConfig } from "../support/prodConfig";
 
 const config = prodConfig();
@@ -16,7 +16,6 @@ describe("sieveMount (core)", () => {
       key: `${slug}.dovecot.sieve`,
       volumeName: "sieve-docs-at-viktorbarzin-me",
       mountPath: "/tmp/docker-mailserver/docs@viktorbarzin.me.dovecot.sieve",
-      fieldManager: `paperless-mail-ingest-sieve-${slug}`,
     });
   });
 
@@ -25,7 +24,7 @@ describe("sieveMount (core)", () => {
     const slashed = { ...config.mailserver, configDir: "/tmp/docker-mailserver/", mailRoot: "/var/mail/" };
     expect(sieveMount(mailbox, slashed).mountPath).toBe(sieveMount(mailbox, config.mailserver).mountPath);
     expect(sieveHome(mailbox, slashed)).toBe("/var/mail/viktorbarzin.me/docs/home");
-    expect(sieveDeploymentPatch(mailbox, slashed)).toEqual(sieveDeploymentPatch(mailbox, config.mailserver));
+    expect(sieveDeploymentPatch([mailbox], slashed)).toEqual(sieveDeploymentPatch([mailbox], config.mailserver));
   });
 
   it("keeps a long mailbox's volume name a single DNS label (at most 63 characters)", () => {
@@ -34,5 +33,23 @@ describe("sieveMount (core)", () => {
     const { volumeName } = sieveMount(long, config.mailserver);
     expect(volumeName.length).toBeLessThanOrEqual(63);
     expect(volumeName).toMatch(/^sieve-a+-[0-9a-f]{10}$/);
+  });
+
+  it("mounts several mailboxes with one patch, one field manager", () => {
+    const receipts = { ...mailbox, address: "receipts@viktorbarzin.me", localPart: "receipts" };
+    const patch = sieveDeploymentPatch([mailbox, receipts], config.mailserver);
+    expect(patch.metadata.annotations["pulumi.com/patchFieldManager"]).toBe("paperless-mail-ingest");
+    expect(patch.spec.template.spec.volumes.map((v) => v.configMap.name))
+      .toEqual(["mailserver-sieve-docs-at-viktorbarzin.me", "mailserver-sieve-receipts-at-viktorbarzin.me"]);
+    expect(patch.spec.template.spec.containers).toHaveLength(1);
+    expect(patch.spec.template.spec.containers[0]!.volumeMounts.map((m) => m.subPath))
+      .toEqual(["docs-at-viktorbarzin.me.dovecot.sieve", "receipts-at-viktorbarzin.me.dovecot.sieve"]);
+  });
+
+  it("names Reloader's variable as Reloader's ConvertToEnvVarName does", () => {
+    expect(reloaderEnvVar("mailserver-sieve-docs-at-viktorbarzin.me")).toBe("STAKATER_MAILSERVER_SIEVE_DOCS_AT_VIKTORBARZIN_ME_CONFIGMAP");
+    expect(reloaderEnvVar("www.stakater.com")).toBe("STAKATER_WWW_STAKATER_COM_CONFIGMAP"); // Reloader's own test case
+    // A run of other characters is one '_', dropped at the start, kept at the end (util.go).
+    expect(reloaderEnvVar("-a..b-")).toBe("STAKATER_A_B__CONFIGMAP");
   });
 });

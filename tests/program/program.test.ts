@@ -25,7 +25,6 @@ describe("index.ts under mocks, production stack", () => {
     const children = [...run.resources.values()].filter((n) => n.parent === "paperless-mail-ingest:index:PaperlessMailIngest::docs-at-viktorbarzin.me");
     expect(children.map((n) => n.type).sort()).toEqual([
       "paperless-mail-ingest:mailserver:MailAlias",
-      "paperless-mail-ingest:mailserver:MailFetchTrigger",
       "paperless-mail-ingest:mailserver:MailboxAccount",
       "paperless-mail-ingest:mailserver:SieveFilter",
       "paperless-mail-ingest:paperless:PaperlessMailbox",
@@ -41,9 +40,14 @@ describe("index.ts under mocks, production stack", () => {
     }
   });
 
-  it("every resource has a parent inside the tree (nothing dangles at the stack root)", () => {
+  it("at the stack root: the cluster's provider, one PaperlessMailIngest per mailbox, then what they share", () => {
     const roots = [...run.resources.values()].filter((n) => !n.parent);
-    expect(roots.map((n) => n.type)).toEqual(["paperless-mail-ingest:index:PaperlessMailIngest"]);
+    expect(roots.map((n) => `${n.type}::${n.name}`)).toEqual([
+      "pulumi:providers:kubernetes::mailserver-cluster",
+      "paperless-mail-ingest:index:PaperlessMailIngest::docs-at-viktorbarzin.me",
+      "paperless-mail-ingest:mailserver:SieveMounts::mailserver",
+      "paperless-mail-ingest:mailserver:MailFetchTrigger::paperless-fetch",
+    ]);
   });
 
   it("exports the sender -> owner table, rule ids, sieve hash and Vault path per mailbox", async () => {
@@ -102,9 +106,4 @@ describe("a bad stack is refused before anything is created", () => {
     expect(message).not.toMatch(/hunter2|12345678/);
   });
 
-  it("refuses kubernetes:kubeconfig, which the kubectl commands would not see", () => {
-    const config = { ...prodStackConfig(), "kubernetes:kubeconfig": "/home/me/.kube/other" };
-    pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])));
-    expect(() => readProgramConfig()).toThrow("kubernetes:kubeconfig: not supported");
-  });
 });

@@ -60,6 +60,8 @@ export async function runProgram(config: StackConfigValues, opts: { secretKeys?:
   // Let the last registrations (and their inputs) reach the mocks before anyone swaps them.
   await settle(stackExports);
   await pulumi.runtime.awaitStackRegistrations();
+  // Drain the RPC queue (late registerOutputs), so no call of this run reaches the next run's mocks.
+  await pulumi.runtime.disconnect();
   return { resources, exports: stackExports, state };
 }
 

@@ -1,0 +1,42 @@
+// The one cluster the program talks to, from the stack config the Kubernetes provider itself
+// documents: `kubernetes:kubeconfig` (a file path or the kubeconfig text) and
+// `kubernetes:context`. The explicit provider, the shared-ConfigMap editor and every kubectl
+// command take it from here, so all of them reach the same cluster as the same identity.
+import { homedir } from "node:os";
+import { isAbsolute, resolve } from "node:path";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { KubeTarget } from "../core/kubectlCommands";
+
+/** A kubeconfig value is its text when it looks like YAML/JSON with clusters, otherwise a path. */
+function isKubeconfigText(value: string): boolean {
+  return value.includes("\n") || value.trimStart().startsWith("{") || /(^|\s)clusters:/.test(value);
+}
+
+export function readKubeTarget(): KubeTarget {
+  // allConfig: the value may be a secret (inline kubeconfigs hold credentials); it is only ever
+  // handed on as a secret (provider input, command environment).
+  const all = pulumi.runtime.allConfig();
+  const value = all["kubernetes:kubeconfig"] ?? "";
+  const kubeconfig = value.trim();
+  const context = (all["kubernetes:context"] ?? "").trim();
+  if (kubeconfig && isKubeconfigText(kubeconfig)) return { kubeconfigPath: "", kubeconfigText: value, context };
+  // A path is made absolute now: the commands and plugins run from other working directories.
+  const path = kubeconfig.startsWith("~/") ? resolve(homedir(), kubeconfig.slice(2)) : kubeconfig;
+  return { kubeconfigPath: path && !isAbsolute(path) ? resolve(path) : path, kubeconfigText: "", context };
+}
+
+/**
+ * The program's Kubernetes provider. `enableConfigMapMutable`: a changed sieve must be an update
+ * of the ConfigMap in place, which Reloader sees and rolls the mailserver for; by default the
+ * provider replaces a ConfigMap whose data changed (delete + create), which Reloader ignores,
+ * so the running mail server would keep the old allowlist.
+ */
+export function kubernetesProvider(name: string, kube: KubeTarget, opts?: pulumi.CustomResourceOptions): k8s.Provider {
+  const kubeconfig = kube.kubeconfigText ? pulumi.secret(kube.kubeconfigText) : kube.kubeconfigPath || undefined;
+  return new k8s.Provider(name, {
+    ...(kubeconfig !== undefined ? { kubeconfig } : {}),
+    ...(kube.context ? { context: kube.context } : {}),
+    enableConfigMapMutable: true,
+  }, opts);
+}
