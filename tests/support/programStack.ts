@@ -1,0 +1,171 @@
+// The real Pulumi CLI running the real index.ts from the project root, as a user runs it: the
+// Node language host and the provider plugins from scripts/build-tools.sh on PATH, a file
+// backend and passphrase in a throw-away directory, the stack file `Pulumi.<stack>.yaml` beside
+// Pulumi.yaml (gitignored `Pulumi.e2e-*.yaml`, removed by dispose), secrets set with
+// `pulumi config set --secret`. Every operation's engine events are read from `--event-log`.
+import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse, stringify } from "yaml";
+import { toolsBinDir } from "./tools";
+
+const ROOT = join(__dirname, "..", "..");
+
+/** One resource step: the op the engine took and the resource's `type::name`. */
+export interface Step {
+  readonly op: string;
+  readonly resource: string;
+  /** The changed properties the engine reported (diffs), when it names them. */
+  readonly diffs?: readonly string[];
+}
+
+export interface Operation {
+  readonly command: string;
+  readonly ok: boolean;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Every step with an op other than `same`, in the order the engine announced them. */
+  readonly changes: readonly Step[];
+  readonly steps: readonly Step[];
+  /** Diagnostics of severity error the engine reported (what a user reads as the failure). */
+  readonly errors: readonly string[];
+}
+
+export interface ProgramStack {
+  readonly name: string;
+  /** Backend, plugin home and event logs. */
+  readonly dir: string;
+  /** The stack file in the project root. */
+  readonly stackFile: string;
+  /** Everything every command printed (stdout + stderr), for secret scans. */
+  readonly transcript: string[];
+  /** Replace the stack file's plain config (keeps secrets set through `setSecret`). */
+  setConfig(config: Record<string, unknown>): void;
+  /** `pulumi config set --secret <key> <value>`; key in full (`paperless-mail-ingest:paperlessToken`). */
+  setSecret(key: string, value: string): Promise<void>;
+  preview(...args: string[]): Promise<Operation>;
+  up(...args: string[]): Promise<Operation>;
+  refresh(...args: string[]): Promise<Operation>;
+  destroy(...args: string[]): Promise<Operation>;
+  /** Any other CLI command on this stack (e.g. `stack export`); rejects on a non-zero exit. */
+  cli(...args: string[]): Promise<string>;
+  dispose(): Promise<void>;
+}
+
+export interface ProgramStackOptions {
+  /** Directories put first on PATH (e.g. the test cluster's kubectl shim). */
+  readonly path?: readonly string[];
+  /** Extra environment of every pulumi command (VAULT_ADDR, …). */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** `type::name` of a URN: urn:pulumi:<stack>::<project>::<parent types $ type>::<name>. */
+function resourceOf(urn: string): string {
+  const [, , types, ...name] = urn.split("::") as [string, string, string, ...string[]];
+  return `${types.split("$").pop()}::${name.join("::")}`;
+}
+
+interface EngineEvent {
+  resourcePreEvent?: { metadata: { op: string; urn: string; diffs?: string[] } };
+  resOutputsEvent?: { metadata: { op: string; urn: string; diffs?: string[] } };
+  diagnosticEvent?: { severity: string; message: string; urn?: string };
+}
+
+function readEvents(file: string): EngineEvent[] {
+  let text = "";
+  try { text = readFileSync(file, "utf8"); } catch { return []; }
+  return text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l) as EngineEvent);
+}
+
+/**
+ * The steps of one operation. A refresh announces every resource as `refresh` and reports the
+ * outcome (`same`, `update` = drift, `delete` = gone) once read, so the last op of a URN counts.
+ */
+function stepsOf(events: readonly EngineEvent[]): Step[] {
+  const byUrn = new Map<string, Step>();
+  for (const e of events) {
+    const meta = e.resOutputsEvent?.metadata ?? e.resourcePreEvent?.metadata;
+    if (!meta || meta.urn.includes("::pulumi:pulumi:Stack::")) continue;
+    const prior = byUrn.get(meta.urn);
+    if (prior && meta.op === "refresh") continue;
+    byUrn.set(meta.urn, { op: meta.op, resource: resourceOf(meta.urn), ...(meta.diffs?.length ? { diffs: meta.diffs } : {}) });
+  }
+  return [...byUrn.values()];
+}
+
+export async function programStack(name: string, opts: ProgramStackOptions = {}): Promise<ProgramStack> {
+  if (!/^e2e-[a-z0-9-]+$/.test(name)) throw new Error(`stack name ${name} must match e2e-[a-z0-9-]+ (Pulumi.e2e-*.yaml is gitignored)`);
+  const bin = toolsBinDir();
+  const dir = mkdtempSync(join(tmpdir(), `pmi-${name}-`));
+  for (const sub of ["backend", "home", "events"]) mkdirSync(join(dir, sub));
+  const stackFile = join(ROOT, `Pulumi.${name}.yaml`);
+  const transcript: string[] = [];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...opts.env,
+    PULUMI_BACKEND_URL: `file://${join(dir, "backend")}`,
+    PULUMI_HOME: join(dir, "home"),
+    // A passphrase made per run: the stack file's secrets are encrypted with it.
+    PULUMI_CONFIG_PASSPHRASE: `e2e-${Math.random().toString(36).slice(2)}`,
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_SKIP_CONFIRMATIONS: "true",
+    // index.ts is type-checked once by `npm test` (tsc --noEmit); the language host only transpiles.
+    PULUMI_NODEJS_TRANSPILE_ONLY: "true",
+    PATH: [...(opts.path ?? []), bin, process.env.PATH ?? ""].join(":"),
+  };
+  let events = 0;
+
+  const run = (args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+    new Promise((resolve) => {
+      execFile(join(bin, "pulumi"), [...args, "--stack", name, "--non-interactive"], { cwd: ROOT, env, maxBuffer: 256 << 20 },
+        (err, stdout, stderr) => {
+          transcript.push(stdout, stderr);
+          resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
+        });
+    });
+
+  const cli = async (...args: string[]): Promise<string> => {
+    const r = await run(args);
+    if (r.code !== 0) throw new Error(`pulumi ${args.join(" ")} failed (exit ${r.code}):\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
+    return r.stdout;
+  };
+
+  const operation = async (command: string, args: readonly string[]): Promise<Operation> => {
+    const log = join(dir, "events", `${++events}-${command}.jsonl`);
+    const r = await run([command, ...args, "--event-log", log]);
+    const all = readEvents(log);
+    const steps = stepsOf(all);
+    const errors = all.flatMap((e) => (e.diagnosticEvent?.severity === "error" ? [e.diagnosticEvent.message] : []));
+    return { command, ok: r.code === 0, stdout: r.stdout, stderr: r.stderr, steps, changes: steps.filter((s) => s.op !== "same"), errors };
+  };
+
+  await cli("stack", "init", name);
+  /** Full keys set with `pulumi config set --secret`: their encrypted values stay in the stack file. */
+  const secretKeys = new Set<string>();
+  const readStackFile = () => parse(readFileSync(stackFile, "utf8")) as { config?: Record<string, unknown>; encryptionsalt?: string } | null;
+
+  return {
+    name, dir, stackFile, transcript,
+    setConfig(config) {
+      const current = readStackFile() ?? {};
+      const kept = Object.fromEntries(Object.entries(current.config ?? {}).filter(([k]) => secretKeys.has(k)));
+      writeFileSync(stackFile, stringify({ ...(current.encryptionsalt ? { encryptionsalt: current.encryptionsalt } : {}), config: { ...config, ...kept } }));
+    },
+    async setSecret(key, value) {
+      secretKeys.add(key);
+      await cli("config", "set", "--secret", key, value);
+    },
+    preview: (...args) => operation("preview", ["--diff", ...args]),
+    up: (...args) => operation("up", ["--yes", "--diff", ...args]),
+    refresh: (...args) => operation("refresh", ["--yes", ...args]),
+    destroy: (...args) => operation("destroy", ["--yes", ...args]),
+    cli,
+    async dispose() {
+      await run(["stack", "rm", "--yes", "--force", "--preserve-config"]);
+      rmSync(stackFile, { force: true });
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
