@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== system packages (postfix, dovecot, pigeonhole)"
-sh scripts/install-mail-daemons.sh
+echo "== docker-mailserver harness: Debian packages (Postfix, Dovecot, Pigeonhole, rsyslog, supervisord) and DMS v15.0.0/v15.1.0 sources"
+bash scripts/setup-dms.sh
 
 echo "== npm packages"
 npm ci --no-audit --no-fund
