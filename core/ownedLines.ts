@@ -1,7 +1,13 @@
 // This program's slice of a shared line-oriented mailserver file (postfix-accounts.cf,
-// postfix-virtual.cf): a block between marker comments, which docker-mailserver ignores.
-// Every line outside the block is kept byte for byte; the only other change ever made is a
-// missing final newline, which DMS needs anyway (it skips an unterminated last line).
+// postfix-virtual.cf): a block between marker comments. Every line outside the block is kept byte
+// for byte; the only other change ever made is a missing final newline, which DMS needs anyway (it
+// skips an unterminated last line).
+//
+// The markers name their owner without its address (`docs at example.org`): docker-mailserver
+// does not skip comments everywhere. `_create_dovecot_alias_dummy_accounts` (v13.3.1-v15.1.0) looks
+// an alias target up with an unanchored `grep "<address>" postfix-accounts.cf`, takes the first
+// hit and panics (SIGTERM to PID 1) when its hash field is empty -- a comment naming the address
+// was enough to crash-loop the mail server (tests/mailpath, on DMS's own scripts).
 
 export const MARKER_PREFIX = "paperless-mail-ingest";
 const OWNER = /^[A-Za-z0-9._@+:/-]+$/;
@@ -19,7 +25,9 @@ export function lineKey(format: LineFormat, line: string): string | undefined {
 
 export function markers(owner: string): { begin: string; end: string } {
   if (!OWNER.test(owner)) throw new Error(`block owner ${JSON.stringify(owner)} must match ${OWNER}`);
-  return { begin: `# BEGIN ${MARKER_PREFIX} ${owner}`, end: `# END ${MARKER_PREFIX} ${owner}` };
+  // Injective (owners hold no spaces) and free of '@', so no marker matches an address.
+  const name = owner.replaceAll("@", " at ");
+  return { begin: `# BEGIN ${MARKER_PREFIX} ${name}`, end: `# END ${MARKER_PREFIX} ${name}` };
 }
 
 function splitLines(text: string): string[] {
@@ -81,4 +89,23 @@ export function foreignDefinitions(text: string, owner: string, format: LineForm
     const key = lineKey(format, l);
     return key !== undefined && wanted.has(key) ? [{ line: i + 1, key }] : [];
   });
+}
+
+/** docker-mailserver's lookup pattern for an address: grep's basic regex, where `.` matches any character. */
+function grepPattern(address: string): RegExp {
+  return new RegExp(address.replace(/[+?(){}|\\^$*[\]]/g, "\\$&"));
+}
+
+/**
+ * The line `_create_dovecot_alias_dummy_accounts` would take as the account of an alias target --
+ * the first line of postfix-accounts.cf holding the address, comment or not -- when that line has
+ * no hash: docker-mailserver then panics and stops (SIGTERM to PID 1). Undefined when it is safe.
+ */
+export function aliasLookupPanic(accountsText: string, address: string): { line: number; text: string } | undefined {
+  const pattern = grepPattern(address);
+  const lines = splitLines(accountsText);
+  const hit = lines.findIndex((l) => pattern.test(l));
+  if (hit < 0) return undefined;
+  const hash = lines[hit]!.split("|")[1] ?? "";
+  return hash === "" ? { line: hit + 1, text: lines[hit]! } : undefined;
 }

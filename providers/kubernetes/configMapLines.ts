@@ -3,7 +3,7 @@
 // marker-delimited block (core/ownedLines) with resourceVersion-conditional writes, and
 // removes the block on delete.
 import * as pulumi from "@pulumi/pulumi";
-import { foreignDefinitions, LineFormat, lineKey, markers, readOwnedLines, writeOwnedLines } from "../../core/ownedLines";
+import { aliasLookupPanic, foreignDefinitions, LineFormat, lineKey, markers, readOwnedLines, writeOwnedLines } from "../../core/ownedLines";
 import { connect, ConfigMapObject, editConfigMapKey, getConfigMap, KubeConnection, keyManagers, peekConfigMap } from "./kubeClient";
 
 export interface ConfigMapLinesProps {
@@ -39,14 +39,29 @@ function conflictMessage(p: ConfigMapLinesProps, text: string, cm: ConfigMapObje
     + ` remove that line from its owner before this program takes the mailbox over`;
 }
 
+/** With our lines in place docker-mailserver must still start: a line its alias lookup takes for our account, holding no hash, makes it panic. */
+function startupHazard(p: ConfigMapLinesProps, textAfter: string): string | undefined {
+  if (p.format !== "accounts") return undefined;
+  for (const key of p.keys) {
+    const hit = aliasLookupPanic(textAfter, key);
+    if (hit) {
+      return `${where(p)} line ${hit.line} (${JSON.stringify(hit.text)}) is the first line holding ${key}, and it has no hash:`
+        + ` docker-mailserver's alias lookup (an unanchored grep in _create_dovecot_alias_dummy_accounts) would take it for the account`
+        + ` and stop the mail server at start; no other line may contain the address, not even a comment -- remove or reword that line`;
+    }
+  }
+  return undefined;
+}
+
 async function putLines(connector: Connector, p: ConfigMapLinesProps, lines: string[]): Promise<void> {
   const conn = await connector(p.context);
   await editConfigMapKey(conn, p.namespace, p.name, p.key, (text, cm) => {
+    const after = writeOwnedLines(text, p.owner, lines);
     if (lines.length) {
-      const conflict = conflictMessage(p, text, cm);
+      const conflict = conflictMessage(p, text, cm) ?? startupHazard(p, after);
       if (conflict) throw new Error(conflict);
     }
-    return writeOwnedLines(text, p.owner, lines);
+    return after;
   }, { missing: lines.length ? "error" : "ignore" });
 }
 
@@ -74,7 +89,10 @@ export function configMapLinesProvider(connector: Connector = connect): pulumi.d
         const cm = await peekConfigMap(conn, news.namespace, news.name);
         if (!cm) failures.push({ property: "name", reason: `ConfigMap ${news.namespace}/${news.name} does not exist; it belongs to the mailserver's own stack, which must create it first` });
         else {
-          const conflict = conflictMessage(news, cm.data?.[news.key] ?? "", cm);
+          const text = cm.data?.[news.key] ?? "";
+          // Lines still unknown (derived from a secret) stand in as one account line per key.
+          const lines = isKnownList(news.lines) ? news.lines : news.keys.map((k) => `${k}|{stand-in}`);
+          const conflict = conflictMessage(news, text, cm) ?? startupHazard(news, writeOwnedLines(text, news.owner, lines));
           if (conflict) failures.push({ property: "keys", reason: conflict });
         }
       }

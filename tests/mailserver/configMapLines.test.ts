@@ -4,6 +4,7 @@ import { createServer, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
+import { markers } from "../../core/ownedLines";
 import { ConfigMapLinesProps, configMapLinesProvider } from "../../providers/kubernetes/configMapLines";
 import { clearKubeCaches, editConfigMapKey, getConfigMap, KubeConnection } from "../../providers/kubernetes/kubeClient";
 import { KubeApiEmulator } from "./kubeApiEmulator";
@@ -18,7 +19,7 @@ const props = (over: Partial<ConfigMapLinesProps> = {}): ConfigMapLinesProps => 
   namespace: NS, name: CM, key: "postfix-accounts.cf", owner: "docs@viktorbarzin.me", format: "accounts",
   keys: ["docs@viktorbarzin.me"], lines: [LINE], context: "", ...over,
 });
-const BLOCK = `# BEGIN paperless-mail-ingest docs@viktorbarzin.me\n${LINE}\n# END paperless-mail-ingest docs@viktorbarzin.me\n`;
+const BLOCK = `${markers("docs@viktorbarzin.me").begin}\n${LINE}\n${markers("docs@viktorbarzin.me").end}\n`;
 
 let emu: KubeApiEmulator;
 let provider: pulumi.dynamic.ResourceProvider;
@@ -97,7 +98,7 @@ describe("ConfigMapLines provider over HTTP", () => {
     await Promise.all(all.map((p) => provider.create!(p)));
     const data = emu.get(NS, CM)!.data!;
     for (const p of all) {
-      expect(data[p.key]).toContain(`# BEGIN paperless-mail-ingest ${p.owner}\n${p.lines[0]}\n# END paperless-mail-ingest ${p.owner}\n`);
+      expect(data[p.key]).toContain(`${markers(p.owner).begin}\n${p.lines[0]}\n${markers(p.owner).end}\n`);
     }
     expect(data["postfix-accounts.cf"]!.startsWith(OTHERS + "\n")).toBe(true);
     expect(puts()).toHaveLength(all.length); // no 409: each read the version the one before wrote
@@ -196,6 +197,17 @@ describe("ConfigMapLines check (runs at preview)", () => {
     emu.put(NS, CM, { "postfix-accounts.cf": "a@b.cd|x\nDOCS@viktorbarzin.me|$2a$06$terraform\n" }, TERRAFORM_FIELDS);
     const { failures } = await provider.check!(props(), props());
     expect(failures).toEqual([{ property: "keys", reason: expect.stringMatching(/docs@viktorbarzin.me \(line 2\).*managed by "Terraform"/) }]);
+  });
+
+  it("fails at preview and refuses to write when a foreign line would make docker-mailserver panic on our account", async () => {
+    // DMS's alias lookup greps postfix-accounts.cf unanchored and takes the first hit: here a comment.
+    emu.put(NS, CM, { "postfix-accounts.cf": "# docs@viktorbarzin.me moved to paperless\nspam@viktorbarzin.me|$2a$06$xyz\n" }, TERRAFORM_FIELDS);
+    const hazard = /line 1 \("# docs@viktorbarzin.me moved to paperless"\) is the first line holding docs@viktorbarzin.me, and it has no hash/;
+    for (const p of [props(), props({ lines: undefined as unknown as string[] })]) {
+      expect((await provider.check!(p, p)).failures).toEqual([{ property: "keys", reason: expect.stringMatching(hazard) }]);
+    }
+    await expect(provider.create!(props())).rejects.toThrow(hazard);
+    expect(puts()).toHaveLength(0);
   });
 
   it("fails when the shared ConfigMap does not exist or a line defines a foreign key", async () => {

@@ -1,4 +1,4 @@
-import { foreignDefinitions, lineKey, readOwnedLines, writeOwnedLines } from "../../core/ownedLines";
+import { aliasLookupPanic, foreignDefinitions, lineKey, markers, readOwnedLines, writeOwnedLines } from "../../core/ownedLines";
 
 const OWNER = "docs@viktorbarzin.me";
 // Someone else's lines, including odd bytes that must survive untouched.
@@ -10,7 +10,7 @@ describe("writeOwnedLines", () => {
     const out = writeOwnedLines(OTHERS, OWNER, MINE);
     expect(out.startsWith(OTHERS)).toBe(true);
     expect(out.slice(OTHERS.length)).toBe(
-      "# BEGIN paperless-mail-ingest docs@viktorbarzin.me\ndocs@viktorbarzin.me|{SHA512-CRYPT}$6$salt$hash\n# END paperless-mail-ingest docs@viktorbarzin.me\n");
+      "# BEGIN paperless-mail-ingest docs at viktorbarzin.me\ndocs@viktorbarzin.me|{SHA512-CRYPT}$6$salt$hash\n# END paperless-mail-ingest docs at viktorbarzin.me\n");
     expect(readOwnedLines(out, OWNER)).toEqual(MINE);
   });
 
@@ -50,10 +50,31 @@ describe("writeOwnedLines", () => {
   });
 
   it("refuses a damaged block, a line break inside a line, or a bad owner, naming them", () => {
-    const damaged = OTHERS + "# BEGIN paperless-mail-ingest docs@viktorbarzin.me\nx|y\n";
+    const damaged = OTHERS + "# BEGIN paperless-mail-ingest docs at viktorbarzin.me\nx|y\n";
     expect(() => writeOwnedLines(damaged, OWNER, MINE)).toThrow(/block of docs@viktorbarzin.me is damaged.*line\(s\) \[5\]/);
     expect(() => writeOwnedLines(OTHERS, OWNER, ["a|b\nc|d"])).toThrow(/line 0 of the block of docs@viktorbarzin.me/);
     expect(() => writeOwnedLines(OTHERS, "docs viktor", MINE)).toThrow(/"docs viktor"/);
+  });
+});
+
+describe("docker-mailserver's unanchored account lookup", () => {
+  it("finds no line but the account's own: the markers never hold the address", () => {
+    const text = writeOwnedLines(writeOwnedLines(OTHERS, OWNER, MINE), "receipts@viktorbarzin.me", ["receipts@viktorbarzin.me|{SHA512-CRYPT}$6$s$h"]);
+    expect(text.split("\n").filter((l) => l.includes("docs@viktorbarzin.me"))).toEqual(MINE);
+    expect(Object.values(markers(OWNER)).join("")).not.toContain("@");
+    expect(aliasLookupPanic(text, OWNER)).toBeUndefined();
+    expect(aliasLookupPanic(text, "receipts@viktorbarzin.me")).toBeUndefined();
+  });
+
+  it("names the line DMS would panic on: the first line holding the address has no hash", () => {
+    // grep's basic regex: '.' is any character, and comments are not skipped.
+    const comment = "# docs@viktorbarzinXme was moved here\n";
+    expect(aliasLookupPanic(comment + writeOwnedLines(OTHERS, OWNER, MINE), OWNER)).toEqual({ line: 1, text: "# docs@viktorbarzinXme was moved here" });
+    expect(aliasLookupPanic(writeOwnedLines(OTHERS, OWNER, MINE) + comment, OWNER)).toBeUndefined(); // our line is found first
+    expect(aliasLookupPanic("docs@viktorbarzin.me|\n", OWNER)).toEqual({ line: 1, text: "docs@viktorbarzin.me|" });
+    // Another account holding the address as a substring has a hash: a DMS warning, not a panic.
+    expect(aliasLookupPanic("xdocs@viktorbarzin.me|{SHA512-CRYPT}$6$a$b\n", OWNER)).toBeUndefined();
+    expect(aliasLookupPanic(OTHERS, OWNER)).toBeUndefined(); // not there at all: DMS skips the alias
   });
 });
 
