@@ -18,9 +18,10 @@ function ereLiteral(value: string): string {
 }
 
 /**
- * One Authentication-Results method result (RFC 8601) with its property naming the domain.
- * With a trusted authserv-id the verdict must come from a header that id wrote, since anyone can
- * add an Authentication-Results header of their own before the mail reaches us.
+ * One Authentication-Results method result (RFC 8601) with its property naming the domain, matched
+ * against the topmost header only (the template's `:index 1`): the receiving server prepends its
+ * verdict, and every header below it came with the message, so anyone can have written it. With a
+ * trusted authserv-id the topmost header must also name that server.
  */
 function verdictPattern(method: string, property: string, domain: string, authservId?: string): string {
   const from = authservId
@@ -44,7 +45,7 @@ export function renderSieve(mailbox: Mailbox): string {
       dmarc: verdictPattern("dmarc", "header[.]from", domain, mailbox.trustedAuthservId),
     };
   });
-  const requires = ["relational", "comparator-i;ascii-numeric", ...(authenticated.length ? ["regex"] : [])];
+  const requires = ["relational", "comparator-i;ascii-numeric", ...(authenticated.length ? ["index", "regex"] : [])];
   const view = {
     mailbox: mailbox.address,
     requires: withSeparators(requires.map((name) => ({ name }))),

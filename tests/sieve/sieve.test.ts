@@ -4,12 +4,13 @@ import { join } from "path";
 import { renderSieve, sieveConfigMapKey, sieveString } from "../../core/sieve";
 import { parseConfig } from "../../core/config";
 import type { Mailbox } from "../../core/types";
-import { prodConfig, SHARED_DIR } from "../support/prodConfig";
+import { prodConfig } from "../support/prodConfig";
 import { SieveRunner, type Outcome } from "./sieveTest";
 
-const FIXTURES = join(SHARED_DIR, "fixtures", "mail");
+const FIXTURES = join(__dirname, "..", "fixtures", "mail");
 const prodMailbox = (): Mailbox => prodConfig().mailboxes[0]!;
 
+/** Header lines in the given order (a value may span lines: folded). */
 function message(headers: Record<string, string | string[]>): string {
   const lines = Object.entries(headers).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${k}: ${x}`));
   return [...lines, "To: docs@viktorbarzin.me", "Subject: Bank statement", "Message-ID: <t@example.test>", "", "See attachment.", ""].join("\r\n");
@@ -26,7 +27,7 @@ function mailboxWith(senders: object[], extra: object = {}): Mailbox {
   return result.config.mailboxes[0]!;
 }
 
-describe("production allowlist (shared fixtures)", () => {
+describe("production allowlist (tests/fixtures/mail)", () => {
   const runner = new SieveRunner(renderSieve(prodMailbox()));
   afterAll(() => runner.close());
   const expected = JSON.parse(readFileSync(join(FIXTURES, "expected.json"), "utf8")) as {
@@ -134,17 +135,34 @@ describe("DKIM/DMARC option", () => {
     });
   });
 
-  describe("with a trusted authserv-id", () => {
-    const runner = new SieveRunner(renderSieve(mailboxWith(senders, { trustedAuthservId: "mx.example.org" })));
+  describe("only the topmost verdict counts (the receiving server prepends its own)", () => {
+    const runner = new SieveRunner(renderSieve(mailboxWith(senders)));
     afterAll(() => runner.close());
-    it("keeps a pass written by the trusted server", () => {
-      const msg = message({ From: "strict@gmail.com", "Authentication-Results": "mx.example.org; dkim=pass header.d=gmail.com" });
-      expect(runner.outcome(msg)).toBe("keep");
+    it.each([
+      ["a forged pass below a failing topmost verdict", ["mx.example.org; dkim=fail header.d=gmail.com", "mx.example.org; dkim=pass header.d=gmail.com"], "discard"],
+      ["a forged pass below a topmost verdict without DKIM/DMARC", ["mx.example.org; spf=pass smtp.mailfrom=gmail.com", "mx.example.org; dmarc=pass header.from=gmail.com"], "discard"],
+      ["a pass on top, a failure below", ["mx.example.org; dkim=pass header.d=gmail.com", "mx.example.org; dkim=fail header.d=gmail.com"], "keep"],
+      ["a topmost pass folded over three lines", ["mx.example.org;\r\n\tspf=pass smtp.mailfrom=gmail.com;\r\n\tdmarc=pass (p=NONE) header.from=gmail.com"], "keep"],
+      ["a topmost dkim pass folded inside its properties", ["mx.example.org; dkim=pass\r\n (2048-bit key) header.d=gmail.com\r\n header.s=s1"], "keep"],
+    ])("%s -> %s", (_, verdicts, outcome) => {
+      expect(runner.outcome(message({ "Authentication-Results": verdicts as string[], From: "strict@gmail.com" }))).toBe(outcome);
     });
-    it("discards a pass written by anyone else (a forged header)", () => {
-      const msg = message({ From: "strict@gmail.com", "Authentication-Results": "mx.evil.test; dkim=pass header.d=gmail.com" });
-      expect(runner.outcome(msg)).toBe("discard");
-    });
+  });
+});
+
+describe("DKIM/DMARC option with a trusted authserv-id", () => {
+  const senders = [{ address: "strict@gmail.com", user: "u", requireAuthentication: true }];
+  const runner = new SieveRunner(renderSieve(mailboxWith(senders, { trustedAuthservId: "mx.example.org" })));
+  afterAll(() => runner.close());
+  it.each([
+    ["a pass written by the trusted server", ["mx.example.org; dkim=pass header.d=gmail.com"], "keep"],
+    ["a folded pass written by the trusted server", ["mx.example.org 1;\r\n\tdkim=pass header.d=gmail.com"], "keep"],
+    ["a pass written by anyone else (a forged header)", ["mx.evil.test; dkim=pass header.d=gmail.com"], "discard"],
+    ["a pass naming the trusted server below another server's header", ["mx.evil.test; none", "mx.example.org; dkim=pass header.d=gmail.com"], "discard"],
+    ["a forged pass below the trusted server's failure", ["mx.example.org; dkim=fail header.d=gmail.com", "mx.example.org; dkim=pass header.d=gmail.com"], "discard"],
+    ["the trusted name only as a prefix", ["mx.example.org.evil.test; dkim=pass header.d=gmail.com"], "discard"],
+  ])("%s -> %s", (_, verdicts, outcome) => {
+    expect(runner.outcome(message({ "Authentication-Results": verdicts as string[], From: "strict@gmail.com" }))).toBe(outcome);
   });
 });
 

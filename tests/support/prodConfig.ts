@@ -4,7 +4,6 @@ import { loadStackFile } from "../../core/stackConfig";
 import type { IngestConfig } from "../../core/types";
 
 export const PROD_STACK_FILE = join(__dirname, "..", "..", "Pulumi.prod.yaml");
-export const SHARED_DIR = join(__dirname, "..", "..", "..", "shared");
 
 export function prodConfig(): IngestConfig {
   return loadStackFile(PROD_STACK_FILE);
