@@ -1,6 +1,7 @@
 // parseConfig: raw stack config (Pulumi structured config or the stack YAML) -> IngestConfig,
 // or every problem found, each naming the value and its place.
 import { z } from "zod";
+import { sieveSizeProblem } from "./sieve";
 import type { IngestConfig, Mailbox, Sender } from "./types";
 
 // Deliberately narrower than RFC 5322: no quoted local parts or comments, so an address
@@ -259,5 +260,8 @@ export function parseConfig(raw: unknown): ParseResult {
     ...crossCheck(raw),
   ];
   if (problems.length || !parsed.success) return { ok: false, problems };
-  return { ok: true, config: build(parsed.data) };
+  const config = build(parsed.data);
+  // Limits of what is generated from a valid config (the sieve: Pigeonhole's script size).
+  const tooLarge = config.mailboxes.flatMap((m, i) => sieveSizeProblem(m, `mailboxes[${i}]`) ?? []);
+  return tooLarge.length ? { ok: false, problems: tooLarge } : { ok: true, config };
 }

@@ -57,6 +57,22 @@ export function renderSieve(mailbox: Mailbox): string {
   return Mustache.render(TEMPLATE, view, {}, { escape: sieveString });
 }
 
+/**
+ * Pigeonhole refuses a script over sieve_max_script_size (1 MiB by default; docker-mailserver keeps
+ * the default) -- and a refused script is skipped at delivery, keeping every mail. 1 MiB is also
+ * what a ConfigMap's data may hold.
+ */
+export const SIEVE_MAX_BYTES = 1024 * 1024;
+
+/** The problem with a mailbox whose rendered allowlist is over that limit, named at `where`. */
+export function sieveSizeProblem(mailbox: Mailbox, where: string): string | undefined {
+  const bytes = Buffer.byteLength(renderSieve(mailbox));
+  if (bytes <= SIEVE_MAX_BYTES) return undefined;
+  return `${where}.senders: ${mailbox.senders.length} senders make the sieve of ${mailbox.address} ${bytes} bytes long;`
+    + ` Pigeonhole refuses a script over ${SIEVE_MAX_BYTES} bytes (sieve_max_script_size, also a ConfigMap's limit):`
+    + ` move senders to another mailbox`;
+}
+
 /** ConfigMap keys cannot hold `@` (`[-._a-zA-Z0-9]+`): docs@d -> `docs-at-d.dovecot.sieve` (design §1). */
 export function sieveConfigMapKey(address: string): string {
   return `${atName(address)}.dovecot.sieve`;

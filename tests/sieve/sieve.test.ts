@@ -1,7 +1,7 @@
 // The rendered allowlist, compiled and executed by the real Pigeonhole sieve-test.
 import { readFileSync } from "fs";
 import { join } from "path";
-import { renderSieve, sieveConfigMapKey, sieveString } from "../../core/sieve";
+import { renderSieve, SIEVE_MAX_BYTES, sieveConfigMapKey, sieveString } from "../../core/sieve";
 import { parseConfig } from "../../core/config";
 import type { Mailbox } from "../../core/types";
 import { prodConfig } from "../support/prodConfig";
@@ -163,6 +163,36 @@ describe("DKIM/DMARC option with a trusted authserv-id", () => {
     ["the trusted name only as a prefix", ["mx.example.org.evil.test; dkim=pass header.d=gmail.com"], "discard"],
   ])("%s -> %s", (_, verdicts, outcome) => {
     expect(runner.outcome(message({ "Authentication-Results": verdicts as string[], From: "strict@gmail.com" }))).toBe(outcome);
+  });
+});
+
+describe("size limit", () => {
+  // Fixed-length addresses, so every sender adds the same number of bytes.
+  const senders = (n: number) => Array.from({ length: n }, (_, i) => ({ address: `s${String(i).padStart(6, "0")}.${"x".repeat(50)}@example.org`, user: "u" }));
+  const size = (n: number) => Buffer.byteLength(renderSieve(mailboxWith(senders(n))));
+  const perSender = size(2) - size(1);
+  const most = Math.floor((SIEVE_MAX_BYTES - (size(1) - perSender)) / perSender);
+
+  it("the largest allowlist under Pigeonhole's limit validates and compiles with the real sievec", () => {
+    const text = renderSieve(mailboxWith(senders(most)));
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(SIEVE_MAX_BYTES);
+    new SieveRunner(text).close(); // throws when sievec refuses it
+  });
+
+  it("one sender more is refused at validation, naming the mailbox, the sender count and the limit", () => {
+    const result = parseConfig({
+      mailboxes: [{ address: "docs@example.org", senders: senders(most + 1) }],
+      mailserver: { imapHost: "imap.example.org" },
+      paperless: { url: "http://paperless.example.org" },
+    });
+    expect(result).toEqual({ ok: false, problems: [expect.stringMatching(
+      new RegExp(`^mailboxes\\[0\\]\\.senders: ${most + 1} senders make the sieve of docs@example.org ${size(most) + perSender} bytes long; Pigeonhole refuses a script over 1048576 bytes`))] });
+  });
+
+  it("is Pigeonhole's own: sievec refuses a script one byte over it", () => {
+    const text = renderSieve(mailboxWith(senders(most)));
+    const over = text + "#".repeat(SIEVE_MAX_BYTES - Buffer.byteLength(text)) + "\n";
+    expect(() => new SieveRunner(over)).toThrow(/sieve script is too large \(max 1048576 bytes\)/);
   });
 });
 
