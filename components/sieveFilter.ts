@@ -7,7 +7,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { execWhenRolledOut, kubectlEnvironment, kubectlScript, KubeTarget, podTarget, removeEnvVar } from "../core/kubectlCommands";
 import { sieveRemovalCommand } from "../core/mailboxCommands";
-import { RELOADER_MATCH, reloaderEnvVar, sieveMount, type SieveMount } from "../core/sieveMount";
+import { reloaderEnvVar, sieveConfigMap, sieveMount, type SieveMount } from "../core/sieveMount";
 import type { Mailbox, MailserverSettings } from "../core/types";
 
 export interface SieveFilterArgs {
@@ -36,15 +36,9 @@ export class SieveFilter extends pulumi.ComponentResource {
 
     // Data changes are updates in place (the provider's enableConfigMapMutable): Reloader sees
     // them and restarts the mailserver, whose start-up installs the new script.
-    const configMap = new k8s.core.v1.ConfigMap(name, {
-      metadata: {
-        name: this.mount.configMapName,
-        namespace: mailserver.namespace,
-        labels: { "app.kubernetes.io/part-of": "paperless-mail-ingest", "app.kubernetes.io/managed-by": "pulumi" },
-        annotations: { [RELOADER_MATCH]: "true" },
-      },
-      data: { [this.mount.key]: script },
-    }, { parent: this, provider: args.provider });
+    const manifest = sieveConfigMap(mailbox, mailserver, script);
+    const configMap = new k8s.core.v1.ConfigMap(name, { metadata: manifest.metadata, data: manifest.data },
+      { parent: this, provider: args.provider });
 
     // docker-mailserver copies the sieve onto the mail volume and never removes the copy, so
     // destroy must. It depends on the ConfigMap and the Deployment patch depends on it, so on

@@ -1,10 +1,41 @@
-// Everything the stack would deploy that can be made without a cluster or credentials,
-// as file name -> content. The offline render writes these; the components deploy the same values.
-import { paperlessPlan } from "./paperlessPlan";
+// Everything the stack would deploy that can be made without a cluster or credentials, as
+// relative file path -> content. The offline render writes these; the components deploy the same
+// values (same core functions). Not here: the account lines, which hash the Vault-held passwords.
+import { stringify } from "yaml";
+import { selfAliasLine } from "./aliasLine";
+import { writeOwnedLines } from "./ownedLines";
+import { AccountType, AttachmentProcessing, ConsumptionScope, ImapSecurityCode, MailAction, paperlessPlan, TitleSource } from "./paperlessPlan";
 import { renderSieve, sieveFileName } from "./sieve";
+import { sieveConfigMap, sieveDeploymentPatch } from "./sieveMount";
 import type { IngestConfig } from "./types";
 
 export const PLAN_FILE = "paperless-plan.json";
+/** Manifests as `kubectl apply -f` takes them; multi-line text (the sieve) as a literal block, never folded. */
+const manifest = (object: unknown): string => stringify(object, { blockQuote: "literal", lineWidth: 0 });
+export const MAILSERVER_DIR = "mailserver";
+
+/** The enum tables of the plan's integer fields (paperless's own values), to name each value beside it. */
+const ENUM_FIELDS: Readonly<Record<string, Readonly<Record<string, number>>>> = {
+  imap_security: ImapSecurityCode,
+  account_type: AccountType,
+  action: MailAction,
+  assign_title_from: TitleSource,
+  attachment_type: AttachmentProcessing,
+  consumption_scope: ConsumptionScope,
+};
+
+/** `"action": 2` gets `"action_name": "move"` right after it, so a person can read the plan. */
+function withEnumNames(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withEnumNames);
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(Object.entries(value).flatMap(([key, v]) => {
+    const table = ENUM_FIELDS[key];
+    if (!table || typeof v !== "number") return [[key, withEnumNames(v)]];
+    const name = Object.entries(table).find(([, n]) => n === v)?.[0];
+    if (name === undefined) throw new Error(`${key} = ${v} has no name in the enum table`);
+    return [[key, v], [`${key}_name`, name.toLowerCase()]];
+  }));
+}
 
 export function renderArtifacts(config: IngestConfig): Map<string, string> {
   const files = new Map<string, string>();
@@ -13,6 +44,16 @@ export function renderArtifacts(config: IngestConfig): Map<string, string> {
     paperless: config.paperless.url,
     mailboxes: config.mailboxes.map((mailbox) => ({ mailbox: mailbox.address, ...paperlessPlan(mailbox, config.mailserver) })),
   };
-  files.set(PLAN_FILE, JSON.stringify(plan, null, 2) + "\n");
+  files.set(PLAN_FILE, JSON.stringify(withEnumNames(plan), null, 2) + "\n");
+
+  const mailserver = config.mailserver;
+  // The blocks the program appends to the shared key, one per mailbox, exactly as written there.
+  const aliases = config.mailboxes.reduce((text, m) => writeOwnedLines(text, m.address, [selfAliasLine(m.address)]), "");
+  files.set(`${MAILSERVER_DIR}/${mailserver.configMap}.${mailserver.virtualKey}.block`, aliases);
+  files.set(`${MAILSERVER_DIR}/${mailserver.deployment}.deployment-patch.yaml`, manifest(sieveDeploymentPatch(config.mailboxes, mailserver)));
+  for (const mailbox of config.mailboxes) {
+    const configMap = sieveConfigMap(mailbox, mailserver, renderSieve(mailbox));
+    files.set(`${MAILSERVER_DIR}/${configMap.metadata.name}.configmap.yaml`, manifest(configMap));
+  }
   return files;
 }

@@ -41,6 +41,22 @@ export function sieveMount(mailbox: Mailbox, mailserver: MailserverSettings): Si
   };
 }
 
+/** The sieve's own ConfigMap: one key, matched by Reloader (a data change rolls the mailserver). */
+export function sieveConfigMap(mailbox: Mailbox, mailserver: MailserverSettings, script: string) {
+  const mount = sieveMount(mailbox, mailserver);
+  return {
+    apiVersion: "v1" as const,
+    kind: "ConfigMap" as const,
+    metadata: {
+      name: mount.configMapName,
+      namespace: mailserver.namespace,
+      labels: { "app.kubernetes.io/part-of": "paperless-mail-ingest", "app.kubernetes.io/managed-by": "pulumi" },
+      annotations: { [RELOADER_MATCH]: "true" },
+    },
+    data: { [mount.key]: script },
+  };
+}
+
 /**
  * The environment variable Reloader (default env-vars strategy) writes into the mailserver
  * container to roll it when a ConfigMap's data changes: `STAKATER_<NAME>_CONFIGMAP`, the name

@@ -3,15 +3,24 @@ import { spawnSync } from "child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
+import { parse } from "yaml";
+import { selfAliasLine } from "../../core/aliasLine";
+import { markers } from "../../core/ownedLines";
+import { sieveDeploymentPatch, sieveMount } from "../../core/sieveMount";
+import { loadStackFile } from "../../core/stackConfig";
 import { PROD_STACK_FILE } from "../support/prodConfig";
 import { SieveRunner } from "../sieve/sieveTest";
 
 const ROOT = join(__dirname, "..", "..");
 const TSX = join(ROOT, "node_modules", ".bin", "tsx");
+const TWO_MAILBOXES = join(__dirname, "..", "fixtures", "stacks", "Pulumi.two-mailboxes.yaml");
 
 function render(...args: string[]) {
-  return spawnSync(TSX, [join(ROOT, "scripts", "render.ts"), ...args], { cwd: ROOT, encoding: "utf8" });
+  // A render that spins (as it once did on /proc) fails here instead of hanging the suite.
+  return spawnSync(TSX, [join(ROOT, "scripts", "render.ts"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
 }
+
+const read = (dir: string, name: string) => readFileSync(join(dir, name), "utf8");
 
 describe("npm run render", () => {
   it("renders the production stack: a sieve that keeps the five senders and drops everyone else, and the plan", () => {
@@ -19,12 +28,12 @@ describe("npm run render", () => {
     const run = render("--config", PROD_STACK_FILE, "--out", out);
     expect(run.stderr).toBe("");
     expect(run.status).toBe(0);
-    expect(readdirSync(out).sort()).toEqual(["docs@viktorbarzin.me.dovecot.sieve", "paperless-plan.json"]);
+    expect(readdirSync(out).sort()).toEqual(["docs@viktorbarzin.me.dovecot.sieve", "mailserver", "paperless-plan.json"]);
     expect(run.stdout).toContain("rendered 1 mailbox(es), 5 sender(s)");
 
-    const runner = new SieveRunner(readFileSync(join(out, "docs@viktorbarzin.me.dovecot.sieve"), "utf8"));
+    const runner = new SieveRunner(read(out, "docs@viktorbarzin.me.dovecot.sieve"));
     try {
-      const plan = JSON.parse(readFileSync(join(out, "paperless-plan.json"), "utf8"));
+      const plan = JSON.parse(read(out, "paperless-plan.json"));
       const senders: string[] = plan.mailboxes[0].rules.map((r: { filter_from: string }) => r.filter_from);
       expect(senders).toHaveLength(5);
       const mail = (from: string) => `From: ${from}\r\nTo: docs@viktorbarzin.me\r\nSubject: s\r\n\r\nb\r\n`;
@@ -39,6 +48,66 @@ describe("npm run render", () => {
     } finally {
       runner.close();
     }
+  });
+
+  it("names every enum value of the plan beside paperless's integer", () => {
+    const out = join(mkdtempSync(join(tmpdir(), "render-")), "out");
+    expect(render("--config", PROD_STACK_FILE, "--out", out).status).toBe(0);
+    const { account, rules: [rule] } = JSON.parse(read(out, "paperless-plan.json")).mailboxes[0];
+    expect(account).toEqual(expect.objectContaining({ imap_security: 2, imap_security_name: "ssl", account_type: 1, account_type_name: "imap" }));
+    expect(rule).toEqual(expect.objectContaining({
+      action: 2, action_name: "move",
+      assign_title_from: 1, assign_title_from_name: "from_subject",
+      attachment_type: 1, attachment_type_name: "attachments_only",
+      consumption_scope: 1, consumption_scope_name: "attachments_only",
+    }));
+    // The name follows its value, so the file reads in order.
+    const keys = Object.keys(rule);
+    expect(keys.indexOf("action_name")).toBe(keys.indexOf("action") + 1);
+  });
+
+  it("renders the mailserver side that needs no secret: alias blocks, the Deployment patch, one sieve ConfigMap per mailbox", () => {
+    const config = loadStackFile(TWO_MAILBOXES);
+    const out = join(mkdtempSync(join(tmpdir(), "render-")), "out");
+    const run = render("--config", TWO_MAILBOXES, "--out", out);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain("not rendered: the account lines of postfix-accounts.cf");
+    const dir = join(out, "mailserver");
+    const mounts = config.mailboxes.map((m) => sieveMount(m, config.mailserver));
+    expect(readdirSync(dir).sort()).toEqual([
+      ...mounts.map((m) => `${m.configMapName}.configmap.yaml`),
+      "mailserver.config.postfix-virtual.cf.block",
+      "mailserver.deployment-patch.yaml",
+    ].sort());
+
+    // The blocks exactly as the program appends them to the shared key.
+    expect(read(dir, "mailserver.config.postfix-virtual.cf.block")).toBe(config.mailboxes
+      .map((m) => `${markers(m.address).begin}\n${selfAliasLine(m.address)}\n${markers(m.address).end}\n`).join(""));
+    expect(parse(read(dir, "mailserver.deployment-patch.yaml"))).toEqual(sieveDeploymentPatch(config.mailboxes, config.mailserver));
+    config.mailboxes.forEach((m, i) => {
+      const configMap = parse(read(dir, `${mounts[i]!.configMapName}.configmap.yaml`));
+      expect(configMap).toEqual(expect.objectContaining({ apiVersion: "v1", kind: "ConfigMap" }));
+      expect(configMap.metadata).toEqual(expect.objectContaining({
+        name: mounts[i]!.configMapName, namespace: "mailserver", annotations: { "reloader.stakater.com/match": "true" },
+      }));
+      // The ConfigMap holds the rendered sieve byte for byte under the key the patch mounts.
+      expect(configMap.data).toEqual({ [mounts[i]!.key]: read(out, `${m.address}.dovecot.sieve`) });
+    });
+  });
+
+  it.each([
+    ["an existing file", (dir: string) => { writeFileSync(join(dir, "f"), "x"); return join(dir, "f"); }, /--out .*\/f is a file, not a directory/],
+    ["a path below a file", (dir: string) => { writeFileSync(join(dir, "f"), "x"); return join(dir, "f", "out"); }, /--out .*\/f\/out: .*\/f is a file, not a directory/],
+    ["a directory that cannot be created (/proc)", () => "/proc/pmi-render-test", /--out \/proc\/pmi-render-test: cannot create \/proc\/pmi-render-test: ENOENT/],
+  ])("refuses --out as %s in one line, fast, writing nothing", (_case, target, message) => {
+    const dir = mkdtempSync(join(tmpdir(), "render-out-"));
+    const out = target(dir);
+    const run = render("--config", PROD_STACK_FILE, "--out", out);
+    expect(run.error).toBeUndefined(); // no timeout
+    expect(run.status).toBe(1);
+    expect(run.stdout).toBe("");
+    expect(run.stderr.trim().split("\n")).toEqual([expect.stringMatching(message)]);
+    expect(run.stderr).toContain("nothing was written");
   });
 
   it("a broken config prints every problem, exits non-zero and writes nothing", () => {
