@@ -35,7 +35,6 @@ const mounts = new SieveMounts("mailserver", {
   mailboxes: ingests.map(({ mailbox, ingest }) => ({ mailbox, sieve: ingest.sieve, accountLine: ingest.accountLine })),
   mailserver,
   kube,
-  provider: cluster,
 });
 
 new MailFetchTrigger("paperless-fetch", {

@@ -1,16 +1,15 @@
 // Program level, mailserver side: every mailbox's sieve ConfigMap mounted into the mailserver
-// Deployment by ONE server-side apply patch with the program's one field manager, and per
-// mailbox the proof that the running mail server serves it as declared (the installed sieve is
-// the rendered one, the Processed folder exists).
+// Deployment by ONE server-side apply with the program's one field manager (checked by a dry run
+// at preview), and per mailbox the proof that the running mail server serves it as declared (the
+// installed sieve is the rendered one, the Processed folder exists).
 import * as command from "@pulumi/command";
-import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { execWhenRolledOut, kubectlEnvironment, kubectlScript, KubeTarget, podTarget } from "../core/kubectlCommands";
 import { processedFolderCommand, sieveInstalledCheck } from "../core/mailboxCommands";
 import { mailboxResourceName } from "../core/names";
-import { DEPLOYMENT_FIELD_MANAGER, sieveDeploymentPatch } from "../core/sieveMount";
+import { sieveDeploymentMounts } from "../core/sieveMount";
 import type { Mailbox, MailserverSettings } from "../core/types";
-import { ApplyPreflight } from "../providers/kubernetes/applyPreflight";
+import { DeploymentMountsPatch } from "../providers/kubernetes/deploymentMounts";
 import type { SieveFilter } from "./sieveFilter";
 
 export interface MountedMailbox {
@@ -24,7 +23,6 @@ export interface SieveMountsArgs {
   mailboxes: readonly MountedMailbox[];
   mailserver: MailserverSettings;
   kube: KubeTarget;
-  provider: k8s.Provider;
 }
 
 export class SieveMounts extends pulumi.ComponentResource {
@@ -34,22 +32,13 @@ export class SieveMounts extends pulumi.ComponentResource {
   constructor(name: string, args: SieveMountsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("paperless-mail-ingest:mailserver:SieveMounts", name, {}, opts);
     const { mailserver } = args;
-    const patch = sieveDeploymentPatch(args.mailboxes.map((m) => m.mailbox), mailserver);
-
-    // The Kubernetes provider skips Patch resources at preview, so a field another manager owns
-    // would only fail mid-`up`; this dry run fails the preview instead, naming that manager.
-    const preflight = new ApplyPreflight(`${name}-preflight`, {
-      path: `/apis/apps/v1/namespaces/${encodeURIComponent(mailserver.namespace)}/deployments/${encodeURIComponent(mailserver.deployment)}`,
-      body: patch,
-      fieldManager: DEPLOYMENT_FIELD_MANAGER,
+    // No force: a field another manager owns is an error (at preview too: the provider's check
+    // dry-runs the apply), never a takeover. It is removed before every ConfigMap and rollback
+    // step it depends on; removing it gives up exactly our fields (and rolls the pod).
+    const deploymentPatch = new DeploymentMountsPatch(name, {
+      ...sieveDeploymentMounts(args.mailboxes.map((m) => m.mailbox), mailserver),
       context: args.kube.context,
-    }, { parent: this });
-    // No force: a conflict is an error, never a takeover. Deleting it gives up exactly these
-    // fields (and rolls the pod); it goes before every ConfigMap and rollback step it depends on.
-    const deploymentPatch = new k8s.apps.v1.DeploymentPatch(name, patch, {
-      parent: this, provider: args.provider,
-      dependsOn: [preflight, ...args.mailboxes.flatMap((m) => m.sieve.mountDependencies)],
-    });
+    }, { parent: this, dependsOn: args.mailboxes.flatMap((m) => m.sieve.mountDependencies) });
 
     const pod = podTarget(args.kube, mailserver);
     this.ready = Object.fromEntries(args.mailboxes.map(({ mailbox, sieve, accountLine }) => {

@@ -10,9 +10,9 @@ export const RELOADER_MATCH = "reloader.stakater.com/match";
 export const RELOADER_SEARCH = "reloader.stakater.com/search";
 
 /**
- * The one server-side apply field manager of the program on the Deployment. One patch with one
+ * The one server-side apply field manager of the program on the Deployment. One apply with one
  * manager carries every mailbox's mount: with a manager per mailbox, their patches would fight
- * over `pulumi.com/patchFieldManager`, and one manager with several patches would make each
+ * over `pulumi.com/patchFieldManager`, and one manager with several applies would make each
  * apply drop the fields of the others.
  */
 export const DEPLOYMENT_FIELD_MANAGER = "paperless-mail-ingest";
@@ -67,27 +67,60 @@ export function reloaderEnvVar(configMapName: string): string {
   return `STAKATER_${name}_CONFIGMAP`;
 }
 
-/** The server-side apply patch of the mailserver Deployment: every mailbox's sieve mount, nothing else. */
-export function sieveDeploymentPatch(mailboxes: readonly Mailbox[], mailserver: MailserverSettings) {
-  const mounts = mailboxes.map((m) => sieveMount(m, mailserver));
+/** One ConfigMap key mounted read-only as a file (subPath) into the container. */
+export interface ConfigMapMount {
+  volumeName: string;
+  configMapName: string;
+  mountPath: string;
+  subPath: string;
+}
+
+/** What the program applies to the mailserver Deployment, as its one field manager. */
+export interface DeploymentMounts {
+  namespace: string;
+  deployment: string;
+  container: string;
+  fieldManager: string;
+  annotations: Record<string, string>;
+  mounts: ConfigMapMount[];
+}
+
+/** Every mailbox's sieve mount, and the Reloader search annotation that makes Reloader roll the Deployment. */
+export function sieveDeploymentMounts(mailboxes: readonly Mailbox[], mailserver: MailserverSettings): DeploymentMounts {
+  return {
+    namespace: mailserver.namespace,
+    deployment: mailserver.deployment,
+    container: mailserver.container,
+    fieldManager: DEPLOYMENT_FIELD_MANAGER,
+    annotations: { [RELOADER_SEARCH]: "true" },
+    mounts: mailboxes.map((m) => {
+      const mount = sieveMount(m, mailserver);
+      return { volumeName: mount.volumeName, configMapName: mount.configMapName, mountPath: mount.mountPath, subPath: mount.key };
+    }),
+  };
+}
+
+/** The server-side apply body: exactly the fields the field manager owns, nothing else. */
+export function mountsApplyBody(m: Omit<DeploymentMounts, "fieldManager">) {
   return {
     apiVersion: "apps/v1" as const,
     kind: "Deployment" as const,
-    metadata: {
-      name: mailserver.deployment,
-      namespace: mailserver.namespace,
-      annotations: { [RELOADER_SEARCH]: "true", "pulumi.com/patchFieldManager": DEPLOYMENT_FIELD_MANAGER },
-    },
+    metadata: { name: m.deployment, namespace: m.namespace, annotations: { ...m.annotations } },
     spec: {
       template: {
         spec: {
-          volumes: mounts.map((m) => ({ name: m.volumeName, configMap: { name: m.configMapName } })),
+          volumes: m.mounts.map((v) => ({ name: v.volumeName, configMap: { name: v.configMapName } })),
           containers: [{
-            name: mailserver.container,
-            volumeMounts: mounts.map((m) => ({ name: m.volumeName, mountPath: m.mountPath, subPath: m.key, readOnly: true })),
+            name: m.container,
+            volumeMounts: m.mounts.map((v) => ({ name: v.volumeName, mountPath: v.mountPath, subPath: v.subPath, readOnly: true })),
           }],
         },
       },
     },
   };
+}
+
+/** The server-side apply patch of the mailserver Deployment: every mailbox's sieve mount, nothing else. */
+export function sieveDeploymentPatch(mailboxes: readonly Mailbox[], mailserver: MailserverSettings) {
+  return mountsApplyBody(sieveDeploymentMounts(mailboxes, mailserver));
 }

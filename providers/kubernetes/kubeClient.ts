@@ -291,3 +291,26 @@ export async function dryRunApply(conn: KubeConnection, path: string, body: unkn
   const { status, json } = await call(conn, "PATCH", path + query, body, "application/apply-patch+yaml");
   if (status !== 200 && status !== 201) throw apiError(`server-side apply (dry run) of ${path} as ${fieldManager}`, status, json);
 }
+
+/** Any object by its API path, or undefined if it does not exist; `what` names it in errors. */
+export async function getObject(conn: KubeConnection, path: string, what: string): Promise<unknown> {
+  const { status, json } = await call(conn, "GET", path);
+  if (status === 404) return undefined;
+  if (status !== 200) throw apiError(`reading ${what}`, status, json);
+  return json;
+}
+
+/**
+ * Server-side apply of `body` as `fieldManager`, without force: a field another manager owns
+ * with another value gives 409 Conflict naming that manager and the fields. With dryRun nothing
+ * changes (the check a preview makes).
+ */
+export async function serverSideApply(conn: KubeConnection, path: string, body: unknown, fieldManager: string,
+  opts: { dryRun: boolean }): Promise<void> {
+  const query = `?${opts.dryRun ? "dryRun=All&" : ""}fieldManager=${encodeURIComponent(fieldManager)}`;
+  // JSON is YAML: the apply patch type accepts it as is.
+  const { status, json } = await call(conn, "PATCH", path + query, body, "application/apply-patch+yaml");
+  if (status !== 200 && status !== 201) {
+    throw apiError(`server-side apply${opts.dryRun ? " (dry run)" : ""} of ${path} as ${fieldManager}`, status, json);
+  }
+}

@@ -11,7 +11,7 @@ import { keyOf, runProgram, type RecordedResource } from "../support/programUnde
 import { PROD_STACK_FILE, prodConfig } from "../support/prodConfig";
 
 const LINES = "pulumi-nodejs:dynamic/paperless-mail-ingest:ConfigMapLines";
-const PREFLIGHT = "pulumi-nodejs:dynamic/paperless-mail-ingest:ApplyPreflight";
+const MOUNTS = "pulumi-nodejs:dynamic/paperless-mail-ingest:DeploymentMountsPatch";
 const COMMAND = "command:local:Command";
 const DOCS = "docs-at-viktorbarzin.me";
 
@@ -100,34 +100,24 @@ describe("mailserver side of the production stack (mocks)", () => {
     expect(providers[0]!.inputs).toMatchObject({ enableConfigMapMutable: "true" });
   });
 
-  it("patches only the volumes, the read-only subPath mounts and the search annotation onto the Deployment, as one field manager", () => {
-    const patch = run.find("kubernetes:apps/v1:DeploymentPatch", "mailserver");
-    expect(patch.inputs).toEqual({
-      apiVersion: "apps/v1", kind: "Deployment",
-      metadata: {
-        name: "mailserver", namespace: "mailserver",
-        annotations: { "reloader.stakater.com/search": "true", "pulumi.com/patchFieldManager": "paperless-mail-ingest" },
-      },
-      spec: { template: { spec: {
-        volumes: [{ name: "sieve-docs-at-viktorbarzin-me", configMap: { name: "mailserver-sieve-docs-at-viktorbarzin.me" } }],
-        containers: [{ name: "docker-mailserver", volumeMounts: [{
-          name: "sieve-docs-at-viktorbarzin-me", mountPath: "/tmp/docker-mailserver/docs@viktorbarzin.me.dovecot.sieve",
-          subPath: "docs-at-viktorbarzin.me.dovecot.sieve", readOnly: true,
-        }] }],
-      } } },
-    });
-    expect(JSON.stringify(patch.inputs)).not.toMatch(/STAKATER|"env"/);
-    expect(run.find(PREFLIGHT, "mailserver-preflight").inputs).toMatchObject({
-      path: "/apis/apps/v1/namespaces/mailserver/deployments/mailserver", fieldManager: "paperless-mail-ingest", body: patch.inputs,
+  it("applies only the volumes, the read-only subPath mounts and the search annotation to the Deployment, as one field manager", () => {
+    const { __provider: _, ...inputs } = run.find(MOUNTS, "mailserver").inputs!;
+    expect(inputs).toEqual({
+      namespace: "mailserver", deployment: "mailserver", container: "docker-mailserver", fieldManager: "paperless-mail-ingest",
+      annotations: { "reloader.stakater.com/search": "true" },
+      mounts: [{
+        volumeName: "sieve-docs-at-viktorbarzin-me", configMapName: "mailserver-sieve-docs-at-viktorbarzin.me",
+        mountPath: "/tmp/docker-mailserver/docs@viktorbarzin.me.dovecot.sieve", subPath: "docs-at-viktorbarzin.me.dovecot.sieve",
+      }],
+      context: "",
     });
   });
 
   it("orders destroy as the README says: patch, then the sieve removal, then the ConfigMap", () => {
-    const patch = run.find("kubernetes:apps/v1:DeploymentPatch", "mailserver");
     const cm = keyOf({ type: "kubernetes:core/v1:ConfigMap", name: DOCS });
     const uninstall = keyOf({ type: COMMAND, name: `${DOCS}-uninstall` });
     // A resource is deleted before what it depends on.
-    expect(patch.dependsOn).toEqual(expect.arrayContaining([uninstall, cm, keyOf({ type: PREFLIGHT, name: "mailserver-preflight" })]));
+    expect(run.find(MOUNTS, "mailserver").dependsOn).toEqual(expect.arrayContaining([uninstall, cm]));
     expect(run.find(COMMAND, `${DOCS}-uninstall`).dependsOn).toEqual([cm]);
   });
 
@@ -147,7 +137,7 @@ describe("mailserver side of the production stack (mocks)", () => {
   it("waits, after the patch and the account line, until the mail server runs this sieve, and creates the Processed folder", () => {
     const ready = run.find(COMMAND, `${DOCS}-ready`);
     expect(ready.dependsOn).toEqual(expect.arrayContaining([
-      keyOf({ type: "kubernetes:apps/v1:DeploymentPatch", name: "mailserver" }), keyOf({ type: LINES, name: `${DOCS}-account-line` }),
+      keyOf({ type: MOUNTS, name: "mailserver" }), keyOf({ type: LINES, name: `${DOCS}-account-line` }),
     ]));
     expect(ready.inputs!.delete).toBeUndefined();
     expect(ready.inputs!.create).toContain(run.exports.mailboxes["docs@viktorbarzin.me"].sieveSha256);
@@ -165,7 +155,7 @@ describe("the cluster, given once (kubernetes:kubeconfig / kubernetes:context)",
       "paperless-mail-ingest:paperless": { ...config.paperless, fetchAfterChange: true } });
     expect(run.find("pulumi:providers:kubernetes", "mailserver-cluster").inputs).toMatchObject({ kubeconfig: "/etc/kube/prod.yaml", context: "prod" });
     expect(run.find(LINES, `${DOCS}-account-line`).inputs).toMatchObject({ context: "prod" });
-    expect(run.find(PREFLIGHT, "mailserver-preflight").inputs).toMatchObject({ context: "prod" });
+    expect(run.find(MOUNTS, "mailserver").inputs).toMatchObject({ context: "prod" });
     for (const name of [`${DOCS}-uninstall`, `${DOCS}-ready`, "paperless-fetch"]) {
       const c = run.find(COMMAND, name);
       expect(c.inputs!.environment).toEqual({ KUBECONFIG: "/etc/kube/prod.yaml" });

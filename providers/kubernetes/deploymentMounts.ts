@@ -1,0 +1,137 @@
+// Dynamic provider: ConfigMap volumes mounted into one container of a Deployment someone else
+// owns (the mailserver), plus annotations, all applied by server-side apply as ONE field manager
+// without force. Why not @pulumi/kubernetes' DeploymentPatch: its diff prunes the live object to
+// the shape of our inputs list index by list index, so with the owner's own volumes and mounts
+// before ours every preview showed a change that "rewrote" them. Here volumes are compared by
+// name and mounts by mountPath (the keys server-side apply merges them by), so a no-op preview is
+// a no-op; check() dry-runs the apply, so a field another manager owns fails the preview, naming
+// that manager; delete applies an empty patch, which gives up exactly our fields.
+import * as pulumi from "@pulumi/pulumi";
+import { type ConfigMapMount, type DeploymentMounts, mountsApplyBody } from "../../core/sieveMount";
+import { connect, type KubeConnection, getObject, serverSideApply } from "./kubeClient";
+
+/** The mounts to apply, and where the apply connects (kubeconfig context; "" for the current one). */
+export type DeploymentMountsProps = DeploymentMounts & { context: string };
+
+type Connector = (context: string) => Promise<KubeConnection>;
+
+const path = (p: { namespace: string; deployment: string }): string =>
+  `/apis/apps/v1/namespaces/${encodeURIComponent(p.namespace)}/deployments/${encodeURIComponent(p.deployment)}`;
+
+interface LiveDeployment {
+  metadata?: { annotations?: Record<string, string> };
+  spec?: { template?: { spec?: {
+    volumes?: { name: string; configMap?: { name?: string } }[];
+    containers?: { name: string; volumeMounts?: { name: string; mountPath: string; subPath?: string; readOnly?: boolean }[] }[];
+  } } };
+}
+
+/**
+ * What of our declared state the live Deployment holds: each declared annotation and mount as it
+ * is live (a mount counts only with its volume pointing at its ConfigMap, read-only), matched by
+ * key. A mount or annotation missing, or changed by hand, is missing here: that is the drift.
+ */
+function observed(p: DeploymentMountsProps, live: LiveDeployment): Pick<DeploymentMountsProps, "annotations" | "mounts"> {
+  const liveAnnotations = live.metadata?.annotations ?? {};
+  const annotations = Object.fromEntries(Object.keys(p.annotations)
+    .filter((k) => liveAnnotations[k] !== undefined).map((k) => [k, liveAnnotations[k]!]));
+  const spec = live.spec?.template?.spec;
+  const container = spec?.containers?.find((c) => c.name === p.container);
+  const mounts = p.mounts.flatMap((m): ConfigMapMount[] => {
+    const mount = container?.volumeMounts?.find((v) => v.mountPath === m.mountPath);
+    const volume = mount && spec?.volumes?.find((v) => v.name === mount.name);
+    if (!mount || !volume?.configMap?.name || !mount.readOnly) return [];
+    return [{ volumeName: mount.name, configMapName: volume.configMap.name, mountPath: mount.mountPath, subPath: mount.subPath ?? "" }];
+  });
+  return { annotations, mounts };
+}
+
+const where = (p: DeploymentMountsProps): string => `Deployment ${p.namespace}/${p.deployment}`;
+
+async function liveDeployment(conn: KubeConnection, p: DeploymentMountsProps): Promise<LiveDeployment | undefined> {
+  return await getObject(conn, path(p), where(p)) as LiveDeployment | undefined;
+}
+
+/** A named container that does not exist would be created by the apply, without an image (422): say so plainly. */
+function containerProblem(p: DeploymentMountsProps, live: LiveDeployment): string | undefined {
+  const names = (live.spec?.template?.spec?.containers ?? []).map((c) => c.name);
+  return names.includes(p.container) ? undefined
+    : `${where(p)} has no container ${JSON.stringify(p.container)} (its containers: ${names.map((n) => JSON.stringify(n)).join(", ") || "none"}); `
+      + "set mailserver.container in the stack config to the docker-mailserver container";
+}
+
+async function apply(connector: Connector, p: DeploymentMountsProps, dryRun: boolean): Promise<void> {
+  const conn = await connector(p.context);
+  await serverSideApply(conn, path(p), mountsApplyBody(p), p.fieldManager, { dryRun });
+}
+
+/**
+ * Gives up every field this manager owns on that Deployment: an apply of the bare object claims
+ * nothing, so the server removes what only we owned and keeps what others co-own. A missing
+ * Deployment is fine (nothing of ours is left).
+ */
+async function release(connector: Connector, p: DeploymentMountsProps): Promise<void> {
+  const conn = await connector(p.context);
+  if (!await liveDeployment(conn, p)) return;
+  const bare = { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: p.deployment, namespace: p.namespace } };
+  await serverSideApply(conn, path(p), bare, p.fieldManager, { dryRun: false });
+}
+
+const TARGET = ["namespace", "deployment", "fieldManager"] as const;
+
+export function deploymentMountsProvider(connector: Connector = connect): pulumi.dynamic.ResourceProvider {
+  return {
+    // At preview: the Deployment and its container exist, and our apply would not conflict.
+    async check(_olds: DeploymentMountsProps, news: DeploymentMountsProps) {
+      try {
+        const live = await liveDeployment(await connector(news.context), news);
+        const problem = live ? containerProblem(news, live)
+          : `${where(news)} does not exist; it belongs to the mailserver's own stack, which must create it first`;
+        if (problem) return { inputs: news, failures: [{ property: "container", reason: problem }] };
+        await apply(connector, news, true);
+        return { inputs: news, failures: [] };
+      } catch (e) {
+        return { inputs: news, failures: [{ property: "mounts", reason: (e as Error).message }] };
+      }
+    },
+
+    async diff(_id: string, olds: DeploymentMountsProps, news: DeploymentMountsProps) {
+      const declared = (p: DeploymentMountsProps) => JSON.stringify([p.container, p.annotations, p.mounts]);
+      const moved = TARGET.some((k) => olds[k] !== news[k]);
+      return { changes: moved || declared(olds) !== declared(news) };
+    },
+
+    async create(inputs: DeploymentMountsProps) {
+      await apply(connector, inputs, false);
+      return { id: `${inputs.fieldManager}@${inputs.namespace}/${inputs.deployment}`, outs: inputs };
+    },
+
+    async update(_id: string, olds: DeploymentMountsProps, news: DeploymentMountsProps) {
+      // Another Deployment or manager: give the old one up first, so nothing of ours is left there.
+      if (TARGET.some((k) => olds[k] !== news[k])) await release(connector, olds);
+      await apply(connector, news, false);
+      return { outs: news };
+    },
+
+    async delete(_id: string, props: DeploymentMountsProps) {
+      await release(connector, props);
+    },
+
+    // refresh: what of ours is really there (a mount removed by hand shows as a change to re-apply).
+    async read(id: string, props: DeploymentMountsProps) {
+      const live = await liveDeployment(await connector(props.context), props);
+      return { id, props: { ...props, ...(live ? observed(props, live) : { annotations: {}, mounts: [] }) } };
+    },
+  };
+}
+
+export type DeploymentMountsInputs = { [K in keyof DeploymentMountsProps]: pulumi.Input<DeploymentMountsProps[K]> };
+
+const provider = deploymentMountsProvider();
+
+/** ConfigMap volumes mounted into a Deployment's container, as one field manager; given up again on delete. */
+export class DeploymentMountsPatch extends pulumi.dynamic.Resource {
+  constructor(name: string, args: DeploymentMountsInputs, opts?: pulumi.CustomResourceOptions) {
+    super(provider, name, { ...args }, opts, "paperless-mail-ingest", "DeploymentMountsPatch");
+  }
+}
