@@ -1,7 +1,7 @@
 // The names the program owns on the mailserver, from core/ (no Pulumi): one derivation, built on atName.
 import { atName, inDir } from "../../core/names";
 import { sieveHome } from "../../core/mailboxCommands";
-import { reloaderEnvVar, sieveDeploymentPatch, sieveMount } from "../../core/sieveMount";
+import { reloaderEnvVar, sieveDeploymentMounts, sieveDeploymentPatch, sieveMount } from "../../core/sieveMount";
 import { prodConfig } from "../support/prodConfig";
 
 const config = prodConfig();
@@ -38,7 +38,8 @@ describe("sieveMount (core)", () => {
   it("mounts several mailboxes with one patch, one field manager", () => {
     const receipts = { ...mailbox, address: "receipts@viktorbarzin.me", localPart: "receipts" };
     const patch = sieveDeploymentPatch([mailbox, receipts], config.mailserver);
-    expect(patch.metadata.annotations["pulumi.com/patchFieldManager"]).toBe("paperless-mail-ingest");
+    expect(sieveDeploymentMounts([mailbox, receipts], config.mailserver).fieldManager).toBe("paperless-mail-ingest");
+    expect(patch.metadata.annotations).toEqual({ "reloader.stakater.com/search": "true" });
     expect(patch.spec.template.spec.volumes.map((v) => v.configMap.name))
       .toEqual(["mailserver-sieve-docs-at-viktorbarzin.me", "mailserver-sieve-receipts-at-viktorbarzin.me"]);
     expect(patch.spec.template.spec.containers).toHaveLength(1);
