@@ -12,11 +12,11 @@ export function shellQuote(value: string): string {
  * Create and subscribe the folder the paperless rules MOVE consumed mail into: paperless fails a
  * MOVE whose target is missing. Idempotent: an existing folder is accepted, any other failure is not.
  */
-export function processedFolderCommand(mailbox: Mailbox, doveadm = "doveadm"): string {
+export function processedFolderCommand(mailbox: Mailbox): string {
   const user = shellQuote(mailbox.address);
   const folder = shellQuote(mailbox.processedFolder);
-  return `{ ${doveadm} mailbox create -u ${user} ${folder} 2>/dev/null || ${doveadm} mailbox status -u ${user} messages ${folder} >/dev/null; }`
-    + ` && ${doveadm} mailbox subscribe -u ${user} ${folder}`;
+  return `{ doveadm mailbox create -u ${user} ${folder} 2>/dev/null || doveadm mailbox status -u ${user} messages ${folder} >/dev/null; }`
+    + ` && doveadm mailbox subscribe -u ${user} ${folder}`;
 }
 
 /** `<mailRoot>/<domain>/<localpart>/home`: where docker-mailserver installs the user's active sieve. */

@@ -3,11 +3,11 @@
 // shared files beside another owner's lines, one sieve per mailbox mounted where the Deployment
 // patch mounts it, and the in-pod commands run the way `kubectl exec` runs them. SMTP in, IMAP out.
 import { execFileSync } from "child_process";
-import { randomBytes } from "crypto";
+import { createHash, randomBytes } from "crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
-import { processedFolderCommand, sieveHome, sieveRemovalCommand } from "../../core/mailboxCommands";
+import { processedFolderCommand, sieveHome, sieveInstalledCheck, sieveRemovalCommand } from "../../core/mailboxCommands";
 import { renderSieve } from "../../core/sieve";
 import { loadStackFile } from "../../core/stackConfig";
 import type { Mailbox } from "../../core/types";
@@ -161,20 +161,32 @@ describe.each(DMS_VERSIONS)("docker-mailserver %s", (version) => {
     expect(server.locate(id)).toEqual([`${spam}:INBOX`]);
   });
 
-  test.each(config.mailboxes.map((m) => [m.address, m] as const))("%s: processedFolderCommand, run as kubectl exec runs it, makes the folder selectable", async (_a, mailbox) => {
-    const { password } = credentials.get(mailbox.address)!;
-    const select = async () => {
-      const imap = await ImapClient.open(server.imapPort);
-      try {
-        expect((await imap.login(mailbox.address, password)).status).toBe("OK");
-        return (await imap.command(`SELECT "${mailbox.processedFolder}"`)).status;
-      } finally {
-        await imap.close();
-      }
-    };
-    expect(await select()).toBe("NO"); // paperless's MOVE would fail here
-    for (let i = 0; i < 2; i++) expect((await server.execArgv(["sh", "-c", processedFolderCommand(mailbox)])).code).toBe(0);
-    expect(await select()).toBe("OK");
+  test.each(config.mailboxes.map((m) => [m.address, m] as const))(
+    "%s: the ready step, run as kubectl exec runs it, waits for the rendered sieve and makes the Processed folder selectable", async (_a, mailbox) => {
+      const { password } = credentials.get(mailbox.address)!;
+      const select = async () => {
+        const imap = await ImapClient.open(server.imapPort);
+        try {
+          expect((await imap.login(mailbox.address, password)).status).toBe("OK");
+          return (await imap.command(`SELECT "${mailbox.processedFolder}"`)).status;
+        } finally {
+          await imap.close();
+        }
+      };
+      // What components/sieveMounts.ts runs in the pod after each rollout.
+      const readyStep = (sieve: string) => `${sieveInstalledCheck(mailbox, config.mailserver, createHash("sha256").update(sieve).digest("hex"))}`
+        + ` && ${processedFolderCommand(mailbox)}`;
+      expect(await select()).toBe("NO"); // paperless's MOVE would fail here
+      // A pod still running an older allowlist: the step fails and creates nothing.
+      expect((await server.execArgv(["sh", "-c", readyStep(`${renderSieve(mailbox)}# older\n`)])).code).not.toBe(0);
+      expect(await select()).toBe("NO");
+      for (let i = 0; i < 2; i++) expect((await server.execArgv(["sh", "-c", readyStep(renderSieve(mailbox))])).code).toBe(0);
+      expect(await select()).toBe("OK");
+    });
+
+  test("processedFolderCommand fails for an address docker-mailserver has no account for", async () => {
+    const unknown = { ...docs, address: `nobody@${domain}` };
+    expect((await server.execArgv(["sh", "-c", processedFolderCommand(unknown)])).code).not.toBe(0);
   });
 
   test(`rollback: sieveRemovalCommand removes DMS's copy of ${docs.address}'s sieve; new mail flows unfiltered, stored mail stays`, async () => {
