@@ -8,6 +8,7 @@ import { AccountType, AttachmentProcessing, ConsumptionScope, ImapSecurityCode, 
 import { renderSieve, sieveFileName } from "./sieve";
 import { sieveConfigMap, sieveDeploymentPatch } from "./sieveMount";
 import type { IngestConfig } from "./types";
+import { vaultPolicy } from "./vaultPolicy";
 
 export const PLAN_FILE = "paperless-plan.json";
 /** Manifests as `kubectl apply -f` takes them; multi-line text (the sieve) as a literal block, never folded. */
@@ -55,5 +56,7 @@ export function renderArtifacts(config: IngestConfig): Map<string, string> {
     const configMap = sieveConfigMap(mailbox, mailserver, renderSieve(mailbox));
     files.set(`${MAILSERVER_DIR}/${configMap.metadata.name}.configmap.yaml`, manifest(configMap));
   }
+  // The policy the deploying Vault token needs, for this stack's mount and prefix.
+  files.set("vault-policy.hcl", vaultPolicy(config.vault));
   return files;
 }
