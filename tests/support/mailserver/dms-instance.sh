@@ -9,8 +9,10 @@
 #     file DMS writes (/etc, /usr/local/bin, /var/spool, /root/.bashrc, …) lands in that tmpfs
 #     and vanishes with the instance. The host's /etc is never touched;
 #   - /tmp/docker-mailserver is a fresh directory holding one read-only bind mount per config
-#     file, as subPath mounts of a ConfigMap deliver them; /var/mail is a bind mount of a
-#     directory that outlives the instance, as the mail volume outlives a pod.
+#     file, of a copy taken at start, as subPath mounts of a ConfigMap deliver them (a running
+#     pod never sees a later edit); or, with --config-volume, a writable directory whose edits
+#     DMS's change detector applies, as with docker compose's config volume. /var/mail is a bind
+#     mount of a directory that outlives the instance, as the mail volume outlives a pod.
 #
 # What of docker-mailserver does NOT run here, and why:
 #   - Amavis, ClamAV, SpamAssassin, Rspamd, OpenDKIM, OpenDMARC, policyd-spf, Postgrey, Fail2Ban,
@@ -36,11 +38,12 @@
 #
 # Usage (root):
 #   dms-instance.sh start <instance-dir> --dms <release dir> --mail-dir <dir> \
-#       --smtp-port N --imap-port N --quota-port N [--config-dir <dir>] \
+#       --smtp-port N --imap-port N --quota-port N [--config-dir <dir> | --config-volume <dir>] \
 #       [--mount <host file>:<absolute container path>]… [--env NAME=VALUE]… [--timeout S]
-#     Starts the instance and returns once DMS logs "is up and running" and both ports answer;
-#     exits 1 with DMS's error lines if it stops first (a panic). Every regular file of
-#     --config-dir is mounted read-only at /tmp/docker-mailserver/<name>.
+#     Starts the instance and returns once DMS logs "is up and running" and both ports are its
+#     own; exits 1 with DMS's error lines if it stops first (a panic). Every regular file of
+#     --config-dir is mounted read-only at /tmp/docker-mailserver/<name>; --config-volume is
+#     mounted there writable instead (the harness writes its user-patches.sh into it).
 #   dms-instance.sh exec <instance-dir> -- <command> [args…]
 #     Runs the command inside (its namespaces, root and environment, as root), as
 #     `kubectl exec … -- <command> [args…]` does; its exit code is the command's.
@@ -127,7 +130,12 @@ init_instance() {
   mkdir -p "$dir/log/mail" "$dir/log/supervisor"
   mount --bind "$dir/log/mail" "$root/var/log/mail"
   mount --bind "$dir/log/supervisor" "$root/var/log/supervisor"
-  mkdir -p "$root/tmp/docker-mailserver"
+  if [ -s "$dir/config-volume" ]; then
+    mkdir -p "$root/tmp/docker-mailserver"
+    mount --bind "$(cat "$dir/config-volume")" "$root/tmp/docker-mailserver"
+  else
+    mkdir -p "$root/tmp/docker-mailserver"
+  fi
   local src dst
   while IFS=$'\t' read -r src dst; do
     mkdir -p "$root$(dirname "$dst")"
@@ -188,13 +196,14 @@ port_owner() {
 
 start() {
   local dir=$1; shift
-  local dms="" mail_dir="" config_dir="" smtp="" imap="" quota="" timeout=120
+  local dms="" mail_dir="" config_dir="" config_volume="" smtp="" imap="" quota="" timeout=120
   local -a mounts=() env=()
   while [ $# -gt 0 ]; do
     case "$1" in
       --dms) dms=$2; shift 2 ;;
       --mail-dir) mail_dir=$2; shift 2 ;;
       --config-dir) config_dir=$2; shift 2 ;;
+      --config-volume) config_volume=$2; shift 2 ;;
       --mount) mounts+=("$2"); shift 2 ;;
       --env) env+=("$2"); shift 2 ;;
       --smtp-port) smtp=$2; shift 2 ;;
@@ -223,20 +232,41 @@ start() {
   echo "$mail_dir" >"$dir/mail-dir"
   printf 'smtp=%s\nimap=%s\nquota=%s\n' "$smtp" "$imap" "$quota" >"$dir/ports"
   user_patches "$smtp" "$imap" "$quota" >"$dir/user-patches.sh"
+  # subPath mounts: a copy taken now, as the kubelet's; later edits of the source never reach the
+  # running instance (a pod sees a changed ConfigMap only when it restarts).
+  rm -rf "$dir/files" "$dir/mounts" "$dir/config-volume"
+  mkdir -p "$dir/files"
   : >"$dir/mounts"
+  local n=0
+  file_mount() {
+    n=$((n + 1))
+    cp "$1" "$dir/files/$n-${1##*/}"
+    printf '%s\t%s\n' "$dir/files/$n-${1##*/}" "$2" >>"$dir/mounts"
+  }
+  [ -z "$config_dir" ] || [ -z "$config_volume" ] || die "--config-dir and --config-volume exclude each other"
   if [ -n "$config_dir" ]; then
     [ -d "$config_dir" ] || die "--config-dir $config_dir is not a directory"
     [ ! -e "$config_dir/user-patches.sh" ] || die "$config_dir/user-patches.sh: the harness needs that hook for its ports"
     for f in "$config_dir"/* "$config_dir"/.[!.]*; do
-      [ -f "$f" ] && printf '%s\t/tmp/docker-mailserver/%s\n' "$(realpath "$f")" "${f##*/}" >>"$dir/mounts"
+      [ -f "$f" ] && file_mount "$f" "/tmp/docker-mailserver/${f##*/}"
     done
+  fi
+  if [ -n "$config_volume" ]; then
+    # A writable config volume (docker compose's ./config): edits reach DMS's change detector.
+    [ -d "$config_volume" ] || die "--config-volume $config_volume is not a directory"
+    if [ -e "$config_volume/user-patches.sh" ] && ! grep -q 'Written by the test harness' "$config_volume/user-patches.sh"; then
+      die "$config_volume/user-patches.sh: the harness needs that hook for its ports"
+    fi
+    cp "$dir/user-patches.sh" "$config_volume/user-patches.sh"
+    realpath "$config_volume" >"$dir/config-volume"
+  else
+    file_mount "$dir/user-patches.sh" /tmp/docker-mailserver/user-patches.sh
   fi
   local m
   for m in "${mounts[@]}"; do
     [ -f "${m%%:*}" ] && [ "${m#*:}" != "$m" ] && [ "${m#*:/}" != "${m#*:}" ] || die "--mount $m: want <existing host file>:<absolute container path>"
-    printf '%s\t%s\n' "$(realpath "${m%%:*}")" "${m#*:}" >>"$dir/mounts"
+    file_mount "${m%%:*}" "${m#*:}"
   done
-  printf '%s\t/tmp/docker-mailserver/user-patches.sh\n' "$dir/user-patches.sh" >>"$dir/mounts"
   # Container environment: the image's ENV lines, harness defaults, the caller's, then what cannot run here.
   { echo "PATH=$IMAGE_PATH"; echo "HOME=/root"
     image_env "$dms"

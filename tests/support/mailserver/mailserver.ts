@@ -19,8 +19,13 @@ const WAIT_MS = 20_000;
 
 export interface MailserverOptions {
   readonly version: DmsVersion;
-  /** Every regular file here is mounted read-only at /tmp/docker-mailserver/<name> (ConfigMap subPath mounts). */
+  /**
+   * Every regular file here is mounted read-only at /tmp/docker-mailserver/<name>, as ConfigMap
+   * subPath mounts: copied at start, so later edits never reach the running instance.
+   */
   readonly configDir?: string;
+  /** Instead of configDir: this directory, writable, is /tmp/docker-mailserver (DMS's change detector applies its edits). */
+  readonly configVolume?: string;
   /** Further read-only file mounts: host file -> absolute path in the container. */
   readonly mounts?: readonly { readonly source: string; readonly target: string }[];
   /** The mail volume (/var/mail): outlives the instance, as it outlives a pod. */
@@ -99,9 +104,9 @@ const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\
 function run(args: string[]): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     execFile("bash", [INSTANCE_SCRIPT, ...args], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
-      if (error && typeof error.code !== "number") reject(error);
-      else resolve({ code, stdout, stderr });
+      // A string code is a failure to run bash at all; a signal counts as a failed command.
+      if (typeof error?.code === "string") reject(error);
+      else resolve({ code: error ? (error.code ?? -1) : 0, stdout, stderr });
     });
   });
 }
@@ -115,6 +120,7 @@ export async function startMailserver(options: MailserverOptions): Promise<Mails
     "--smtp-port", String(smtp), "--imap-port", String(imap), "--quota-port", String(quota),
     "--timeout", String(options.timeoutSeconds ?? 180)];
   if (options.configDir) args.push("--config-dir", options.configDir);
+  if (options.configVolume) args.push("--config-volume", options.configVolume);
   for (const m of options.mounts ?? []) args.push("--mount", `${m.source}:${m.target}`);
   for (const [k, v] of Object.entries(options.env ?? {})) args.push("--env", `${k}=${v}`);
   const result = await new Promise<ExecResult>((resolve, reject) => {
