@@ -22,7 +22,7 @@ export class MailFetchTrigger extends pulumi.ComponentResource {
   readonly enabled: boolean;
 
   constructor(name: string, args: MailFetchTriggerArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("paperless-mail-ingest:mailserver:MailFetchTrigger", name, {}, opts);
+    super("paperless-mail-ingest:paperless:MailFetchTrigger", name, {}, { ...opts, aliases: [...(opts?.aliases ?? []), { type: "paperless-mail-ingest:mailserver:MailFetchTrigger" }] });
     const { paperless } = args;
     this.enabled = paperless.fetchAfterChange;
     if (this.enabled) {

@@ -3,6 +3,7 @@
 // another manager (the Terraform stack's own sieve mount, say) would only fail mid-`up`.
 // Here it fails the preview, with the API server's message naming that manager.
 import * as pulumi from "@pulumi/pulumi";
+import { DynamicResource } from "../dynamic/resource";
 import { connect, dryRunApply, KubeConnection } from "./kubeClient";
 
 export interface ApplyPreflightProps {
@@ -40,10 +41,8 @@ export function applyPreflightProvider(connector: (context: string) => Promise<K
   };
 }
 
-const provider = applyPreflightProvider();
-
-export class ApplyPreflight extends pulumi.dynamic.Resource {
+export class ApplyPreflight extends DynamicResource {
   constructor(name: string, args: ApplyPreflightInputs, opts?: pulumi.CustomResourceOptions) {
-    super(provider, name, { ...args }, opts, "paperless-mail-ingest", "ApplyPreflight");
+    super("kubernetes:ApplyPreflight", name, { ...args }, opts, ["pulumi-nodejs:dynamic/paperless-mail-ingest:ApplyPreflight"]);
   }
 }

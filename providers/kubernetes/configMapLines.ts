@@ -4,6 +4,7 @@
 // removes the block on delete.
 import * as pulumi from "@pulumi/pulumi";
 import { aliasLookupPanic, foreignDefinitions, LineFormat, lineKey, markers, readOwnedLines, writeOwnedLines } from "../../core/ownedLines";
+import { DynamicResource } from "../dynamic/resource";
 import { connect, ConfigMapObject, editConfigMapKey, getConfigMap, KubeConnection, keyManagers, peekConfigMap } from "./kubeClient";
 
 export interface ConfigMapLinesProps {
@@ -131,12 +132,10 @@ export function configMapLinesProvider(connector: Connector = connect): pulumi.d
   };
 }
 
-const provider = configMapLinesProvider();
-
 /** This program's lines in a shared ConfigMap key; removed again on delete. */
-export class ConfigMapLines extends pulumi.dynamic.Resource {
+export class ConfigMapLines extends DynamicResource {
   declare readonly lines: pulumi.Output<string[]>;
   constructor(name: string, args: ConfigMapLinesInputs, opts?: pulumi.CustomResourceOptions) {
-    super(provider, name, { ...args }, opts, "paperless-mail-ingest", "ConfigMapLines");
+    super("kubernetes:ConfigMapLines", name, { ...args }, opts, ["pulumi-nodejs:dynamic/paperless-mail-ingest:ConfigMapLines"]);
   }
 }

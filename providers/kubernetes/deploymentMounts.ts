@@ -8,6 +8,7 @@
 // that manager; delete applies an empty patch, which gives up exactly our fields.
 import * as pulumi from "@pulumi/pulumi";
 import { type ConfigMapMount, type DeploymentMounts, mountsApplyBody } from "../../core/sieveMount";
+import { DynamicResource } from "../dynamic/resource";
 import { connect, type KubeConnection, getObject, serverSideApply } from "./kubeClient";
 
 /** The mounts to apply, and where the apply connects (kubeconfig context; "" for the current one). */
@@ -127,11 +128,9 @@ export function deploymentMountsProvider(connector: Connector = connect): pulumi
 
 export type DeploymentMountsInputs = { [K in keyof DeploymentMountsProps]: pulumi.Input<DeploymentMountsProps[K]> };
 
-const provider = deploymentMountsProvider();
-
 /** ConfigMap volumes mounted into a Deployment's container, as one field manager; given up again on delete. */
-export class DeploymentMountsPatch extends pulumi.dynamic.Resource {
+export class DeploymentMountsPatch extends DynamicResource {
   constructor(name: string, args: DeploymentMountsInputs, opts?: pulumi.CustomResourceOptions) {
-    super(provider, name, { ...args }, opts, "paperless-mail-ingest", "DeploymentMountsPatch");
+    super("kubernetes:DeploymentMountsPatch", name, { ...args }, opts, ["pulumi-nodejs:dynamic/paperless-mail-ingest:DeploymentMountsPatch"]);
   }
 }

@@ -2,7 +2,8 @@
 // outputs, so no caller can forget them.
 import * as pulumi from "@pulumi/pulumi";
 import type { MailAccountPlan, MailRulePlan } from "../../core/paperlessPlan";
-import { mailAccountProvider, mailRuleProvider, SECRET_OUTPUTS, tagProvider } from "./provider";
+import { DynamicResource } from "../dynamic/resource";
+import { SECRET_OUTPUTS } from "./provider";
 
 type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 
@@ -15,31 +16,31 @@ export type MailAccountArgs = ConnectionArgs & Inputs<MailAccountPlan> & { passw
 export type MailRuleArgs = ConnectionArgs & Inputs<MailRulePlan>;
 export type TagArgs = ConnectionArgs & { name: pulumi.Input<string> };
 
-/** Dynamic resource type tokens: `pulumi-nodejs:dynamic/paperless:<Type>`. */
-const MODULE = "paperless";
+/** Their type tokens' module before the one scheme of providers/dynamic/resource.ts. */
+const FORMER = "pulumi-nodejs:dynamic/paperless";
 
 function withSecrets(opts: pulumi.CustomResourceOptions | undefined): pulumi.CustomResourceOptions {
   return { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), ...SECRET_OUTPUTS] };
 }
 
 // `declare`, not a field: a class field would overwrite, after super(), the output Pulumi set.
-export class PaperlessMailAccount extends pulumi.dynamic.Resource {
+export class PaperlessMailAccount extends DynamicResource {
   declare readonly paperlessId: pulumi.Output<number>;
   constructor(name: string, args: MailAccountArgs, opts?: pulumi.CustomResourceOptions) {
-    super(mailAccountProvider, name, { ...args, paperlessId: undefined }, withSecrets(opts), MODULE, "MailAccount");
+    super("paperless:PaperlessMailAccount", name, { ...args, paperlessId: undefined }, withSecrets(opts), [`${FORMER}:MailAccount`]);
   }
 }
 
-export class PaperlessMailRule extends pulumi.dynamic.Resource {
+export class PaperlessMailRule extends DynamicResource {
   declare readonly paperlessId: pulumi.Output<number>;
   constructor(name: string, args: MailRuleArgs, opts?: pulumi.CustomResourceOptions) {
-    super(mailRuleProvider, name, { ...args, paperlessId: undefined }, withSecrets(opts), MODULE, "MailRule");
+    super("paperless:PaperlessMailRule", name, { ...args, paperlessId: undefined }, withSecrets(opts), [`${FORMER}:MailRule`]);
   }
 }
 
-export class PaperlessTag extends pulumi.dynamic.Resource {
+export class PaperlessTag extends DynamicResource {
   declare readonly paperlessId: pulumi.Output<number>;
   constructor(name: string, args: TagArgs, opts?: pulumi.CustomResourceOptions) {
-    super(tagProvider, name, { ...args, paperlessId: undefined }, withSecrets(opts), MODULE, "Tag");
+    super("paperless:PaperlessTag", name, { ...args, paperlessId: undefined }, withSecrets(opts), [`${FORMER}:Tag`]);
   }
 }

@@ -4,6 +4,7 @@
 import { randomUUID } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { randomText } from "../../core/accountLine";
+import { DynamicResource } from "../dynamic/resource";
 
 export interface RandomTextProps {
   alphabet: string;
@@ -34,12 +35,12 @@ export interface RandomTextArgs {
   secret: boolean;
 }
 
-export class RandomText extends pulumi.dynamic.Resource {
+export class RandomText extends DynamicResource {
   declare readonly value: pulumi.Output<string>;
   constructor(name: string, args: RandomTextArgs, opts?: pulumi.CustomResourceOptions) {
-    super(randomTextProvider, name, { alphabet: args.alphabet, length: args.length, value: undefined }, {
+    super("random:RandomText", name, { alphabet: args.alphabet, length: args.length, value: undefined }, {
       ...opts,
       ...(args.secret ? { additionalSecretOutputs: ["value", ...(opts?.additionalSecretOutputs ?? [])] } : {}),
-    }, "paperless-mail-ingest", "RandomText");
+    }, ["pulumi-nodejs:dynamic/paperless-mail-ingest:RandomText"]);
   }
 }

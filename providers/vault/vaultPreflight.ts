@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT } from "../../core/types";
 import { CAPABILITIES_SELF, capabilitiesSelf, type CapabilitiesAnswer } from "./vaultClient";
+import { DynamicResource } from "../dynamic/resource";
 import { redact } from "../redact";
 
 export interface VaultWritePreflightProps {
@@ -146,11 +147,9 @@ export function vaultWritePreflightProvider(opts: { timeoutMs?: number } = {}): 
   };
 }
 
-const provider = vaultWritePreflightProvider();
-
-export class VaultWritePreflight extends pulumi.dynamic.Resource {
+export class VaultWritePreflight extends DynamicResource {
   constructor(name: string, args: VaultWritePreflightInputs, opts?: pulumi.CustomResourceOptions) {
-    super(provider, name, { ...args, token: pulumi.secret(args.token) },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "token"] }, PROJECT, "VaultWritePreflight");
+    super("vault:VaultWritePreflight", name, { ...args, token: pulumi.secret(args.token) },
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "token"] }, [`pulumi-nodejs:dynamic/${PROJECT}:VaultWritePreflight`]);
   }
 }

@@ -30,16 +30,16 @@ const PROD_RULES = [
 ];
 const NEW_SENDER = { address: "new.person@example.org", user: "emo", label: "New" };
 
-const DYNAMIC = "pulumi-nodejs:dynamic/paperless";
+const DYNAMIC = "pulumi-nodejs:dynamic/paperless-mail-ingest/paperless";
 const DEFAULT_PROVIDER = "pulumi:providers:pulumi-nodejs::default";
 // index.ts names a mailbox's components `<local part>-at-<domain>`.
 const BOX = "docs-at-viktorbarzin.me";
-const ruleResource = (address: string) => `${DYNAMIC}:MailRule::${BOX}-rule-${address}`;
+const ruleResource = (address: string) => `${DYNAMIC}:PaperlessMailRule::${BOX}-rule-${address}`;
 const PROD_RESOURCES = [
   "pulumi:pulumi:Stack::paperless-mail-ingest-e2e",
   `paperless-mail-ingest:paperless:PaperlessMailbox::${BOX}`,
-  `${DYNAMIC}:MailAccount::${BOX}-account`,
-  `${DYNAMIC}:Tag::${BOX}-tag-email-ingest`,
+  `${DYNAMIC}:PaperlessMailAccount::${BOX}-account`,
+  `${DYNAMIC}:PaperlessTag::${BOX}-tag-email-ingest`,
   ...PROD_RULES.map((r) => ruleResource(r.filter_from)),
 ];
 
@@ -230,8 +230,8 @@ test("destroy leaves the server as it was before the first up", async () => {
   const position = (resource: string) => rec.steps.findIndex((s) => s.op === "delete" && s.resource === resource);
   const lastRule = Math.max(...[...PROD_RULES.map((r) => r.filter_from), NEW_SENDER.address].map((a) => position(ruleResource(a))));
   expect(lastRule).toBeGreaterThanOrEqual(0);
-  expect(position(`${DYNAMIC}:MailAccount::${BOX}-account`)).toBeGreaterThan(lastRule);
-  expect(position(`${DYNAMIC}:Tag::${BOX}-tag-email-ingest`)).toBeGreaterThan(lastRule);
+  expect(position(`${DYNAMIC}:PaperlessMailAccount::${BOX}-account`)).toBeGreaterThan(lastRule);
+  expect(position(`${DYNAMIC}:PaperlessTag::${BOX}-tag-email-ingest`)).toBeGreaterThan(lastRule);
 });
 
 test("destroy keeps the ingest tag when documents carry it", async () => {

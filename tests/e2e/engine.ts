@@ -3,11 +3,12 @@
 //
 // The program runs inline: the Automation API serves it from this process and the CLI reaches it
 // with `--client`, so no Node language host binary is needed. Dynamic providers still run the way
-// they do in production: serialized into state and executed by `pulumi-resource-pulumi-nodejs`,
-// a separate plugin process the engine starts.
+// they do in production: a shim in the state (providers/dynamic/resource.ts), executed by
+// `pulumi-resource-pulumi-nodejs`, a separate plugin process the engine starts in the workspace
+// directory, which the shim resolves the project from. So the workspace lies inside the project,
+// as the directory of a real stack's Pulumi.yaml does.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import {
@@ -36,10 +37,18 @@ export interface EngineStack {
   dispose(): void;
 }
 
-/** A fresh stack of the project over a file backend, running `program` inline. */
-export async function engineStack(stackName: string, program: PulumiFn): Promise<EngineStack> {
+/** Scratch space inside the project (node_modules is ignored by git and wiped by `npm ci`). */
+const SCRATCH = join(ROOT, "node_modules", ".cache", "paperless-mail-ingest-engine");
+
+/**
+ * A fresh stack of the project over a file backend, running `program` inline. `workDir` is the
+ * workspace (where the engine runs plugins) when not the default, a directory in this project.
+ */
+export async function engineStack(stackName: string, program: PulumiFn, opts: { workDir?: string } = {}): Promise<EngineStack> {
   const bin = toolsBinDir();
-  const dir = mkdtempSync(join(tmpdir(), "paperless-e2e-"));
+  mkdirSync(SCRATCH, { recursive: true });
+  const dir = mkdtempSync(join(SCRATCH, "stack-"));
+  const workDir = opts.workDir ?? join(dir, "work");
   const envVars = {
     PULUMI_BACKEND_URL: `file://${join(dir, "backend")}`,
     PULUMI_HOME: join(dir, "home"),
@@ -53,7 +62,7 @@ export async function engineStack(stackName: string, program: PulumiFn): Promise
     PATH: `${bin}:${process.env.PATH ?? ""}`,
     NODE_PATH: join(ROOT, "node_modules"),
   };
-  for (const sub of ["backend", "work"]) mkdirSync(join(dir, sub));
+  for (const sub of [join(dir, "backend"), workDir]) mkdirSync(sub, { recursive: true });
   const dispose = () => rmSync(dir, { recursive: true, force: true });
   let stack: Stack;
   try {
@@ -61,14 +70,14 @@ export async function engineStack(stackName: string, program: PulumiFn): Promise
     const settings = projectSettings();
     stack = await LocalWorkspace.createStack(
       { stackName, projectName: settings.name, program },
-      { workDir: join(dir, "work"), pulumiCommand, envVars, projectSettings: settings },
+      { workDir, pulumiCommand, envVars, projectSettings: settings },
     );
   } catch (e) {
     dispose();
     throw e;
   }
   const cli = (...args: string[]) => execFileSync(join(bin, "pulumi"), [...args, "--stack", stackName], {
-    cwd: join(dir, "work"), env: { ...process.env, ...envVars }, encoding: "utf8", maxBuffer: 64 << 20,
+    cwd: workDir, env: { ...process.env, ...envVars }, encoding: "utf8", maxBuffer: 64 << 20,
   });
   return { stack, dir, cli, dispose };
 }

@@ -37,7 +37,7 @@ test("PaperlessMailbox for the production config", async () => {
   const mb = new PaperlessMailbox("docs", { mailbox, mailserver: config.mailserver, paperless: config.paperless, apiToken: TOKEN, password: PASSWORD });
   const [accountId, ruleIds, fingerprint] = await Promise.all([valueOf(mb.accountId), valueOf(mb.ruleIds), valueOf(mb.rulesFingerprint)]);
 
-  const byType = (t: string) => registered.filter((r) => r.type === `pulumi-nodejs:dynamic/paperless:${t}`);
+  const byType = (t: string) => registered.filter((r) => r.type === `pulumi-nodejs:dynamic/paperless-mail-ingest/paperless:Paperless${t}`);
   expect(registered.find((r) => r.type === "paperless-mail-ingest:paperless:PaperlessMailbox")?.name).toBe("docs");
   expect(byType("MailAccount").map((r) => r.name)).toEqual(["docs-account"]);
   expect(byType("Tag").map((r) => r.name)).toEqual(["docs-tag-email-ingest"]);
@@ -52,7 +52,7 @@ test("PaperlessMailbox for the production config", async () => {
 
   for (const r of [...byType("MailAccount"), ...byType("Tag"), ...byType("MailRule")]) {
     expect(isSecret(r.inputs.token)).toBe(true);
-    expect(typeof r.inputs.__provider).toBe("string"); // the serialized provider
+    expect(typeof r.inputs.__provider).toBe("string"); // the shim naming the provider
     expect(asStored(r.inputs)).not.toContain(TOKEN);
     expect(asStored(r.inputs)).not.toContain(PASSWORD);
   }

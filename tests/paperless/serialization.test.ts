@@ -1,10 +1,12 @@
-// The providers as the engine runs them: serialized by Pulumi's closure serializer, evaluated as a
-// module, then driven through a lifecycle — and the serialized text carries no secret.
+// The providers as the engine runs them: the shim a resource keeps in its state (providers/dynamic),
+// evaluated as a module, loads the built provider, which is then driven through a lifecycle — and
+// the text carries no secret.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import * as pulumi from "@pulumi/pulumi";
-import { mailAccountProvider, mailRuleProvider, tagProvider } from "../../providers/paperless/provider";
+import type * as pulumi from "@pulumi/pulumi";
+import { shimText } from "../../providers/dynamic/resource";
+import { mailRuleProvider } from "../../providers/paperless/provider";
 import { prodConfig, prodUsers } from "../support/prodConfig";
 import { startPaperlessEmulator, type PaperlessEmulator } from "./paperlessEmulator";
 import { mailboxResources, ProviderDriver, type Providers } from "./providerDriver";
@@ -24,13 +26,9 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** What pulumi.dynamic.Resource does with a provider (serializeFunction(() => provider, { allowSecrets: true })). */
-async function serialize(provider: pulumi.dynamic.ResourceProvider): Promise<pulumi.runtime.SerializedFunction> {
-  return pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true });
-}
-
-/** What the engine's plugin process does with the text: load it as a module and call `handler()`.
- * Loaded through jest's require so it shares this test's globals (and so its per-process cache). */
+/** What the engine's plugin process does with the text: load it as a module and call `handler()`
+ * (in the project, as jest runs). Loaded through jest's require so it shares this test's globals
+ * (and so its per-process cache). */
 function load(text: string, name: string): pulumi.dynamic.ResourceProvider {
   const file = join(dir, `${name}.js`);
   writeFileSync(file, text);
@@ -45,17 +43,16 @@ test("each provider serializes with no secret and no captured state, and the ser
   const secrets = { token: emu.token, password: PASSWORD };
   await new ProviderDriver().up(mailboxResources("warm", mailbox, config.mailserver, paperless, secrets));
 
-  const texts = await Promise.all([mailAccountProvider, mailRuleProvider, tagProvider].map(serialize));
-  for (const sf of texts) {
-    expect(sf.containsSecrets).toBe(false);
-    expect(sf.text).not.toContain(emu.token);
-    expect(sf.text).not.toContain(PASSWORD);
-    expect(sf.text).not.toContain(emu.url); // no memoized list or session captured
+  const texts = (["paperless:PaperlessMailAccount", "paperless:PaperlessMailRule", "paperless:PaperlessTag"] as const).map(shimText);
+  for (const text of texts) {
+    expect(text).not.toContain(emu.token);
+    expect(text).not.toContain(PASSWORD);
+    expect(text).not.toContain(emu.url); // no memoized list or session captured
   }
   const providers: Providers = {
-    account: load(texts[0]!.text, "account"),
-    rule: load(texts[1]!.text, "rule"),
-    tag: load(texts[2]!.text, "tag"),
+    account: load(texts[0]!, "account"),
+    rule: load(texts[1]!, "rule"),
+    tag: load(texts[2]!, "tag"),
   };
   expect(providers.rule).not.toBe(mailRuleProvider);
 

@@ -27,6 +27,7 @@ describe("index.ts under mocks, production stack", () => {
       "paperless-mail-ingest:mailserver:MailAlias",
       "paperless-mail-ingest:mailserver:MailboxAccount",
       "paperless-mail-ingest:mailserver:SieveFilter",
+      "paperless-mail-ingest:paperless:MailFetchTrigger",
       "paperless-mail-ingest:paperless:PaperlessMailbox",
       "paperless-mail-ingest:vault:MailboxSecret",
     ]);

@@ -222,7 +222,7 @@ describe("readVaultConnection: the Vault provider's own sources, in its order", 
 });
 
 describe("MailboxSecret under mocks: the SecretV2 waits on the preflight", () => {
-  const PREFLIGHT = "pulumi-nodejs:dynamic/paperless-mail-ingest:VaultWritePreflight";
+  const PREFLIGHT = "pulumi-nodejs:dynamic/paperless-mail-ingest/vault:VaultWritePreflight";
 
   it("creates the preflight as its child, for the SecretV2's own mount and name, with the token secret", async () => {
     const inputs = new Map<string, any>();

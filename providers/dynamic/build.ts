@@ -1,0 +1,41 @@
+// `npm run build` (and `npm ci`, through the `prepare` script): compiles the dynamic providers,
+// from registry.ts down through every module it imports, to JavaScript in build/, and writes the
+// list of sources it compiled with their sha256 (load.js refuses a build older than its sources).
+// The engine's plugin process loads this build: it runs plain Node, with no TypeScript loader.
+// Type errors are `npm run typecheck`'s business; this only transpiles (noCheck), in ~1 s.
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join, relative, sep } from "node:path";
+import * as ts from "typescript";
+import { BUILD, digest, ROOT, STAMP } from "./load";
+
+const ENTRY = join(ROOT, "providers", "dynamic", "registry.ts");
+
+function fail(diagnostics: readonly ts.Diagnostic[]): never {
+  const host: ts.FormatDiagnosticsHost = { getCanonicalFileName: (f) => f, getCurrentDirectory: () => ROOT, getNewLine: () => "\n" };
+  process.stderr.write(`build: ${ts.formatDiagnostics(diagnostics, host)}`);
+  process.exit(1);
+}
+
+function main(): void {
+  const started = Date.now();
+  const { config, error } = ts.readConfigFile(join(ROOT, "tsconfig.json"), ts.sys.readFile);
+  if (error) fail([error]);
+  const { options } = ts.parseJsonConfigFileContent(config, ts.sys, ROOT);
+  const program = ts.createProgram([ENTRY], {
+    ...options, rootDir: ROOT, outDir: BUILD, noEmit: false, noCheck: true, sourceMap: true, declaration: false, types: ["node"],
+  });
+  const syntax = program.getSyntacticDiagnostics();
+  if (syntax.length) fail(syntax);
+  // A clean folder: a module moved away must not linger there.
+  rmSync(BUILD, { recursive: true, force: true });
+  mkdirSync(BUILD, { recursive: true });
+  const emitted = program.emit();
+  if (emitted.emitSkipped || emitted.diagnostics.length) fail(emitted.diagnostics);
+  const sources = program.getSourceFiles().map((f) => f.fileName)
+    .filter((f) => !f.endsWith(".d.ts") && !relative(ROOT, f).split(sep).includes("node_modules"));
+  // Written last: a build interrupted before this point counts as no build.
+  writeFileSync(STAMP, `${JSON.stringify({ files: Object.fromEntries(sources.map((f) => [relative(ROOT, f), digest(f)])) }, null, 2)}\n`);
+  process.stderr.write(`build: ${sources.length} modules compiled to ${relative(ROOT, BUILD)}/ in ${Date.now() - started} ms\n`);
+}
+
+main();
