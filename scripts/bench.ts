@@ -199,7 +199,7 @@ function buildPlainJs(): string {
   const ts = require("typescript") as typeof import("typescript");
   const out = mkdtempSync(join(tmpdir(), "paperless-mail-ingest-bench-"));
   const walk = (dir: string): string[] => readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith(".ts") && !e.name.endsWith(".test.ts") ? [join(dir, e.name)] : []);
+    e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith(".ts") && !e.name.endsWith(".test.ts") && !e.name.endsWith(".d.ts") ? [join(dir, e.name)] : []);
   for (const file of PLAIN_JS_DIRS.flatMap(walk)) {
     const js = ts.transpileModule(readFileSync(join(ROOT, file), "utf8"), {
       fileName: file,
