@@ -27,7 +27,6 @@ describe("index.ts under mocks, production stack", () => {
       "paperless-mail-ingest:mailserver:MailAlias",
       "paperless-mail-ingest:mailserver:MailboxAccount",
       "paperless-mail-ingest:mailserver:SieveFilter",
-      "paperless-mail-ingest:paperless:MailFetchTrigger",
       "paperless-mail-ingest:paperless:PaperlessMailbox",
       "paperless-mail-ingest:vault:MailboxSecret",
     ]);
@@ -47,7 +46,7 @@ describe("index.ts under mocks, production stack", () => {
       "pulumi:providers:kubernetes::mailserver-cluster",
       "paperless-mail-ingest:index:PaperlessMailIngest::docs-at-viktorbarzin.me",
       "paperless-mail-ingest:mailserver:SieveMounts::mailserver",
-      "paperless-mail-ingest:mailserver:MailFetchTrigger::paperless-fetch",
+      "paperless-mail-ingest:paperless:MailFetchTrigger::paperless-fetch",
     ]);
   });
 
