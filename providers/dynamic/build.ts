@@ -3,7 +3,7 @@
 // list of sources it compiled with their sha256 (load.js refuses a build older than its sources).
 // The engine's plugin process loads this build: it runs plain Node, with no TypeScript loader.
 // Type errors are `npm run typecheck`'s business; this only transpiles (noCheck), in ~1 s.
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, relative, sep } from "node:path";
 import * as ts from "typescript";
 import { BUILD, digest, ROOT, STAMP } from "./load";
@@ -31,6 +31,8 @@ function main(): void {
   mkdirSync(BUILD, { recursive: true });
   const emitted = program.emit();
   if (emitted.emitSkipped || emitted.diagnostics.length) fail(emitted.diagnostics);
+  // Modules read their templates beside them (core/sieve.ts: ../templates): a link, so never stale.
+  symlinkSync(join("..", "templates"), join(BUILD, "templates"));
   const sources = program.getSourceFiles().map((f) => f.fileName)
     .filter((f) => !f.endsWith(".d.ts") && !relative(ROOT, f).split(sep).includes("node_modules"));
   // Written last: a build interrupted before this point counts as no build.

@@ -135,7 +135,7 @@ describe("in a copy of the project (its modules moved and rebuilt, its build rem
 
   beforeAll(async () => {
     copy = mkdtempSync(join(tmpdir(), "paperless-mail-ingest-copy-"));
-    for (const part of ["providers", "core", "tsconfig.json"]) cpSync(join(ROOT, part), join(copy, part), { recursive: true });
+    for (const part of ["providers", "core", "templates", "tsconfig.json"]) cpSync(join(ROOT, part), join(copy, part), { recursive: true });
     symlinkSync(join(ROOT, "node_modules"), join(copy, "node_modules"));
     // The copy's RandomText takes its value from configure(): the plugin must call it, with the stack's config.
     const source = join(copy, "providers", "random", "randomText.ts");
