@@ -86,6 +86,8 @@ describe.each(DMS_VERSIONS)("docker-mailserver %s", (version) => {
     expect(userdb).toEqual(expect.arrayContaining([spam, docs.address, receipts.address]));
     // DMS copies the virtual file as it is: the foreign catch-all and our self-aliases.
     expect((await server.exec("cat /etc/postfix/virtual")).stdout).toBe(up.virtual);
+    // Its quota set-up (ENABLE_QUOTAS=1, the default) covers our accounts.
+    expect((await server.exec(`doveadm quota get -u ${docs.address}`)).stdout).toMatch(/User quota\s+STORAGE/);
   });
 
   test.each(config.mailboxes.map((m) => [m.address]))("%s: the account line logs in over IMAP; a wrong password does not", async (address) => {

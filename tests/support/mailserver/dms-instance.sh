@@ -18,8 +18,9 @@
 #   - Amavis, ClamAV, SpamAssassin, Rspamd, OpenDKIM, OpenDMARC, policyd-spf, Postgrey, Fail2Ban,
 #     fetchmail/getmail, postsrsd, MTA-STS, the update check: their packages, rule or virus
 #     databases, DNS or internet access are not available here. They are off in DMS's own
-#     defaults except ENABLE_AMAVIS/OPENDKIM/OPENDMARC/POLICYD_SPF/UPDATE_CHECK, which the
-#     harness sets to 0 (FORCED_ENV below); asking for any of them is an error.
+#     defaults except ENABLE_AMAVIS/OPENDKIM/OPENDMARC/POLICYD_SPF/UPDATE_CHECK; the harness
+#     forces all of them off (FORCED_ENV below) and says so on stderr when the caller's
+#     environment (e.g. a Deployment's) asked for one.
 #   - cron: the program is started, but runs `sleep infinity`. Its jobs (reports, log
 #     rotation, ClamAV updates) matter to no test, and a real cron here would run this
 #     machine's own crontab inside every instance.
@@ -266,6 +267,13 @@ start() {
   for m in "${mounts[@]}"; do
     [ -f "${m%%:*}" ] && [ "${m#*:}" != "$m" ] && [ "${m#*:/}" != "${m#*:}" ] || die "--mount $m: want <existing host file>:<absolute container path>"
     file_mount "${m%%:*}" "${m#*:}"
+  done
+  local forced name
+  for forced in "${FORCED_ENV[@]}"; do
+    name=${forced%%=*}
+    for f in "${env[@]}"; do
+      [ "${f%%=*}" != "$name" ] || [ "$f" = "$forced" ] || echo "dms-instance: $f cannot run here; the instance runs with $forced" >&2
+    done
   done
   # Container environment: the image's ENV lines, harness defaults, the caller's, then what cannot run here.
   { echo "PATH=$IMAGE_PATH"; echo "HOME=/root"

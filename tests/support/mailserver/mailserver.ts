@@ -124,14 +124,14 @@ export async function startMailserver(options: MailserverOptions): Promise<Mails
   for (const m of options.mounts ?? []) args.push("--mount", `${m.source}:${m.target}`);
   for (const [k, v] of Object.entries(options.env ?? {})) args.push("--env", `${k}=${v}`);
   const result = await new Promise<ExecResult>((resolve, reject) => {
-    // Progress lines (every 30 s) reach the test's stderr as they come.
+    // Progress lines (every 30 s) and forced settings reach the caller's stderr as they come.
     const child = spawn("bash", [INSTANCE_SCRIPT, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d));
     child.stderr.on("data", (d: Buffer) => {
       stderr += d;
-      if (/still starting/.test(String(d))) process.stderr.write(d);
+      if (/still starting|cannot run here/.test(String(d))) process.stderr.write(d);
     });
     child.once("error", reject);
     child.once("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
