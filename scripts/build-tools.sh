@@ -37,13 +37,13 @@ say() { echo "build-tools: $*" >&3; }
 # Sets, for tool $1: version, bins (its binaries), inputs (paths in the clone they are built
 # from) and pin ("<name> <tag>" in scripts/sources.lock, for tools built from a release source).
 describe() {
-  pin= inputs=
+  pin='' inputs=''
   case $1 in
     pulumi-launchers)   # the plugin launchers @pulumi/pulumi ships, e.g. pulumi-resource-pulumi-nodejs
       [ -f "$sdk/package.json" ] || { version=; bins=; return; }
       version=v$(node -p "require('$sdk/package.json').version")
-      bins=$(cd "$sdk" && ls pulumi-* | grep -v '\.cmd$' | paste -sd' ')
-      inputs=$(cd "$root" && for b in $bins; do echo "node_modules/@pulumi/pulumi/$b"; done) ;;
+      bins=$(for f in "$sdk"/pulumi-*; do [[ $f == *.cmd ]] || echo "${f##*/}"; done | paste -sd' ')
+      inputs=$(for b in $bins; do echo "node_modules/@pulumi/pulumi/$b"; done) ;;
     pulumi)
       version=$(required tools/pulumi-cli github.com/pulumi/pulumi/pkg/v3); bins=pulumi; inputs=tools/pulumi-cli ;;
     pulumi-language-nodejs)
@@ -75,6 +75,7 @@ stamp_of() {
   { echo "$1 $version $bins"
     declare -f go_build "recipe_${1//-/_}"
     [ -z "$pin" ] || awk -v n="${pin% *}" -v t="${pin#* }" '$1 == n && $3 == t' "$root/scripts/sources.lock"
+    # shellcheck disable=SC2086 # a list of paths without spaces
     [ -z "$inputs" ] || (cd "$root" && find $inputs -type f -print0 | sort -z | xargs -0 sha256sum)
   } | sha256sum | cut -c1-64
 }
@@ -98,7 +99,7 @@ go_build() {
 step() {
   local what=$1 started; started=$(date +%s); shift
   say "$tool: $what"
-  ( while sleep 20 </dev/null >/dev/null 2>&1 3>&- 9>&-; do
+  ( while sleep 20 >/dev/null 2>&1 3>&- 9>&-; do
       say "$tool: $what ($(( $(date +%s) - started )) s)"; done ) &
   local ticker=$! rc=0
   "$@" >>"$log" 2>&1 3>&- || rc=$?
@@ -107,7 +108,7 @@ step() {
 }
 
 # The unpacked release source of the tool's pin (from $PMI_VENDOR_DIR or GitHub).
-source_dir() { step "source $pin" bash "$root/scripts/lib/source.sh" $pin && tail -n 1 "$log"; }
+source_dir() { step "source $pin" bash "$root/scripts/lib/source.sh" "${pin% *}" "${pin#* }" && tail -n 1 "$log"; }
 
 # The module cache directory of module@version $1, downloaded if needed (outside any module).
 module_dir() { (cd / && go mod download -json "$1") | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p'; }
@@ -225,6 +226,10 @@ recipe_pulumi_resource_vault() {
   step "go build pulumi-resource-vault" go_build "$out/pulumi-resource-vault" "$ld" "./$cmd"
 }
 
+# CPU seconds the finished children of process $1 have used: with the wall time, it says how much
+# of a build was waiting for a core (this machine may be shared) and what it costs on an idle one.
+children_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($16 + $17) / hz }' "/proc/$1/stat"; }
+
 # Builds tool $1 unless it is fresh; one build of a tool at a time (a lock per tool dir).
 build_tool() {
   tool=$1
@@ -239,12 +244,13 @@ build_tool() {
   rm -rf "$dir/stamp" "$dir/build" "$dir/bin.new"; mkdir -p "$dir/build" "$dir/bin.new"
   log=$dir/build.log out=$dir/bin.new build=$dir/build
   : >"$log"
+  local me=$BASHPID cpu; cpu=$(children_cpu "$me")
   # In the background: `set -e` holds inside it (it would not in an if or || list).
   ( set -e; "recipe_${tool//-/_}" ) >>"$log" 2>&1 &
   if wait $!; then
-    rm -rf "$dir/bin" "$build"; mv "$out" "$dir/bin"
+    rm -rf "${dir:?}/bin" "$build"; mv "$out" "$dir/bin"
     stamp_of "$tool" >"$dir/stamp"
-    say "$tool $version: built in $(( $(date +%s) - started )) s ($bins)"
+    say "$tool $version: built in $(( $(date +%s) - started )) s, cpu $(( $(children_cpu "$me") - cpu )) s ($bins)"
   else
     say "$tool $version: FAILED after $(( $(date +%s) - started )) s; the end of $log:"
     tail -n 30 "$log" | sed 's/^/    /' >&3
@@ -266,7 +272,8 @@ bin_dir() {
     fi
   done
   if ((${#missing[@]})); then
-    say "build with: bash scripts/build-tools.sh ${missing[*]}   (all, cold: about 40 min on 2 cores; then cached)"
+    say "build them with: bash scripts/build-tools.sh ${missing[*]}"
+    say "(every tool from cold: about 40 min on 2 cores; cached after, by version)"
     return 1
   fi
   local d; d=$cache/tools-$(printf %s "$links" | sha256sum | cut -c1-12)
