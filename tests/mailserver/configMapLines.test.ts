@@ -266,6 +266,6 @@ serializeFunction(() => provider, { allowSecrets: true })
 describe("kubeClient's surface", () => {
   it("exports only what the providers and tests use (the PUT and its error type stay private)", async () => {
     expect(Object.keys(await import("../../providers/kubernetes/kubeClient")).sort())
-      .toEqual(["clearKubeCaches", "connect", "dryRunApply", "editConfigMapKey", "getConfigMap", "keyManagers", "peekConfigMap"]);
+      .toEqual(["clearKubeCaches", "connect", "dryRunApply", "editConfigMapKey", "getConfigMap", "getObject", "keyManagers", "peekConfigMap", "serverSideApply"]);
   });
 });
