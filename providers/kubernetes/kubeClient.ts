@@ -26,11 +26,17 @@ export interface ConfigMapObject {
   [k: string]: unknown;
 }
 
-class KubeApiError extends Error {
-  constructor(readonly status: number, readonly reason: string, message: string) {
-    super(message);
-    this.name = "KubeApiError";
-  }
+/**
+ * What the API server answered, when it was not what we asked for. A plain Error with properties,
+ * recognised by `status`, never by class: a serialized provider's copy of a class loses the
+ * message (`Error.call(this, message)` sets none) and two copies are two classes to instanceof.
+ */
+type KubeApiError = Error & { status: number; reason: string };
+
+/** The HTTP status of an error the API server answered, or undefined for any other error. */
+function apiStatus(e: unknown): number | undefined {
+  const status = (e as { status?: unknown } | undefined)?.status;
+  return typeof status === "number" ? status : undefined;
 }
 
 /** The field manager our writes are recorded under in managedFields. */
@@ -114,8 +120,10 @@ function timeoutMs(): number {
   return n;
 }
 
+interface Answer { status: number; json: any }
+
 async function call(conn: KubeConnection, method: "GET" | "PUT" | "PATCH", path: string, body?: unknown,
-  contentType = "application/json"): Promise<{ status: number; json: any }> {
+  contentType = "application/json"): Promise<Answer> {
   const url = new URL(conn.server + path);
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   const transport = url.protocol === "http:" ? http : https;
@@ -160,26 +168,28 @@ async function call(conn: KubeConnection, method: "GET" | "PUT" | "PATCH", path:
 }
 
 // Only the API's Status message is quoted: it names the object, never the data we sent.
-function apiError(what: string, status: number, json: any): KubeApiError {
+function apiError(what: string, { status, json }: Answer): KubeApiError {
   const reason = typeof json?.reason === "string" ? json.reason : "";
   const message = typeof json?.message === "string" ? json.message : "";
-  return new KubeApiError(status, reason, `${what}: HTTP ${status}${reason ? ` ${reason}` : ""}${message ? `: ${message}` : ""}`);
+  return Object.assign(new Error(`${what}: HTTP ${status}${reason ? ` ${reason}` : ""}${message ? `: ${message}` : ""}`),
+    { name: "KubeApiError", status, reason });
 }
 
 /** The ConfigMap, or undefined if it does not exist. */
 export async function getConfigMap(conn: KubeConnection, namespace: string, name: string): Promise<ConfigMapObject | undefined> {
-  const { status, json } = await call(conn, "GET", configMapPath(namespace, name));
-  if (status === 404) return undefined;
-  if (status !== 200) throw apiError(`reading ConfigMap ${namespace}/${name}`, status, json);
-  return json as ConfigMapObject;
+  const what = `reading ConfigMap ${namespace}/${name}`;
+  const answer = await call(conn, "GET", configMapPath(namespace, name));
+  if (answer.status === 404) return undefined;
+  if (answer.status !== 200) throw apiError(what, answer);
+  return answer.json as ConfigMapObject;
 }
 
 /** PUT back an object read earlier; its metadata.resourceVersion makes the write conditional. */
 async function replaceConfigMap(conn: KubeConnection, cm: ConfigMapObject): Promise<ConfigMapObject> {
   const namespace = cm.metadata.namespace ?? "";
-  const { status, json } = await call(conn, "PUT", `${configMapPath(namespace, cm.metadata.name)}?fieldManager=${FIELD_MANAGER}`, cm);
-  if (status !== 200) throw apiError(`writing ConfigMap ${namespace}/${cm.metadata.name}`, status, json);
-  return json as ConfigMapObject;
+  const answer = await call(conn, "PUT", `${configMapPath(namespace, cm.metadata.name)}?fieldManager=${FIELD_MANAGER}`, cm);
+  if (answer.status !== 200) throw apiError(`writing ConfigMap ${namespace}/${cm.metadata.name}`, answer);
+  return answer.json as ConfigMapObject;
 }
 
 /** Forget cached connections and reads (the next call starts as a new operation's process would). */
@@ -267,11 +277,8 @@ export function editConfigMapKey(
         }
         return "changed";
       } catch (e) {
-        if (!(e instanceof KubeApiError && e.status === 409) || attempt >= attempts) {
-          throw e instanceof KubeApiError && e.status === 409
-            ? new Error(`ConfigMap ${namespace}/${name}: still conflicting after ${attempts} attempts (${e.message})`)
-            : e;
-        }
+        if (apiStatus(e) !== 409) throw e;
+        if (attempt >= attempts) throw new Error(`ConfigMap ${namespace}/${name}: still conflicting after ${attempts} attempts (${(e as Error).message})`);
         // Jittered, so writers in other processes that lost the same round do not retry in lockstep.
         const base = (options.backoffMs ?? 200) * attempt;
         await new Promise((r) => setTimeout(r, base / 2 + Math.random() * base));
@@ -283,13 +290,22 @@ export function editConfigMapKey(
 /**
  * Server-side apply in dry-run mode, without force: what applying `body` as `fieldManager`
  * would do, changing nothing. A field another manager owns with a different value gives
- * 409 Conflict whose message names that manager and the fields.
+ * 409 Conflict whose message names that manager and the fields; an object that does not exist,
+ * its 404.
  */
 export async function dryRunApply(conn: KubeConnection, path: string, body: unknown, fieldManager: string): Promise<void> {
   const query = `?dryRun=All&fieldManager=${encodeURIComponent(fieldManager)}`;
+  const what = `server-side apply (dry run) of ${path} as ${fieldManager}`;
   // JSON is YAML: the apply patch type accepts it as is.
-  const { status, json } = await call(conn, "PATCH", path + query, body, "application/apply-patch+yaml");
-  if (status !== 200 && status !== 201) throw apiError(`server-side apply (dry run) of ${path} as ${fieldManager}`, status, json);
+  const answer = await call(conn, "PATCH", path + query, body, "application/apply-patch+yaml");
+  if (answer.status === 200 || answer.status === 201) return;
+  // An apply creates what is missing, so for an absent object the server complains about the
+  // fields our patch leaves out (422); the object's own 404 says what is wrong.
+  if (answer.status === 422) {
+    const object = await call(conn, "GET", path);
+    if (object.status === 404) throw apiError(what, object);
+  }
+  throw apiError(what, answer);
 }
 
 /** Any object by its API path, or undefined if it does not exist; `what` names it in errors. */

@@ -1,89 +1,126 @@
-import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+// ConfigMapLines and its Kubernetes client against a real kube-apiserver: our marker block in a
+// key of the shared ConfigMap that a Terraform-like manager owns, every other line kept byte for
+// byte, resourceVersion-conditional writes that survive a concurrent writer.
+import { execFileSync } from "node:child_process";
 import { createServer, Socket } from "node:net";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
 import { markers } from "../../core/ownedLines";
 import { ConfigMapLinesProps, configMapLinesProvider } from "../../providers/kubernetes/configMapLines";
 import { clearKubeCaches, editConfigMapKey, getConfigMap, KubeConnection } from "../../providers/kubernetes/kubeClient";
-import { KubeApiEmulator } from "./kubeApiEmulator";
+import { binary } from "../support/cluster/binaries";
+import { adminRequest, serviceAccountKubeconfig, startKubeApi, type KubeApi } from "../support/cluster/kubeApi";
+import { TERRAFORM_MANAGER } from "../support/cluster/productionObjects";
+import { callSerialized } from "./serializedProvider";
 
-const NS = "mailserver";
+jest.setTimeout(60_000);
+
 const CM = "mailserver.config";
 const OTHERS = "admin@viktorbarzin.me|{SHA512-CRYPT}$6$abc$def\n# kept comment\r\n\nspam@viktorbarzin.me|$2a$06$xyz";
 const LINE = "docs@viktorbarzin.me|{SHA512-CRYPT}$6$salt$hash";
-const TERRAFORM_FIELDS = [{ manager: "Terraform", operation: "Update", fieldsV1: { "f:data": { "f:postfix-accounts.cf": {}, "f:dovecot.cf": {} } } }];
+const BLOCK = `${markers("docs@viktorbarzin.me").begin}\n${LINE}\n${markers("docs@viktorbarzin.me").end}\n`;
+
+let dir: string;
+let api: KubeApi;
+let conn: KubeConnection;
+let provider: pulumi.dynamic.ResourceProvider;
+let NS: string;
+let namespaces = 0;
 
 const props = (over: Partial<ConfigMapLinesProps> = {}): ConfigMapLinesProps => ({
   namespace: NS, name: CM, key: "postfix-accounts.cf", owner: "docs@viktorbarzin.me", format: "accounts",
   keys: ["docs@viktorbarzin.me"], lines: [LINE], context: "", ...over,
 });
-const BLOCK = `${markers("docs@viktorbarzin.me").begin}\n${LINE}\n${markers("docs@viktorbarzin.me").end}\n`;
 
-let emu: KubeApiEmulator;
-let provider: pulumi.dynamic.ResourceProvider;
-const puts = () => emu.requests.filter((r) => r.method === "PUT");
+const cmPath = (ns: string, name = CM) => `/api/v1/namespaces/${ns}/configmaps/${encodeURIComponent(name)}`;
+/** The ConfigMap as the API server holds it. */
+async function live(ns = NS, name = CM): Promise<any> {
+  const { status, json } = await adminRequest(api, "GET", cmPath(ns, name));
+  return status === 200 ? json : undefined;
+}
+/** The Terraform stack edits one key, synchronously (so it lands between our GET and our PUT when called from an edit). */
+function terraformEditsNow(key: string, value: string): void {
+  execFileSync(binary("kubectl"), ["--kubeconfig", api.kubeconfig, "-n", NS, "patch", "configmap", CM, `--field-manager=${TERRAFORM_MANAGER}`,
+    "--type=merge", "-p", JSON.stringify({ data: { [key]: value } })], { stdio: "pipe" });
+}
+/** Another client (the Terraform stack) writes the data, unconditionally. */
+async function terraformWrites(data: Record<string, string>, ns = NS): Promise<void> {
+  const current = await live(ns);
+  const body = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: CM, namespace: ns }, data };
+  const res = current
+    ? await adminRequest(api, "PUT", `${cmPath(ns)}?fieldManager=${TERRAFORM_MANAGER}`, body)
+    : await adminRequest(api, "POST", `/api/v1/namespaces/${ns}/configmaps?fieldManager=${TERRAFORM_MANAGER}`, body);
+  if (res.status !== 200 && res.status !== 201) throw new Error(`Terraform's write: ${res.body}`);
+}
 
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "configmap-lines-"));
+  api = await startKubeApi(dir, { controllerManager: false });
+  conn = { server: api.server, options: { ca: readFileSync(api.caFile), headers: { authorization: `Bearer ${api.token}` } } };
+});
+afterAll(async () => {
+  await api?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
 beforeEach(async () => {
   clearKubeCaches(); // each test is a new operation (a new plugin process)
-  emu = await new KubeApiEmulator().start();
-  emu.put(NS, CM, { "postfix-accounts.cf": OTHERS, "dovecot.cf": "x = y\n" }, TERRAFORM_FIELDS);
-  const conn: KubeConnection = { server: emu.url, options: { headers: { authorization: "Bearer test-token" } } };
+  NS = `mailserver-${++namespaces}`;
+  await adminRequest(api, "POST", "/api/v1/namespaces", { metadata: { name: NS } });
+  await terraformWrites({ "postfix-accounts.cf": OTHERS, "dovecot.cf": "x = y\n" });
   provider = configMapLinesProvider(async () => conn);
 });
-afterEach(() => emu.stop());
 
-describe("ConfigMapLines provider over HTTP", () => {
+describe("ConfigMapLines provider against the API server", () => {
   it("create inserts our block, keeps the other lines byte for byte and ends with LF", async () => {
     const { id } = await provider.create!(props());
-    expect(id).toBe("mailserver/mailserver.config/postfix-accounts.cf/docs@viktorbarzin.me");
-    const data = emu.get(NS, CM)!.data!;
-    expect(data["postfix-accounts.cf"]).toBe(OTHERS + "\n" + BLOCK);
-    expect(data["dovecot.cf"]).toBe("x = y\n");
-    expect(puts()).toHaveLength(1);
-    expect(puts()[0]).toMatchObject({ authorization: "Bearer test-token", fieldManager: "paperless-mail-ingest" });
-    // The API server keeps the other manager's record when our PUT leaves managedFields out.
-    expect(emu.get(NS, CM)!.metadata.managedFields).toEqual(TERRAFORM_FIELDS);
+    expect(id).toBe(`${NS}/mailserver.config/postfix-accounts.cf/docs@viktorbarzin.me`);
+    const cm = await live();
+    expect(cm.data["postfix-accounts.cf"]).toBe(OTHERS + "\n" + BLOCK);
+    expect(cm.data["dovecot.cf"]).toBe("x = y\n");
+    // Our write is recorded under our manager; Terraform keeps its record of the keys it wrote.
+    const managers = cm.metadata.managedFields.map((m: any) => [m.manager, m.operation]);
+    expect(managers).toEqual(expect.arrayContaining([[TERRAFORM_MANAGER, "Update"], ["paperless-mail-ingest", "Update"]]));
   });
 
   it("re-applying the same lines writes nothing", async () => {
     await provider.create!(props());
-    const version = emu.get(NS, CM)!.metadata.resourceVersion;
+    const version = (await live()).metadata.resourceVersion;
     await provider.update!("id", props(), props());
-    expect(puts()).toHaveLength(1);
-    expect(emu.get(NS, CM)!.metadata.resourceVersion).toBe(version);
+    expect((await live()).metadata.resourceVersion).toBe(version);
   });
 
   it("update replaces the block in place; delete restores the original lines", async () => {
     await provider.create!(props());
-    emu.put(NS, CM, { ...emu.get(NS, CM)!.data, "postfix-accounts.cf": emu.get(NS, CM)!.data!["postfix-accounts.cf"] + "late@x.de|h\n" });
+    const data = (await live()).data;
+    await terraformWrites({ ...data, "postfix-accounts.cf": data["postfix-accounts.cf"] + "late@x.de|h\n" });
     await provider.update!("id", props(), props({ lines: ["docs@viktorbarzin.me|new"] }));
-    expect(emu.get(NS, CM)!.data!["postfix-accounts.cf"]).toBe(OTHERS + "\n" + BLOCK.replace(LINE, "docs@viktorbarzin.me|new") + "late@x.de|h\n");
+    expect((await live()).data["postfix-accounts.cf"]).toBe(OTHERS + "\n" + BLOCK.replace(LINE, "docs@viktorbarzin.me|new") + "late@x.de|h\n");
     await provider.delete!("id", props({ lines: ["docs@viktorbarzin.me|new"] }));
-    expect(emu.get(NS, CM)!.data!["postfix-accounts.cf"]).toBe(OTHERS + "\nlate@x.de|h\n");
-    expect(emu.get(NS, CM)!.data!["dovecot.cf"]).toBe("x = y\n");
+    expect((await live()).data).toEqual({ "postfix-accounts.cf": OTHERS + "\nlate@x.de|h\n", "dovecot.cf": "x = y\n" });
   });
 
-  it("a concurrent write between our read and our write is kept: 409, re-read, re-apply", async () => {
-    let raced = false;
-    emu.beforePut = (ns, name) => {
-      if (raced) return;
-      raced = true;
-      const live = emu.get(ns, name)!;
-      emu.put(ns, name, { ...live.data, "postfix-accounts.cf": live.data!["postfix-accounts.cf"] + "\nnew@viktorbarzin.me|h\n" });
-    };
-    await provider.create!(props());
-    expect(puts()).toHaveLength(2);
-    expect(emu.get(NS, CM)!.data!["postfix-accounts.cf"]).toBe(OTHERS + "\nnew@viktorbarzin.me|h\n" + BLOCK);
+  it("a write by another client between our read and our write is kept: 409, re-read, re-apply", async () => {
+    let edits = 0;
+    const result = await editConfigMapKey(conn, NS, CM, "postfix-accounts.cf", (text) => {
+      // Between our GET and our PUT, the first time only: Terraform adds a line.
+      if (edits++ === 0) terraformEditsNow("postfix-accounts.cf", text + "\nnew@viktorbarzin.me|h\n");
+      return text + "\nours@viktorbarzin.me|h\n";
+    }, { backoffMs: 1 });
+    expect(result).toBe("changed");
+    expect(edits).toBe(2);
+    expect((await live()).data["postfix-accounts.cf"]).toBe(OTHERS + "\nnew@viktorbarzin.me|h\n" + "\nours@viktorbarzin.me|h\n");
   });
 
-  it("gives up with an error naming the ConfigMap when every write conflicts", async () => {
-    emu.beforePut = (ns, name) => void emu.put(ns, name, emu.get(ns, name)!.data!);
-    const conn: KubeConnection = { server: emu.url, options: {} };
-    await expect(editConfigMapKey(conn, NS, CM, "postfix-accounts.cf", (t) => t + "x\n", { attempts: 3, backoffMs: 1 }))
-      .rejects.toThrow(/ConfigMap mailserver\/mailserver.config: still conflicting after 3 attempts .*409 Conflict/);
-    expect(puts()).toHaveLength(3);
+  it("gives up with an error naming the ConfigMap and quoting the API server when every write conflicts", async () => {
+    let edits = 0;
+    await expect(editConfigMapKey(conn, NS, CM, "dovecot.cf", (text) => {
+      terraformEditsNow("postfix-main.cf", `# Terraform's edit ${++edits}\n`);
+      return text + "x\n";
+    }, { attempts: 3, backoffMs: 1 })).rejects.toThrow(new RegExp(`ConfigMap ${NS}/mailserver.config: still conflicting after 3 attempts .*HTTP 409 Conflict: `
+      + `Operation cannot be fulfilled on configmaps "mailserver.config": the object has been modified`));
+    expect(edits).toBe(3);
   });
 
   // Every mailbox adds an account and an alias writer to the same ConfigMap, all run in parallel
@@ -93,56 +130,46 @@ describe("ConfigMapLines provider over HTTP", () => {
     props({ owner: a, keys: [a], key: "postfix-virtual.cf", format: "virtual", lines: [`${a} ${a}`] }),
   ]);
 
-  it("many parallel writers of this process all land, one after another, without a single conflict", async () => {
+  it("many parallel writers of this process all land", async () => {
     const all = writers(8);
     await Promise.all(all.map((p) => provider.create!(p)));
-    const data = emu.get(NS, CM)!.data!;
+    const data = (await live()).data;
     for (const p of all) {
       expect(data[p.key]).toContain(`${markers(p.owner).begin}\n${p.lines[0]}\n${markers(p.owner).end}\n`);
     }
-    expect(data["postfix-accounts.cf"]!.startsWith(OTHERS + "\n")).toBe(true);
-    expect(puts()).toHaveLength(all.length); // no 409: each read the version the one before wrote
-  });
-
-  it("parallel writers of this process still retry around another client's writes", async () => {
-    let external = 0;
-    emu.beforePut = (ns, name) => {
-      if (external >= 3) return;
-      const live = emu.get(ns, name)!;
-      emu.put(ns, name, { ...live.data, "dovecot.cf": live.data!["dovecot.cf"] + `external${++external}\n` });
-    };
-    const all = writers(3);
-    await Promise.all(all.map((p) => provider.create!(p)));
-    const data = emu.get(NS, CM)!.data!;
-    for (const p of all) expect(data[p.key]).toContain(`\n${p.lines[0]}\n`);
-    expect(data["dovecot.cf"]).toBe("x = y\nexternal1\nexternal2\nexternal3\n");
-    expect(puts()).toHaveLength(all.length + 3); // each external write cost exactly one retry
+    expect(data["postfix-accounts.cf"].startsWith(OTHERS + "\n")).toBe(true);
   });
 
   it("refuses to add a second definition of our address, naming the other manager and writing nothing", async () => {
-    emu.put(NS, CM, { "postfix-accounts.cf": "docs@viktorbarzin.me|$2a$06$terraform\n" }, TERRAFORM_FIELDS);
+    await terraformWrites({ "postfix-accounts.cf": "docs@viktorbarzin.me|$2a$06$terraform\n" });
+    const version = (await live()).metadata.resourceVersion;
     await expect(provider.create!(props())).rejects.toThrow(
       /key postfix-accounts.cf already defines docs@viktorbarzin.me \(line 1\) outside the block of docs@viktorbarzin.me \(the key is managed by "Terraform"\)/);
-    expect(puts()).toHaveLength(0);
+    expect((await live()).metadata.resourceVersion).toBe(version);
   });
 
   it("delete of an already removed block or ConfigMap succeeds without writing", async () => {
+    const version = (await live()).metadata.resourceVersion;
     await provider.delete!("id", props());
-    const fresh = await new KubeApiEmulator().start();
-    try {
-      await configMapLinesProvider(async () => ({ server: fresh.url, options: {} })).delete!("id", props());
-      expect(fresh.requests.map((r) => r.method)).toEqual(["GET"]);
-    } finally {
-      await fresh.stop();
-    }
-    expect(puts()).toHaveLength(0);
+    expect((await live()).metadata.resourceVersion).toBe(version);
+    await provider.delete!("id", props({ namespace: "no-such-namespace" }));
   });
 
   it("read reports the block as it really is (refresh)", async () => {
     await provider.create!(props());
     expect((await provider.read!("id", props({ lines: ["stale"] }))).props!.lines).toEqual([LINE]);
-    emu.put(NS, CM, { "postfix-accounts.cf": OTHERS });
+    await terraformWrites({ "postfix-accounts.cf": OTHERS });
     expect((await provider.read!("id", props())).props!.lines).toEqual([]);
+  });
+
+  it("shows the API server's own message when it refuses, also as Pulumi runs the provider (serialized)", async () => {
+    // A user the API server authenticates but RBAC lets read nothing here.
+    const kubeconfig = await serviceAccountKubeconfig(api, NS, "no-rights", join(dir, `${NS}-no-rights`));
+    const forbidden = `configmaps "mailserver.config" is forbidden: User "system:serviceaccount:${NS}:no-rights" cannot get resource "configmaps" in API group "" in the namespace "${NS}"`;
+    const [checked, created] = await callSerialized("providers/kubernetes/configMapLines", "configMapLinesProvider",
+      [{ method: "check", args: [props(), props()] }, { method: "create", args: [props()] }], { KUBECONFIG: kubeconfig }) as { error: string }[];
+    expect(checked!.error).toContain(`HTTP 403 Forbidden: ${forbidden}`);
+    expect(created!.error).toContain(`HTTP 403 Forbidden: ${forbidden}`);
   });
 });
 
@@ -158,7 +185,7 @@ describe("an API server that never answers", () => {
     try {
       const started = Date.now();
       await expect(getConfigMap({ server, options: {} }, NS, CM)).rejects.toThrow(
-        `GET ${server}/api/v1/namespaces/mailserver/configmaps/mailserver.config: the Kubernetes API server ${server} did not answer within 300 ms;`
+        `GET ${server}/api/v1/namespaces/${NS}/configmaps/mailserver.config: the Kubernetes API server ${server} did not answer within 300 ms;`
         + ` check that the kubeconfig context (kubernetes:context, or the current one) points at a reachable cluster (kubectl cluster-info), or raise KUBERNETES_HTTP_TIMEOUT_MS`);
       expect(Date.now() - started).toBeLessThan(3000);
       await expect(configMapLinesProvider(async () => ({ server, options: {} })).check!(props(), props())).rejects.toThrow(/did not answer within 300 ms/);
@@ -177,42 +204,36 @@ describe("ConfigMapLines check (runs at preview)", () => {
     expect((await provider.check!(unknown, unknown)).failures).toEqual([]);
   });
 
-  it("one GET of the shared ConfigMap serves the checks of every mailbox's account and alias lines, until we write it", async () => {
-    const mailboxes = ["a", "b", "c"].map((l) => `${l}@viktorbarzin.me`);
-    const all = mailboxes.flatMap((a) => [
-      props({ owner: a, keys: [a], lines: [`${a}|h`] }),
-      props({ owner: a, keys: [a], key: "postfix-virtual.cf", format: "virtual", lines: [`${a} ${a}`] }),
-    ]);
-    for (const p of all) expect((await provider.check!(p, p)).failures).toEqual([]);
-    expect(emu.requests.filter((r) => r.method === "GET")).toHaveLength(1);
-    // Our own write makes the memo stale: the next check reads again and sees the new block.
-    await provider.create!(all[0]!);
-    emu.requests.length = 0;
-    const clash = props({ owner: "other@viktorbarzin.me", keys: ["a@viktorbarzin.me"], lines: ["a@viktorbarzin.me|x"] });
-    expect((await provider.check!(clash, clash)).failures).toEqual([{ property: "keys", reason: expect.stringContaining("already defines a@viktorbarzin.me") }]);
-    expect(emu.requests.map((r) => r.method)).toEqual(["GET"]);
+  it("a check after our own write reads again and sees our block", async () => {
+    const a = "a@viktorbarzin.me";
+    const ours = props({ owner: a, keys: [a], lines: [`${a}|h`] });
+    expect((await provider.check!(ours, ours)).failures).toEqual([]);
+    await provider.create!(ours);
+    const clash = props({ owner: "other@viktorbarzin.me", keys: [a], lines: [`${a}|x`] });
+    expect((await provider.check!(clash, clash)).failures).toEqual([{ property: "keys", reason: expect.stringContaining(`already defines ${a}`) }]);
   });
 
   it("fails, naming the other manager and the line, when another owner defines the address", async () => {
-    emu.put(NS, CM, { "postfix-accounts.cf": "a@b.cd|x\nDOCS@viktorbarzin.me|$2a$06$terraform\n" }, TERRAFORM_FIELDS);
+    await terraformWrites({ "postfix-accounts.cf": "a@b.cd|x\nDOCS@viktorbarzin.me|$2a$06$terraform\n" });
     const { failures } = await provider.check!(props(), props());
     expect(failures).toEqual([{ property: "keys", reason: expect.stringMatching(/docs@viktorbarzin.me \(line 2\).*managed by "Terraform"/) }]);
   });
 
   it("fails at preview and refuses to write when a foreign line would make docker-mailserver panic on our account", async () => {
     // DMS's alias lookup greps postfix-accounts.cf unanchored and takes the first hit: here a comment.
-    emu.put(NS, CM, { "postfix-accounts.cf": "# docs@viktorbarzin.me moved to paperless\nspam@viktorbarzin.me|$2a$06$xyz\n" }, TERRAFORM_FIELDS);
+    await terraformWrites({ "postfix-accounts.cf": "# docs@viktorbarzin.me moved to paperless\nspam@viktorbarzin.me|$2a$06$xyz\n" });
+    const version = (await live()).metadata.resourceVersion;
     const hazard = /line 1 \("# docs@viktorbarzin.me moved to paperless"\) is the first line holding docs@viktorbarzin.me, and it has no hash/;
     for (const p of [props(), props({ lines: undefined as unknown as string[] })]) {
       expect((await provider.check!(p, p)).failures).toEqual([{ property: "keys", reason: expect.stringMatching(hazard) }]);
     }
     await expect(provider.create!(props())).rejects.toThrow(hazard);
-    expect(puts()).toHaveLength(0);
+    expect((await live()).metadata.resourceVersion).toBe(version);
   });
 
   it("fails when the shared ConfigMap does not exist or a line defines a foreign key", async () => {
     expect((await provider.check!(props(), props({ name: "missing" }))).failures)
-      .toEqual([{ property: "name", reason: expect.stringContaining("ConfigMap mailserver/missing does not exist") }]);
+      .toEqual([{ property: "name", reason: expect.stringContaining(`ConfigMap ${NS}/missing does not exist`) }]);
     expect((await provider.check!(props(), props({ lines: ["other@x.de|h"] }))).failures)
       .toEqual([{ property: "lines", reason: expect.stringContaining("1 line(s) define a key outside") }]);
   });
@@ -224,42 +245,28 @@ describe("ConfigMapLines check (runs at preview)", () => {
   });
 });
 
-describe("as Pulumi runs it: serialized provider, real @kubernetes/client-node, plain Node process", () => {
-  it("serializes, loads like the dynamic-provider host and writes through the named kubeconfig context", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "kubeconfig-"));
-    const kubeconfig = join(dir, "config");
+describe("as Pulumi runs it: serialized provider, real @kubernetes/client-node, the named kubeconfig context", () => {
+  it("writes through the context it is given, not the current one, loading the kubeconfig once", async () => {
+    const kubeconfig = join(dir, `${NS}-contexts`);
     writeFileSync(kubeconfig, JSON.stringify({
       apiVersion: "v1", kind: "Config", "current-context": "wrong",
       clusters: [
-        { name: "emu", cluster: { server: emu.url, "insecure-skip-tls-verify": true } },
-        { name: "nowhere", cluster: { server: "http://127.0.0.1:1", "insecure-skip-tls-verify": true } },
+        { name: "test", cluster: { server: api.server, "certificate-authority": api.caFile } },
+        { name: "nowhere", cluster: { server: "https://127.0.0.1:1", "insecure-skip-tls-verify": true } },
       ],
-      users: [{ name: "u", user: { token: "from-kubeconfig" } }],
-      contexts: [{ name: "prod", context: { cluster: "emu", user: "u" } }, { name: "wrong", context: { cluster: "nowhere", user: "u" } }],
+      users: [{ name: "u", user: { token: api.token } }],
+      contexts: [{ name: "prod", context: { cluster: "test", user: "u" } }, { name: "wrong", context: { cluster: "nowhere", user: "u" } }],
     }));
-    // jest cannot load the ESM client; the dynamic-provider host does requireFromString(text).handler().
-    const script = `const { configMapLinesProvider } = require(${JSON.stringify(join(__dirname, "../../providers/kubernetes/configMapLines"))});
-const { serializeFunction } = require("@pulumi/pulumi/runtime/closure/serializeClosure");
-const provider = configMapLinesProvider();
-serializeFunction(() => provider, { allowSecrets: true })
-  .then(async (sf) => {
-    const handler = require("require-from-string")(sf.text).handler();
-    await handler.create(${JSON.stringify(props({ context: "prod" }))});
-    // The kubeconfig is loaded once per context and process, not on every call.
-    require("node:fs").rmSync(${JSON.stringify(kubeconfig)});
-    const { props: read } = await handler.read("id", ${JSON.stringify(props({ context: "prod", lines: [] }))});
-    if (read.lines[0] !== ${JSON.stringify(LINE)}) throw new Error("read after the kubeconfig was removed: " + JSON.stringify(read));
-  })
-  .then(() => process.exit(0), (e) => { console.error(e.message); process.exit(1); }); // exit: don't wait for keep-alive sockets`;
-    // Async spawn: the emulator answers from this process's event loop.
-    const child = spawn(process.execPath, ["--require", "tsx/cjs", "-e", script],
-      { env: { ...process.env, KUBECONFIG: kubeconfig }, cwd: join(__dirname, "../..") });
-    let err = "";
-    child.stderr.on("data", (d: Buffer) => (err += d));
-    const code = await new Promise((r) => child.on("close", r));
-    expect({ code, err }).toMatchObject({ code: 0 }); // err shows in the diff when it fails
-    expect(emu.get(NS, CM)!.data!["postfix-accounts.cf"]).toBe(OTHERS + "\n" + BLOCK);
-    expect(new Set(emu.requests.map((r) => r.authorization))).toEqual(new Set(["Bearer from-kubeconfig"]));
+    const script = `require("node:fs").rmSync(${JSON.stringify(kubeconfig)})`;
+    const results = await callSerialized("providers/kubernetes/configMapLines", "configMapLinesProvider", [
+      { method: "create", args: [props({ context: "prod" })] },
+      // The kubeconfig is loaded once per context and process: removing it changes nothing now.
+      { method: "$eval", args: [script] },
+      { method: "read", args: ["id", props({ context: "prod", lines: [] })] },
+    ], { KUBECONFIG: kubeconfig });
+    expect(results[0]).toMatchObject({ id: expect.any(String) });
+    expect(results[2]).toMatchObject({ props: { lines: [LINE] } });
+    expect((await live()).data["postfix-accounts.cf"]).toBe(OTHERS + "\n" + BLOCK);
   });
 });
 
