@@ -1,5 +1,8 @@
 // The few Kubernetes API calls the ConfigMap line editor needs: GET and PUT of one ConfigMap,
 // the PUT conditional on the resourceVersion read (409 Conflict when someone wrote in between).
+// Idempotent requests (GET, dry-run apply) are retried with backoff when the connection drops or
+// the server asks to come back (429, 5xx); a PUT is never re-sent as is: the edit is re-applied
+// to a fresh read instead, so a write that landed before its answer was lost is not doubled.
 // Authentication comes from @kubernetes/client-node so every kubeconfig form kubectl accepts
 // (exec plugins, OIDC, client certificates, tokens) works the same here.
 import * as http from "node:http";
@@ -31,7 +34,7 @@ export interface ConfigMapObject {
  * recognised by `status`, never by class: a serialized provider's copy of a class loses the
  * message (`Error.call(this, message)` sets none) and two copies are two classes to instanceof.
  */
-type KubeApiError = Error & { status: number; reason: string };
+type KubeApiError = Error & { status: number; reason: string; retryAfterMs?: number };
 
 /** The HTTP status of an error the API server answered, or undefined for any other error. */
 function apiStatus(e: unknown): number | undefined {
@@ -120,7 +123,7 @@ function timeoutMs(): number {
   return n;
 }
 
-interface Answer { status: number; json: any }
+interface Answer { status: number; json: any; retryAfterMs?: number }
 
 async function call(conn: KubeConnection, method: "GET" | "PUT" | "PATCH", path: string, body?: unknown,
   contentType = "application/json"): Promise<Answer> {
@@ -131,13 +134,14 @@ async function call(conn: KubeConnection, method: "GET" | "PUT" | "PATCH", path:
   return new Promise((resolve, reject) => {
     let timedOut = false;
     let timer: NodeJS.Timeout | undefined;
-    const fail = (e: Error) => {
+    const fail = (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new Error(timedOut
-        ? `${method} ${url.origin}${path}: the Kubernetes API server ${conn.server} did not answer within ${limit} ms;`
+      reject(timedOut
+        ? new Error(`${method} ${url.origin}${path}: the Kubernetes API server ${conn.server} did not answer within ${limit} ms;`
           + ` check that the kubeconfig context (kubernetes:context, or the current one) points at a reachable cluster`
-          + ` (kubectl cluster-info), or raise KUBERNETES_HTTP_TIMEOUT_MS`
-        : `${method} ${url.origin}${path}: ${e.message}`));
+          + ` (kubectl cluster-info), or raise KUBERNETES_HTTP_TIMEOUT_MS`)
+        // The connection failed before an answer: `dropped` marks it as worth another try.
+        : Object.assign(new Error(`${method} ${url.origin}${path}: ${e.message}`), { dropped: true }));
     };
     const req = transport.request(url, {
       ...conn.options,
@@ -155,7 +159,8 @@ async function call(conn: KubeConnection, method: "GET" | "PUT" | "PATCH", path:
         const text = Buffer.concat(chunks).toString("utf8");
         let json: unknown;
         try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
-        resolve({ status: res.statusCode ?? 0, json });
+        const retryAfter = Number(res.headers["retry-after"]);
+        resolve({ status: res.statusCode ?? 0, json, ...(retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}) });
       });
       res.on("error", fail);
       res.on("aborted", () => fail(new Error("response aborted")));
@@ -168,17 +173,57 @@ async function call(conn: KubeConnection, method: "GET" | "PUT" | "PATCH", path:
 }
 
 // Only the API's Status message is quoted: it names the object, never the data we sent.
-function apiError(what: string, { status, json }: Answer): KubeApiError {
+function apiError(what: string, { status, json, retryAfterMs }: Answer): KubeApiError {
   const reason = typeof json?.reason === "string" ? json.reason : "";
   const message = typeof json?.message === "string" ? json.message : "";
   return Object.assign(new Error(`${what}: HTTP ${status}${reason ? ` ${reason}` : ""}${message ? `: ${message}` : ""}`),
-    { name: "KubeApiError", status, reason });
+    { name: "KubeApiError", status, reason, ...(retryAfterMs ? { retryAfterMs } : {}) });
+}
+
+/**
+ * Answers worth asking again: overload (429, with Retry-After) and the server's own failures.
+ * An array, not a Set: Pulumi's closure serializer turns a captured Set into a plain object.
+ */
+const RETRIED_STATUS = [429, 500, 502, 503, 504];
+
+/** A failure another try may not have: the connection dropped, or a 429/5xx answer. */
+function transient(e: unknown): boolean {
+  const status = apiStatus(e);
+  return status !== undefined ? RETRIED_STATUS.includes(status) : (e as { dropped?: boolean } | undefined)?.dropped === true;
+}
+
+const RETRY_ATTEMPTS = 4;
+
+/** Jittered exponential pause before attempt `attempt + 1`; a Retry-After the server sent wins (at most 10 s). */
+function backoff(attempt: number, e: unknown, baseMs = 250): Promise<void> {
+  const asked = (e as { retryAfterMs?: number } | undefined)?.retryAfterMs;
+  const base = baseMs * 2 ** (attempt - 1);
+  const ms = asked ? Math.min(asked, 10_000) : base / 2 + Math.random() * base;
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * An idempotent request, tried up to RETRY_ATTEMPTS times while it fails transiently. Answers
+ * other than those (404, 409, 422, …) are returned to the caller as they are.
+ */
+async function idempotent(conn: KubeConnection, what: string, method: "GET" | "PATCH", path: string, body?: unknown, contentType?: string): Promise<Answer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const answer = await call(conn, method, path, body, contentType);
+      if (RETRIED_STATUS.includes(answer.status)) throw apiError(what, answer);
+      return answer;
+    } catch (e) {
+      if (!transient(e)) throw e;
+      if (attempt >= RETRY_ATTEMPTS) throw Object.assign(e as Error, { message: `${(e as Error).message} (gave up after ${attempt} attempts)` });
+      await backoff(attempt, e);
+    }
+  }
 }
 
 /** The ConfigMap, or undefined if it does not exist. */
 export async function getConfigMap(conn: KubeConnection, namespace: string, name: string): Promise<ConfigMapObject | undefined> {
   const what = `reading ConfigMap ${namespace}/${name}`;
-  const answer = await call(conn, "GET", configMapPath(namespace, name));
+  const answer = await idempotent(conn, what, "GET", configMapPath(namespace, name));
   if (answer.status === 404) return undefined;
   if (answer.status !== 200) throw apiError(what, answer);
   return answer.json as ConfigMapObject;
@@ -247,6 +292,8 @@ function serialized<T>(key: string, task: () => Promise<T>): Promise<T> {
  * messages) and returns the new text, or undefined for "no change". Edits of one ConfigMap by this
  * process run one at a time; a 409 then means another client wrote in between: read again and
  * re-apply the edit to their version (after a jittered pause), so no concurrent edit is lost.
+ * A PUT that failed transiently (dropped connection, 429, 5xx) may or may not have landed: the
+ * same re-read tells, and re-applying an edit that is already there changes nothing.
  */
 export function editConfigMapKey(
   conn: KubeConnection, namespace: string, name: string, key: string,
@@ -277,11 +324,15 @@ export function editConfigMapKey(
         }
         return "changed";
       } catch (e) {
-        if (apiStatus(e) !== 409) throw e;
-        if (attempt >= attempts) throw new Error(`ConfigMap ${namespace}/${name}: still conflicting after ${attempts} attempts (${(e as Error).message})`);
+        const conflict = apiStatus(e) === 409;
+        if (!(conflict || transient(e))) throw e;
+        if (attempt >= attempts) {
+          throw new Error(conflict
+            ? `ConfigMap ${namespace}/${name}: still conflicting after ${attempts} attempts (${(e as Error).message})`
+            : `ConfigMap ${namespace}/${name}: gave up after ${attempts} attempts (${(e as Error).message})`);
+        }
         // Jittered, so writers in other processes that lost the same round do not retry in lockstep.
-        const base = (options.backoffMs ?? 200) * attempt;
-        await new Promise((r) => setTimeout(r, base / 2 + Math.random() * base));
+        await backoff(attempt, e, options.backoffMs ?? 200);
       }
     }
   });
@@ -296,13 +347,13 @@ export function editConfigMapKey(
 export async function dryRunApply(conn: KubeConnection, path: string, body: unknown, fieldManager: string): Promise<void> {
   const query = `?dryRun=All&fieldManager=${encodeURIComponent(fieldManager)}`;
   const what = `server-side apply (dry run) of ${path} as ${fieldManager}`;
-  // JSON is YAML: the apply patch type accepts it as is.
-  const answer = await call(conn, "PATCH", path + query, body, "application/apply-patch+yaml");
+  // JSON is YAML: the apply patch type accepts it as is. A dry run changes nothing: safe to repeat.
+  const answer = await idempotent(conn, what, "PATCH", path + query, body, "application/apply-patch+yaml");
   if (answer.status === 200 || answer.status === 201) return;
   // An apply creates what is missing, so for an absent object the server complains about the
   // fields our patch leaves out (422); the object's own 404 says what is wrong.
   if (answer.status === 422) {
-    const object = await call(conn, "GET", path);
+    const object = await idempotent(conn, what, "GET", path);
     if (object.status === 404) throw apiError(what, object);
   }
   throw apiError(what, answer);

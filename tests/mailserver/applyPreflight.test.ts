@@ -11,6 +11,7 @@ import { ApplyPreflightProps, applyPreflightProvider } from "../../providers/kub
 import type { KubeConnection } from "../../providers/kubernetes/kubeClient";
 import { binary } from "../support/cluster/binaries";
 import { startKubeApi, type KubeApi } from "../support/cluster/kubeApi";
+import { startFaultProxy } from "../support/faultProxy";
 import { installProductionObjects, MAILSERVER, TERRAFORM_MANAGER } from "../support/cluster/productionObjects";
 import { prodConfig } from "../support/prodConfig";
 import { callSerialized } from "./serializedProvider";
@@ -92,6 +93,20 @@ describe("ApplyPreflight: the sieve mount patch, dry-run applied at preview", ()
     const [serialized] = await callSerialized("providers/kubernetes/applyPreflight", "applyPreflightProvider",
       [{ method: "check", args: [wrong, wrong] }], { KUBECONFIG: api.kubeconfig }) as [{ failures: { reason: string }[] }];
     expect(serialized.failures).toEqual([{ property: "body", reason: expect.stringContaining(expected) }]);
+  });
+
+  it("repeats the dry run (it changes nothing) when the server answers 503 or the connection drops", async () => {
+    const ms = await production();
+    const proxy = await startFaultProxy(api.server, { ca: readFileSync(api.caFile) });
+    try {
+      const viaProxy = applyPreflightProvider(async () => ({ server: proxy.url, options: { headers: { authorization: `Bearer ${api.token}` } } }));
+      proxy.inject({ kind: "status", status: 503, method: "PATCH" });
+      proxy.inject({ kind: "reset", method: "PATCH" });
+      expect((await viaProxy.check!(props(ms), props(ms))).failures).toEqual([]);
+      expect(proxy.count("PATCH")).toBe(3);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it("fails, naming the Deployment, when it or its namespace does not exist", async () => {

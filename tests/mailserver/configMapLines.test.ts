@@ -12,6 +12,7 @@ import { ConfigMapLinesProps, configMapLinesProvider } from "../../providers/kub
 import { clearKubeCaches, editConfigMapKey, getConfigMap, KubeConnection } from "../../providers/kubernetes/kubeClient";
 import { binary } from "../support/cluster/binaries";
 import { adminRequest, serviceAccountKubeconfig, startKubeApi, type KubeApi } from "../support/cluster/kubeApi";
+import { startFaultProxy, type FaultProxy } from "../support/faultProxy";
 import { TERRAFORM_MANAGER } from "../support/cluster/productionObjects";
 import { callSerialized } from "./serializedProvider";
 
@@ -26,6 +27,9 @@ let dir: string;
 let api: KubeApi;
 let conn: KubeConnection;
 let provider: pulumi.dynamic.ResourceProvider;
+/** In front of the API server: counts our requests, drops connections and answers 5xx on demand. */
+let proxy: FaultProxy;
+let viaProxy: pulumi.dynamic.ResourceProvider;
 let NS: string;
 let namespaces = 0;
 
@@ -45,6 +49,11 @@ function terraformEditsNow(key: string, value: string): void {
   execFileSync(binary("kubectl"), ["--kubeconfig", api.kubeconfig, "-n", NS, "patch", "configmap", CM, `--field-manager=${TERRAFORM_MANAGER}`,
     "--type=merge", "-p", JSON.stringify({ data: { [key]: value } })], { stdio: "pipe" });
 }
+/** The Terraform stack edits one key (a merge patch: its own write, not conditional on ours). */
+async function terraformWritesKey(key: string, value: string): Promise<void> {
+  const res = await adminRequest(api, "PATCH", `${cmPath(NS)}?fieldManager=${TERRAFORM_MANAGER}`, { data: { [key]: value } }, "application/merge-patch+json");
+  if (res.status !== 200) throw new Error(`Terraform's edit: ${res.body}`);
+}
 /** Another client (the Terraform stack) writes the data, unconditionally. */
 async function terraformWrites(data: Record<string, string>, ns = NS): Promise<void> {
   const current = await live(ns);
@@ -59,8 +68,12 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "configmap-lines-"));
   api = await startKubeApi(dir, { controllerManager: false });
   conn = { server: api.server, options: { ca: readFileSync(api.caFile), headers: { authorization: `Bearer ${api.token}` } } };
+  proxy = await startFaultProxy(api.server, { ca: readFileSync(api.caFile) });
+  const proxied: KubeConnection = { server: proxy.url, options: { headers: { authorization: `Bearer ${api.token}` } } };
+  viaProxy = configMapLinesProvider(async () => proxied);
 });
 afterAll(async () => {
+  await proxy?.close();
   await api?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -70,7 +83,9 @@ beforeEach(async () => {
   await adminRequest(api, "POST", "/api/v1/namespaces", { metadata: { name: NS } });
   await terraformWrites({ "postfix-accounts.cf": OTHERS, "dovecot.cf": "x = y\n" });
   provider = configMapLinesProvider(async () => conn);
+  proxy.reset();
 });
+const puts = () => proxy.count("PUT");
 
 describe("ConfigMapLines provider against the API server", () => {
   it("create inserts our block, keeps the other lines byte for byte and ends with LF", async () => {
@@ -130,14 +145,53 @@ describe("ConfigMapLines provider against the API server", () => {
     props({ owner: a, keys: [a], key: "postfix-virtual.cf", format: "virtual", lines: [`${a} ${a}`] }),
   ]);
 
-  it("many parallel writers of this process all land", async () => {
+  it("many parallel writers of this process all land, one after another, without a single conflict", async () => {
     const all = writers(8);
-    await Promise.all(all.map((p) => provider.create!(p)));
+    await Promise.all(all.map((p) => viaProxy.create!(p)));
     const data = (await live()).data;
     for (const p of all) {
       expect(data[p.key]).toContain(`${markers(p.owner).begin}\n${p.lines[0]}\n${markers(p.owner).end}\n`);
     }
     expect(data["postfix-accounts.cf"].startsWith(OTHERS + "\n")).toBe(true);
+    expect(puts()).toBe(all.length); // no 409: each read the version the one before wrote
+  });
+
+  it("parallel writers of this process still retry around another client's writes", async () => {
+    let external = 0;
+    // Just before three of our writes, Terraform writes another key: each of those PUTs meets a real 409.
+    proxy.inject({ kind: "pass", method: "PUT", times: 3, before: () => terraformWritesKey("dovecot.cf", `x = y\nexternal${++external}\n`) });
+    const all = writers(3);
+    await Promise.all(all.map((p) => viaProxy.create!(p)));
+    const data = (await live()).data;
+    for (const p of all) expect(data[p.key]).toContain(`\n${p.lines[0]}\n`);
+    expect(data["dovecot.cf"]).toBe("x = y\nexternal3\n");
+    expect(puts()).toBe(all.length + 3); // each external write cost exactly one retry
+  });
+
+  it("retries a read whose connection dropped, or that the server answered 5xx or 429, with backoff", async () => {
+    proxy.inject({ kind: "reset", method: "GET" });
+    proxy.inject({ kind: "status", status: 503, method: "GET" });
+    proxy.inject({ kind: "status", status: 429, retryAfter: 1, method: "GET" });
+    expect((await viaProxy.read!("id", props())).props!.lines).toEqual([]);
+    expect(proxy.count("GET")).toBe(4);
+  });
+
+  it("a write whose answer was lost after it landed is not made twice: the re-read shows it, and that is all", async () => {
+    proxy.inject({ kind: "reset", method: "PUT", landed: true });
+    await viaProxy.create!(props());
+    expect((await live()).data["postfix-accounts.cf"]).toBe(OTHERS + "\n" + BLOCK);
+    expect(puts()).toBe(1);
+    proxy.reset();
+    proxy.inject({ kind: "status", status: 500, method: "PUT" });
+    await viaProxy.update!("id", props(), props({ lines: ["docs@viktorbarzin.me|new"] }));
+    expect((await live()).data["postfix-accounts.cf"]).toBe(OTHERS + "\n" + BLOCK.replace(LINE, "docs@viktorbarzin.me|new"));
+    expect(puts()).toBe(2);
+  });
+
+  it("gives up on a server that keeps dropping the connection, saying how often it tried", async () => {
+    proxy.inject({ kind: "reset", method: "GET", times: 100 });
+    await expect(viaProxy.read!("id", props())).rejects.toThrow(/GET http:\/\/127\.0\.0\.1:\d+\/api\/v1\/namespaces\/.*: socket hang up \(gave up after 4 attempts\)/);
+    expect(proxy.count("GET")).toBe(4);
   });
 
   it("refuses to add a second definition of our address, naming the other manager and writing nothing", async () => {
@@ -204,13 +258,20 @@ describe("ConfigMapLines check (runs at preview)", () => {
     expect((await provider.check!(unknown, unknown)).failures).toEqual([]);
   });
 
-  it("a check after our own write reads again and sees our block", async () => {
-    const a = "a@viktorbarzin.me";
-    const ours = props({ owner: a, keys: [a], lines: [`${a}|h`] });
-    expect((await provider.check!(ours, ours)).failures).toEqual([]);
-    await provider.create!(ours);
-    const clash = props({ owner: "other@viktorbarzin.me", keys: [a], lines: [`${a}|x`] });
-    expect((await provider.check!(clash, clash)).failures).toEqual([{ property: "keys", reason: expect.stringContaining(`already defines ${a}`) }]);
+  it("one GET of the shared ConfigMap serves the checks of every mailbox's account and alias lines, until we write it", async () => {
+    const mailboxes = ["a", "b", "c"].map((l) => `${l}@viktorbarzin.me`);
+    const all = mailboxes.flatMap((a) => [
+      props({ owner: a, keys: [a], lines: [`${a}|h`] }),
+      props({ owner: a, keys: [a], key: "postfix-virtual.cf", format: "virtual", lines: [`${a} ${a}`] }),
+    ]);
+    for (const p of all) expect((await viaProxy.check!(p, p)).failures).toEqual([]);
+    expect(proxy.count("GET")).toBe(1);
+    // Our own write makes the memo stale: the next check reads again and sees the new block.
+    await viaProxy.create!(all[0]!);
+    proxy.reset();
+    const clash = props({ owner: "other@viktorbarzin.me", keys: ["a@viktorbarzin.me"], lines: ["a@viktorbarzin.me|x"] });
+    expect((await viaProxy.check!(clash, clash)).failures).toEqual([{ property: "keys", reason: expect.stringContaining("already defines a@viktorbarzin.me") }]);
+    expect(proxy.requests.map((r) => r.method)).toEqual(["GET"]);
   });
 
   it("fails, naming the other manager and the line, when another owner defines the address", async () => {

@@ -2,6 +2,7 @@
 // cannot produce on demand (5xx, a request that hangs, a dropped connection, a write that lands
 // and then answers 500, a slow answer), and a record of every request that passed.
 import * as http from "node:http";
+import * as https from "node:https";
 import type { AddressInfo } from "node:net";
 
 export type FaultKind =
@@ -12,7 +13,9 @@ export type FaultKind =
   /** Drop the connection without an answer. */
   | "reset"
   /** Answer normally, `delayMs` late. */
-  | "slow";
+  | "slow"
+  /** Forward unchanged; only `before` runs first. */
+  | "pass";
 
 export interface Fault {
   readonly kind: FaultKind;
@@ -29,6 +32,8 @@ export interface Fault {
   readonly retryAfter?: number;
   /** slow: how late the answer is (default 1000 ms). */
   readonly delayMs?: number;
+  /** Runs before the request goes on (or gets its fault): what another client does just then. */
+  readonly before?: () => Promise<void>;
 }
 
 export interface ProxiedRequest {
@@ -77,12 +82,12 @@ function parseJson(raw: Buffer): unknown {
   }
 }
 
-/** Forwards to `target` and returns the answer (status, headers, body), fully read. */
-async function forward(target: URL, req: http.IncomingMessage, body: Buffer): Promise<{ status: number; headers: http.OutgoingHttpHeaders; body: Buffer }> {
+/** Forwards to `target` (https with the CA `ca`, if given) and returns the answer (status, headers, body), fully read. */
+async function forward(target: URL, req: http.IncomingMessage, body: Buffer, ca?: Buffer): Promise<{ status: number; headers: http.OutgoingHttpHeaders; body: Buffer }> {
   return new Promise((resolve, reject) => {
-    const out = http.request({
+    const out = (target.protocol === "https:" ? https : http).request({
       host: target.hostname, port: target.port, method: req.method, path: req.url,
-      headers: { ...req.headers, host: target.host },
+      headers: { ...req.headers, host: target.host }, ...(ca ? { ca } : {}),
     }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
@@ -99,8 +104,8 @@ async function forward(target: URL, req: http.IncomingMessage, body: Buffer): Pr
   });
 }
 
-/** Starts a proxy on a free loopback port in front of `targetUrl`. */
-export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
+/** Starts a proxy on a free loopback port in front of `targetUrl` (http, or https trusting `opts.ca`). */
+export async function startFaultProxy(targetUrl: string, opts: { ca?: Buffer } = {}): Promise<FaultProxy> {
   const target = new URL(targetUrl);
   const requests: ProxiedRequest[] = [];
   let armed: Armed[] = [];
@@ -121,13 +126,14 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
       const body = await readBody(req);
       const fault = take(method, path);
       requests.push({ method, path, body: parseJson(body), ...(fault ? { fault: fault.kind } : {}) });
-      if (!fault || fault.kind === "slow") {
-        const answer = await forward(target, req, body);
-        if (fault) await new Promise((r) => setTimeout(r, fault.delayMs ?? 1000));
+      await fault?.before?.();
+      if (!fault || fault.kind === "slow" || fault.kind === "pass") {
+        const answer = await forward(target, req, body, opts.ca);
+        if (fault?.kind === "slow") await new Promise((r) => setTimeout(r, fault.delayMs ?? 1000));
         res.writeHead(answer.status, answer.headers).end(answer.body);
         return;
       }
-      if (fault.landed) await forward(target, req, body);
+      if (fault.landed) await forward(target, req, body, opts.ca);
       if (fault.kind === "reset") {
         req.socket.destroy();
       } else if (fault.kind === "hang") {
