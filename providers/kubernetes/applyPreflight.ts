@@ -4,7 +4,7 @@
 // Here it fails the preview, with the API server's message naming that manager.
 import * as pulumi from "@pulumi/pulumi";
 import { DynamicResource } from "../dynamic/resource";
-import { connect, dryRunApply, KubeConnection } from "./kubeClient";
+import { connect, KubeConnection, serverSideApply } from "./kubeClient";
 
 export interface ApplyPreflightProps {
   /** API path of the object, e.g. /apis/apps/v1/namespaces/mailserver/deployments/mailserver. */
@@ -23,7 +23,7 @@ export function applyPreflightProvider(connector: (context: string) => Promise<K
   return {
     async check(_olds: ApplyPreflightProps, news: ApplyPreflightProps) {
       try {
-        await dryRunApply(await connector(news.context), news.path, news.body, news.fieldManager);
+        await serverSideApply(await connector(news.context), news.path, news.body, news.fieldManager, { dryRun: true });
         return { inputs: news, failures: [] };
       } catch (e) {
         return { inputs: news, failures: [{ property: "body", reason: (e as Error).message }] };

@@ -338,16 +338,25 @@ export function editConfigMapKey(
   });
 }
 
+/** Any object by its API path, or undefined if it does not exist; `what` names it in errors. */
+export async function getObject(conn: KubeConnection, path: string, what: string): Promise<unknown> {
+  const answer = await idempotent(conn, `reading ${what}`, "GET", path);
+  if (answer.status === 404) return undefined;
+  if (answer.status !== 200) throw apiError(`reading ${what}`, answer);
+  return answer.json;
+}
+
 /**
- * Server-side apply in dry-run mode, without force: what applying `body` as `fieldManager`
- * would do, changing nothing. A field another manager owns with a different value gives
- * 409 Conflict whose message names that manager and the fields; an object that does not exist,
- * its 404.
+ * Server-side apply of `body` as `fieldManager`, without force: a field another manager owns
+ * with another value gives 409 Conflict naming that manager and the fields; an object that does
+ * not exist, its 404. With dryRun nothing changes (the check a preview makes). Retried like a
+ * read: applying the same body as the same manager again gives the same object.
  */
-export async function dryRunApply(conn: KubeConnection, path: string, body: unknown, fieldManager: string): Promise<void> {
-  const query = `?dryRun=All&fieldManager=${encodeURIComponent(fieldManager)}`;
-  const what = `server-side apply (dry run) of ${path} as ${fieldManager}`;
-  // JSON is YAML: the apply patch type accepts it as is. A dry run changes nothing: safe to repeat.
+export async function serverSideApply(conn: KubeConnection, path: string, body: unknown, fieldManager: string,
+  opts: { dryRun: boolean }): Promise<void> {
+  const query = `?${opts.dryRun ? "dryRun=All&" : ""}fieldManager=${encodeURIComponent(fieldManager)}`;
+  const what = `server-side apply${opts.dryRun ? " (dry run)" : ""} of ${path} as ${fieldManager}`;
+  // JSON is YAML: the apply patch type accepts it as is.
   const answer = await idempotent(conn, what, "PATCH", path + query, body, "application/apply-patch+yaml");
   if (answer.status === 200 || answer.status === 201) return;
   // An apply creates what is missing, so for an absent object the server complains about the
@@ -357,27 +366,4 @@ export async function dryRunApply(conn: KubeConnection, path: string, body: unkn
     if (object.status === 404) throw apiError(what, object);
   }
   throw apiError(what, answer);
-}
-
-/** Any object by its API path, or undefined if it does not exist; `what` names it in errors. */
-export async function getObject(conn: KubeConnection, path: string, what: string): Promise<unknown> {
-  const { status, json } = await call(conn, "GET", path);
-  if (status === 404) return undefined;
-  if (status !== 200) throw apiError(`reading ${what}`, status, json);
-  return json;
-}
-
-/**
- * Server-side apply of `body` as `fieldManager`, without force: a field another manager owns
- * with another value gives 409 Conflict naming that manager and the fields. With dryRun nothing
- * changes (the check a preview makes).
- */
-export async function serverSideApply(conn: KubeConnection, path: string, body: unknown, fieldManager: string,
-  opts: { dryRun: boolean }): Promise<void> {
-  const query = `?${opts.dryRun ? "dryRun=All&" : ""}fieldManager=${encodeURIComponent(fieldManager)}`;
-  // JSON is YAML: the apply patch type accepts it as is.
-  const { status, json } = await call(conn, "PATCH", path + query, body, "application/apply-patch+yaml");
-  if (status !== 200 && status !== 201) {
-    throw apiError(`server-side apply${opts.dryRun ? " (dry run)" : ""} of ${path} as ${fieldManager}`, status, json);
-  }
 }

@@ -14,7 +14,7 @@ import { startKubeApi, type KubeApi } from "../support/cluster/kubeApi";
 import { startFaultProxy } from "../support/faultProxy";
 import { installProductionObjects, MAILSERVER, TERRAFORM_MANAGER } from "../support/cluster/productionObjects";
 import { prodConfig } from "../support/prodConfig";
-import { callSerialized } from "./serializedProvider";
+import { callInPlugin } from "./pluginProvider";
 
 jest.setTimeout(120_000);
 
@@ -84,15 +84,14 @@ describe("ApplyPreflight: the sieve mount patch, dry-run applied at preview", ()
     expect((await provider.check!(props(ms), props(ms))).failures).toEqual([]);
   });
 
-  it("shows the API server's own message for an invalid patch, also as Pulumi runs the provider (serialized)", async () => {
+  it("shows the API server's own message for an invalid patch, also as the engine's plugin runs the provider", async () => {
     const ms = await production();
     // The container name the program shipped with: the patch then adds a second container, without an image.
     const wrong = props({ ...ms, container: "mailserver" });
     const expected = "spec.template.spec.containers[1].image: Required value";
     expect((await provider.check!(wrong, wrong)).failures![0]!.reason).toContain(expected);
-    const [serialized] = await callSerialized("providers/kubernetes/applyPreflight", "applyPreflightProvider",
-      [{ method: "check", args: [wrong, wrong] }], { KUBECONFIG: api.kubeconfig }) as [{ failures: { reason: string }[] }];
-    expect(serialized.failures).toEqual([{ property: "body", reason: expect.stringContaining(expected) }]);
+    const [inPlugin] = await callInPlugin("kubernetes:ApplyPreflight", [{ method: "check", args: [wrong, wrong] }], { KUBECONFIG: api.kubeconfig }) as [{ failures: { reason: string }[] }];
+    expect(inPlugin.failures).toEqual([{ property: "body", reason: expect.stringContaining(expected) }]);
   });
 
   it("repeats the dry run (it changes nothing) when the server answers 503 or the connection drops", async () => {

@@ -14,7 +14,7 @@ import { binary } from "../support/cluster/binaries";
 import { adminRequest, serviceAccountKubeconfig, startKubeApi, type KubeApi } from "../support/cluster/kubeApi";
 import { startFaultProxy, type FaultProxy } from "../support/faultProxy";
 import { TERRAFORM_MANAGER } from "../support/cluster/productionObjects";
-import { callSerialized } from "./serializedProvider";
+import { callInPlugin } from "./pluginProvider";
 
 jest.setTimeout(60_000);
 
@@ -216,12 +216,11 @@ describe("ConfigMapLines provider against the API server", () => {
     expect((await provider.read!("id", props())).props!.lines).toEqual([]);
   });
 
-  it("shows the API server's own message when it refuses, also as Pulumi runs the provider (serialized)", async () => {
+  it("shows the API server's own message when it refuses, also as the engine's plugin runs the provider", async () => {
     // A user the API server authenticates but RBAC lets read nothing here.
     const kubeconfig = await serviceAccountKubeconfig(api, NS, "no-rights", join(dir, `${NS}-no-rights`));
     const forbidden = `configmaps "mailserver.config" is forbidden: User "system:serviceaccount:${NS}:no-rights" cannot get resource "configmaps" in API group "" in the namespace "${NS}"`;
-    const [checked, created] = await callSerialized("providers/kubernetes/configMapLines", "configMapLinesProvider",
-      [{ method: "check", args: [props(), props()] }, { method: "create", args: [props()] }], { KUBECONFIG: kubeconfig }) as { error: string }[];
+    const [checked, created] = await callInPlugin("kubernetes:ConfigMapLines", [{ method: "check", args: [props(), props()] }, { method: "create", args: [props()] }], { KUBECONFIG: kubeconfig }) as { error: string }[];
     expect(checked!.error).toContain(`HTTP 403 Forbidden: ${forbidden}`);
     expect(created!.error).toContain(`HTTP 403 Forbidden: ${forbidden}`);
   });
@@ -306,7 +305,7 @@ describe("ConfigMapLines check (runs at preview)", () => {
   });
 });
 
-describe("as Pulumi runs it: serialized provider, real @kubernetes/client-node, the named kubeconfig context", () => {
+describe("as the engine's plugin runs it: the shim, the built provider, real @kubernetes/client-node, the named kubeconfig context", () => {
   it("writes through the context it is given, not the current one, loading the kubeconfig once", async () => {
     const kubeconfig = join(dir, `${NS}-contexts`);
     writeFileSync(kubeconfig, JSON.stringify({
@@ -319,7 +318,7 @@ describe("as Pulumi runs it: serialized provider, real @kubernetes/client-node, 
       contexts: [{ name: "prod", context: { cluster: "test", user: "u" } }, { name: "wrong", context: { cluster: "nowhere", user: "u" } }],
     }));
     const script = `require("node:fs").rmSync(${JSON.stringify(kubeconfig)})`;
-    const results = await callSerialized("providers/kubernetes/configMapLines", "configMapLinesProvider", [
+    const results = await callInPlugin("kubernetes:ConfigMapLines", [
       { method: "create", args: [props({ context: "prod" })] },
       // The kubeconfig is loaded once per context and process: removing it changes nothing now.
       { method: "$eval", args: [script] },
@@ -334,6 +333,6 @@ describe("as Pulumi runs it: serialized provider, real @kubernetes/client-node, 
 describe("kubeClient's surface", () => {
   it("exports only what the providers and tests use (the PUT and its error type stay private)", async () => {
     expect(Object.keys(await import("../../providers/kubernetes/kubeClient")).sort())
-      .toEqual(["clearKubeCaches", "connect", "dryRunApply", "editConfigMapKey", "getConfigMap", "getObject", "keyManagers", "peekConfigMap", "serverSideApply"]);
+      .toEqual(["clearKubeCaches", "connect", "editConfigMapKey", "getConfigMap", "getObject", "keyManagers", "peekConfigMap", "serverSideApply"]);
   });
 });
