@@ -13,5 +13,15 @@ npm ci --no-audit --no-fund
 echo "== Go-built tools: Pulumi CLI, language host, plugins; etcd, Kubernetes, Reloader, Vault (cached by version)"
 bash scripts/build-tools.sh
 
+echo "== test cluster (tests/support/cluster): openssl (its CA and serving certificate), util-linux (setpriv)"
+missing=()
+for p in openssl util-linux; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
 echo "== paperless-ngx 3.0.5 and 2.20.15 (release source + locked PyPI deps, cached by lock hash)"
 bash scripts/setup-paperless.sh
