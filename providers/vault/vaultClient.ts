@@ -4,8 +4,9 @@
 //   request   {"paths": ["secret/foo", …]}, token in X-Vault-Token
 //   response  {"secret/foo": ["delete", "list", "read", "update"], …}
 //             plus "capabilities" (the same list) when one path was asked
-// A token Vault does not know (expired, revoked, another cluster or namespace) gets
-// 403 {"errors": ["permission denied"]}. Every outcome is returned as a value, never thrown, and
+// A token Vault does not know (expired, revoked, another cluster or namespace) gets 403 with
+// {"errors": ["permission denied"]}, or for a revoked one Go's multi-error text in one entry:
+// ["2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n"]. Every outcome is returned as a value, never thrown, and
 // none of them carries the token.
 import * as http from "node:http";
 import * as https from "node:https";
@@ -33,6 +34,15 @@ export type CapabilitiesAnswer =
   | { kind: "caFile"; message: string };
 
 export const CAPABILITIES_SELF = "/v1/sys/capabilities-self";
+
+/** Vault's `errors`, one message per entry, Go's "N errors occurred:" lists split into their items. */
+function errorList(errors: unknown): string[] {
+  if (!Array.isArray(errors)) return [];
+  return errors.map(String).flatMap((e) => {
+    const items = /^\d+ errors? occurred:/.test(e) ? [...e.matchAll(/^\s*\* (.+)$/gm)].map((m) => m[1]!.trim()) : [];
+    return items.length ? items : [e.trim()];
+  });
+}
 
 export function capabilitiesSelf(target: VaultTarget, paths: readonly string[], timeoutMs: number): Promise<CapabilitiesAnswer> {
   let ca: Buffer | undefined;
@@ -68,8 +78,7 @@ export function capabilitiesSelf(target: VaultTarget, paths: readonly string[], 
         try { json = JSON.parse(Buffer.concat(chunks).toString("utf8")); } catch { json = undefined; }
         const status = res.statusCode ?? 0;
         if (status !== 200) {
-          const errors = Array.isArray(json?.errors) ? (json.errors as unknown[]).map(String) : [];
-          return settle({ kind: "http", status, errors });
+          return settle({ kind: "http", status, errors: errorList(json?.errors) });
         }
         // The documented answer has the paths at the top level; Vault's generic response
         // envelope (`data`) is accepted too.

@@ -1,5 +1,6 @@
 // Dynamic provider whose only work is in check(): asks Vault whether the configured token may
-// write the mailbox password where MailboxSecret will put it. The Vault provider's SecretV2 does
+// write the mailbox password where MailboxSecret will put it, and create the child token the
+// Vault provider works with. The Vault provider's SecretV2 does
 // nothing at preview, so a read-only token, a rejected token or an unreachable Vault would only
 // fail mid-`up`, after the RandomText and everything not waiting on Vault had been created.
 // Here each fails the preview with one message naming the cause and the fix.
@@ -24,6 +25,8 @@ export interface VaultWritePreflightProps {
   /** KV v2 mount and secret name, exactly as the SecretV2 gets them. */
   mount: string;
   name: string;
+  /** The Vault provider's `vault:skipChildToken`: it then uses the token itself, no child token. Default false. */
+  skipChildToken?: boolean;
 }
 
 export type VaultWritePreflightInputs = { [K in keyof VaultWritePreflightProps]: pulumi.Input<VaultWritePreflightProps[K]> };
@@ -36,7 +39,14 @@ export function kvV2Paths(mount: string, name: string): { data: string; metadata
 // What the Vault provider's SecretV2 does with each path (terraform-provider-vault
 // resource_kv_secret_v2.go): create/update write the data path and then read it back; destroy,
 // with deleteAllVersions, deletes the metadata path. `root` allows everything; `deny` nothing.
-const NEEDED = { data: ["create", "update", "read"], metadata: ["delete"] } as const;
+const NEEDED = { data: ["create", "update", "read"], metadata: ["delete"], childToken: ["update"] } as const;
+
+/**
+ * Unless `skipChildToken` is set, the Vault provider first creates a child token of the configured
+ * one (terraform-provider-vault internal/provider/meta.go, createChildToken) and works with that:
+ * a token that may not do so fails every operation before any secret is touched.
+ */
+export const CHILD_TOKEN_PATH = "auth/token/create";
 
 function missing(has: readonly string[], needed: readonly string[]): string[] {
   if (has.includes("deny")) return [...needed];
@@ -72,6 +82,11 @@ export function judge(p: VaultWritePreflightProps, answer: CapabilitiesAnswer): 
       const metaCaps = answer.capabilities[metadata]!;
       if (missing(metaCaps, NEEDED.metadata).length) {
         reasons.push(`Vault token may not delete ${metadata}${ns} (it has: ${metaCaps.join(", ")}); grant delete on that path in the token's policy (destroy removes every version of the secret there), ${CHANGE_PATH}`);
+      }
+      const childCaps = answer.capabilities[CHILD_TOKEN_PATH];
+      if (childCaps && missing(childCaps, NEEDED.childToken).length) {
+        reasons.push(`Vault token may not create child tokens (${CHILD_TOKEN_PATH}${ns}: it has: ${childCaps.join(", ")}), which the Vault provider does first on every run;`
+          + ` grant update on ${CHILD_TOKEN_PATH} in the token's policy, or set \`pulumi config set vault:skipChildToken true\``);
       }
       return reasons.length ? { property: "name", reason: reasons.join("\n") } : undefined;
     }
@@ -111,14 +126,14 @@ export async function vaultWriteProblem(p: VaultWritePreflightProps, timeoutMs: 
     return { property: "token", reason: "Vault token not set: run `pulumi config set --secret vault:token <token>`, export VAULT_TOKEN, or `vault login` (which writes ~/.vault-token)" };
   }
   const { data, metadata } = kvV2Paths(p.mount, p.name);
-  const answer = await capabilitiesSelf(p, [data, metadata], timeoutMs);
+  const answer = await capabilitiesSelf(p, [data, metadata, ...(p.skipChildToken ? [] : [CHILD_TOKEN_PATH])], timeoutMs);
   const failure = judge(p, answer);
   // Vault's and Node's texts never hold the token; this keeps it that way whatever they say.
   return failure ? { ...failure, reason: redact(failure.reason, [p.token]) } : failure;
 }
 
 // Everything that decides which Vault and path are checked; the token is not among them.
-const COMPARED = ["address", "addressSource", "tokenSource", "namespace", "caCertFile", "skipTlsVerify", "mount", "name"] as const;
+const COMPARED = ["address", "addressSource", "tokenSource", "namespace", "caCertFile", "skipTlsVerify", "mount", "name", "skipChildToken"] as const;
 
 /** Inputs as kept in state: everything but the token. */
 function withoutToken(p: VaultWritePreflightProps): Omit<VaultWritePreflightProps, "token"> {

@@ -1,38 +1,42 @@
-// The Vault write preflight: its check() over real HTTP against the Vault emulator, every failure
-// as the one message a user sees at preview; where the connection comes from; and (mocks) that
-// MailboxSecret's SecretV2 waits on it.
-import { mkdtempSync, writeFileSync } from "node:fs";
+// The Vault write preflight: its check() over real HTTP against a real Vault (dev mode), every
+// failure as the one message a user sees at preview; where the connection comes from; and (mocks)
+// that MailboxSecret's SecretV2 waits on it.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { MailboxSecret } from "../../components/mailboxSecret";
 import { readVaultConnection } from "../../components/vaultConnection";
 import { vaultWritePreflightProvider, type VaultWritePreflightProps } from "../../providers/vault/vaultPreflight";
+import { freePorts } from "../support/cluster/ports";
+import { startVault, type VaultDev } from "../support/cluster/vault";
 import { prodConfig } from "../support/prodConfig";
-import { VaultEmulator, type VaultPolicy } from "./vaultEmulator";
 import { isSecretValue, unwrapSecrets } from "../support/mockValues";
+import { tokenWith, type VaultPolicy } from "./vaultTokens";
+
+jest.setTimeout(60_000);
 
 const config = prodConfig();
 const mailbox = config.mailboxes[0]!;
 const NAME = `${config.vault.pathPrefix}/${mailbox.address}`;
 const DATA = `secret/data/${NAME}`;
 const METADATA = `secret/metadata/${NAME}`;
-const TOKEN = "hvs.CAESIJ9preflight-test-token-0123456789";
+const CHILD_TOKEN = "auth/token/create";
 
-// The policy an operator would write for this program, and variations of it.
+// The policy an operator would write for this program (README), and variations of it.
 const WRITER: VaultPolicy = {
   "secret/data/paperless-mail-ingest/*": ["create", "read", "update"],
   "secret/metadata/paperless-mail-ingest/*": ["delete", "list", "read"],
+  // The Vault provider works with a child token of the given one unless vault:skipChildToken is set.
+  [CHILD_TOKEN]: ["update"],
 };
-const READER: VaultPolicy = {
-  "secret/data/paperless-mail-ingest/*": ["read"],
-  "secret/metadata/paperless-mail-ingest/*": ["delete"],
-};
+const READER: VaultPolicy = { ...WRITER, "secret/data/paperless-mail-ingest/*": ["read"] };
 
-let vault: VaultEmulator;
+let dir: string;
+let vault: VaultDev;
 const provider = vaultWritePreflightProvider({ timeoutMs: 300 });
 const props = (over: Partial<VaultWritePreflightProps> = {}): VaultWritePreflightProps => ({
-  address: vault.url, addressSource: "vault:address", token: TOKEN, tokenSource: "VAULT_TOKEN",
+  address: vault.addr, addressSource: "vault:address", token: "", tokenSource: "VAULT_TOKEN",
   namespace: "", caCertFile: "", skipTlsVerify: false, mount: config.vault.mount, name: NAME, ...over,
 });
 const check = (p: VaultWritePreflightProps) => provider.check!(p, p);
@@ -41,147 +45,149 @@ async function reason(p: VaultWritePreflightProps): Promise<string> {
   expect(failures).toHaveLength(1);
   return failures![0]!.reason;
 }
+const token = (...policies: VaultPolicy[]) => tokenWith(vault, policies);
 
-beforeEach(async () => { vault = await new VaultEmulator().start(); });
-afterEach(() => vault.stop());
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "vault-preflight-"));
+  vault = await startVault(dir);
+});
+afterAll(async () => {
+  await vault?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 describe("VaultWritePreflight.check: may the token write the mailbox password?", () => {
-  it("passes for a token that may create, update and read the data path and delete the metadata path", async () => {
-    vault.addToken(TOKEN, [WRITER]);
-    const { failures, inputs } = await check(props());
+  it("passes for a token that may create, update and read the data path, delete the metadata path and create a child token", async () => {
+    const t = await token(WRITER);
+    const { failures, inputs } = await check(props({ token: t }));
     expect(failures).toEqual([]);
-    // One documented call, asking exactly the two KV v2 paths SecretV2 uses.
-    expect(vault.requests).toEqual([{ method: "POST", path: "/v1/sys/capabilities-self", token: TOKEN, namespace: undefined, body: { paths: [DATA, METADATA] } }]);
     // The token is not kept: not in the checked inputs, so in no state or output.
     expect(inputs).not.toHaveProperty("token");
-    expect(JSON.stringify(inputs)).not.toContain(TOKEN);
+    expect(JSON.stringify(inputs)).not.toContain(t);
   });
 
-  it("passes for a root token and for a grant split over several policies", async () => {
-    vault.addRootToken(TOKEN);
-    expect((await check(props())).failures).toEqual([]);
-    vault.addToken("hvs.split-policies-token", [
-      { "secret/data/paperless-mail-ingest/*": ["create", "update"] },
+  it("passes for the root token and for a grant split over several policies", async () => {
+    expect((await check(props({ token: vault.rootToken }))).failures).toEqual([]);
+    const split = await token(
+      { "secret/data/paperless-mail-ingest/*": ["create", "update"], [CHILD_TOKEN]: ["update"] },
       { "secret/data/paperless-mail-ingest/*": ["read"], "secret/metadata/+/docs@viktorbarzin.me": ["delete"] },
-    ]);
-    expect((await check(props({ token: "hvs.split-policies-token" }))).failures).toEqual([]);
+    );
+    expect((await check(props({ token: split }))).failures).toEqual([]);
+  });
+
+  it("fails a token that may not create a child token, naming auth/token/create and vault:skipChildToken", async () => {
+    const { [CHILD_TOKEN]: _, ...noChild } = WRITER;
+    const t = await token(noChild);
+    expect(await reason(props({ token: t }))).toBe(
+      "Vault token may not create child tokens (auth/token/create: it has: deny), which the Vault provider does first on every run; " +
+      "grant update on auth/token/create in the token's policy, or set `pulumi config set vault:skipChildToken true`");
+    // With the provider told to use the token itself, nothing else is missing.
+    expect((await check(props({ token: t, skipChildToken: true }))).failures).toEqual([]);
   });
 
   it("fails a read-only token, naming the path, what it has, what to grant and the config to change", async () => {
-    vault.addToken(TOKEN, [READER]);
-    expect(await reason(props())).toBe(
+    expect(await reason(props({ token: await token(READER) }))).toBe(
       "Vault token may not write secret/data/paperless-mail-ingest/docs@viktorbarzin.me (it has: read); " +
       "grant create and update on that path in the token's policy, or change paperless-mail-ingest:vault.mount/pathPrefix");
   });
 
   it("fails a token that may write but not read back, and one an explicit deny overrides", async () => {
-    vault.addToken(TOKEN, [{ ...WRITER, "secret/data/paperless-mail-ingest/*": ["create", "update"] }]);
-    expect(await reason(props())).toBe(
+    const t = await token({ ...WRITER, "secret/data/paperless-mail-ingest/*": ["create", "update"] });
+    expect(await reason(props({ token: t }))).toBe(
       `Vault token may not read ${DATA} (it has: create, update); grant read on that path in the token's policy ` +
       "(the Vault provider reads the secret back after writing it), or change paperless-mail-ingest:vault.mount/pathPrefix");
-    vault.addToken("hvs.denied-on-this-mailbox", [WRITER, { [DATA]: ["deny"] }]);
-    expect(await reason(props({ token: "hvs.denied-on-this-mailbox" }))).toBe(
+    const denied = await token(WRITER, { [DATA]: ["deny"] });
+    expect(await reason(props({ token: denied }))).toBe(
       `Vault token may not write or read ${DATA} (it has: deny); grant create, update and read on that path in the token's policy ` +
       "(the Vault provider reads the secret back after writing it), or change paperless-mail-ingest:vault.mount/pathPrefix");
   });
 
   it("fails a token that may write but not delete the metadata (destroy removes every version)", async () => {
-    vault.addToken(TOKEN, [{ ...WRITER, "secret/metadata/paperless-mail-ingest/*": ["list", "read"] }]);
-    expect(await reason(props())).toBe(
+    const t = await token({ ...WRITER, "secret/metadata/paperless-mail-ingest/*": ["list", "read"] });
+    expect(await reason(props({ token: t }))).toBe(
       `Vault token may not delete ${METADATA} (it has: list, read); grant delete on that path in the token's policy ` +
       "(destroy removes every version of the secret there), or change paperless-mail-ingest:vault.mount/pathPrefix");
   });
 
-  it("reports what Vault decides, where the highest-priority rule alone counts (a later glob beats an earlier `+`)", async () => {
-    vault.addToken(TOKEN, [{ "secret/+/paperless-mail-ingest/docs@viktorbarzin.me": ["create", "delete", "read", "update"], "secret/metadata/*": ["list"] }]);
-    expect(await reason(props())).toMatch(new RegExp(`^Vault token may not delete ${METADATA} \\(it has: list\\);`));
+  it("reports what Vault decides where rules overlap (Vault's priority matching, not ours)", async () => {
+    const t = await token({ "secret/+/paperless-mail-ingest/docs@viktorbarzin.me": ["create", "delete", "read", "update"],
+      "secret/metadata/*": ["list"], [CHILD_TOKEN]: ["update"] });
+    expect(await reason(props({ token: t }))).toMatch(new RegExp(`^Vault token may not delete ${METADATA} \\(it has: list\\);`));
   });
 
   it("checks the mount and prefix of the stack config, not a fixed path", async () => {
-    vault.addToken(TOKEN, [WRITER]);
-    const { failures } = await check(props({ mount: "kv", name: `mail/${mailbox.address}` }));
+    const { failures } = await check(props({ token: await token(WRITER), mount: "kv", name: `mail/${mailbox.address}` }));
     expect(failures![0]!.reason).toMatch(/^Vault token may not write or read kv\/data\/mail\/docs@viktorbarzin\.me \(it has: deny\)/);
     expect(failures![0]!.reason).toContain("\nVault token may not delete kv/metadata/mail/docs@viktorbarzin.me (it has: deny)");
   });
 
   it("fails a token Vault rejects (403), naming where it came from and how to get a valid one", async () => {
-    vault.addToken("hvs.some-other-token", [WRITER]);
-    expect(await reason(props())).toBe(
-      `Vault token rejected by ${vault.url} (HTTP 403: permission denied) for the token from VAULT_TOKEN: ` +
+    const t = await token(WRITER);
+    await vault.api("POST", "auth/token/revoke", { token: t });
+    expect(await reason(props({ token: t }))).toBe(
+      `Vault token rejected by ${vault.addr} (HTTP 403: permission denied; invalid token) for the token from VAULT_TOKEN: ` +
       "it is expired, revoked, or not valid in this Vault; log in again (`vault login`) and set the new token with " +
       "`pulumi config set --secret vault:token <token>` or VAULT_TOKEN");
   });
 
-  it("sends the namespace; a namespaced token fails outside its namespace", async () => {
-    vault.addToken(TOKEN, [WRITER], { namespace: "team-a" });
-    expect((await check(props({ namespace: "team-a" }))).failures).toEqual([]);
-    expect(vault.requests[0]!.namespace).toBe("team-a");
-    expect(await reason(props())).toMatch(/^Vault token rejected by .* \(HTTP 403: permission denied\)/);
-    expect(await reason(props({ namespace: "team-b" }))).toContain(`rejected by ${vault.url} (namespace team-b) (HTTP 403`);
-  });
-
   it("fails an unreachable Vault, naming the address, where it was set and the fix", async () => {
-    const closed = vault.url;
-    await vault.stop();
-    const port = new URL(closed).port;
-    expect(await reason(props({ address: closed }))).toBe(
+    const [port] = await freePorts(1);
+    const closed = `http://127.0.0.1:${port}`;
+    expect(await reason(props({ address: closed, token: vault.rootToken }))).toBe(
       `Vault at ${closed} (from vault:address) is unreachable: connect ECONNREFUSED 127.0.0.1:${port}; ` +
       "check vault:address (`pulumi config set vault:address https://<vault-host>:8200` or VAULT_ADDR) and that Vault is up and reachable from here");
   });
 
-  it("fails a Vault that does not answer within the timeout, and a sealed one", async () => {
-    vault.mode = "hang";
-    const started = Date.now();
-    expect(await reason(props({ addressSource: "VAULT_ADDR" }))).toBe(
-      `Vault at ${vault.url} (from VAULT_ADDR) did not answer within 0.3 s; ` +
-      "check VAULT_ADDR (`pulumi config set vault:address https://<vault-host>:8200` or VAULT_ADDR) and that Vault is up and reachable from here");
-    expect(Date.now() - started).toBeLessThan(3000);
-    vault.mode = "sealed";
-    expect(await reason(props())).toBe(
-      `Vault at ${vault.url} answered HTTP 503: Vault is sealed: it is sealed or has no active node; unseal it (\`vault operator unseal\`) and preview again`);
+  it("fails a sealed Vault, naming the fix", async () => {
+    const sealed = await startVault(join(dir, "sealed"));
+    try {
+      expect((await sealed.api("PUT", "sys/seal")).status).toBe(204);
+      expect(await reason(props({ address: sealed.addr, token: sealed.rootToken }))).toBe(
+        `Vault at ${sealed.addr} answered HTTP 503: Vault is sealed: it is sealed or has no active node; unseal it (\`vault operator unseal\`) and preview again`);
+    } finally {
+      await sealed.stop();
+    }
   });
 
-  it("fails an address that is not Vault's origin (the API answers 404 under a path)", async () => {
-    vault.addToken(TOKEN, [WRITER]);
-    expect(await reason(props({ address: `${vault.url}/ui` }))).toBe(
-      `Vault address "${vault.url}/ui" (from vault:address) is not an http(s) origin URL; set it to e.g. https://vault.example.org:8200 ` +
+  it("fails an address that is not Vault's origin (a path after it), before asking anything", async () => {
+    expect(await reason(props({ address: `${vault.addr}/ui`, token: vault.rootToken }))).toBe(
+      `Vault address "${vault.addr}/ui" (from vault:address) is not an http(s) origin URL; set it to e.g. https://vault.example.org:8200 ` +
       "(`pulumi config set vault:address https://<vault-host>:8200` or VAULT_ADDR)");
-    expect(vault.requests).toEqual([]);
   });
 
-  it("fails when no address is configured, naming both ways to set it, without calling anything", async () => {
-    expect(await reason(props({ address: "", addressSource: "" }))).toBe(
+  it("fails when no address is configured, naming both ways to set it", async () => {
+    expect(await reason(props({ address: "", addressSource: "", token: vault.rootToken }))).toBe(
       "Vault address not set: run `pulumi config set vault:address https://<vault-host>:8200` or export VAULT_ADDR (the Vault provider reads the same two)");
   });
 
   it("fails when no token is configured, naming the three places the provider looks", async () => {
     expect(await reason(props({ token: "", tokenSource: "" }))).toBe(
       "Vault token not set: run `pulumi config set --secret vault:token <token>`, export VAULT_TOKEN, or `vault login` (which writes ~/.vault-token)");
-    expect(vault.requests).toEqual([]);
   });
 
   it("never puts the token in a message, even when it was pasted into the address", async () => {
-    vault.addToken("hvs.another-token-entirely", [READER]);
+    const rejected = await token(WRITER);
+    await vault.api("POST", "auth/token/revoke", { token: rejected });
+    const readOnly = await token(READER);
     const reasons: string[] = [];
     const collect = async (p: VaultWritePreflightProps) => reasons.push(...((await check(p)).failures ?? []).map((f) => f.reason));
-    await collect(props());                                         // rejected
-    await collect(props({ token: "hvs.another-token-entirely" }));  // read-only
-    await collect(props({ address: `http://${TOKEN}@127.0.0.1:1` })); // unreachable, token in the URL
-    vault.mode = "sealed";
-    await collect(props());
-    expect(reasons).toHaveLength(4);
+    await collect(props({ token: rejected }));
+    await collect(props({ token: readOnly }));
+    await collect(props({ token: readOnly, address: `http://${readOnly}@127.0.0.1:1` })); // unreachable, token in the URL
+    expect(reasons).toHaveLength(3);
     expect(reasons[2]).toContain("Vault at http://[secret]@127.0.0.1:1 (from vault:address) is unreachable");
     for (const r of reasons) {
-      expect(r).not.toContain(TOKEN);
-      expect(r).not.toContain("hvs.another-token-entirely");
+      expect(r).not.toContain(rejected);
+      expect(r).not.toContain(readOnly);
     }
   });
 
-  it("diff ignores the token (a new `vault login` is no change) but not the path checked", async () => {
+  it("diff ignores the token (a new `vault login` is no change) but not the path checked nor skipChildToken", async () => {
     const d = provider.diff!;
     expect((await d("id", props(), props({ token: "hvs.rotated-token-value" }))).changes).toBe(false);
     expect((await d("id", props(), props({ name: "paperless-mail-ingest/receipts@viktorbarzin.me" }))).changes).toBe(true);
-    const created = await provider.create!(props());
+    expect((await d("id", props(), props({ skipChildToken: true }))).changes).toBe(true);
+    const created = await provider.create!(props({ token: vault.rootToken }));
     expect(created.id).toBe(DATA);
     expect(created.outs).not.toHaveProperty("token");
   });
@@ -223,6 +229,7 @@ describe("readVaultConnection: the Vault provider's own sources, in its order", 
 
 describe("MailboxSecret under mocks: the SecretV2 waits on the preflight", () => {
   const PREFLIGHT = "pulumi-nodejs:dynamic/paperless-mail-ingest/vault:VaultWritePreflight";
+  const MOCK_TOKEN = "hvs.CAESIJ9preflight-test-token-0123456789";
 
   it("creates the preflight as its child, for the SecretV2's own mount and name, with the token secret", async () => {
     const inputs = new Map<string, any>();
@@ -231,7 +238,7 @@ describe("MailboxSecret under mocks: the SecretV2 waits on the preflight", () =>
       newResource: async (a) => { inputs.set(a.type, a.inputs); return { id: `${a.name}-id`, state: a.inputs }; },
       call: async () => ({}),
     }, "paperless-mail-ingest", "prod", false);
-    pulumi.runtime.setAllConfig({ "vault:address": "https://vault.example.org:8200", "vault:token": TOKEN }, ["vault:token"]);
+    pulumi.runtime.setAllConfig({ "vault:address": "https://vault.example.org:8200", "vault:token": MOCK_TOKEN }, ["vault:token"]);
     try {
       const secret = new MailboxSecret("docs", { mailbox, vault: config.vault, password: "p" },
         { transformations: [(a) => { options.set(a.type, a); return undefined; }] });
@@ -248,7 +255,7 @@ describe("MailboxSecret under mocks: the SecretV2 waits on the preflight", () =>
 
     const sent = inputs.get(PREFLIGHT);
     expect(isSecretValue(sent.token)).toBe(true);
-    expect(unwrapSecrets(sent.token)).toBe(TOKEN);
+    expect(unwrapSecrets(sent.token)).toBe(MOCK_TOKEN);
     expect(sent).toMatchObject({ address: "https://vault.example.org:8200", addressSource: "vault:address", tokenSource: "vault:token" });
     expect({ mount: sent.mount, name: sent.name }).toEqual({ mount: inputs.get("vault:kv/secretV2:SecretV2").mount, name: inputs.get("vault:kv/secretV2:SecretV2").name });
   });
