@@ -37,9 +37,11 @@ export function kvV2Paths(mount: string, name: string): { data: string; metadata
 }
 
 // What the Vault provider's SecretV2 does with each path (terraform-provider-vault
-// resource_kv_secret_v2.go): create/update write the data path and then read it back; destroy,
+// resource_kv_secret_v2.go): create/update write the data path and then read it back, and read
+// the metadata path too (KV v2 answers every read with a custom_metadata field, which makes the
+// provider fetch it: measured, a token without it fails after the secret was written); destroy,
 // with deleteAllVersions, deletes the metadata path. `root` allows everything; `deny` nothing.
-const NEEDED = { data: ["create", "update", "read"], metadata: ["delete"], childToken: ["update"] } as const;
+const NEEDED = { data: ["create", "update", "read"], metadata: ["read", "delete"], childToken: ["update"] } as const;
 
 /**
  * Unless `skipChildToken` is set, the Vault provider first creates a child token of the configured
@@ -80,8 +82,10 @@ export function judge(p: VaultWritePreflightProps, answer: CapabilitiesAnswer): 
         reasons.push(`Vault token may not ${verbs} ${data}${ns} (it has: ${dataCaps.join(", ")}); grant ${andList(dataMissing)} on that path in the token's policy${why}, ${CHANGE_PATH}`);
       }
       const metaCaps = answer.capabilities[metadata]!;
-      if (missing(metaCaps, NEEDED.metadata).length) {
-        reasons.push(`Vault token may not delete ${metadata}${ns} (it has: ${metaCaps.join(", ")}); grant delete on that path in the token's policy (destroy removes every version of the secret there), ${CHANGE_PATH}`);
+      const metaMissing = missing(metaCaps, NEEDED.metadata);
+      if (metaMissing.length) {
+        reasons.push(`Vault token may not ${metaMissing.join(" or ")} ${metadata}${ns} (it has: ${metaCaps.join(", ")}); grant read and delete on that path in the token's policy`
+          + ` (the Vault provider reads the secret's metadata after writing it; destroy removes every version there), ${CHANGE_PATH}`);
       }
       const childCaps = answer.capabilities[CHILD_TOKEN_PATH];
       if (childCaps && missing(childCaps, NEEDED.childToken).length) {

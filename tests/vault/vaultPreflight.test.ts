@@ -70,7 +70,7 @@ describe("VaultWritePreflight.check: may the token write the mailbox password?",
     expect((await check(props({ token: vault.rootToken }))).failures).toEqual([]);
     const split = await token(
       { "secret/data/paperless-mail-ingest/*": ["create", "update"], [CHILD_TOKEN]: ["update"] },
-      { "secret/data/paperless-mail-ingest/*": ["read"], "secret/metadata/+/docs@viktorbarzin.me": ["delete"] },
+      { "secret/data/paperless-mail-ingest/*": ["read"], "secret/metadata/+/docs@viktorbarzin.me": ["read", "delete"] },
     );
     expect((await check(props({ token: split }))).failures).toEqual([]);
   });
@@ -105,20 +105,27 @@ describe("VaultWritePreflight.check: may the token write the mailbox password?",
   it("fails a token that may write but not delete the metadata (destroy removes every version)", async () => {
     const t = await token({ ...WRITER, "secret/metadata/paperless-mail-ingest/*": ["list", "read"] });
     expect(await reason(props({ token: t }))).toBe(
-      `Vault token may not delete ${METADATA} (it has: list, read); grant delete on that path in the token's policy ` +
-      "(destroy removes every version of the secret there), or change paperless-mail-ingest:vault.mount/pathPrefix");
+      `Vault token may not delete ${METADATA} (it has: list, read); grant read and delete on that path in the token's policy ` +
+      "(the Vault provider reads the secret's metadata after writing it; destroy removes every version there), or change paperless-mail-ingest:vault.mount/pathPrefix");
+  });
+
+  it("fails a token that may not read the metadata (the Vault provider reads it after every write and on refresh)", async () => {
+    const t = await token({ ...WRITER, "secret/metadata/paperless-mail-ingest/*": ["delete"] });
+    expect(await reason(props({ token: t }))).toBe(
+      `Vault token may not read ${METADATA} (it has: delete); grant read and delete on that path in the token's policy ` +
+      "(the Vault provider reads the secret's metadata after writing it; destroy removes every version there), or change paperless-mail-ingest:vault.mount/pathPrefix");
   });
 
   it("reports what Vault decides where rules overlap (Vault's priority matching, not ours)", async () => {
     const t = await token({ "secret/+/paperless-mail-ingest/docs@viktorbarzin.me": ["create", "delete", "read", "update"],
       "secret/metadata/*": ["list"], [CHILD_TOKEN]: ["update"] });
-    expect(await reason(props({ token: t }))).toMatch(new RegExp(`^Vault token may not delete ${METADATA} \\(it has: list\\);`));
+    expect(await reason(props({ token: t }))).toMatch(new RegExp(`^Vault token may not read or delete ${METADATA} \\(it has: list\\);`));
   });
 
   it("checks the mount and prefix of the stack config, not a fixed path", async () => {
     const { failures } = await check(props({ token: await token(WRITER), mount: "kv", name: `mail/${mailbox.address}` }));
     expect(failures![0]!.reason).toMatch(/^Vault token may not write or read kv\/data\/mail\/docs@viktorbarzin\.me \(it has: deny\)/);
-    expect(failures![0]!.reason).toContain("\nVault token may not delete kv/metadata/mail/docs@viktorbarzin.me (it has: deny)");
+    expect(failures![0]!.reason).toContain("\nVault token may not read or delete kv/metadata/mail/docs@viktorbarzin.me (it has: deny)");
   });
 
   it("fails a token Vault rejects (403), naming where it came from and how to get a valid one", async () => {
