@@ -22,7 +22,6 @@ const ingests = program.config.mailboxes.map((mailbox) => {
   const ingest = new PaperlessMailIngest(mailboxResourceName(mailbox), {
     mailbox,
     config: program.config,
-    paperlessToken: program.paperlessToken,
     ...(password ? { password } : {}),
     kube,
     kubernetesProvider: cluster,

@@ -17,8 +17,6 @@ import type { VaultConnection } from "./vaultConnection";
 export interface PaperlessMailIngestArgs {
   mailbox: Mailbox;
   config: IngestConfig;
-  /** paperless-ngx API token (secret). */
-  paperlessToken: pulumi.Input<string>;
   /** A password the user set for this mailbox (secret); generated when absent. */
   password?: pulumi.Input<string>;
   /** The cluster and the program's Kubernetes provider (components/kubernetesConnection.ts). */
@@ -58,7 +56,7 @@ export class PaperlessMailIngest extends pulumi.ComponentResource {
     new MailAlias(name, { mailbox, mailserver, kube }, afterSecret);
     this.sieve = new SieveFilter(name, { mailbox, mailserver, script: renderSieve(mailbox), kube, provider: args.kubernetesProvider }, afterSecret);
     this.paperless = new PaperlessMailbox(name, {
-      mailbox, mailserver, paperless, apiToken: args.paperlessToken, password: secret.password,
+      mailbox, mailserver, paperless, password: secret.password,
     }, parent);
 
     this.accountLine = account.line;

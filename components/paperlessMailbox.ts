@@ -11,11 +11,10 @@ export interface PaperlessMailboxArgs {
   mailbox: Mailbox;
   mailserver: MailserverSettings;
   paperless: PaperlessSettings;
-  apiToken: pulumi.Input<string>; // secret
   password: pulumi.Input<string>; // secret mailbox password (from the Vault component)
 }
 
-type WithSecrets<T, S> = { [K in keyof T]: K extends "token" | "password" ? S : T[K] };
+type WithSecrets<T, S> = { [K in keyof T]: K extends "password" ? S : T[K] };
 
 /** The children of one mailbox: Pulumi name suffix and inputs of each (secrets of any type S). */
 export interface PaperlessChildren<S> {
@@ -29,14 +28,13 @@ export interface PaperlessChildren<S> {
 
 /** Children names and inputs, shared by the component and the test driver so both build the same thing. */
 export function paperlessChildren<S>(name: string, mailbox: Mailbox, mailserver: MailserverSettings,
-  paperless: PaperlessSettings, secrets: { token: S; password: S }): PaperlessChildren<S> {
+  paperless: PaperlessSettings, secrets: { password: S }): PaperlessChildren<S> {
   const plan = paperlessPlan(mailbox, mailserver);
   const url = paperless.url;
-  const { token } = secrets;
   return {
-    account: { name: `${name}-account`, inputs: { url, token, ...plan.account, password: secrets.password } },
-    tags: plan.tags.map((tag) => ({ name: `${name}-tag-${tag}`, inputs: { url, token, name: tag } })),
-    rules: plan.rules.map((rule, i) => ({ name: `${name}-rule-${mailbox.senders[i]!.address}`, inputs: { url, token, ...rule } })),
+    account: { name: `${name}-account`, inputs: { url, ...plan.account, password: secrets.password } },
+    tags: plan.tags.map((tag) => ({ name: `${name}-tag-${tag}`, inputs: { url, name: tag } })),
+    rules: plan.rules.map((rule, i) => ({ name: `${name}-rule-${mailbox.senders[i]!.address}`, inputs: { url, ...rule } })),
     rulesFingerprint: createHash("sha256").update(JSON.stringify(plan.rules)).digest("hex"),
   };
 }
@@ -50,7 +48,7 @@ export class PaperlessMailbox extends pulumi.ComponentResource {
   constructor(name: string, args: PaperlessMailboxArgs, opts?: pulumi.ComponentResourceOptions) {
     super("paperless-mail-ingest:paperless:PaperlessMailbox", name, {}, opts);
     const children = paperlessChildren(name, args.mailbox, args.mailserver, args.paperless,
-      { token: pulumi.secret(args.apiToken), password: pulumi.secret(args.password) });
+      { password: pulumi.secret(args.password) });
 
     const account = new PaperlessMailAccount(children.account.name, children.account.inputs, { parent: this });
     const tags = children.tags.map((t) => new PaperlessTag(t.name, t.inputs, { parent: this }));

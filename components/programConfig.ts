@@ -7,8 +7,6 @@ import { PROJECT, type IngestConfig } from "../core/types";
 
 export interface ProgramConfig {
   readonly config: IngestConfig;
-  /** paperless-ngx API token (secret). */
-  readonly paperlessToken: pulumi.Output<string>;
   /** Password set by the user for a mailbox address, if any (secret); otherwise one is generated. */
   mailboxPassword(address: string): pulumi.Output<string> | undefined;
 }
@@ -43,6 +41,8 @@ export function readProgramConfig(): ProgramConfig {
   const source = `stack ${pulumi.getStack()} (Pulumi.${pulumi.getStack()}.yaml)`;
 
   const cfg = new pulumi.Config(PROJECT);
+  // Only its presence is checked here: the paperless providers read it at call time
+  // (providers/paperless/provider.ts credentials), so it never becomes a resource input.
   const envToken = process.env["PAPERLESS_API_TOKEN"];
   const hasToken = `${PROJECT}:paperlessToken` in all || !!envToken;
   if (!hasToken) {
@@ -63,8 +63,6 @@ export function readProgramConfig(): ProgramConfig {
     : undefined;
   return {
     config,
-    // The stack's secret wins over the environment; either way the token is a secret output.
-    paperlessToken: cfg.getSecret("paperlessToken") ?? pulumi.secret(envToken ?? ""),
     mailboxPassword: (address) =>
       passwords && passwordKeys.includes(address) ? pulumi.secret(passwords.apply((m) => m[address]!)) : undefined,
   };

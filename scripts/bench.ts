@@ -1,8 +1,8 @@
 // npm run bench -- [--senders 5,50,500] [--config Pulumi.prod.yaml]
 // Measures, for a copy of a stack's first mailbox carrying N senders: validation + render time,
 // the paperless requests of a full refresh and of a no-change deploy (provider methods driven as
-// the engine drives them, against the paperless emulator on 127.0.0.1), and peak memory.
-// Each N runs in a fresh child process so its memory peak is its own; the emulator runs in a process
+// the engine drives them, against a real paperless-ngx 3.0.5 on 127.0.0.1), and peak memory.
+// Each N runs in a fresh child process so its memory peak is its own; paperless runs in a process
 // of its own (it stands for the paperless server, whose memory is not ours). stdout carries only one
 // JSON object; progress goes to stderr. Exit 1 when a budget (issue 5) is broken, 2 on a failure.
 // peakRssMb is the child's maxRSS in MiB over the whole run (render repetitions, first deploy,
@@ -19,7 +19,7 @@ import { parseConfig } from "../core/config";
 import { fromStackFile } from "../core/stackConfig";
 import type { IngestConfig } from "../core/types";
 import { PaperlessClient } from "../providers/paperless/client";
-import { startEmulatorProcess } from "../tests/bench/emulatorHost";
+import { startPaperlessProcess } from "../tests/bench/paperlessHost";
 import { mailboxResources, ProviderDriver, type Step } from "../tests/paperless/providerDriver";
 
 /** One line of the report (the issue's shape). */
@@ -34,7 +34,7 @@ export interface BenchRun {
 /** What a child measures: the run, plus how many list pages one full listing of every collection takes. */
 export interface Measured extends BenchRun {
   listPages: number;
-  /** Requests per emulator route, for finding the cause when a count grows. */
+  /** Requests per paperless route, for finding the cause when a count grows. */
   refreshByRoute: Record<string, number>;
   noChangeByRoute: Record<string, number>;
 }
@@ -111,15 +111,17 @@ export async function measure(n: number, configPath: string): Promise<Measured> 
   config = config!;
 
   const users = [...new Set(config.mailboxes.flatMap((m) => m.senders.map((s) => s.user)))].filter((u) => u !== "admin");
-  const emu = await startEmulatorProcess(users);
+  const emu = await startPaperlessProcess(users);
   try {
     const desired = config.mailboxes.flatMap((m) => mailboxResources(m.localPart, m, config.mailserver,
-      { ...config.paperless, url: emu.url }, { token: emu.token, password: PASSWORD }));
+      { ...config.paperless, url: emu.url }, { password: PASSWORD }));
+    // The providers read the token at call time (stack config or environment).
+    process.env.PAPERLESS_API_TOKEN = emu.token;
     const driver = new ProviderDriver();
 
     expectOps("first deploy", await driver.up(desired), "create", desired.length);
     const deployed = await emu.stats();
-    if (deployed.rules !== n) throw new Error(`first deploy: the emulator holds ${deployed.rules} rules, expected ${n}`);
+    if (deployed.rules !== n) throw new Error(`first deploy: paperless holds ${deployed.rules} rules, expected ${n}`);
 
     await emu.resetCounters();
     expectOps("refresh", await driver.refresh(), "refresh", desired.length);
@@ -187,7 +189,7 @@ function parseSenders(text: string): number[] {
 }
 
 const ROOT = join(__dirname, "..");
-// What the measured process loads: the program's modules and the test drivers (emulator, ProviderDriver).
+// What the measured process loads: the program's modules and the test drivers (paperless host, ProviderDriver).
 const PLAIN_JS_DIRS = ["core", "components", "providers", "scripts", "tests/paperless", "tests/bench"];
 
 /**

@@ -55,20 +55,32 @@ export type FieldErrors = Record<string, string[]>;
  * A failed request: method, path, status and the server's field errors, never the token, a
  * password or a request body. `retryable` marks failures after which the request may still have
  * landed or may succeed later (timeouts, dropped connections, 5xx, 429).
+ *
+ * A plain Error with a `code`, not a class: the engine runs each dynamic provider from its own
+ * serialized text, so each has its own copy of any class, and `instanceof` fails for an error
+ * thrown by a client another provider made. The built-in Error and a property survive that.
  */
-export class PaperlessApiError extends Error {
-  constructor(
-    readonly method: string,
-    readonly path: string,
-    readonly status: number | undefined,
-    readonly detail: string,
-    readonly fieldErrors: FieldErrors | undefined,
-    readonly retryable: boolean,
-    readonly retryAfterMs?: number,
-  ) {
-    super(`${method} ${path} → ${status === undefined ? "no response" : status}: ${detail}`);
-    this.name = "PaperlessApiError";
-  }
+export interface PaperlessApiError extends Error {
+  readonly code: typeof API_ERROR;
+  readonly method: string;
+  readonly path: string;
+  readonly status: number | undefined;
+  readonly detail: string;
+  readonly fieldErrors: FieldErrors | undefined;
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+}
+
+export const API_ERROR = "PAPERLESS_API_ERROR";
+
+export function apiError(fields: Omit<PaperlessApiError, "code" | "name" | "message" | "stack">): PaperlessApiError {
+  const e = new Error(`${fields.method} ${fields.path} → ${fields.status ?? "no response"}: ${fields.detail}`);
+  e.name = "PaperlessApiError";
+  return Object.assign(e, fields, { code: API_ERROR }) as PaperlessApiError;
+}
+
+export function isPaperlessApiError(e: unknown): e is PaperlessApiError {
+  return typeof e === "object" && e !== null && (e as { code?: unknown }).code === API_ERROR;
 }
 
 /** `filter_from: Ensure this field has no more than 256 characters.; non_field_errors: …` */
@@ -181,7 +193,7 @@ export class PaperlessClient {
       try {
         return await this.once(method, path, opts.body, apiVersion);
       } catch (e) {
-        if (!(e instanceof PaperlessApiError) || !e.retryable || attempt >= attempts) throw e;
+        if (!isPaperlessApiError(e) || !e.retryable || attempt >= attempts) throw e;
         await sleep(backoffDelay(this.http, attempt, e.retryAfterMs));
       }
     }
@@ -222,12 +234,12 @@ export class PaperlessClient {
       // Only the error's class and code: the cause chain of a fetch failure can include the request.
       const err = e as { name?: string; cause?: { code?: string } };
       const why = err.name === "TimeoutError" ? `timed out after ${this.http.timeoutMs} ms` : `connection failed (${err.cause?.code ?? err.name ?? "unknown"})`;
-      throw new PaperlessApiError(method, path, undefined, why, undefined, true);
+      throw apiError({ method, path, status: undefined, detail: why, fieldErrors: undefined, retryable: true, retryAfterMs: undefined });
     }
     if (res.ok) return { body: text === "" ? undefined : JSON.parse(text), headers: res.headers };
     const { detail, fieldErrors } = describeBody(text);
     const retryAfter = Number(res.headers.get("retry-after") ?? NaN);
-    throw new PaperlessApiError(method, path, res.status, detail, fieldErrors,
-      res.status >= 500 || res.status === 429, Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined);
+    throw apiError({ method, path, status: res.status, detail, fieldErrors, retryable: res.status >= 500 || res.status === 429,
+      retryAfterMs: Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined });
   }
 }

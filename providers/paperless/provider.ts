@@ -3,14 +3,16 @@
 // against the server at write time, so the same program works on any installation.
 import type * as pulumi from "@pulumi/pulumi";
 import type { MailAccountPlan, MailRulePlan } from "../../core/paperlessPlan";
-import { backoffDelay, PaperlessApiError, sleep, supportsStopProcessing } from "./client";
+import { backoffDelay, isPaperlessApiError, type PaperlessApiError, sleep, supportsStopProcessing } from "./client";
 import { redact } from "../redact";
 import { session, type Session } from "./session";
 
-/** Where the object lives. `token` is a secret input and kept in (secret) state: delete needs it. */
+/**
+ * Where the object lives. The API token is no input: it is read at call time (see credentials),
+ * so a rotated token is no diff and refresh/destroy never need an old one from the state.
+ */
 export interface Connection {
   readonly url: string;
-  readonly token: string;
   /** Every kind has a name: it is how objects are adopted and how errors name them. */
   readonly name: string;
 }
@@ -21,12 +23,16 @@ export type TagInputs = Connection;
 export type Outputs<I> = I & { readonly paperlessId: number };
 
 /** State fields holding secrets; the dynamic resources list them as additionalSecretOutputs. */
-export const SECRET_OUTPUTS = ["token", "password"] as const;
+export const SECRET_OUTPUTS = ["password"] as const;
+
+/** The stack config key of the API token, and the environment variable used when it is not set. */
+export const TOKEN_CONFIG_KEY = "paperless-mail-ingest:paperlessToken";
+export const TOKEN_ENV = "PAPERLESS_API_TOKEN";
 
 // Pulumi's placeholder for a value not known until apply (preview of a new dependency).
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
-type FieldType = "text" | "optionalText" | "bool" | "int" | "texts" | { choices: readonly number[] };
+type FieldType = "text" | "optionalText" | "bool" | "texts" | { choices: readonly number[] } | { min: number; max: number };
 
 interface WireObject {
   readonly id: number;
@@ -40,6 +46,8 @@ const ACCOUNTS = "/api/mail_accounts/";
 const RULES = "/api/mail_rules/";
 const TAGS = "/api/tags/";
 const USERS = "/api/users/";
+const CORRESPONDENTS = "/api/correspondents/";
+const DOCUMENT_TYPES = "/api/document_types/";
 
 /** What differs between the three kinds of object; the lifecycle below is shared. */
 interface Kind<I extends Connection> {
@@ -70,15 +78,18 @@ function typeProblem(type: FieldType, v: unknown): string | undefined {
   if (type === "text") return typeof v === "string" && v !== "" ? undefined : "must be a non-empty string";
   if (type === "optionalText") return typeof v === "string" ? undefined : "must be a string";
   if (type === "bool") return typeof v === "boolean" ? undefined : "must be true or false";
-  if (type === "int") return Number.isInteger(v) ? undefined : "must be an integer";
   if (type === "texts") {
     return Array.isArray(v) && v.every((x) => typeof x === "string" && x !== "") ? undefined : "must be a list of non-empty strings";
+  }
+  if ("min" in type) {
+    return Number.isInteger(v) && (v as number) >= type.min && (v as number) <= type.max ? undefined
+      : `must be an integer from ${type.min} to ${type.max}`;
   }
   return typeof v === "number" && type.choices.includes(v) ? undefined : `must be one of ${type.choices.join(", ")}`;
 }
 
 function validateFields<I extends Connection>(kind: Kind<I>, news: Record<string, unknown>): pulumi.dynamic.CheckFailure[] {
-  const all: Record<string, FieldType> = { url: "text", token: "text", ...kind.fields };
+  const all: Record<string, FieldType> = { url: "text", ...kind.fields };
   for (const f of kind.secrets) all[f] = "text";
   const failures: pulumi.dynamic.CheckFailure[] = [];
   for (const [field, type] of Object.entries(all)) {
@@ -86,10 +97,10 @@ function validateFields<I extends Connection>(kind: Kind<I>, news: Record<string
     if (isUnknown(v)) continue;
     const problem = typeProblem(type, v);
     // Never echo a secret's value, only its field name.
-    const secret = field === "token" || kind.secrets.includes(field);
+    const secret = kind.secrets.includes(field);
     if (problem) failures.push({ property: field, reason: `${field}${secret ? "" : ` ${JSON.stringify(v)}`} ${problem}` });
   }
-  if (typeof news.url === "string" && !/^https?:\/\/[^\s/]+/.test(news.url)) {
+  if (typeof news.url === "string" && !isUnknown(news.url) && !/^https?:\/\/[^\s/]+/.test(news.url)) {
     failures.push({ property: "url", reason: `url ${JSON.stringify(news.url)} is not an http(s) URL` });
   }
   return failures;
@@ -105,18 +116,23 @@ function same(a: unknown, b: unknown): boolean {
   return a === b;
 }
 
-/** The declared fields whose value differs, secrets and credential included; `url` forces a replacement. */
+/**
+ * The declared fields whose value differs, secrets included; `url` forces a replacement. A state
+ * written before the token left the inputs still holds one: that counts as a change once, so the
+ * update writes the state without it.
+ */
 export function changedFields<I extends Connection>(kind: Kind<I>, olds: I, news: I): { changed: string[]; replaces: string[] } {
-  const compared = [...Object.keys(kind.fields), ...kind.secrets, "token"];
+  const compared = [...Object.keys(kind.fields), ...kind.secrets];
   const changed = compared.filter((f) => isUnknown((news as Record<string, unknown>)[f])
     || !same((olds as Record<string, unknown>)[f], (news as Record<string, unknown>)[f]));
+  if ("token" in olds) changed.push("token");
   const replaces = olds.url !== news.url ? ["url"] : [];
   return { changed, replaces };
 }
 
 /** Declared state to store: only the kind's own fields (no `__provider`, nothing unexpected). */
 function outputs<I extends Connection>(kind: Kind<I>, news: I, id: number): Outputs<I> {
-  const out: Record<string, unknown> = { url: news.url, token: news.token, paperlessId: id };
+  const out: Record<string, unknown> = { url: news.url, paperlessId: id };
   for (const f of [...Object.keys(kind.fields), ...kind.secrets]) out[f] = (news as Record<string, unknown>)[f];
   return out as unknown as Outputs<I>;
 }
@@ -131,21 +147,32 @@ function remedy(e: PaperlessApiError, url: string): string {
     return `; paperless-ngx at ${url} did not answer: check \`paperless.url\` in the stack config and that paperless-ngx is running and reachable from here`;
   }
   if (e.status === 401) {
-    return "; the API token was rejected: set a valid one with `pulumi config set --secret paperlessToken <token>` (or PAPERLESS_API_TOKEN)";
+    return "; the API token was rejected: set a valid one with `pulumi config set --secret paperlessToken <token>` (or PAPERLESS_API_TOKEN). "
+      + "Right after a change of the token, `pulumi refresh` and `pulumi destroy` still read the one the last `pulumi up` used: "
+      + "add `--run-program` (or run `pulumi up` first)";
   }
-  if (e.status === 403) return "; the token's user lacks a permission: use the API token of a paperless superuser";
+  if (e.status === 403) {
+    return "; the token's user may not do this: paperless answers 403 even to lists for a user without model permissions. "
+      + "Use the API token of a paperless superuser";
+  }
   return "";
 }
 
-async function guard<I extends Connection, T>(kind: Kind<I>, inputs: I, action: () => Promise<T>): Promise<T> {
+/** A readable message of anything thrown (a serialized class may not even be an Error). */
+function messageOf(e: unknown): string {
+  const m = typeof e === "object" && e !== null ? (e as { message?: unknown }).message : undefined;
+  return typeof m === "string" && m !== "" ? m : String(e);
+}
+
+async function guard<I extends Connection, T>(kind: Kind<I>, inputs: I, token: string | undefined, action: () => Promise<T>): Promise<T> {
   try {
     return await action();
   } catch (e) {
-    const secrets = [inputs.token, ...kind.secrets.map((f) => (inputs as Record<string, unknown>)[f])];
+    const secrets = [token, ...kind.secrets.map((f) => (inputs as Record<string, unknown>)[f])];
     const what = `${kind.label} ${JSON.stringify(inputs.name)}`;
-    const message = e instanceof PaperlessApiError
+    const message = isPaperlessApiError(e)
       ? `${what}: ${e.detail} (${e.method} ${e.path} → ${e.status ?? "no response"})${remedy(e, inputs.url)}`
-      : `${what}: ${e instanceof Error ? e.message : String(e)}`;
+      : `${what}: ${messageOf(e)}`;
     const err = new Error(redact(message, secrets));
     // The original stack would repeat the unredacted message.
     err.stack = `${err.name}: ${err.message}`;
@@ -153,7 +180,7 @@ async function guard<I extends Connection, T>(kind: Kind<I>, inputs: I, action: 
   }
 }
 
-const notFound = (e: unknown): boolean => e instanceof PaperlessApiError && e.status === 404;
+const notFound = (e: unknown): boolean => isPaperlessApiError(e) && e.status === 404;
 
 // ---------------------------------------------------------------------------------------------
 // Name <-> id resolution over the memoized lists
@@ -185,6 +212,20 @@ async function accountId(s: Session, name: string): Promise<number> {
   return found.id;
 }
 
+/** The id of a correspondent or document type by name; "" is none (null). Listed only when one is named. */
+async function refId(s: Session, collection: string, field: string, name: string): Promise<number | null> {
+  if (name === "") return null;
+  const found = byName(await s.list<WireObject>(collection), name, (o) => o.name);
+  if (!found.length) throw new Error(`${field}: ${JSON.stringify(name)} does not exist on ${s.client.baseUrl}`);
+  return found[0]!.id;
+}
+
+/** The name of a referenced correspondent or document type; null is "". Listed only when one is set. */
+async function refName(s: Session, collection: string, id: unknown): Promise<string> {
+  if (id === null || id === undefined) return "";
+  return nameOf(await s.list<WireObject>(collection), id, (o) => o.name);
+}
+
 async function tagIds(s: Session, names: readonly string[]): Promise<number[]> {
   const tags = await s.list<WireObject>(TAGS);
   return names.map((n) => {
@@ -207,16 +248,26 @@ const pick = (obj: Record<string, unknown>, fields: readonly string[]) => Object
 
 // Declared fields per kind (contract §1/§2 names and enum values). Referenced by name rather than
 // through `this`, so the serialized methods do not depend on how they are called.
+// Integer ranges are the database columns' (PositiveInteger, SmallInteger, PositiveSmallInteger):
+// SQLite stores anything, PostgreSQL refuses past them at write time.
 const ACCOUNT_FIELDS: Readonly<Record<string, FieldType>> = {
-  name: "text", imap_server: "text", imap_port: "int", imap_security: { choices: [1, 2, 3] }, username: "text",
+  name: "text", imap_server: "text", imap_port: { min: 1, max: 65535 }, imap_security: { choices: [1, 2, 3] }, username: "text",
   character_set: "text", account_type: { choices: [1, 2, 3] }, is_token: "bool",
 };
+// Every writable field of MailRuleSerializer (contract §2) but the permission ones.
 const RULE_FIELDS: Readonly<Record<string, FieldType>> = {
-  name: "text", account: "text", owner: "text", order: "int", enabled: "bool", folder: "text",
-  filter_from: "optionalText", maximum_age: "int", action: { choices: [1, 2, 3, 4, 5] }, action_parameter: "optionalText",
+  name: "text", account: "text", owner: "text", order: { min: -32768, max: 32767 }, enabled: "bool", folder: "text",
+  filter_from: "optionalText", filter_to: "optionalText", filter_subject: "optionalText", filter_body: "optionalText",
+  filter_attachment_filename_include: "optionalText", filter_attachment_filename_exclude: "optionalText",
+  maximum_age: { min: 0, max: 32767 }, action: { choices: [1, 2, 3, 4, 5] }, action_parameter: "optionalText",
   assign_title_from: { choices: [1, 2, 3] }, assign_tags: "texts", assign_owner_from_rule: "bool",
-  attachment_type: { choices: [1, 2] }, consumption_scope: { choices: [1, 2, 3] }, stop_processing: "bool",
+  assign_correspondent_from: { choices: [1, 2, 3, 4] }, assign_correspondent: "optionalText", assign_document_type: "optionalText",
+  attachment_type: { choices: [1, 2] }, consumption_scope: { choices: [1, 2, 3] }, pdf_layout: { choices: [0, 1, 2, 3, 4] },
+  stop_processing: "bool",
 };
+// Nullable text fields: paperless stores null where the plan says "" (contract §1).
+const NULLABLE_TEXT = ["filter_from", "filter_to", "filter_subject", "filter_body", "filter_attachment_filename_include",
+  "filter_attachment_filename_exclude", "action_parameter"] as const;
 
 export const accountKind: Kind<AccountInputs> = {
   label: "mail account",
@@ -260,8 +311,8 @@ export const ruleKind: Kind<RuleInputs> = {
       if (!isUnknown(news.account) && !isUnknown(news.filter_from)) await ruleKind.find(s, news, await s.list<WireObject>(RULES));
       return [];
     } catch (e) {
-      if (e instanceof PaperlessApiError) throw e;
-      return [{ property: "owner", reason: `mail rule ${JSON.stringify(news.name)}: ${(e as Error).message}` }];
+      if (isPaperlessApiError(e)) throw e;
+      return [{ property: "owner", reason: `mail rule ${JSON.stringify(news.name)}: ${messageOf(e)}` }];
     }
   },
   async toWire(s, news) {
@@ -272,6 +323,8 @@ export const ruleKind: Kind<RuleInputs> = {
       // Always explicit: a body without `owner` would make the token's user the owner (contract §2).
       owner: await userId(s, news.owner),
       assign_tags: await tagIds(s, news.assign_tags),
+      assign_correspondent: await refId(s, CORRESPONDENTS, "assign_correspondent", news.assign_correspondent),
+      assign_document_type: await refId(s, DOCUMENT_TYPES, "assign_document_type", news.assign_document_type),
     };
     if (!supportsStopProcessing(info)) delete body.stop_processing; // 3.x only (contract §1)
     return body;
@@ -283,10 +336,11 @@ export const ruleKind: Kind<RuleInputs> = {
       account: nameOf(accounts, obj.account, (a) => a.name),
       owner: obj.owner === null ? null : nameOf(users, obj.owner, (u) => u.username),
       assign_tags: (obj.assign_tags as number[]).map((id) => nameOf(tags, id, (t) => t.name)),
+      assign_correspondent: await refName(s, CORRESPONDENTS, obj.assign_correspondent),
+      assign_document_type: await refName(s, DOCUMENT_TYPES, obj.assign_document_type),
       // 2.x has no such field: nothing to drift from.
       stop_processing: obj.stop_processing ?? olds.stop_processing,
-      filter_from: obj.filter_from ?? "",
-      action_parameter: obj.action_parameter ?? "",
+      ...Object.fromEntries(NULLABLE_TEXT.map((f) => [f, obj[f] ?? ""])),
     };
   },
   async find(s, news, objects) {
@@ -355,7 +409,7 @@ async function createOrAdopt<I extends Connection>(s: Session, kind: Kind<I>, ne
       s.claimed.add(`${kind.collection}${obj.id}`);
       return obj;
     } catch (e) {
-      if (existing || !(e instanceof PaperlessApiError)) throw e;
+      if (existing || !isPaperlessApiError(e)) throw e;
       // Two resources ensuring one name in parallel (mailboxes sharing a tag): the loser gets a
       // uniqueness 400. If the name exists now, adopt the winner; otherwise the 400 stands.
       if (e.status === 400 && !raced) {
@@ -368,12 +422,49 @@ async function createOrAdopt<I extends Connection>(s: Session, kind: Kind<I>, ne
   }
 }
 
-export function makeProvider<I extends Connection>(kind: Kind<I>): pulumi.dynamic.ResourceProvider {
+/**
+ * The API token, read at call time: the stack config the engine hands to `configure` (the default
+ * provider's, so `paperless-mail-ingest:paperlessToken`), else the environment. Never an input:
+ * a rotated token is no diff, and no operation needs one from the state.
+ */
+function credentials() {
+  // Kept on globalThis, like the session memo: the closure serializer never captures it, so a
+  // configured token can never end up in a serialized provider's text (and so in the state).
+  const slot = () => globalThis as unknown as Record<symbol, string | undefined>;
+  const key = () => Symbol.for("paperless-mail-ingest/paperless-token");
   return {
+    configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
+      const token = req.config.get(TOKEN_CONFIG_KEY);
+      if (token) slot()[key()] = token;
+      return Promise.resolve();
+    },
+    token(): string | undefined {
+      return slot()[key()] ?? (process.env[TOKEN_ENV] || undefined);
+    },
+    require(): string {
+      const token = this.token();
+      if (!token) {
+        throw new Error(`no paperless-ngx API token: set one with \`pulumi config set --secret paperlessToken <token>\` or export ${TOKEN_ENV}`);
+      }
+      return token;
+    },
+  };
+}
+
+export function makeProvider<I extends Connection>(kind: Kind<I>): pulumi.dynamic.ResourceProvider {
+  const creds = credentials();
+  /** Runs `action` on the session of `inputs.url` with the current token; errors name the object and never show a secret. */
+  const withSession = <T>(inputs: I, action: (s: Session) => Promise<T>): Promise<T> => {
+    const token = creds.token();
+    return guard(kind, inputs, token, () => action(session(inputs.url, creds.require())));
+  };
+  return {
+    configure: (req) => creds.configure(req),
+
     async check(_olds: I, news: I) {
       const failures = [...validateFields(kind, news as unknown as Record<string, unknown>), ...(kind.validate?.(news) ?? [])];
-      if (!failures.length && kind.checkRemote && !isUnknown(news.url) && !isUnknown(news.token)) {
-        failures.push(...await guard(kind, news, () => kind.checkRemote!(session(news.url, news.token), news)));
+      if (!failures.length && kind.checkRemote && !isUnknown(news.url)) {
+        failures.push(...await withSession(news, (s) => kind.checkRemote!(s, news)));
       }
       return { inputs: news, failures };
     },
@@ -387,15 +478,14 @@ export function makeProvider<I extends Connection>(kind: Kind<I>): pulumi.dynami
     },
 
     async create(news: I) {
-      return guard(kind, news, async () => {
-        const obj = await createOrAdopt(session(news.url, news.token), kind, news);
+      return withSession(news, async (s) => {
+        const obj = await createOrAdopt(s, kind, news);
         return { id: String(obj.id), outs: outputs(kind, news, obj.id) };
       });
     },
 
     async read(id: string, olds: I) {
-      return guard(kind, olds, async () => {
-        const s = session(olds.url, olds.token);
+      return withSession(olds, async (s) => {
         // One memoized list serves every resource of the refresh (request budget).
         const obj = (await s.list<WireObject>(kind.collection)).find((o) => String(o.id) === id);
         if (!obj) return { id: "", props: {} }; // gone: refresh drops it from the state
@@ -405,8 +495,7 @@ export function makeProvider<I extends Connection>(kind: Kind<I>): pulumi.dynami
     },
 
     async update(id: string, olds: I, news: I) {
-      return guard(kind, news, async () => {
-        const s = session(news.url, news.token);
+      return withSession(news, async (s) => {
         const body = await kind.toWire(s, news, olds);
         try {
           await s.write("PATCH", `${kind.collection}${id}/`, body, kind.invalidates);
@@ -419,8 +508,7 @@ export function makeProvider<I extends Connection>(kind: Kind<I>): pulumi.dynami
     },
 
     async delete(id: string, olds: I) {
-      await guard(kind, olds, async () => {
-        const s = session(olds.url, olds.token);
+      await withSession(olds, async (s) => {
         // A resource created in this same operation adopted this object (a sender's new address under
         // the same rule name: new resource created, old one deleted afterwards). It is no longer ours.
         if (s.claimed.has(`${kind.collection}${id}`)) return;

@@ -9,8 +9,6 @@ type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 
 interface ConnectionArgs {
   url: pulumi.Input<string>;
-  /** paperless API token (secret). */
-  token: pulumi.Input<string>;
 }
 export type MailAccountArgs = ConnectionArgs & Inputs<MailAccountPlan> & { password: pulumi.Input<string> };
 export type MailRuleArgs = ConnectionArgs & Inputs<MailRulePlan>;

@@ -32,9 +32,10 @@ function processCache(): ProcessCache {
   return (g[key] ??= { sessions: new Map() });
 }
 
-/** Forget every memoized list and server probe (the next operation starts as a new process would). */
+/** Forget every memoized list, server probe and configured token (the next operation starts as a new process would). */
 export function clearSessions(): void {
   processCache().sessions.clear();
+  delete (globalThis as unknown as Record<symbol, unknown>)[Symbol.for("paperless-mail-ingest/paperless-token")];
 }
 
 /** The memo after a successful write: POST adds the returned object, PATCH replaces it, DELETE drops `<id>/`. */

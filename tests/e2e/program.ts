@@ -8,14 +8,14 @@ import { PaperlessMailbox } from "../../components/paperlessMailbox";
 import { readProgramConfig } from "../../components/programConfig";
 
 export const paperlessProgram: PulumiFn = async () => {
-  const { config, paperlessToken, mailboxPassword } = readProgramConfig();
+  const { config, mailboxPassword } = readProgramConfig();
   const ruleIds: Record<string, unknown> = {};
   for (const mailbox of config.mailboxes) {
     // In production an absent password is generated into Vault; the E2E sets every one.
     const password = mailboxPassword(mailbox.address);
     if (!password) throw new Error(`mailboxPasswords.${mailbox.address}: not set in the E2E stack`);
     const box = new PaperlessMailbox(mailboxResourceName(mailbox), {
-      mailbox, mailserver: config.mailserver, paperless: config.paperless, apiToken: paperlessToken, password,
+      mailbox, mailserver: config.mailserver, paperless: config.paperless, password,
     });
     ruleIds[mailbox.address] = box.ruleIds;
   }

@@ -1,6 +1,6 @@
 // Drives dynamic providers the way the Pulumi engine does — check, diff, then create / update /
 // replace / delete in dependency order, dependents in parallel — without an engine, so provider
-// behaviour can be asserted step by step against an emulator. Every operation starts with an
+// behaviour can be asserted step by step against a real server. Every operation starts with an
 // empty per-process cache, as each `pulumi` operation starts a fresh plugin process.
 import type * as pulumi from "@pulumi/pulumi";
 import { paperlessChildren } from "../../components/paperlessMailbox";
@@ -36,7 +36,7 @@ export const defaultProviders: Providers = { account: mailAccountProvider, rule:
 
 /** The resources the PaperlessMailbox component declares for one mailbox, as the driver's input. */
 export function mailboxResources(name: string, mailbox: Mailbox, mailserver: MailserverSettings, paperless: PaperlessSettings,
-  secrets: { token: string; password: string }, providers: Providers = defaultProviders): DesiredResource[] {
+  secrets: { password: string }, providers: Providers = defaultProviders): DesiredResource[] {
   const c = paperlessChildren(name, mailbox, mailserver, paperless, secrets);
   const account = { name: c.account.name, provider: providers.account, inputs: { ...c.account.inputs } };
   const tags = c.tags.map((t) => ({ name: t.name, provider: providers.tag, inputs: { ...t.inputs } }));

@@ -1,7 +1,7 @@
 // Shared setup for the paperless suites.
 
-/** Short timeouts and backoff, so fault tests take milliseconds (read by httpSettingsFromEnv at call time). */
-export function fastHttp(timeoutMs = 400): void {
+/** Short timeouts and backoff, so fault tests take seconds, not minutes (read by httpSettingsFromEnv at call time). */
+export function fastHttp(timeoutMs = 3000): void {
   const saved = { ...process.env };
   beforeAll(() => {
     process.env.PAPERLESS_HTTP_TIMEOUT_MS = String(timeoutMs);
@@ -25,4 +25,16 @@ export async function failure<E extends Error = Error>(p: Promise<unknown>): Pro
     return e as E;
   }
   throw new Error("expected a failure");
+}
+
+/** Runs `fn` with a longer client timeout: a page of 1000 objects takes longer than fastHttp's on a busy machine. */
+export async function patiently<T>(fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const saved = process.env.PAPERLESS_HTTP_TIMEOUT_MS;
+  process.env.PAPERLESS_HTTP_TIMEOUT_MS = String(timeoutMs);
+  try {
+    return await fn();
+  } finally {
+    if (saved === undefined) delete process.env.PAPERLESS_HTTP_TIMEOUT_MS;
+    else process.env.PAPERLESS_HTTP_TIMEOUT_MS = saved;
+  }
 }

@@ -55,6 +55,8 @@ export interface FaultProxy {
   writes(): ProxiedRequest[];
   /** Requests matching method (`*` = any) and a path prefix (`/api/mail_rules/`; default any). */
   count(method?: string, pathPrefix?: string): number;
+  /** The most requests it has had open at once since the last reset. */
+  peakInFlight(): number;
   /** Queue a fault; queued faults are matched in order. */
   inject(fault: Fault): void;
   /** Forget the recorded requests and any queued fault. */
@@ -110,6 +112,8 @@ export async function startFaultProxy(targetUrl: string, opts: { ca?: Buffer } =
   const requests: ProxiedRequest[] = [];
   let armed: Armed[] = [];
   const hanging = new Set<http.ServerResponse>();
+  let inFlight = 0;
+  let peak = 0;
 
   const take = (method: string, path: string): Fault | undefined => {
     const a = armed.find((x) => x.left > 0 && (!x.fault.method || x.fault.method === method) && (!x.fault.path || x.fault.path.test(path)));
@@ -122,6 +126,12 @@ export async function startFaultProxy(targetUrl: string, opts: { ca?: Buffer } =
   const server = http.createServer(async (req, res) => {
     const method = req.method ?? "GET";
     const path = req.url ?? "/";
+    peak = Math.max(peak, ++inFlight);
+    // Done when the answer is sent (or the connection gone), whichever comes first.
+    let done = false;
+    const finish = () => { if (!done) { done = true; inFlight--; } };
+    res.on("finish", finish);
+    res.on("close", finish);
     try {
       const body = await readBody(req);
       const fault = take(method, path);
@@ -159,7 +169,8 @@ export async function startFaultProxy(targetUrl: string, opts: { ca?: Buffer } =
     writes: () => requests.filter((r) => r.method !== "GET"),
     count: (method = "*", pathPrefix = "") => requests.filter((r) => (method === "*" || r.method === method) && r.path.startsWith(pathPrefix)).length,
     inject: (fault) => { armed.push({ fault, left: fault.times ?? 1 }); },
-    reset: () => { requests.length = 0; armed = []; },
+    peakInFlight: () => peak,
+    reset: () => { requests.length = 0; armed = []; peak = inFlight; },
     close: () => new Promise<void>((resolve) => {
       for (const res of hanging) res.socket?.destroy();
       server.closeAllConnections();

@@ -1,0 +1,119 @@
+// The mission, end to end with nothing stood in: docker-mailserver's own start-up on real Postfix +
+// Dovecot + Pigeonhole with the program's account line, self-alias and sieve; the paperless account
+// and rules made by `pulumi up` through the real engine; the real `manage.py mail_fetcher`. A forwarded mail with a .txt
+// attachment from a listed sender becomes exactly one document owned by the mapped user.
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { processedFolderCommand } from "../../core/mailboxCommands";
+import { PROJECT } from "../../core/types";
+import { startMailserver, type Mailserver } from "../support/mailserver/mailserver";
+import { newCredentials, podFiles } from "../support/mailserver/programFiles";
+import { admin, type Admin, type Row } from "../support/paperless/admin";
+import { PAPERLESS_VERSIONS, startPaperless, type PaperlessServer } from "../support/paperless/server";
+import { PROD_STACK_FILE, prodConfig, prodUsers } from "../support/prodConfig";
+import { engineStack, type EngineStack } from "./engine";
+import { paperlessProgram } from "./program";
+
+jest.setTimeout(300_000);
+
+const config = prodConfig();
+const mailbox = config.mailboxes[0]!;
+const ANCA = "ancaelena98@gmail.com";
+
+describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
+  const credentials = newCredentials(config, () => randomBytes(18).toString("base64"));
+  const password = credentials.get(mailbox.address)!.password;
+  const root = mkdtempSync(join(tmpdir(), "mission-"));
+  let mail: Mailserver;
+  let server: PaperlessServer;
+  let api: Admin;
+  let engine: EngineStack;
+
+  beforeAll(async () => {
+    // The mailserver as docker-mailserver reads the program's lines and sieve after `pulumi up`.
+    const pod = podFiles(root, config, { accounts: "", virtual: `@${mailbox.domain} spam@${mailbox.domain}\n` }, credentials, true);
+    const mailDir = join(root, "mail");
+    mkdirSync(mailDir);
+    mail = await startMailserver({ version: "v15.1.0", configDir: pod.configDir, mounts: pod.mounts, mailDir, instanceDir: join(root, "pod") });
+    // What the program's command does in the pod (SieveFilter): the folder paperless moves mail to.
+    expect((await mail.exec(processedFolderCommand(mailbox))).code).toBe(0);
+    server = await startPaperless(version, { users: prodUsers() });
+    api = admin(server);
+
+    engine = await engineStack("mission", paperlessProgram);
+    const prod = (parseYaml(readFileSync(PROD_STACK_FILE, "utf8")) as { config: Record<string, Record<string, unknown>> }).config;
+    const ws = engine.stack.workspace;
+    const settings = await ws.stackSettings(engine.stack.name);
+    await ws.saveStackSettings(engine.stack.name, { ...settings, config: {
+      ...prod,
+      [`${PROJECT}:paperless`]: { ...prod[`${PROJECT}:paperless`], url: server.url },
+      // Dovecot on loopback, plain IMAP (the test instance has no certificate).
+      [`${PROJECT}:mailserver`]: { ...prod[`${PROJECT}:mailserver`], imapHost: "127.0.0.1", imapPort: mail.imapPort, imapSecurity: "none" },
+    } as never });
+    await engine.stack.setConfig(`${PROJECT}:paperlessToken`, { value: server.token, secret: true });
+    await engine.stack.setConfig(`${PROJECT}:mailboxPasswords["${mailbox.address}"]`, { value: password, secret: true }, true);
+  });
+  afterAll(async () => {
+    engine?.dispose();
+    await server?.stop();
+    await mail?.stop(0);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  /** A forwarded mail with a text attachment; returns its Message-ID. */
+  function forwarded(from: string, subject: string): { id: string; text: string } {
+    const id = `<${randomBytes(8).toString("hex")}@mission.test>`;
+    const boundary = `b-${randomBytes(6).toString("hex")}`;
+    const text = [`From: ${from}`, `To: ${mailbox.address}`, `Subject: ${subject}`, `Date: ${new Date().toUTCString()}`,
+      `Message-ID: ${id}`, "MIME-Version: 1.0", `Content-Type: multipart/mixed; boundary="${boundary}"`, "",
+      `--${boundary}`, "Content-Type: text/plain; charset=utf-8", "", "Forwarded, see the attachment.", "",
+      `--${boundary}`, "Content-Type: text/plain; charset=utf-8; name=\"statement.txt\"",
+      "Content-Disposition: attachment; filename=\"statement.txt\"", "", `Statement for ${subject}: 42.00 EUR`, "",
+      `--${boundary}--`, ""].join("\r\n");
+    return { id, text };
+  }
+
+  test("pulumi up makes the account and one rule per sender; a listed sender's mail becomes one document owned by its user", async () => {
+    const up = await engine.stack.up();
+    expect(up.summary.result).toBe("succeeded");
+    expect((await api.list("/api/mail_rules/")).map((r) => r.filter_from).sort()).toEqual(mailbox.senders.map((s) => s.address).sort());
+
+    const anca = forwarded(ANCA, "Bank statement November");
+    const stranger = forwarded("mallory@evil.test", "Invoice you must pay");
+    for (const m of [anca, stranger]) {
+      const delivery = await mail.deliver({ mailFrom: "bounces@forwarder.test", rcptTo: [mailbox.address] }, m.text);
+      expect(delivery.recipients).toEqual([expect.objectContaining({ to: mailbox.address, status: "sent" })]);
+    }
+    expect(mail.locate(anca.id)).toEqual([`${mailbox.address}:INBOX`]);
+    expect(mail.locate(stranger.id)).toEqual([]); // the sieve discarded it
+
+    await server.mailFetcher();
+
+    const docs = await api.list<Row & { title: string; tags: number[] }>("/api/documents/");
+    const tag = (await api.list("/api/tags/")).find((t) => t.name === mailbox.tag)!;
+    expect(docs.map((d) => ({ title: d.title, owner: d.owner, tags: d.tags }))).toEqual([
+      { title: "Bank statement November", owner: server.users.anca!.id, tags: [tag.id] },
+    ]);
+    expect(mail.locate(anca.id)).toEqual([`${mailbox.address}:Processed`]);
+    // A second fetch files nothing again.
+    await server.mailFetcher();
+    expect(await api.list("/api/documents/")).toHaveLength(1);
+  });
+
+  test("overlapping senders (one address inside another) are refused before anything is written", async () => {
+    const before = await api.snapshot();
+    const ws = engine.stack.workspace;
+    const settings = await ws.stackSettings(engine.stack.name);
+    const config = { ...settings.config } as Record<string, unknown>;
+    const [box] = config[`${PROJECT}:mailboxes`] as { senders: unknown[] }[];
+    config[`${PROJECT}:mailboxes`] = [{ ...box, senders: [...box!.senders, { address: "ann@gmail.com", user: "anca" }, { address: "joann@gmail.com", user: "emo" }] }];
+    await ws.saveStackSettings(engine.stack.name, { ...settings, config: config as never });
+    const failed = await engine.stack.up().then(() => undefined, (e: Error) => e);
+    expect(String(failed?.message)).toContain('"joann@gmail.com" contains mailboxes[0].senders[5].address "ann@gmail.com"');
+    expect(await api.snapshot()).toBe(before);
+    await ws.saveStackSettings(engine.stack.name, settings);
+  });
+});

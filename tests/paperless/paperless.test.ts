@@ -1,0 +1,24 @@
+// The paperless providers against real paperless-ngx 3.0.5 and 2.20.15 on loopback, faults from
+// the proxy in front of each. One server per version serves every suite (a start costs ~15 s).
+import { PAPERLESS_VERSIONS } from "../support/paperless/server";
+import { realPaperless } from "./context";
+import { fastHttp } from "./support";
+import { badInputTests } from "./suites/badInput";
+import { clientTests } from "./suites/client";
+import { harnessTests } from "./suites/harness";
+import { lifecycleTests } from "./suites/lifecycle";
+import { providerTests } from "./suites/provider";
+import { serializationTests } from "./suites/serialization";
+
+jest.setTimeout(120_000);
+fastHttp();
+
+describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
+  const ctx = realPaperless(version);
+  describe("test harness", () => harnessTests(ctx));
+  describe("client", () => clientTests(ctx));
+  describe("providers", () => providerTests(ctx));
+  describe("serialized providers", () => serializationTests(ctx));
+  describe("lifecycle", () => lifecycleTests(ctx));
+  describe("bad input", () => badInputTests(ctx));
+});

@@ -1,0 +1,76 @@
+// The HTTP client on its own against the real server: pagination, retries, timeouts, the version
+// probe, and its errors (faults from the proxy).
+import { isPaperlessApiError, MAX_IN_FLIGHT, PaperlessClient, type HttpSettings, type PaperlessApiError } from "../../../providers/paperless/client";
+import type { Ctx } from "../context";
+import { failure } from "../support";
+
+const FAST: HttpSettings = { timeoutMs: 2000, retries: 2, backoffMs: 1, maxBackoffMs: 5 };
+
+export function clientTests(ctx: () => Ctx): void {
+  const client = () => new PaperlessClient(ctx().url, ctx().server.token, FAST);
+
+  test("follows `next`, whose origin is the server's own and not the proxy's it was asked through", async () => {
+    const { server, proxy } = ctx();
+    await server.manage(["shell", "-c", "from documents.models import Tag; Tag.objects.bulk_create([Tag(name=f't{i}') for i in range(2100)])"]);
+    // A page of 1000 takes longer than FAST's timeout on a busy machine.
+    const tags = await new PaperlessClient(ctx().url, server.token, { ...FAST, timeoutMs: 30_000 }).listAll<{ name: string }>("/api/tags/");
+    expect(new Set(tags.map((t) => t.name)).size).toBe(2100);
+    expect(proxy.count("GET", "/api/tags/")).toBe(3); // page_size 1000
+  });
+
+  test("idempotent requests are retried; a POST is not (the caller must look up first)", async () => {
+    const { proxy } = ctx();
+    const c = client();
+    proxy.inject({ kind: "status", status: 503, times: 2, method: "GET", path: /tags/ });
+    expect(await c.listAll("/api/tags/")).toEqual([]);
+    proxy.inject({ kind: "status", status: 503, method: "POST" });
+    const e = await failure<PaperlessApiError>(c.request("POST", "/api/tags/", { body: { name: "x" } }));
+    expect([e.status, e.retryable, proxy.count("POST", "/api/tags/")]).toEqual([503, true, 1]);
+  });
+
+  test("a timeout is retryable and says how long it waited; a 4xx carries the field errors", async () => {
+    const { proxy } = ctx();
+    const c = client();
+    await c.serverInfo();
+    proxy.inject({ kind: "slow", times: 3, method: "GET", delayMs: 2500 });
+    const slow = await failure<PaperlessApiError>(c.request("GET", "/api/tags/"));
+    expect([slow.message, slow.retryable]).toEqual(["GET /api/tags/ → no response: timed out after 2000 ms", true]);
+    expect(proxy.count("GET", "/api/tags/")).toBe(3);
+    const bad = await failure<PaperlessApiError>(c.request("POST", "/api/mail_accounts/", { body: { name: "" } }));
+    expect(isPaperlessApiError(bad)).toBe(true);
+    expect(bad.fieldErrors).toEqual({ name: ["This field may not be blank."], imap_server: ["This field is required."], username: ["This field is required."], password: ["This field is required."] });
+    expect(bad.message).toBe("POST /api/mail_accounts/ → 400: name: This field may not be blank.; imap_server: This field is required.; username: This field is required.; password: This field is required.");
+    expect(bad.retryable).toBe(false);
+  });
+
+  test("the version probe runs once, and a failed probe is tried again later", async () => {
+    const { proxy, version } = ctx();
+    const c = client();
+    proxy.inject({ kind: "status", status: 503, times: 3, path: /mail_accounts/ });
+    await expect(c.serverInfo()).rejects.toThrow(/503/);
+    expect(await c.serverInfo()).toEqual({ apiVersion: version.startsWith("3.") ? 10 : 9, serverVersion: version });
+    await c.serverInfo();
+    await c.request("GET", "/api/tags/");
+    expect(proxy.count("GET", "/api/mail_accounts/")).toBe(4);
+  });
+
+  test("a dropped connection is a retryable failure without the token; errors keep their code across copies of the client", async () => {
+    const { proxy, server } = ctx();
+    proxy.inject({ kind: "reset", times: 3 });
+    const e = await failure<PaperlessApiError>(client().serverInfo());
+    expect(e.message).toMatch(/^GET \/api\/mail_accounts\/\?page_size=1 → no response: connection failed \(\w+\)$/);
+    expect([e.retryable, e.code, e instanceof Error]).toEqual([true, "PAPERLESS_API_ERROR", true]);
+    expect(JSON.stringify(e) + e.stack).not.toContain(server.token);
+    // What a serialized copy of the module sees: only the property, no shared class.
+    expect(isPaperlessApiError(JSON.parse(JSON.stringify({ ...e, message: e.message })))).toBe(true);
+  });
+
+  test(`never more than ${MAX_IN_FLIGHT} requests in flight to one server, however many are asked for at once`, async () => {
+    const { proxy } = ctx();
+    const c = client();
+    await c.serverInfo();
+    proxy.inject({ kind: "slow", times: 40, delayMs: 50 });
+    await Promise.all(Array.from({ length: 40 }, () => c.request("GET", "/api/tags/?page_size=1")));
+    expect(proxy.peakInFlight()).toBe(MAX_IN_FLIGHT);
+  });
+}
