@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { processedFolderCommand } from "../../core/mailboxCommands";
+import { fromStackFile, validateStack } from "../../core/stackConfig";
 import { PROJECT } from "../../core/types";
 import { startMailserver, type Mailserver } from "../support/mailserver/mailserver";
 import { newCredentials, podFiles } from "../support/mailserver/programFiles";
@@ -103,17 +104,13 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
     expect(await api.list("/api/documents/")).toHaveLength(1);
   });
 
-  test("overlapping senders (one address inside another) are refused before anything is written", async () => {
-    const before = await api.snapshot();
-    const ws = engine.stack.workspace;
-    const settings = await ws.stackSettings(engine.stack.name);
-    const config = { ...settings.config } as Record<string, unknown>;
-    const [box] = config[`${PROJECT}:mailboxes`] as { senders: unknown[] }[];
-    config[`${PROJECT}:mailboxes`] = [{ ...box, senders: [...box!.senders, { address: "ann@gmail.com", user: "anca" }, { address: "joann@gmail.com", user: "emo" }] }];
-    await ws.saveStackSettings(engine.stack.name, { ...settings, config: config as never });
-    const failed = await engine.stack.up().then(() => undefined, (e: Error) => e);
-    expect(String(failed?.message)).toContain('"joann@gmail.com" contains mailboxes[0].senders[5].address "ann@gmail.com"');
-    expect(await api.snapshot()).toBe(before);
-    await ws.saveStackSettings(engine.stack.name, settings);
+  test("overlapping senders (one address inside another) are refused by the stack's validation, naming both", async () => {
+    // The validation the program runs first at every preview and up (components/programConfig.ts):
+    // run directly, since an inline program's throw would also surface as this process's error.
+    const prod = (parseYaml(readFileSync(PROD_STACK_FILE, "utf8")) as { config: Record<string, unknown> }).config;
+    const [box] = prod[`${PROJECT}:mailboxes`] as { senders: unknown[] }[];
+    const senders = [...box!.senders, { address: "ann@gmail.com", user: "anca" }, { address: "joann@gmail.com", user: "emo" }];
+    const { problems } = validateStack(fromStackFile({ ...prod, [`${PROJECT}:mailboxes`]: [{ ...box, senders }] }));
+    expect(problems).toEqual([expect.stringMatching(/^mailboxes\[0\]\.senders\[6\]\.address: "joann@gmail\.com" contains mailboxes\[0\]\.senders\[5\]\.address "ann@gmail\.com": paperless matches a rule's filter_from as a substring/)]);
   });
 });
