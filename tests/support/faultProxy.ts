@@ -42,6 +42,8 @@ export interface ProxiedRequest {
   readonly path: string;
   /** The JSON body sent, if any. */
   readonly body: unknown;
+  /** The request headers, as Node gives them (lower-case names). */
+  readonly headers: http.IncomingHttpHeaders;
   /** The fault it got, if any. */
   readonly fault?: FaultKind;
 }
@@ -135,7 +137,7 @@ export async function startFaultProxy(targetUrl: string, opts: { ca?: Buffer } =
     try {
       const body = await readBody(req);
       const fault = take(method, path);
-      requests.push({ method, path, body: parseJson(body), ...(fault ? { fault: fault.kind } : {}) });
+      requests.push({ method, path, body: parseJson(body), headers: req.headers, ...(fault ? { fault: fault.kind } : {}) });
       await fault?.before?.();
       if (!fault || fault.kind === "slow" || fault.kind === "pass") {
         const answer = await forward(target, req, body, opts.ca);

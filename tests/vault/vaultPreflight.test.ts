@@ -9,6 +9,7 @@ import { MailboxSecret } from "../../components/mailboxSecret";
 import { readVaultConnection } from "../../components/vaultConnection";
 import { vaultWritePreflightProvider, type VaultWritePreflightProps } from "../../providers/vault/vaultPreflight";
 import { freePorts } from "../support/cluster/ports";
+import { startFaultProxy, type FaultProxy } from "../support/faultProxy";
 import { startVault, type VaultDev } from "../support/cluster/vault";
 import { prodConfig } from "../support/prodConfig";
 import { isSecretValue, unwrapSecrets } from "../support/mockValues";
@@ -197,6 +198,47 @@ describe("VaultWritePreflight.check: may the token write the mailbox password?",
     const created = await provider.create!(props({ token: vault.rootToken }));
     expect(created.id).toBe(DATA);
     expect(created.outs).not.toHaveProperty("token");
+  });
+});
+
+describe("what the preflight sends, seen by a fault proxy in front of Vault", () => {
+  let proxy: FaultProxy;
+  beforeAll(async () => { proxy = await startFaultProxy(vault.addr); });
+  afterAll(() => proxy.close());
+  beforeEach(() => proxy.reset());
+  const viaProxy = (over: Partial<VaultWritePreflightProps> = {}) => props({ address: proxy.url, token: vault.rootToken, ...over });
+
+  it("asks one documented question: capabilities-self for exactly the paths the Vault provider will use, with the token", async () => {
+    expect((await check(viaProxy())).failures).toEqual([]);
+    expect(proxy.requests).toEqual([expect.objectContaining({ method: "POST", path: "/v1/sys/capabilities-self", body: { paths: [DATA, METADATA, CHILD_TOKEN] } })]);
+    expect(proxy.requests[0]!.headers["x-vault-token"]).toBe(vault.rootToken);
+    proxy.reset();
+    expect((await check(viaProxy({ skipChildToken: true }))).failures).toEqual([]);
+    expect(proxy.requests[0]!.body).toEqual({ paths: [DATA, METADATA] });
+  });
+
+  it("sends the Vault Enterprise namespace it is given (the dev server, open source, ignores it)", async () => {
+    await check(viaProxy({ namespace: "team-a" }));
+    expect(proxy.requests[0]!.headers["x-vault-namespace"]).toBe("team-a");
+    proxy.reset();
+    await check(viaProxy());
+    expect(proxy.requests[0]!.headers).not.toHaveProperty("x-vault-namespace");
+  });
+
+  it("fails a Vault that does not answer within the timeout, naming where the address came from", async () => {
+    proxy.inject({ kind: "hang" });
+    const started = Date.now();
+    expect(await reason(viaProxy({ addressSource: "VAULT_ADDR" }))).toBe(
+      `Vault at ${proxy.url} (from VAULT_ADDR) did not answer within 0.3 s; ` +
+      "check VAULT_ADDR (`pulumi config set vault:address https://<vault-host>:8200` or VAULT_ADDR) and that Vault is up and reachable from here");
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it("asks nothing when the address or the token is missing, or the address is not an origin", async () => {
+    await check(viaProxy({ address: "", addressSource: "" }));
+    await check(viaProxy({ token: "", tokenSource: "" }));
+    await check(viaProxy({ address: `${proxy.url}/ui` }));
+    expect(proxy.requests).toEqual([]);
   });
 });
 
