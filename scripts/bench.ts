@@ -189,8 +189,9 @@ function parseSenders(text: string): number[] {
 }
 
 const ROOT = join(__dirname, "..");
-// What the measured process loads: the program's modules and the test drivers (paperless host, ProviderDriver).
-const PLAIN_JS_DIRS = ["core", "components", "providers", "scripts", "tests/paperless", "tests/bench"];
+// What the measured process loads: the program's modules and the test drivers (paperless host, ProviderDriver),
+// and what the paperless host runs (tests/support/paperless: its manage.sh and scripts/setup-paperless.sh --check).
+const PLAIN_JS_DIRS = ["core", "components", "providers", "scripts", "tests/paperless", "tests/bench", "tests/support"];
 
 /**
  * Transpile the modules a run loads to plain JavaScript in a temporary folder. A TypeScript loader in
@@ -201,8 +202,15 @@ function buildPlainJs(): string {
   const ts = require("typescript") as typeof import("typescript");
   const out = mkdtempSync(join(tmpdir(), "paperless-mail-ingest-bench-"));
   const walk = (dir: string): string[] => readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith(".ts") && !e.name.endsWith(".test.ts") && !e.name.endsWith(".d.ts") ? [join(dir, e.name)] : []);
-  for (const file of PLAIN_JS_DIRS.flatMap(walk)) {
+    e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]);
+  const files = PLAIN_JS_DIRS.flatMap(walk);
+  const isModule = (f: string) => f.endsWith(".ts") && !f.endsWith(".test.ts") && !f.endsWith(".d.ts");
+  // Scripts and data files beside the modules (shell, Python, locks) are linked as they are.
+  for (const file of files.filter((f) => !f.endsWith(".ts"))) {
+    mkdirSync(dirname(join(out, file)), { recursive: true });
+    symlinkSync(join(ROOT, file), join(out, file));
+  }
+  for (const file of files.filter(isModule)) {
     const js = ts.transpileModule(readFileSync(join(ROOT, file), "utf8"), {
       fileName: file,
       compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
@@ -219,7 +227,7 @@ function runChild(build: string, n: number, configPath: string): Measured {
   const child = spawnSync(process.execPath, [join(build, "scripts", "bench.js"), "--child", String(n), "--config", configPath], {
     stdio: ["ignore", "pipe", "inherit"],
     encoding: "utf8",
-    timeout: 120_000,
+    timeout: 600_000, // a first deploy of N rules against the real server
     // Packages resolve from the project's node_modules, not from the temporary folder.
     env: { ...process.env, NODE_PATH: join(ROOT, "node_modules") },
   });
