@@ -3,7 +3,7 @@
 // in dev mode, and a node agent that binds and runs pods (docker-mailserver pods run
 // docker-mailserver's own start-up), serves `kubectl exec` to the kubectl shim, and gives the
 // mailserver Service a stable loopback address.
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { attachMailserver, type Mailserver } from "../mailserver/mailserver";
@@ -76,6 +76,19 @@ function writeShim(binDir: string, kubectl: string, socket: string): void {
   chmodSync(join(binDir, "kubectl"), 0o755);
 }
 
+/** Kills every docker-mailserver instance still running under the cluster's pod directories. */
+async function killInstances(dir: string): Promise<void> {
+  const pods = join(dir, "pods");
+  if (!existsSync(pods)) return;
+  for (const uid of readdirSync(pods)) {
+    const containers = join(pods, uid, "containers");
+    for (const name of existsSync(containers) ? readdirSync(containers) : []) {
+      const instance = instanceDir(containerDir(dir, uid, name));
+      if (existsSync(join(instance, "pid"))) await attachMailserver(instance).stop(0).catch(() => undefined);
+    }
+  }
+}
+
 async function startAgent(dir: string, config: AgentConfig): Promise<Daemon> {
   const configFile = join(dir, "agent.json");
   writeFileSync(configFile, JSON.stringify(config, null, 2));
@@ -109,6 +122,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const listen = await freePorts(services.reduce((n, s) => n + s.ports.length, 0));
     const forwarded = services.map((s) => ({ namespace: s.namespace, name: s.name, ports: Object.fromEntries(s.ports.map((p) => [String(p), listen.shift()!])) }));
     const socket = join(dir, "agent.sock");
+    // Runs after the agent has stopped: a docker-mailserver it left running (it crashed) is killed too.
+    stops.push(() => killInstances(dir));
     t = Date.now();
     const agent = await startAgent(dir, { kubeconfig: api.kubeconfig, stateDir: dir, nodeName: "pmi-node", socket, services: forwarded });
     stops.push(() => agent.stop(120_000));

@@ -76,6 +76,8 @@ function objects(opts: Required<Omit<ProductionObjectsOptions, "waitForRollout">
       metadata: { name: ms.configMap, namespace: ms.namespace, annotations: { "reloader.stakater.com/match": "true" } },
       data,
     },
+    // The mail volume, bound to its claim up front. The node agent keeps a claim's files in its own
+    // directory (<cluster dir>/volumes/<namespace>/<claim>); the hostPath only makes the PV valid.
     {
       apiVersion: "v1", kind: "PersistentVolume", metadata: { name: `${ms.namespace}-${ms.claim}` },
       spec: {
