@@ -1,49 +1,70 @@
-// npm run bench -- [--senders 5,50,500] [--config Pulumi.prod.yaml]
-// Measures, for a copy of a stack's first mailbox carrying N senders: validation + render time,
-// the paperless requests of a full refresh and of a no-change deploy (provider methods driven as
-// the engine drives them, against a real paperless-ngx 3.0.5 on 127.0.0.1), and peak memory.
-// Each N runs in a fresh child process so its memory peak is its own; paperless runs in a process
-// of its own (it stands for the paperless server, whose memory is not ours). stdout carries only one
-// JSON object; progress goes to stderr. Exit 1 when a budget (issue 5) is broken, 2 on a failure.
-// peakRssMb is the child's maxRSS in MiB over the whole run (render repetitions, first deploy,
-// refresh, no-change deploy), with plain JavaScript loaded: node + @pulumi/pulumi alone is ~120 MiB.
-import { spawnSync } from "child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "fs";
-import { tmpdir } from "os";
-import { dirname, join, resolve } from "path";
-import { performance } from "perf_hooks";
-import { parseArgs } from "util";
+// npm run bench -- [--senders 5,50,500] [--repetitions 3] [--config Pulumi.prod.yaml]
+//
+// What a deploy costs as N grows, measured through the real engine (the Pulumi CLI and
+// pulumi-resource-pulumi-nodejs, tests/e2e/engine.ts) against an engine floor in the same run:
+// for each N, the paperless half of the program over a copy of the stack's first mailbox with N
+// senders (against a real paperless-ngx 3.0.5, through a counting proxy) and N dynamic resources
+// whose provider does nothing (tests/bench/stacks.ts). Each repetition runs every step on both
+// stacks, one after the other and in alternating order (so a machine busy with other work slows
+// both alike): first up, preview and up with nothing to change, refresh, destroy. Medians of the
+// repetitions are compared with the budgets (issue 12), as ratios to the floor.
+//
+// stdout: a table, then as the last line one JSON object {"runs":[…]}. Progress goes to stderr,
+// at least every 20 s. Exit 1 when a budget is missed, 2 when the bench itself fails.
+import { performance } from "node:perf_hooks";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
+import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { renderArtifacts } from "../core/artifacts";
 import { parseConfig } from "../core/config";
 import { fromStackFile } from "../core/stackConfig";
-import type { IngestConfig } from "../core/types";
-import { PaperlessClient } from "../providers/paperless/client";
-import { startPaperlessProcess } from "../tests/bench/paperlessHost";
-import { mailboxResources, ProviderDriver, type Step } from "../tests/paperless/providerDriver";
+import type { EngineStack } from "../tests/e2e/engine";
+import { floorStack, paperlessStack, stateBytes } from "../tests/bench/stacks";
+import { startFaultProxy, type FaultProxy } from "../tests/support/faultProxy";
+import { startPaperless, type PaperlessServer } from "../tests/support/paperless/server";
 
-/** One line of the report (the issue's shape). */
+export const PAPERLESS_VERSION = "3.0.5";
+
+export const STEPS = ["firstUp", "preview", "noChangeUp", "refresh", "destroy"] as const;
+export type Step = (typeof STEPS)[number];
+
+/** One N: medians over the repetitions. */
 export interface BenchRun {
   senders: number;
-  renderMs: number;
+  previewRatio: number;
+  noChangeUpRatio: number;
+  refreshRatio: number;
+  firstUpRatio: number;
+  /** Checkpoint bytes after the first up beyond the floor's, per sender. */
+  stateBytesPerSender: number;
+  /** Requests paperless got during one refresh / preview / no-change up of the whole stack. */
   refreshRequests: number;
-  noChangeDeployRequests: number;
-  peakRssMb: number;
+  previewRequests: number;
+  noChangeUpRequests: number;
+  /** Validation + render of the stack (core, no engine): `npm run render`'s work. */
+  renderMs: number;
+  floorMs: Record<Step, number>;
+  oursMs: Record<Step, number>;
+  stateBytes: { floor: number; ours: number };
+  repetitions: number;
 }
 
-/** What a child measures: the run, plus how many list pages one full listing of every collection takes. */
-export interface Measured extends BenchRun {
-  listPages: number;
-  /** Requests per paperless route, for finding the cause when a count grows. */
-  refreshByRoute: Record<string, number>;
-  noChangeByRoute: Record<string, number>;
-}
+export const BUDGETS = {
+  previewRatio: 1.5,
+  noChangeUpRatio: 1.5,
+  refreshRatio: 1.5,
+  firstUpRatio: 2,
+  stateBytesPerSender: 2048,
+  renderMs: 1000,
+} as const;
 
-export const BUDGETS = { renderMs: 1000, renderUpToSenders: 500, peakRssMb: 200 } as const;
-
-const RENDER_REPETITIONS = 7;
+/** providers/paperless/client.ts lists 1000 objects per page: more rules or users may cost more pages. */
+const PAGE_SIZE = 1000;
 const PASSWORD = "bench mailbox password";
-const LIST_COLLECTIONS = ["/api/mail_accounts/", "/api/mail_rules/", "/api/tags/", "/api/users/"];
+const PROGRESS_MS = 20_000;
+const RENDER_REPETITIONS = 7;
 
 const log = (text: string) => process.stderr.write(`bench: ${text}\n`);
 
@@ -75,213 +96,252 @@ function stackRaw(path: string): Record<string, unknown> {
   return stack.raw;
 }
 
-function validate(raw: unknown): IngestConfig {
+/** The paperless users the senders map to. */
+function owners(raw: Record<string, unknown>): string[] {
   const result = parseConfig(raw);
   if (!result.ok) throw new Error(`generated config is invalid:\n${result.problems.join("\n")}`);
-  return result.config;
+  return [...new Set(result.config.mailboxes.flatMap((m) => m.senders.map((s) => s.user)))];
 }
 
-const median = (xs: readonly number[]): number => {
+export const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
 
-// ---------------------------------------------------------------------------------------------
-// One N, in this process
-
-function expectOps(what: string, steps: readonly Step[], op: Step["op"], count: number): void {
-  const other = steps.filter((s) => s.op !== op);
-  if (steps.length !== count || other.length) {
-    throw new Error(`${what}: expected ${count} × ${op}, got ${steps.length} steps (${other.slice(0, 5).map((s) => `${s.op} ${s.name}`).join(", ")})`);
-  }
-}
-
-export async function measure(n: number, configPath: string): Promise<Measured> {
-  const raw = withSenders(stackRaw(configPath), n);
+function renderMs(raw: Record<string, unknown>): number {
   const times: number[] = [];
-  let config: IngestConfig | undefined;
   for (let i = 0; i < RENDER_REPETITIONS; i++) {
     const start = performance.now();
-    config = validate(raw);
-    renderArtifacts(config);
+    const result = parseConfig(raw);
+    if (!result.ok) throw new Error(result.problems.join("\n"));
+    renderArtifacts(result.config);
     times.push(performance.now() - start);
   }
-  config = config!;
+  return round(median(times), 2);
+}
 
-  const users = [...new Set(config.mailboxes.flatMap((m) => m.senders.map((s) => s.user)))].filter((u) => u !== "admin");
-  const emu = await startPaperlessProcess(users);
+// ---------------------------------------------------------------------------------------------
+// One step on one stack, timed, checked, with progress
+
+interface Outcome {
+  /** Resource changes the engine reported (resourceChanges / changeSummary), by op. */
+  changes: Record<string, number>;
+}
+
+/** The engine's changes for one step: each step must do exactly what it is meant to, or the timing means nothing. */
+async function runStep(engine: EngineStack, step: Step, onEvent: (e: EngineEvent) => void): Promise<Outcome> {
+  const s = engine.stack;
+  switch (step) {
+    case "firstUp":
+    case "noChangeUp":
+      return { changes: (await s.up({ onEvent })).summary.resourceChanges ?? {} };
+    case "preview":
+      return { changes: (await s.preview({ onEvent })).changeSummary };
+    case "refresh":
+      return { changes: (await s.refresh({ onEvent })).summary.resourceChanges ?? {} };
+    case "destroy":
+      return { changes: (await s.destroy({ onEvent })).summary.resourceChanges ?? {} };
+  }
+}
+
+/** The one op a step may report: creates, deletes, or nothing but `same`. */
+const EXPECTED_OP: Record<Step, string> = { firstUp: "create", preview: "same", noChangeUp: "same", refresh: "same", destroy: "delete" };
+
+async function timedStep(label: string, engine: EngineStack, step: Step): Promise<number> {
+  let done = 0;
+  const started = performance.now();
+  const progress = setInterval(() => log(`${label}: ${done} resources done, ${Math.round((performance.now() - started) / 1000)} s`), PROGRESS_MS);
   try {
-    const desired = config.mailboxes.flatMap((m) => mailboxResources(m.localPart, m, config.mailserver,
-      { ...config.paperless, url: emu.url }, { password: PASSWORD }));
-    // The providers read the token at call time (stack config or environment).
-    process.env.PAPERLESS_API_TOKEN = emu.token;
-    const driver = new ProviderDriver();
-
-    expectOps("first deploy", await driver.up(desired), "create", desired.length);
-    const deployed = await emu.stats();
-    if (deployed.rules !== n) throw new Error(`first deploy: paperless holds ${deployed.rules} rules, expected ${n}`);
-
-    await emu.resetCounters();
-    expectOps("refresh", await driver.refresh(), "refresh", desired.length);
-    const refresh = await emu.stats();
-
-    await emu.resetCounters();
-    expectOps("no-change deploy", await driver.up(desired), "same", desired.length);
-    const noChange = await emu.stats();
-    if (noChange.writes.length) throw new Error(`no-change deploy wrote: ${noChange.writes.join(", ")}`);
-
-    // The allowance: what one full listing of each collection costs with the provider's own client.
-    const client = new PaperlessClient(emu.url, emu.token);
-    await client.serverInfo();
-    await emu.resetCounters();
-    for (const c of LIST_COLLECTIONS) await client.listAll(c);
-    const listPages = (await emu.stats()).total;
-
-    const peakRssMb = round(process.resourceUsage().maxRSS / 1024, 1); // maxRSS is in KiB
-    return { senders: n, renderMs: round(median(times), 2), refreshRequests: refresh.total, noChangeDeployRequests: noChange.total,
-      peakRssMb, listPages, refreshByRoute: refresh.byRoute, noChangeByRoute: noChange.byRoute };
+    const { changes } = await runStep(engine, step, (e) => { if (e.resOutputsEvent) done++; });
+    const ms = performance.now() - started;
+    const ops = Object.keys(changes).filter((op) => changes[op]);
+    if (ops.length !== 1 || ops[0] !== EXPECTED_OP[step]) {
+      throw new Error(`${label}: expected only "${EXPECTED_OP[step]}", the engine reported ${JSON.stringify(changes)}`);
+    }
+    return ms;
   } finally {
-    await emu.close();
+    clearInterval(progress);
   }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Budgets (issue 5)
+// One N
 
-/**
- * Every broken budget, as a sentence. Request counts may grow with N only by the extra list pages
- * (compared with the smallest N): anything more is a request per resource.
- */
-export function budgetProblems(runs: readonly Measured[]): string[] {
+interface Samples {
+  floor: Record<Step, number[]>;
+  ours: Record<Step, number[]>;
+  state: { floor: number[]; ours: number[] };
+  requests: { preview: number[]; refresh: number[]; noChangeUp: number[] };
+}
+
+const emptySteps = (): Record<Step, number[]> => ({ firstUp: [], preview: [], noChangeUp: [], refresh: [], destroy: [] });
+
+async function paperlessCount(server: PaperlessServer, collection: string): Promise<number> {
+  const res = await fetch(`${server.url}/api/${collection}/?page_size=1`, { headers: { Authorization: `Token ${server.token}` } });
+  if (!res.ok) throw new Error(`GET /api/${collection}/ on the bench's paperless: HTTP ${res.status}`);
+  return ((await res.json()) as { count: number }).count;
+}
+
+async function measure(n: number, raw: Record<string, unknown>, repetitions: number, server: PaperlessServer, proxy: FaultProxy): Promise<BenchRun> {
+  const samples: Samples = { floor: emptySteps(), ours: emptySteps(), state: { floor: [], ours: [] }, requests: { preview: [], refresh: [], noChangeUp: [] } };
+  const floor = await floorStack(n);
+  const ours = await paperlessStack(n, raw, { url: proxy.url, token: server.token }, PASSWORD);
+  try {
+    for (let rep = 1; rep <= repetitions; rep++) {
+      const order = rep % 2 ? (["floor", "ours"] as const) : (["ours", "floor"] as const);
+      for (const step of STEPS) {
+        for (const which of order) {
+          const engine = which === "floor" ? floor : ours;
+          proxy.reset();
+          const label = `N=${n} repetition ${rep}/${repetitions} ${which} ${step}`;
+          const ms = await timedStep(label, engine, step);
+          samples[which][step].push(ms);
+          if (which === "ours") {
+            if (step === "preview" || step === "refresh" || step === "noChangeUp") samples.requests[step].push(proxy.count());
+            if (step === "noChangeUp" && proxy.writes().length) {
+              throw new Error(`${label}: wrote to paperless: ${proxy.writes().map((w) => `${w.method} ${w.path}`).join(", ")}`);
+            }
+            const rules = step === "firstUp" || step === "destroy" ? await paperlessCount(server, "mail_rules") : undefined;
+            if (rules !== undefined && rules !== (step === "firstUp" ? n : 0)) throw new Error(`${label}: paperless holds ${rules} mail rules`);
+          }
+          if (step === "firstUp") samples.state[which].push(stateBytes(engine));
+          log(`${label}: ${Math.round(ms)} ms`);
+        }
+      }
+    }
+  } finally {
+    floor.dispose();
+    ours.dispose();
+  }
+  const ms = (xs: Record<Step, number[]>) => Object.fromEntries(STEPS.map((s) => [s, Math.round(median(xs[s]))])) as Record<Step, number>;
+  const floorMs = ms(samples.floor);
+  const oursMs = ms(samples.ours);
+  const ratio = (s: Step) => round(oursMs[s] / floorMs[s], 2);
+  const state = { floor: median(samples.state.floor), ours: median(samples.state.ours) };
+  return {
+    senders: n,
+    previewRatio: ratio("preview"),
+    noChangeUpRatio: ratio("noChangeUp"),
+    refreshRatio: ratio("refresh"),
+    firstUpRatio: ratio("firstUp"),
+    stateBytesPerSender: Math.round((state.ours - state.floor) / n),
+    refreshRequests: median(samples.requests.refresh),
+    previewRequests: median(samples.requests.preview),
+    noChangeUpRequests: median(samples.requests.noChangeUp),
+    renderMs: renderMs(raw),
+    floorMs,
+    oursMs,
+    stateBytes: state,
+    repetitions,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Budgets and report
+
+/** List pages one listing of the rules and users takes beyond the smallest N's (rules ≈ senders, users grow with them). */
+const extraPages = (n: number, base: number) => Math.ceil(n / PAGE_SIZE) - Math.ceil(base / PAGE_SIZE);
+
+/** Every missed budget, as a sentence naming the measured value, the budget and where. */
+export function budgetProblems(runs: readonly BenchRun[]): string[] {
   const problems: string[] = [];
   const base = [...runs].sort((a, b) => a.senders - b.senders)[0];
   for (const r of runs) {
-    if (r.senders <= BUDGETS.renderUpToSenders && r.renderMs >= BUDGETS.renderMs) {
-      problems.push(`N=${r.senders}: validation + render took ${r.renderMs} ms (budget: under ${BUDGETS.renderMs} ms up to N=${BUDGETS.renderUpToSenders})`);
+    for (const key of ["previewRatio", "noChangeUpRatio", "refreshRatio", "firstUpRatio", "stateBytesPerSender"] as const) {
+      if (r[key] > BUDGETS[key]) problems.push(`N=${r.senders}: ${key} ${r[key]} > ${BUDGETS[key]}`);
     }
-    if (r.peakRssMb >= BUDGETS.peakRssMb) {
-      problems.push(`N=${r.senders}: peak RSS ${r.peakRssMb} MB (budget: under ${BUDGETS.peakRssMb} MB)`);
-    }
+    if (r.senders <= 500 && r.renderMs >= BUDGETS.renderMs) problems.push(`N=${r.senders}: renderMs ${r.renderMs} >= ${BUDGETS.renderMs}`);
     if (!base || r === base) continue;
-    const extraPages = r.listPages - base.listPages;
-    for (const [field, byRoute] of [["refreshRequests", "refreshByRoute"], ["noChangeDeployRequests", "noChangeByRoute"]] as const) {
-      const allowed = base[field] + Math.max(0, extraPages);
-      if (r[field] > allowed) {
-        problems.push(`N=${r.senders}: ${field} ${r[field]} > ${allowed} (N=${base.senders} made ${base[field]}, plus ${Math.max(0, extraPages)} extra list page(s)): `
-          + `requests grow per resource; by route: ${JSON.stringify(r[byRoute])}`);
+    const allowed = 2 * Math.max(0, extraPages(r.senders, base.senders)); // rules and users
+    for (const key of ["previewRequests", "refreshRequests", "noChangeUpRequests"] as const) {
+      if (r[key] > base[key] + allowed) {
+        problems.push(`N=${r.senders}: ${key} ${r[key]} > ${base[key] + allowed} (N=${base.senders} made ${base[key]}): paperless requests grow with N`);
       }
     }
   }
   return problems;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Entry points
+const pct = (value: number, budget: number) => `${Math.round((1 - value / budget) * 100)}%`;
 
-function parseSenders(text: string): number[] {
+/** The table: per N, ours and the floor per step, the ratios and how far each is under its budget. */
+export function table(runs: readonly BenchRun[]): string {
+  const rows: string[][] = [["N", "step", "floor ms", "ours ms", "ratio", "budget", "headroom"]];
+  for (const r of runs) {
+    const ratios: Record<Step, [number, number] | undefined> = {
+      firstUp: [r.firstUpRatio, BUDGETS.firstUpRatio], preview: [r.previewRatio, BUDGETS.previewRatio],
+      noChangeUp: [r.noChangeUpRatio, BUDGETS.noChangeUpRatio], refresh: [r.refreshRatio, BUDGETS.refreshRatio], destroy: undefined,
+    };
+    for (const step of STEPS) {
+      const rb = ratios[step];
+      rows.push([String(r.senders), step, String(r.floorMs[step]), String(r.oursMs[step]),
+        rb ? rb[0].toFixed(2) : (r.oursMs[step] / r.floorMs[step]).toFixed(2), rb ? `≤ ${rb[1]}` : "-", rb ? pct(rb[0], rb[1]) : "-"]);
+    }
+    rows.push([String(r.senders), "state B/sender", String(Math.round(r.stateBytes.floor / r.senders)), String(Math.round(r.stateBytes.ours / r.senders)),
+      `+${r.stateBytesPerSender}`, `≤ +${BUDGETS.stateBytesPerSender}`, pct(r.stateBytesPerSender, BUDGETS.stateBytesPerSender)]);
+    rows.push([String(r.senders), "paperless req", "-", `preview ${r.previewRequests}, up ${r.noChangeUpRequests}, refresh ${r.refreshRequests}`, "-", "flat in N", "-"]);
+    rows.push([String(r.senders), "render ms", "-", String(r.renderMs), "-", `< ${BUDGETS.renderMs}`, pct(r.renderMs, BUDGETS.renderMs)]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  return rows.map((row) => row.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ")).join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry point
+
+function positiveInts(flag: string, text: string, max: number): number[] {
   const ns = text.split(",").map((s) => Number(s.trim()));
-  if (!ns.length || ns.some((x) => !Number.isInteger(x) || x < 1 || x > 30000)) {
-    throw new Error(`--senders ${JSON.stringify(text)}: expected a comma-separated list of integers between 1 and 30000`);
+  if (!ns.length || ns.some((x) => !Number.isInteger(x) || x < 1 || x > max)) {
+    throw new Error(`${flag} ${JSON.stringify(text)}: expected a comma-separated list of integers between 1 and ${max}`);
   }
   return ns;
 }
 
-const ROOT = join(__dirname, "..");
-// What the measured process loads: the program's modules and the test drivers (paperless host, ProviderDriver),
-// and what the paperless host runs (tests/support/paperless: its manage.sh and scripts/setup-paperless.sh --check).
-const PLAIN_JS_DIRS = ["core", "components", "providers", "scripts", "tests/paperless", "tests/bench", "tests/support"];
-
-/**
- * Transpile the modules a run loads to plain JavaScript in a temporary folder. A TypeScript loader in
- * the measured process would count its own memory (tsx's hook keeps a source map of every module it
- * loads, ~60 MB with @pulumi/pulumi); the engine's dynamic-provider host runs plain JavaScript too.
- */
-function buildPlainJs(): string {
-  const ts = require("typescript") as typeof import("typescript");
-  const out = mkdtempSync(join(tmpdir(), "paperless-mail-ingest-bench-"));
-  const walk = (dir: string): string[] => readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]);
-  const files = PLAIN_JS_DIRS.flatMap(walk);
-  const isModule = (f: string) => f.endsWith(".ts") && !f.endsWith(".test.ts") && !f.endsWith(".d.ts");
-  // Scripts and data files beside the modules (shell, Python, locks) are linked as they are.
-  for (const file of files.filter((f) => !f.endsWith(".ts"))) {
-    mkdirSync(dirname(join(out, file)), { recursive: true });
-    symlinkSync(join(ROOT, file), join(out, file));
-  }
-  for (const file of files.filter(isModule)) {
-    const js = ts.transpileModule(readFileSync(join(ROOT, file), "utf8"), {
-      fileName: file,
-      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-    }).outputText;
-    mkdirSync(dirname(join(out, file)), { recursive: true });
-    writeFileSync(join(out, file.replace(/\.ts$/, ".js")), js);
-  }
-  symlinkSync(join(ROOT, "templates"), join(out, "templates")); // core/sieve.ts reads its template beside core/
-  return out;
-}
-
-/** Run one N in a fresh node on the plain-JavaScript build and read its single JSON line. */
-function runChild(build: string, n: number, configPath: string): Measured {
-  const child = spawnSync(process.execPath, [join(build, "scripts", "bench.js"), "--child", String(n), "--config", configPath], {
-    stdio: ["ignore", "pipe", "inherit"],
-    encoding: "utf8",
-    timeout: 600_000, // a first deploy of N rules against the real server
-    // Packages resolve from the project's node_modules, not from the temporary folder.
-    env: { ...process.env, NODE_PATH: join(ROOT, "node_modules") },
-  });
-  if (child.status !== 0) {
-    throw new Error(`the run for N=${n} failed (${child.error?.message ?? (child.signal ? `signal ${child.signal}` : `exit ${child.status}`)})`);
-  }
-  return JSON.parse(child.stdout.trim().split("\n").pop()!) as Measured;
-}
-
 async function main(argv: string[]): Promise<number> {
-  let args;
   let senders: number[];
+  let repetitions: number;
+  let configPath: string;
   try {
-    args = parseArgs({
+    const args = parseArgs({
       args: argv,
       options: {
         senders: { type: "string", default: "5,50,500" },
+        repetitions: { type: "string", default: "3" },
         config: { type: "string", default: "Pulumi.prod.yaml" },
-        child: { type: "string" },
       },
       strict: true,
     }).values;
-    senders = parseSenders(args.child ?? args.senders);
+    senders = positiveInts("--senders", args.senders, 5000);
+    [repetitions] = positiveInts("--repetitions", args.repetitions, 99) as [number];
+    configPath = resolve(args.config);
   } catch (e) {
-    log(`${(e as Error).message}\nusage: npm run bench -- [--senders 5,50,500] [--config <stack yaml>]`);
+    log(`${(e as Error).message}\nusage: npm run bench -- [--senders 5,50,500] [--repetitions 3] [--config <stack yaml>]`);
     return 2;
   }
-  if (args.child !== undefined) {
-    process.stdout.write(JSON.stringify(await measure(senders[0]!, args.config)) + "\n");
-    return 0;
-  }
 
-  const measured: Measured[] = [];
-  const build = buildPlainJs();
+  const raw = stackRaw(configPath);
+  const largest = withSenders(raw, Math.max(...senders));
+  log(`starting paperless-ngx ${PAPERLESS_VERSION} …`);
+  const server = await startPaperless(PAPERLESS_VERSION, { users: owners(largest).filter((u) => u !== "admin") });
+  const proxy = await startFaultProxy(server.url);
+  const runs: BenchRun[] = [];
   try {
     for (const n of senders) {
-      log(`N=${n} …`);
       const started = performance.now();
-      const m = runChild(build, n, resolve(args.config));
-      log(`N=${n}: render ${m.renderMs} ms, refresh ${m.refreshRequests} req ${JSON.stringify(m.refreshByRoute)}, `
-        + `no-change deploy ${m.noChangeDeployRequests} req ${JSON.stringify(m.noChangeByRoute)}, peak RSS ${m.peakRssMb} MB `
-        + `(${Math.round(performance.now() - started)} ms in all)`);
-      measured.push(m);
+      log(`N=${n}: ${repetitions} repetition(s) of ${STEPS.join(", ")} on the floor and on ours`);
+      runs.push(await measure(n, withSenders(raw, n), repetitions, server, proxy));
+      log(`N=${n}: done in ${Math.round((performance.now() - started) / 1000)} s`);
     }
   } finally {
-    rmSync(build, { recursive: true, force: true });
+    await proxy.close();
+    await server.stop();
   }
-  const runs: BenchRun[] = measured.map(({ senders: n, renderMs, refreshRequests, noChangeDeployRequests, peakRssMb }) =>
-    ({ senders: n, renderMs, refreshRequests, noChangeDeployRequests, peakRssMb }));
-  process.stdout.write(JSON.stringify({ runs }) + "\n");
-
-  const problems = budgetProblems(measured);
+  process.stdout.write(`${table(runs)}\n${JSON.stringify({ runs })}\n`);
+  const problems = budgetProblems(runs);
   if (problems.length) {
-    log(`${problems.length} budget(s) broken:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    log(`${problems.length} budget(s) missed:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     return 1;
   }
   log("all budgets met");
@@ -290,7 +350,7 @@ async function main(argv: string[]): Promise<number> {
 
 if (require.main === module) {
   main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => {
-    log(`failed: ${e instanceof Error ? e.message : String(e)}`);
+    log(`failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
     process.exitCode = 2;
   });
 }

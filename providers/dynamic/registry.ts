@@ -11,6 +11,7 @@ import { deploymentMountsProvider } from "../kubernetes/deploymentMounts";
 import { mailAccountProvider, mailRuleProvider, tagProvider } from "../paperless/provider";
 import { randomTextProvider } from "../random/randomText";
 import { vaultWritePreflightProvider } from "../vault/vaultPreflight";
+import { PACKED_KINDS, packedProvider } from "./packed";
 
 /** `<family>:<resource class>`, family = the folder under providers/ (see dynamicType). */
 export const PROVIDERS = {
@@ -18,7 +19,7 @@ export const PROVIDERS = {
   "kubernetes:ConfigMapLines": () => configMapLinesProvider(),
   "kubernetes:DeploymentMountsPatch": () => deploymentMountsProvider(),
   "paperless:PaperlessMailAccount": () => mailAccountProvider,
-  "paperless:PaperlessMailRule": () => mailRuleProvider,
+  "paperless:PaperlessMailRule": () => packedProvider(mailRuleProvider, PACKED_KINDS["paperless:PaperlessMailRule"]!),
   "paperless:PaperlessTag": () => tagProvider,
   "random:RandomText": () => randomTextProvider,
   "vault:VaultWritePreflight": () => vaultWritePreflightProvider(),

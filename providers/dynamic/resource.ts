@@ -4,28 +4,31 @@
 // reaches included, into each resource's inputs and outputs: 33–39 K characters per resource,
 // rewritten by the engine after every step (issue 12). Here the state holds a shim of a few
 // hundred bytes instead: the engine's plugin (pulumi-resource-pulumi-nodejs) evaluates it as a
-// module and calls its handler(), which finds providers/dynamic/load.js from the plugin's working
-// directory (the project: the directory of Pulumi.yaml, or one below it) and returns the provider
-// registered under the resource's key. The plugin then calls that provider object's methods
+// module and calls its handler(), which loads providers/dynamic/load.js from the plugin's working
+// directory (the project: the directory of Pulumi.yaml) and returns the provider registered under
+// the resource's key. The plugin then calls that provider object's methods
 // itself (configure, check, diff, create, read, update, delete), so every one the provider has
 // is used exactly as if it had been serialized, and only those.
 import * as pulumi from "@pulumi/pulumi";
-import { PROJECT } from "../../core/types";
+import { PACKED_KINDS, SPEC, stableJson } from "./packed";
 import type { DynamicKey } from "./registry";
 
-/** `pulumi-nodejs:dynamic/paperless-mail-ingest/<family>:<Class>`: the plugin serves the package `pulumi-nodejs`. */
+/** `pulumi-nodejs:dynamic/<family>:<Class>` (the plugin serves the package `pulumi-nodejs`; a stack is one project's). */
 export function dynamicType(key: DynamicKey): string {
-  const [family, type] = key.split(":") as [string, string];
-  return `pulumi-nodejs:dynamic/${PROJECT}/${family}:${type}`;
+  return `pulumi-nodejs:dynamic/${key}`;
 }
 
 const LOADER = "providers/dynamic/load.js";
 
-/** The provider text the state keeps: walk up from the plugin's working directory to load.js. */
+/**
+ * The provider text the state keeps: load.js from the plugin's working directory, which the engine
+ * sets to the project's (the directory of Pulumi.yaml). Every resource keeps it twice (inputs and
+ * outputs) and the engine rewrites the whole state after every step, so every byte here is paid
+ * N times per step: no message of its own (Node's names the file it looked for, and load.js says
+ * what to do about everything after that).
+ */
 export function shimText(key: DynamicKey): string {
-  return `exports.handler=()=>{const p=require("path");for(let d=process.cwd();;d=p.dirname(d)){const f=p.join(d,${JSON.stringify(LOADER)});`
-    + `if(require("fs").existsSync(f))return require(f).provider(${JSON.stringify(key)});`
-    + `if(d===p.dirname(d))throw new Error("no ${LOADER} in "+process.cwd()+" or above: run pulumi in the ${PROJECT} project directory")}};\n`;
+  return `exports.handler=()=>require(process.cwd()+${JSON.stringify(`/${LOADER}`)}).provider(${JSON.stringify(key)})`;
 }
 
 /** Options plus aliases for the type tokens a resource had before, so a rename never orphans a state (aliases are not stored). */
@@ -33,9 +36,16 @@ export function withFormerTypes<O extends pulumi.ResourceOptions>(opts: O | unde
   return formerTypes.length ? { ...opts, aliases: [...(opts?.aliases ?? []), ...formerTypes.map((type) => ({ type }))] } as O : { ...opts } as O;
 }
 
+/** A packed kind's props (packed.ts): the kept ones as they are, every other one in the JSON string `spec`. */
+function packedProps(props: pulumi.Inputs, kept: readonly string[]): pulumi.Inputs {
+  const part = (keep: boolean) => Object.fromEntries(Object.entries(props).filter(([k]) => kept.includes(k) === keep));
+  return { ...part(true), [SPEC]: pulumi.output(part(false)).apply(stableJson) };
+}
+
 export abstract class DynamicResource extends pulumi.CustomResource {
   protected constructor(key: DynamicKey, name: string, props: pulumi.Inputs, opts: pulumi.CustomResourceOptions | undefined,
     formerTypes: readonly string[]) {
-    super(dynamicType(key), name, { ...props, __provider: shimText(key) }, withFormerTypes(opts, formerTypes));
+    const kept = PACKED_KINDS[key];
+    super(dynamicType(key), name, { ...(kept ? packedProps(props, kept) : props), __provider: shimText(key) }, withFormerTypes(opts, formerTypes));
   }
 }

@@ -1,49 +1,11 @@
-// `npm run bench`: its output shape, that a refresh costs the same for 5 and 50 senders (no request
-// per resource), and the budget rules. Nothing here depends on how fast the machine is: the budgets
-// on time and memory are the bench's own exit status, which these tests accept either way.
-import { spawnSync } from "child_process";
-import { join } from "path";
-import { budgetProblems, withSenders, type Measured } from "../../scripts/bench";
+// `npm run bench`'s own logic, without the engine: the generated stacks, the budget rules and the
+// report. The measurements themselves are the bench's run (`npm test` runs a quick one, N=5,50).
+import { readFileSync } from "fs";
+import { parse as parseYaml } from "yaml";
+import { BUDGETS, budgetProblems, STEPS, table, withSenders, type BenchRun, type Step } from "../../scripts/bench";
 import { parseConfig } from "../../core/config";
 import { fromStackFile } from "../../core/stackConfig";
-import { parse as parseYaml } from "yaml";
-import { readFileSync } from "fs";
 import { PROD_STACK_FILE } from "../support/prodConfig";
-
-const SCRIPT = join(__dirname, "..", "..", "scripts", "bench.ts");
-const runBench = (...args: string[]) =>
-  spawnSync(process.execPath, [require.resolve("tsx/cli"), SCRIPT, ...args], { encoding: "utf8", timeout: 90_000 });
-
-test("bench --senders 5,50 prints one JSON object of the issue's shape; a refresh costs the same for both", () => {
-  const r = runBench("--senders", "5,50");
-  // 0: budgets met; 1: a budget broken (wall time, memory: the machine's business, not this test's).
-  if (r.status !== 0 && r.status !== 1) throw new Error(`bench failed (exit ${r.status}):\n${r.stderr}`);
-  if (r.status === 1) expect(r.stderr).toMatch(/budget\(s\) broken/);
-
-  const lines = r.stdout.split("\n").filter((l) => l !== "");
-  expect(lines).toHaveLength(1); // progress goes to stderr only
-  const out = JSON.parse(lines[0]!) as { runs: Record<string, number>[] };
-  expect(Object.keys(out)).toEqual(["runs"]);
-  expect(out.runs.map((run) => Object.keys(run))).toEqual(Array(2).fill(["senders", "renderMs", "refreshRequests", "noChangeDeployRequests", "peakRssMb"]));
-  expect(out.runs.map((run) => run.senders)).toEqual([5, 50]);
-  for (const run of out.runs) {
-    expect(Number.isFinite(run.renderMs) && run.renderMs >= 0).toBe(true);
-    expect(run.refreshRequests).toBeGreaterThan(0);
-    expect(run.noChangeDeployRequests).toBeGreaterThan(0);
-    expect(run.peakRssMb).toBeGreaterThan(0);
-  }
-  const [five, fifty] = out.runs as [Record<string, number>, Record<string, number>];
-  // Every list fits one page at both sizes, so any difference is a request per resource.
-  expect(fifty.refreshRequests).toBe(five.refreshRequests);
-  expect(fifty.noChangeDeployRequests).toBe(five.noChangeDeployRequests);
-}, 90_000);
-
-test("bench rejects a bad --senders list with exit 2 and no output on stdout", () => {
-  const r = runBench("--senders", "5,zero");
-  expect(r.status).toBe(2);
-  expect(r.stdout).toBe("");
-  expect(r.stderr).toMatch(/--senders "5,zero": expected a comma-separated list of integers/);
-}, 30_000);
 
 describe("the generated stack", () => {
   const raw = fromStackFile((parseYaml(readFileSync(PROD_STACK_FILE, "utf8")) as { config: Record<string, unknown> }).config).raw;
@@ -69,32 +31,52 @@ describe("the generated stack", () => {
   });
 });
 
-describe("budgetProblems", () => {
-  const run = (senders: number, over: Partial<Measured> = {}): Measured => ({
-    senders, renderMs: 1, refreshRequests: 5, noChangeDeployRequests: 2, peakRssMb: 150, listPages: 4,
-    refreshByRoute: {}, noChangeByRoute: {}, ...over,
-  });
+const steps = (ms: number): Record<Step, number> => Object.fromEntries(STEPS.map((s) => [s, ms])) as Record<Step, number>;
+const run = (senders: number, over: Partial<BenchRun> = {}): BenchRun => ({
+  senders, previewRatio: 1.1, noChangeUpRatio: 1.1, refreshRatio: 1.1, firstUpRatio: 1.5, stateBytesPerSender: 1200,
+  refreshRequests: 5, previewRequests: 4, noChangeUpRequests: 4, renderMs: 3, floorMs: steps(1000), oursMs: steps(1100),
+  stateBytes: { floor: 2000 * senders, ours: 3200 * senders }, repetitions: 3, ...over,
+});
 
-  test("equal request counts, fast render, small memory: no problem", () => {
+describe("budgetProblems", () => {
+  test("every budget met: no problem", () => {
     expect(budgetProblems([run(5), run(50), run(500)])).toEqual([]);
   });
 
-  test("a refresh that grows with N beyond the extra list pages is an N+1", () => {
-    const problems = budgetProblems([run(5), run(500, { refreshRequests: 505, refreshByRoute: { "GET /api/mail_rules/{id}/": 500 } })]);
-    expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatch(/^N=500: refreshRequests 505 > 5 .*GET \/api\/mail_rules\/\{id\}\//);
-  });
-
-  test("growth by exactly the extra list pages is allowed; one request more is not", () => {
-    expect(budgetProblems([run(5), run(2500, { listPages: 7, refreshRequests: 8, noChangeDeployRequests: 5 })])).toEqual([]);
-    expect(budgetProblems([run(5), run(2500, { listPages: 7, noChangeDeployRequests: 6 })])).toEqual([
-      expect.stringMatching(/^N=2500: noChangeDeployRequests 6 > 5/),
+  test("each ratio and the state size over its budget is named with its value, the budget and N", () => {
+    expect(budgetProblems([run(5), run(500, { previewRatio: 1.51, firstUpRatio: 2.01, stateBytesPerSender: 2049 })])).toEqual([
+      "N=500: previewRatio 1.51 > 1.5", "N=500: firstUpRatio 2.01 > 2", "N=500: stateBytesPerSender 2049 > 2048",
     ]);
+    expect(budgetProblems([run(5, { noChangeUpRatio: 1.6, refreshRatio: 1.7 })])).toEqual([
+      "N=5: noChangeUpRatio 1.6 > 1.5", "N=5: refreshRatio 1.7 > 1.5",
+    ]);
+    // At the budget is within it.
+    expect(budgetProblems([run(5, { previewRatio: BUDGETS.previewRatio, stateBytesPerSender: BUDGETS.stateBytesPerSender })])).toEqual([]);
   });
 
-  test("render at or over 1 s up to N=500, and memory at or over 200 MB, are broken budgets", () => {
-    expect(budgetProblems([run(5), run(500, { renderMs: 1000 })])).toEqual([expect.stringMatching(/^N=500: validation \+ render took 1000 ms/)]);
-    expect(budgetProblems([run(5), run(5000, { renderMs: 4000 })])).toEqual([]); // no render budget beyond N=500
-    expect(budgetProblems([run(5, { peakRssMb: 200 })])).toEqual([expect.stringMatching(/^N=5: peak RSS 200 MB/)]);
+  test("paperless requests that grow with N are a problem, against the smallest N", () => {
+    expect(budgetProblems([run(50, { refreshRequests: 6 }), run(5)])).toEqual([
+      "N=50: refreshRequests 6 > 5 (N=5 made 5): paperless requests grow with N",
+    ]);
+    expect(budgetProblems([run(5), run(500, { previewRequests: 5, noChangeUpRequests: 504 })])).toHaveLength(2);
   });
+
+  test("beyond 1000 rules a list takes a second page: two more requests (rules, users) are allowed", () => {
+    expect(budgetProblems([run(5), run(1500, { refreshRequests: 7 })])).toEqual([]);
+    expect(budgetProblems([run(5), run(1500, { refreshRequests: 8 })])).toHaveLength(1);
+  });
+
+  test("render at or over 1 s up to N=500 is a problem", () => {
+    expect(budgetProblems([run(500, { renderMs: 1000 })])).toEqual(["N=500: renderMs 1000 >= 1000"]);
+    expect(budgetProblems([run(5000, { renderMs: 4000 })])).toEqual([]);
+  });
+});
+
+test("the table has a row per step, the state and the requests, with each ratio's headroom", () => {
+  const lines = table([run(5, { previewRatio: 1.35 })]).split("\n");
+  expect(lines[0]).toMatch(/^N\s+step\s+floor ms\s+ours ms\s+ratio\s+budget\s+headroom$/);
+  expect(lines).toHaveLength(1 + STEPS.length + 3);
+  expect(lines.find((l) => /\bpreview\b/.test(l))).toMatch(/1000\s+1100\s+1\.35\s+≤ 1\.5\s+10%$/);
+  expect(lines.find((l) => l.includes("state B/sender"))).toMatch(/2000\s+3200\s+\+1200\s+≤ \+2048\s+41%$/);
+  expect(lines.find((l) => l.includes("paperless req"))).toContain("preview 4, up 4, refresh 5");
 });

@@ -31,7 +31,7 @@ const PROD_RULES = [
 ];
 const NEW_SENDER = { address: "new.person@example.org", user: "emo", label: "New" };
 
-const DYNAMIC = "pulumi-nodejs:dynamic/paperless-mail-ingest/paperless";
+const DYNAMIC = "pulumi-nodejs:dynamic/paperless";
 const DEFAULT_PROVIDER = "pulumi:providers:pulumi-nodejs::default";
 // index.ts names a mailbox's components `<local part>-at-<domain>`.
 const BOX = "docs-at-viktorbarzin.me";

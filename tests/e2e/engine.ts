@@ -5,16 +5,18 @@
 // with `--client`, so no Node language host binary is needed. Dynamic providers still run the way
 // they do in production: a shim in the state (providers/dynamic/resource.ts), executed by
 // `pulumi-resource-pulumi-nodejs`, a separate plugin process the engine starts in the workspace
-// directory, which the shim resolves the project from. So the workspace lies inside the project,
-// as the directory of a real stack's Pulumi.yaml does.
+// directory, from which the shim loads providers/dynamic/load.js. So the workspace links the
+// project's providers/, as the directory of a real stack's Pulumi.yaml holds it.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import {
   type EngineEvent, LocalWorkspace, type OpType, type ProjectSettings, PulumiCommand, type Stack,
 } from "@pulumi/pulumi/automation";
 import type { PulumiFn } from "@pulumi/pulumi/automation";
+import { unpack } from "../../providers/dynamic/packed";
 import { toolsBinDir } from "../support/tools";
 
 const ROOT = join(__dirname, "..", "..");
@@ -37,17 +39,13 @@ export interface EngineStack {
   dispose(): void;
 }
 
-/** Scratch space inside the project (node_modules is ignored by git and wiped by `npm ci`). */
-const SCRATCH = join(ROOT, "node_modules", ".cache", "paperless-mail-ingest-engine");
-
 /**
  * A fresh stack of the project over a file backend, running `program` inline. `workDir` is the
- * workspace (where the engine runs plugins) when not the default, a directory in this project.
+ * workspace (where the engine runs plugins) when not the default, which links this project's providers/.
  */
 export async function engineStack(stackName: string, program: PulumiFn, opts: { workDir?: string } = {}): Promise<EngineStack> {
   const bin = toolsBinDir();
-  mkdirSync(SCRATCH, { recursive: true });
-  const dir = mkdtempSync(join(SCRATCH, "stack-"));
+  const dir = mkdtempSync(join(tmpdir(), "paperless-e2e-"));
   const workDir = opts.workDir ?? join(dir, "work");
   const envVars = {
     PULUMI_BACKEND_URL: `file://${join(dir, "backend")}`,
@@ -63,6 +61,7 @@ export async function engineStack(stackName: string, program: PulumiFn, opts: { 
     NODE_PATH: join(ROOT, "node_modules"),
   };
   for (const sub of [join(dir, "backend"), workDir]) mkdirSync(sub, { recursive: true });
+  if (!opts.workDir) symlinkSync(join(ROOT, "providers"), join(workDir, "providers"));
   const dispose = () => rmSync(dir, { recursive: true, force: true });
   let stack: Stack;
   try {
@@ -96,8 +95,10 @@ function resourceOf(urn: string): string {
   return `${types.split("$").pop()}::${name.join("::")}`;
 }
 
-function changedKeys(old: Record<string, unknown> | undefined, now: Record<string, unknown> | undefined): string[] {
-  if (!old || !now) return [];
+function changedKeys(packedOld: Record<string, unknown> | undefined, packedNow: Record<string, unknown> | undefined): string[] {
+  if (!packedOld || !packedNow) return [];
+  // A packed kind's fields, not its one `spec` string (providers/dynamic/packed.ts).
+  const [old, now] = [unpack(packedOld), unpack(packedNow)];
   return [...new Set([...Object.keys(old), ...Object.keys(now)])]
     .filter((k) => JSON.stringify(old[k]) !== JSON.stringify(now[k])).sort();
 }

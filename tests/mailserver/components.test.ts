@@ -10,8 +10,8 @@ import { INLINE_KUBECONFIG_VAR } from "../../core/kubectlCommands";
 import { keyOf, runProgram, type RecordedResource } from "../support/programUnderMocks";
 import { PROD_STACK_FILE, prodConfig } from "../support/prodConfig";
 
-const LINES = "pulumi-nodejs:dynamic/paperless-mail-ingest/kubernetes:ConfigMapLines";
-const MOUNTS = "pulumi-nodejs:dynamic/paperless-mail-ingest/kubernetes:DeploymentMountsPatch";
+const LINES = "pulumi-nodejs:dynamic/kubernetes:ConfigMapLines";
+const MOUNTS = "pulumi-nodejs:dynamic/kubernetes:DeploymentMountsPatch";
 const COMMAND = "command:local:Command";
 const DOCS = "docs-at-viktorbarzin.me";
 

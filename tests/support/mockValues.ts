@@ -28,7 +28,7 @@ export function secretInputs(inputs: object): string[] {
 /** The value of an output (resolved under mocks). */
 export const valueOf = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply(resolve));
 
-const RANDOM_TEXT = "pulumi-nodejs:dynamic/paperless-mail-ingest/random:RandomText";
+const RANDOM_TEXT = "pulumi-nodejs:dynamic/random:RandomText";
 
 /**
  * What the engine returns for a new resource: its inputs as state, except that generated values

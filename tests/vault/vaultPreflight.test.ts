@@ -277,7 +277,7 @@ describe("readVaultConnection: the Vault provider's own sources, in its order", 
 });
 
 describe("MailboxSecret under mocks: the SecretV2 waits on the preflight", () => {
-  const PREFLIGHT = "pulumi-nodejs:dynamic/paperless-mail-ingest/vault:VaultWritePreflight";
+  const PREFLIGHT = "pulumi-nodejs:dynamic/vault:VaultWritePreflight";
   const MOCK_TOKEN = "hvs.CAESIJ9preflight-test-token-0123456789";
 
   it("creates the preflight as its child, for the SecretV2's own mount and name, with the token secret", async () => {

@@ -1,0 +1,79 @@
+// providers/dynamic/packed.ts: a packed kind's fields travel as one `spec` string, and its provider
+// sees exactly what it would see unpacked, in every method the plugin calls.
+import type * as pulumi from "@pulumi/pulumi";
+import { pack, packedProvider, SPEC, stableJson, unpack } from "../../providers/dynamic/packed";
+
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+const SHIM = "exports.handler=()=>…";
+const fields = { name: "forward: Anca", owner: "anca", assign_tags: ["email-ingest", "bank"], order: 103, enabled: true };
+
+test("stableJson: the same object in any key order gives the same text; arrays keep their order", () => {
+  expect(stableJson({ b: 1, a: { d: [2, 1], c: null } })).toBe('{"a":{"c":null,"d":[2,1]},"b":1}');
+  expect(stableJson({ a: { c: null, d: [2, 1] }, b: 1 })).toBe(stableJson({ b: 1, a: { d: [2, 1], c: null } }));
+});
+
+test("pack keeps the plugin's __provider and the kept outputs beside spec; unpack gives the fields back", () => {
+  const packed = pack({ ...fields, paperlessId: 7, __provider: SHIM }, ["paperlessId"]);
+  expect(Object.keys(packed).sort()).toEqual(["__provider", "paperlessId", SPEC]);
+  expect(JSON.parse(packed[SPEC] as string)).toEqual(fields);
+  expect(unpack(packed)).toEqual({ ...fields, paperlessId: 7, __provider: SHIM });
+  expect(unpack(undefined)).toEqual({});
+  expect(unpack({ __provider: SHIM })).toEqual({ __provider: SHIM }); // a create's olds: nothing yet
+});
+
+describe("packedProvider", () => {
+  const calls: { method: string; args: unknown[] }[] = [];
+  const inner: pulumi.dynamic.ResourceProvider = {
+    async configure(req) { calls.push({ method: "configure", args: [req] }); },
+    async check(olds, news) { calls.push({ method: "check", args: [olds, news] }); return { inputs: { ...news, owner: news.owner.toLowerCase() }, failures: [{ property: "owner", reason: "no such user" }] }; },
+    async diff(id, olds, news) { calls.push({ method: "diff", args: [id, olds, news] }); return { changes: olds.owner !== news.owner, replaces: olds.url !== news.url ? ["url"] : [], stables: ["paperlessId"] }; },
+    async create(inputs) { calls.push({ method: "create", args: [inputs] }); return { id: "7", outs: { ...inputs, paperlessId: 7 } }; },
+    async read(id, props) { calls.push({ method: "read", args: [id, props] }); return id === "gone" ? { id: "", props: {} } : { id, props: { ...props, owner: "root" } }; },
+    async update(id, olds, news) { calls.push({ method: "update", args: [id, olds, news] }); return { outs: { ...news, paperlessId: Number(id) } }; },
+    async delete(id, props) { calls.push({ method: "delete", args: [id, props] }); },
+  };
+  const p = packedProvider(inner, ["paperlessId"]);
+  const news = pack({ ...fields, owner: "Anca", url: "http://b", __provider: SHIM }, []);
+  const olds = pack({ ...fields, url: "http://a", paperlessId: 7, __provider: SHIM }, ["paperlessId"]);
+  beforeEach(() => { calls.length = 0; });
+
+  test("every method the provider has, and only those; configure gets the request as is", async () => {
+    expect(Object.keys(p).sort()).toEqual(["check", "configure", "create", "delete", "diff", "read", "update"]);
+    expect(Object.keys(packedProvider({ create: inner.create }, []))).toEqual(["create"]);
+    const req = { config: { get: () => undefined, require: () => "" } } as unknown as pulumi.dynamic.ConfigureRequest;
+    await p.configure!(req);
+    expect(calls).toEqual([{ method: "configure", args: [req] }]);
+  });
+
+  test("check sees fields and its inputs go back packed, failures as they are", async () => {
+    const result = await p.check!({}, news);
+    expect(calls[0]!.args).toEqual([{}, unpack(news)]);
+    expect(unpack(result.inputs)).toEqual({ ...unpack(news), owner: "anca" });
+    expect(result.failures).toEqual([{ property: "owner", reason: "no such user" }]);
+  });
+
+  test("an unknown spec (an input not known at preview) is neither checked nor diffed: it is a change", async () => {
+    const unknown = { [SPEC]: UNKNOWN, __provider: SHIM };
+    expect(await p.check!({}, unknown)).toEqual({ inputs: unknown, failures: [] });
+    expect(await p.diff!("7", olds, unknown)).toEqual({ changes: true });
+    expect(calls).toEqual([]);
+  });
+
+  test("diff compares fields; a replacement or a stable field is named as the property that holds it", async () => {
+    const result = await p.diff!("7", olds, news);
+    expect(calls[0]!.args).toEqual(["7", unpack(olds), unpack(news)]);
+    expect(result).toEqual({ changes: true, replaces: [SPEC], stables: ["paperlessId"] });
+  });
+
+  test("create, update and read return packed outputs with the kept ones beside spec; delete sees fields", async () => {
+    const created = await p.create(news);
+    expect(created.id).toBe("7");
+    expect(created.outs).toEqual(pack({ ...unpack(news), paperlessId: 7 }, ["paperlessId"]));
+    expect((await p.update!("7", olds, news)).outs).toEqual(pack({ ...unpack(news), paperlessId: 7 }, ["paperlessId"]));
+    const read = await p.read!("7", olds);
+    expect(read).toEqual({ id: "7", props: pack({ ...unpack(olds), owner: "root" }, ["paperlessId"]) });
+    expect(await p.read!("gone", olds)).toEqual({ id: "", props: {} }); // gone stays gone
+    await p.delete!("7", olds);
+    expect(calls.at(-1)).toEqual({ method: "delete", args: ["7", unpack(olds)] });
+  });
+});
