@@ -42,7 +42,8 @@ export interface ProxiedRequest {
   readonly path: string;
   /** The JSON body sent, if any. */
   readonly body: unknown;
-  /** The request headers, as Node gives them (lower-case names). */
+  /** The request headers, as Node gives them (lower-case names). Not enumerable: they carry
+   * tokens, which must not show in a failed assertion's diff, and records compare without them. */
   readonly headers: http.IncomingHttpHeaders;
   /** The fault it got, if any. */
   readonly fault?: FaultKind;
@@ -137,7 +138,8 @@ export async function startFaultProxy(targetUrl: string, opts: { ca?: Buffer } =
     try {
       const body = await readBody(req);
       const fault = take(method, path);
-      requests.push({ method, path, body: parseJson(body), headers: req.headers, ...(fault ? { fault: fault.kind } : {}) });
+      const record = { method, path, body: parseJson(body), ...(fault ? { fault: fault.kind } : {}) };
+      requests.push(Object.defineProperty(record, "headers", { value: req.headers, enumerable: false }) as ProxiedRequest);
       await fault?.before?.();
       if (!fault || fault.kind === "slow" || fault.kind === "pass") {
         const answer = await forward(target, req, body, opts.ca);
