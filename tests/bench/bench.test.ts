@@ -35,7 +35,7 @@ const steps = (ms: number): Record<Step, number> => Object.fromEntries(STEPS.map
 const run = (senders: number, over: Partial<BenchRun> = {}): BenchRun => ({
   senders, previewRatio: 1.1, noChangeUpRatio: 1.1, refreshRatio: 1.1, firstUpRatio: 1.5, stateBytesPerSender: 1200,
   refreshRequests: 5, previewRequests: 4, noChangeUpRequests: 4, renderMs: 3, floorMs: steps(1000), oursMs: steps(1100),
-  stateBytes: { floor: 2000 * senders, ours: 3200 * senders }, repetitions: 3, ...over,
+  stateBytes: { floor: 2000 * senders, ours: 3200 * senders + 9000 }, resourceBytes: { floor: 2000, ours: 3200 }, repetitions: 3, ...over,
 });
 
 describe("budgetProblems", () => {
@@ -52,6 +52,15 @@ describe("budgetProblems", () => {
     ]);
     // At the budget is within it.
     expect(budgetProblems([run(5, { previewRatio: BUDGETS.previewRatio, stateBytesPerSender: BUDGETS.stateBytesPerSender })])).toEqual([]);
+  });
+
+  test("the quick form checks state, requests and render time, not the time ratios", () => {
+    const slow = run(50, { previewRatio: 3, noChangeUpRatio: 3, refreshRatio: 3, firstUpRatio: 5 });
+    expect(budgetProblems([run(5), slow], false)).toEqual([]);
+    expect(budgetProblems([run(5), slow])).toHaveLength(4);
+    expect(budgetProblems([run(5), run(50, { stateBytesPerSender: 4000, refreshRequests: 9, renderMs: 1500 })], false)).toEqual([
+      "N=50: stateBytesPerSender 4000 > 2048", "N=50: renderMs 1500 >= 1000", "N=50: refreshRequests 9 > 5 (N=5 made 5): paperless requests grow with N",
+    ]);
   });
 
   test("paperless requests that grow with N are a problem, against the smallest N", () => {

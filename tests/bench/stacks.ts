@@ -20,6 +20,8 @@ const nothing: pulumi.dynamic.ResourceProvider = {
   },
 };
 
+export const FLOOR_TYPE = "pulumi-nodejs:dynamic/bench:Floor";
+
 class FloorResource extends pulumi.dynamic.Resource {
   constructor(name: string) {
     super(nothing, name, {}, {}, "bench", "Floor");
@@ -65,11 +67,18 @@ export async function paperlessStack(n: number, stackRaw: Record<string, unknown
 }
 
 /** Bytes of the stack's checkpoint in the file backend: the state the engine rewrites after every step. */
-export function stateBytes(engine: EngineStack): number {
+/** The checkpoint's size, and the mean size of its resources of `perSenderType` (one per sender). */
+export function stateBytes(engine: EngineStack, perSenderType: string): { total: number; perSender: number } {
   const stacks = join(engine.dir, "backend", ".pulumi", "stacks");
   const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
     e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]);
-  const file = walk(stacks).find((f) => f.endsWith(`/${engine.stack.name}.json`) || f.endsWith(`/${engine.stack.name}.json.gz`));
+  const file = walk(stacks).find((f) => f.endsWith(`/${engine.stack.name}.json`));
   if (!file) throw new Error(`no checkpoint of stack ${engine.stack.name} under ${stacks}`);
-  return statSync(file).size;
+  const text = readFileSync(file, "utf8");
+  const resources = (JSON.parse(text) as { checkpoint: { latest: { resources: { type: string }[] } } }).checkpoint.latest.resources
+    .filter((r) => r.type === perSenderType);
+  if (!resources.length) throw new Error(`checkpoint of stack ${engine.stack.name} has no ${perSenderType}`);
+  // As the file stores them (the engine writes the checkpoint indented by 4).
+  const perSender = resources.reduce((sum, r) => sum + JSON.stringify(r, null, 4).length, 0) / resources.length;
+  return { total: statSync(file).size, perSender };
 }
