@@ -1,0 +1,62 @@
+// What the whole-program suite (stack.test.ts) does to and reads from the real servers: the stack
+// config shaped like Pulumi.prod.yaml, forwarded mails, the mail volume, kubectl and Vault reads.
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { promisify } from "node:util";
+import { parse } from "yaml";
+import { PROJECT } from "../../core/types";
+import { PROD_STACK_FILE } from "../support/prodConfig";
+
+const run = promisify(execFile);
+
+export type StackConfig = Record<string, unknown>;
+
+export interface SenderEntry { address: string; user: string; label?: string }
+export interface MailboxEntry { address: string; senders: SenderEntry[]; [k: string]: unknown }
+
+/** Pulumi.prod.yaml's config, as a user's stack file starts. */
+export function prodStack(): StackConfig {
+  return (parse(readFileSync(PROD_STACK_FILE, "utf8")) as { config: StackConfig }).config;
+}
+
+export const key = (k: string): string => `${PROJECT}:${k}`;
+
+/** A forwarded mail with a .txt attachment; returns it with its Message-ID. */
+export function forwardedMail(from: string, to: string, subject: string): { id: string; text: string } {
+  const id = `<${randomBytes(8).toString("hex")}@stack.test>`;
+  const boundary = `b-${randomBytes(6).toString("hex")}`;
+  const text = [`From: ${from}`, `To: ${to}`, `Subject: ${subject}`, `Date: ${new Date().toUTCString()}`,
+    `Message-ID: ${id}`, "MIME-Version: 1.0", `Content-Type: multipart/mixed; boundary="${boundary}"`, "",
+    `--${boundary}`, "Content-Type: text/plain; charset=utf-8", "", "Forwarded, see the attachment.", "",
+    `--${boundary}`, "Content-Type: text/plain; charset=utf-8; name=\"statement.txt\"",
+    "Content-Disposition: attachment; filename=\"statement.txt\"", "", `Statement for ${subject}: 42.00 EUR`, "",
+    `--${boundary}--`, ""].join("\r\n");
+  return { id, text };
+}
+
+/** kubectl (the real one) against the test cluster; returns stdout. */
+export async function kubectl(bin: string, kubeconfig: string, ...args: string[]): Promise<string> {
+  const { stdout } = await run(bin, args, { env: { ...process.env, KUBECONFIG: kubeconfig }, maxBuffer: 64 << 20 });
+  return stdout;
+}
+
+export async function kubectlJson<T = any>(bin: string, kubeconfig: string, ...args: string[]): Promise<T> {
+  return JSON.parse(await kubectl(bin, kubeconfig, ...args, "-o", "json")) as T;
+}
+
+/** Polls `probe` until it returns a value (a condition wait, not a fixed sleep). */
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 180_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? ` (last error: ${String(last)})` : ""}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
