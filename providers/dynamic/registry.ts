@@ -5,7 +5,6 @@
 // keeps its old key here too, next to the new one, or its existing resources can no longer be
 // refreshed or destroyed.
 import type * as pulumi from "@pulumi/pulumi";
-import { applyPreflightProvider } from "../kubernetes/applyPreflight";
 import { configMapLinesProvider } from "../kubernetes/configMapLines";
 import { deploymentMountsProvider } from "../kubernetes/deploymentMounts";
 import { mailAccountProvider, mailRuleProvider, tagProvider } from "../paperless/provider";
@@ -15,7 +14,6 @@ import { PACKED_KINDS, packedProvider } from "./packed";
 
 /** `<family>:<resource class>`, family = the folder under providers/ (see dynamicType). */
 export const PROVIDERS = {
-  "kubernetes:ApplyPreflight": () => applyPreflightProvider(),
   "kubernetes:ConfigMapLines": () => configMapLinesProvider(),
   "kubernetes:DeploymentMountsPatch": () => deploymentMountsProvider(),
   "paperless:PaperlessMailAccount": () => mailAccountProvider,

@@ -68,6 +68,18 @@ async function putLines(connector: Connector, p: ConfigMapLinesProps, lines: str
 
 const isKnownList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === "string");
 
+/**
+ * Whether the live block differs from the declared lines, so a plain `pulumi up` puts back a block
+ * the owner's stack removed (its nightly apply, a `-replace` of the ConfigMap) without waiting for
+ * a refresh. The read is check()'s memoized one: no request of its own.
+ */
+async function liveDiffers(connector: Connector, p: ConfigMapLinesProps): Promise<boolean> {
+  if (!isKnownList(p.lines)) return false;
+  const cm = await peekConfigMap(await connector(p.context), p.namespace, p.name);
+  const live = cm ? readOwnedLines(cm.data?.[p.key] ?? "", p.owner) ?? [] : [];
+  return JSON.stringify(live) !== JSON.stringify(p.lines);
+}
+
 /** The provider, with the connection factory injectable so tests can aim it at an emulator. */
 export function configMapLinesProvider(connector: Connector = connect): pulumi.dynamic.ResourceProvider {
   return {
@@ -103,7 +115,7 @@ export function configMapLinesProvider(connector: Connector = connect): pulumi.d
     async diff(_id: string, olds: ConfigMapLinesProps, news: ConfigMapLinesProps) {
       const replaces = (["namespace", "name", "key", "owner", "format", "context"] as const).filter((k) => olds[k] !== news[k]);
       const changed = replaces.length > 0 || JSON.stringify(olds.lines) !== JSON.stringify(news.lines)
-        || JSON.stringify(olds.keys) !== JSON.stringify(news.keys);
+        || JSON.stringify(olds.keys) !== JSON.stringify(news.keys) || await liveDiffers(connector, news);
       // Delete first: the new block must not meet the old one's definitions of the same keys.
       return { changes: changed, replaces, deleteBeforeReplace: replaces.length > 0 };
     },

@@ -96,10 +96,13 @@ export function deploymentMountsProvider(connector: Connector = connect): pulumi
       }
     },
 
+    // Against the state and the live object: a mount the owner's stack reverted (its nightly apply)
+    // is put back by a plain `pulumi up`, without waiting for a refresh.
     async diff(_id: string, olds: DeploymentMountsProps, news: DeploymentMountsProps) {
-      const declared = (p: DeploymentMountsProps) => JSON.stringify([p.container, p.annotations, p.mounts]);
-      const moved = TARGET.some((k) => olds[k] !== news[k]);
-      return { changes: moved || declared(olds) !== declared(news) };
+      const declared = (p: Pick<DeploymentMountsProps, "container" | "annotations" | "mounts">) => JSON.stringify([p.container, p.annotations, p.mounts]);
+      if (TARGET.some((k) => olds[k] !== news[k]) || declared(olds) !== declared(news)) return { changes: true };
+      const live = await liveDeployment(await connector(news.context), news);
+      return { changes: !live || declared({ container: news.container, ...observed(news, live) }) !== declared(news) };
     },
 
     async create(inputs: DeploymentMountsProps) {

@@ -48,7 +48,6 @@ async function failure(op: Promise<unknown>): Promise<string> {
 test("every registered provider has its type token under the one scheme; the state's text names only the key", () => {
   // Frozen names: a state keeps these, so a change needs an alias (and the old key kept in the registry).
   expect(Object.keys(PROVIDERS).map((k) => dynamicType(k as DynamicKey)).sort()).toEqual([
-    "pulumi-nodejs:dynamic/kubernetes:ApplyPreflight",
     "pulumi-nodejs:dynamic/kubernetes:ConfigMapLines",
     "pulumi-nodejs:dynamic/kubernetes:DeploymentMountsPatch",
     "pulumi-nodejs:dynamic/paperless:PaperlessMailAccount",
@@ -96,7 +95,7 @@ describe("in the project", () => {
     expect(JSON.stringify(renamed)).toContain("random:RandomString");
     await engine.stack.importStack(renamed);
     const advice = 'this resource\'s state names the dynamic provider "random:RandomString", which providers/dynamic/registry.ts in '
-      + `${ROOT} does not register (it has kubernetes:ApplyPreflight, `;
+      + `${ROOT} does not register (it has kubernetes:ConfigMapLines, `;
     for (const op of [() => engine.stack.refresh(), () => engine.stack.destroy()]) {
       const out = await failure(op());
       expect(out).toContain(advice);
