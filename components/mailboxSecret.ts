@@ -34,9 +34,9 @@ export class MailboxSecret extends pulumi.ComponentResource {
       : pulumi.secret(new RandomText(`${name}-password`, { alphabet: PASSWORD_ALPHABET, length: PASSWORD_LENGTH, secret: true }, { parent: this }).value);
     const path = `${settings.pathPrefix}/${mailbox.address}`;
     // Fails the preview, not the middle of `up`, when the token may not write (or Vault is unreachable).
-    const { address, addressSource, token, tokenSource, namespace, caCertFile, skipTlsVerify } = args.connection ?? readVaultConnection();
+    const { address, addressSource, token, tokenSource, namespace, caCertFile, skipTlsVerify, skipChildToken } = args.connection ?? readVaultConnection();
     const preflight = new VaultWritePreflight(`${name}-vault-preflight`, {
-      address, addressSource, token, tokenSource, namespace, caCertFile, skipTlsVerify, mount: settings.mount, name: path,
+      address, addressSource, token, tokenSource, namespace, caCertFile, skipTlsVerify, skipChildToken, mount: settings.mount, name: path,
     }, { parent: this });
     const secret = new vault.kv.SecretV2(name, {
       mount: settings.mount,

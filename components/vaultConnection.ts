@@ -5,6 +5,7 @@
 //   token     vault:token (secret), else VAULT_TOKEN, else ~/.vault-token (what `vault login` writes)
 //   namespace vault:namespace, else VAULT_NAMESPACE
 //   TLS       vault:caCertFile, else VAULT_CACERT; vault:skipTlsVerify, else VAULT_SKIP_VERIFY
+//   child     vault:skipChildToken (default false: the provider works with a child token it creates)
 // The `vault:*` keys belong to the Vault provider (core/stackConfig passes them through), so they
 // are read here rather than in parseConfig.
 import { readFileSync } from "node:fs";
@@ -26,6 +27,8 @@ export interface VaultConnection {
   /** PEM file of the CA that signed Vault's certificate; empty for the system CAs. */
   readonly caCertFile: string;
   readonly skipTlsVerify: boolean;
+  /** The provider then uses the token itself instead of creating a child token (which needs auth/token/create). */
+  readonly skipChildToken: boolean;
 }
 
 const truthy = (v: string | undefined): boolean => v !== undefined && /^(1|t|true|y|yes)$/i.test(v.trim());
@@ -56,6 +59,7 @@ export function readVaultConnection(env: NodeJS.ProcessEnv = process.env, home: 
   }
 
   const skip = cfg.getObject<boolean | string>("skipTlsVerify");
+  const skipChild = cfg.getObject<boolean | string>("skipChildToken");
   return {
     address,
     addressSource,
@@ -64,5 +68,6 @@ export function readVaultConnection(env: NodeJS.ProcessEnv = process.env, home: 
     namespace: nonEmpty(cfg.get("namespace")) ?? nonEmpty(env["VAULT_NAMESPACE"]) ?? "",
     caCertFile: nonEmpty(cfg.get("caCertFile")) ?? nonEmpty(env["VAULT_CACERT"]) ?? "",
     skipTlsVerify: skip !== undefined ? truthy(String(skip)) : truthy(env["VAULT_SKIP_VERIFY"]),
+    skipChildToken: skipChild !== undefined && truthy(String(skipChild)),
   };
 }

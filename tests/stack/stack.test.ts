@@ -8,9 +8,9 @@ import { join } from "node:path";
 import { vaultPolicy } from "../../core/vaultPolicy";
 import { startCluster, type Cluster } from "../support/cluster/cluster";
 import type { ProductionObjects } from "../support/cluster/productionObjects";
-import { attachMailserver, type Mailserver } from "../support/mailserver/mailserver";
+import type { Mailserver } from "../support/mailserver/mailserver";
 import { admin, type Admin, type Row } from "../support/paperless/admin";
-import { paperlessInstallDir, startPaperless, type PaperlessServer } from "../support/paperless/server";
+import { startPaperless, type PaperlessServer } from "../support/paperless/server";
 import { programStack, type Operation, type ProgramStack } from "../support/programStack";
 import { eventually, forwardedMail, key, kubectl, kubectlJson, type MailboxEntry, prodStack, type StackConfig } from "./scenarios";
 
@@ -19,7 +19,6 @@ jest.setTimeout(900_000);
 const DOCS = "docs@viktorbarzin.me";
 const RECEIPTS = "receipts@viktorbarzin.me";
 const ANCA = "ancaelena98@gmail.com";
-const MANAGE_SH = join(__dirname, "..", "support", "paperless", "manage.sh");
 
 let cluster: Cluster;
 let objects: ProductionObjects;
@@ -62,16 +61,12 @@ async function vaultRead(path: string): Promise<any> {
   return r.status === 200 ? r.json.data.data : undefined;
 }
 
-/** The mailserver pod that is Ready now, as docker-mailserver's instance the node agent runs for it. */
+/** The mailserver pod `kubectl exec deploy/mailserver` reaches now, and its docker-mailserver. */
 async function mailserverPod(): Promise<{ name: string; server: Mailserver }> {
-  return eventually("a Ready mailserver pod", async () => {
-    const pods = await kubectlJson(cluster.kubectl, cluster.kubeconfig, "-n", "mailserver", "get", "pods", "-l", "app=mailserver");
-    const ready = (pods.items as any[]).filter((p) => !p.metadata.deletionTimestamp
-      && p.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"));
-    if (ready.length !== 1) return undefined;
-    const pod = ready[0];
-    return { name: pod.metadata.name as string, server: attachMailserver(join(cluster.dir, "pods", pod.metadata.uid, "containers", "docker-mailserver", "instance")) };
-  });
+  const server = await cluster.mailserver();
+  const pods = await kubectlJson(cluster.kubectl, cluster.kubeconfig, "-n", "mailserver", "get", "pods", "-l", "app=mailserver");
+  const pod = (pods.items as any[]).find((p) => server.instanceDir.includes(`/pods/${p.metadata.uid}/`));
+  return { name: pod?.metadata.name ?? "(gone)", server };
 }
 
 async function deployment(): Promise<any> {
@@ -121,7 +116,7 @@ beforeAll(async () => {
   [cluster, paperless] = await Promise.all([startCluster(), startPaperless("3.0.5", { users: ["root", "anca", "emo"] })]);
   api = admin(paperless);
   objects = await cluster.installProductionObjects();
-  cluster.attachPaperless(["bash", MANAGE_SH, paperlessInstallDir("3.0.5"), paperless.dir]);
+  cluster.attachPaperless(paperless);
   const policy = await cluster.vault.api("PUT", "sys/policies/acl/paperless-mail-ingest", {
     policy: vaultPolicy({ mount: "secret", pathPrefix: "paperless-mail-ingest" }),
   });
