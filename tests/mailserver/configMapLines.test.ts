@@ -299,9 +299,20 @@ describe("ConfigMapLines check (runs at preview)", () => {
   });
 
   it("diff replaces (delete first) on a new target and updates on new lines", async () => {
+    await provider.create!(props());
+    clearKubeCaches(); // a new operation reads the ConfigMap afresh
     expect(await provider.diff!("id", props(), props())).toMatchObject({ changes: false, replaces: [] });
     expect(await provider.diff!("id", props(), props({ lines: ["docs@viktorbarzin.me|new"] }))).toMatchObject({ changes: true, replaces: [] });
     expect(await provider.diff!("id", props(), props({ name: "other" }))).toMatchObject({ changes: true, replaces: ["name"], deleteBeforeReplace: true });
+  });
+
+  it("diff sees a block the owner's stack removed (its nightly apply, a -replace), so a plain up puts it back", async () => {
+    await provider.create!(props());
+    await terraformWritesKey("postfix-accounts.cf", OTHERS);
+    clearKubeCaches();
+    expect(await provider.diff!("id", props(), props())).toMatchObject({ changes: true, replaces: [] });
+    await provider.update!("id", props(), props());
+    expect((await live()).data["postfix-accounts.cf"]).toContain(LINE);
   });
 });
 

@@ -39,7 +39,7 @@ async function production(): Promise<MailserverSettings> {
 const props = (ms: MailserverSettings, mailboxes = [mailbox]): DeploymentMountsProps => ({ ...sieveDeploymentMounts(mailboxes, ms), context: "" });
 const kubectl = (args: string[], input?: string) =>
   execFileSync(binary("kubectl"), ["--kubeconfig", api.kubeconfig, ...args], { encoding: "utf8", ...(input ? { input } : {}) });
-const live = (ms: MailserverSettings): any => JSON.parse(kubectl(["-n", ms.namespace, "get", "deployment", ms.deployment, "-o", "json"]));
+const live = (ms: MailserverSettings): any => JSON.parse(kubectl(["-n", ms.namespace, "get", "deployment", ms.deployment, "-o", "json", "--show-managed-fields"]));
 const managers = (ms: MailserverSettings): string[] => (live(ms).metadata.managedFields as { manager: string }[]).map((m) => m.manager);
 const mountPaths = (ms: MailserverSettings): string[] =>
   live(ms).spec.template.spec.containers.find((c: any) => c.name === MAILSERVER.container).volumeMounts.map((m: any) => m.mountPath);
