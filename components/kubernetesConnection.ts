@@ -40,3 +40,8 @@ export function kubernetesProvider(name: string, kube: KubeTarget, opts?: pulumi
     enableConfigMapMutable: true,
   }, opts);
 }
+
+/** The cluster as the Kubernetes dynamic providers take it: a secret when the kubeconfig is inline (it holds credentials). */
+export function clusterInput(kube: KubeTarget): pulumi.Input<KubeTarget> {
+  return kube.kubeconfigText ? pulumi.secret(kube) : kube;
+}

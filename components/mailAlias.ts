@@ -3,6 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { selfAliasLine } from "../core/aliasLine";
 import type { KubeTarget } from "../core/kubectlCommands";
+import { clusterInput } from "./kubernetesConnection";
 import type { Mailbox, MailserverSettings } from "../core/types";
 import { ConfigMapLines } from "../providers/kubernetes/configMapLines";
 
@@ -28,8 +29,8 @@ export class MailAlias extends pulumi.ComponentResource {
       format: "virtual",
       keys: [mailbox.address],
       lines: [this.aliasLine],
-      context: args.kube.context,
-    }, { parent: this });
+      cluster: clusterInput(args.kube),
+    }, { parent: this, additionalSecretOutputs: ["cluster"] });
     this.registerOutputs({ aliasLine: this.aliasLine });
   }
 }

@@ -3,6 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { accountLine, CRYPT_ALPHABET, SALT_LENGTH } from "../core/accountLine";
 import type { KubeTarget } from "../core/kubectlCommands";
+import { clusterInput } from "./kubernetesConnection";
 import type { Mailbox, MailserverSettings } from "../core/types";
 import { ConfigMapLines } from "../providers/kubernetes/configMapLines";
 import { RandomText } from "../providers/random/randomText";
@@ -35,8 +36,8 @@ export class MailboxAccount extends pulumi.ComponentResource {
       format: "accounts",
       keys: [mailbox.address],
       lines: this.accountLine.apply((l) => [l]),
-      context: args.kube.context,
-    }, { parent: this, additionalSecretOutputs: ["lines"] });
+      cluster: clusterInput(args.kube),
+    }, { parent: this, additionalSecretOutputs: ["lines", "cluster"] });
     this.registerOutputs({ accountLine: this.accountLine });
   }
 }

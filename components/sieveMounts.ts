@@ -10,6 +10,7 @@ import { mailboxResourceName } from "../core/names";
 import { sieveDeploymentMounts } from "../core/sieveMount";
 import type { Mailbox, MailserverSettings } from "../core/types";
 import { DeploymentMountsPatch } from "../providers/kubernetes/deploymentMounts";
+import { clusterInput } from "./kubernetesConnection";
 import type { SieveFilter } from "./sieveFilter";
 
 export interface MountedMailbox {
@@ -37,8 +38,8 @@ export class SieveMounts extends pulumi.ComponentResource {
     // step it depends on; removing it gives up exactly our fields (and rolls the pod).
     const deploymentPatch = new DeploymentMountsPatch(name, {
       ...sieveDeploymentMounts(args.mailboxes.map((m) => m.mailbox), mailserver),
-      context: args.kube.context,
-    }, { parent: this, dependsOn: args.mailboxes.flatMap((m) => m.sieve.mountDependencies) });
+      cluster: clusterInput(args.kube),
+    }, { parent: this, additionalSecretOutputs: ["cluster"], dependsOn: args.mailboxes.flatMap((m) => m.sieve.mountDependencies) });
 
     const pod = podTarget(args.kube, mailserver);
     this.ready = Object.fromEntries(args.mailboxes.map(({ mailbox, sieve, accountLine }) => {

@@ -2,6 +2,7 @@
 // (postfix-accounts.cf / postfix-virtual.cf in `mailserver.config`). It edits only its own
 // marker-delimited block (core/ownedLines) with resourceVersion-conditional writes, and
 // removes the block on delete.
+import type { KubeTarget } from "../../core/kubectlCommands";
 import * as pulumi from "@pulumi/pulumi";
 import { aliasLookupPanic, foreignDefinitions, LineFormat, lineKey, markers, readOwnedLines, writeOwnedLines } from "../../core/ownedLines";
 import { DynamicResource } from "../dynamic/resource";
@@ -17,14 +18,13 @@ export interface ConfigMapLinesProps {
   /** The addresses/aliases the lines define: known at preview even when the lines are not. */
   keys: string[];
   lines: string[];
-  /** kubeconfig context; empty for the current one. */
-  context: string;
+  /** The cluster (kubeconfig and context), as the program's Kubernetes provider gets it; secret with an inline kubeconfig. */
+  cluster: KubeTarget;
 }
 
 export type ConfigMapLinesInputs = { [K in keyof ConfigMapLinesProps]: pulumi.Input<ConfigMapLinesProps[K]> };
 
-/** kubeconfig context ("" for the current one) -> connection. */
-type Connector = (context: string) => Promise<KubeConnection>;
+type Connector = (cluster: KubeTarget) => Promise<KubeConnection>;
 
 function where(p: ConfigMapLinesProps): string {
   return `ConfigMap ${p.namespace}/${p.name} key ${p.key}`;
@@ -55,7 +55,7 @@ function startupHazard(p: ConfigMapLinesProps, textAfter: string): string | unde
 }
 
 async function putLines(connector: Connector, p: ConfigMapLinesProps, lines: string[]): Promise<void> {
-  const conn = await connector(p.context);
+  const conn = await connector(p.cluster);
   await editConfigMapKey(conn, p.namespace, p.name, p.key, (text, cm) => {
     const after = writeOwnedLines(text, p.owner, lines);
     if (lines.length) {
@@ -75,7 +75,7 @@ const isKnownList = (v: unknown): v is string[] => Array.isArray(v) && v.every((
  */
 async function liveDiffers(connector: Connector, p: ConfigMapLinesProps): Promise<boolean> {
   if (!isKnownList(p.lines)) return false;
-  const cm = await peekConfigMap(await connector(p.context), p.namespace, p.name);
+  const cm = await peekConfigMap(await connector(p.cluster), p.namespace, p.name);
   const live = cm ? readOwnedLines(cm.data?.[p.key] ?? "", p.owner) ?? [] : [];
   return JSON.stringify(live) !== JSON.stringify(p.lines);
 }
@@ -98,7 +98,7 @@ export function configMapLinesProvider(connector: Connector = connect): pulumi.d
       }
       // The check that matters at preview: someone else already defines our address in that key.
       if (!failures.length) {
-        const conn = await connector(news.context);
+        const conn = await connector(news.cluster);
         const cm = await peekConfigMap(conn, news.namespace, news.name);
         if (!cm) failures.push({ property: "name", reason: `ConfigMap ${news.namespace}/${news.name} does not exist; it belongs to the mailserver's own stack, which must create it first` });
         else {
@@ -113,7 +113,9 @@ export function configMapLinesProvider(connector: Connector = connect): pulumi.d
     },
 
     async diff(_id: string, olds: ConfigMapLinesProps, news: ConfigMapLinesProps) {
-      const replaces = (["namespace", "name", "key", "owner", "format", "context"] as const).filter((k) => olds[k] !== news[k]);
+      // Another context is another cluster: the block moves there. A kubeconfig path or its text is only how we reach it.
+      const replaces = [...(["namespace", "name", "key", "owner", "format"] as const).filter((k) => olds[k] !== news[k]),
+        ...(olds.cluster?.context !== news.cluster?.context ? ["cluster"] : [])];
       const changed = replaces.length > 0 || JSON.stringify(olds.lines) !== JSON.stringify(news.lines)
         || JSON.stringify(olds.keys) !== JSON.stringify(news.keys) || await liveDiffers(connector, news);
       // Delete first: the new block must not meet the old one's definitions of the same keys.
@@ -136,7 +138,7 @@ export function configMapLinesProvider(connector: Connector = connect): pulumi.d
 
     // refresh: what is really in the block now (a hand-removed block shows as a change to re-apply).
     async read(id: string, props: ConfigMapLinesProps) {
-      const conn = await connector(props.context);
+      const conn = await connector(props.cluster);
       const cm = await getConfigMap(conn, props.namespace, props.name);
       const lines = cm ? readOwnedLines(cm.data?.[props.key] ?? "", props.owner) ?? [] : [];
       return { id, props: { ...props, lines } };

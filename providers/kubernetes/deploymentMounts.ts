@@ -6,15 +6,16 @@
 // name and mounts by mountPath (the keys server-side apply merges them by), so a no-op preview is
 // a no-op; check() dry-runs the apply, so a field another manager owns fails the preview, naming
 // that manager; delete applies an empty patch, which gives up exactly our fields.
+import type { KubeTarget } from "../../core/kubectlCommands";
 import * as pulumi from "@pulumi/pulumi";
 import { type ConfigMapMount, type DeploymentMounts, mountsApplyBody } from "../../core/sieveMount";
 import { DynamicResource } from "../dynamic/resource";
 import { connect, type KubeConnection, getObject, serverSideApply } from "./kubeClient";
 
-/** The mounts to apply, and where the apply connects (kubeconfig context; "" for the current one). */
-export type DeploymentMountsProps = DeploymentMounts & { context: string };
+/** The mounts to apply, and the cluster (kubeconfig and context; secret with an inline kubeconfig). */
+export type DeploymentMountsProps = DeploymentMounts & { cluster: KubeTarget };
 
-type Connector = (context: string) => Promise<KubeConnection>;
+type Connector = (cluster: KubeTarget) => Promise<KubeConnection>;
 
 const path = (p: { namespace: string; deployment: string }): string =>
   `/apis/apps/v1/namespaces/${encodeURIComponent(p.namespace)}/deployments/${encodeURIComponent(p.deployment)}`;
@@ -62,7 +63,7 @@ function containerProblem(p: DeploymentMountsProps, live: LiveDeployment): strin
 }
 
 async function apply(connector: Connector, p: DeploymentMountsProps, dryRun: boolean): Promise<void> {
-  const conn = await connector(p.context);
+  const conn = await connector(p.cluster);
   await serverSideApply(conn, path(p), mountsApplyBody(p), p.fieldManager, { dryRun });
 }
 
@@ -72,20 +73,22 @@ async function apply(connector: Connector, p: DeploymentMountsProps, dryRun: boo
  * Deployment is fine (nothing of ours is left).
  */
 async function release(connector: Connector, p: DeploymentMountsProps): Promise<void> {
-  const conn = await connector(p.context);
+  const conn = await connector(p.cluster);
   if (!await liveDeployment(conn, p)) return;
   const bare = { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: p.deployment, namespace: p.namespace } };
   await serverSideApply(conn, path(p), bare, p.fieldManager, { dryRun: false });
 }
 
 const TARGET = ["namespace", "deployment", "fieldManager"] as const;
+const moved = (olds: DeploymentMountsProps, news: DeploymentMountsProps): boolean =>
+  TARGET.some((k) => olds[k] !== news[k]) || olds.cluster?.context !== news.cluster?.context;
 
 export function deploymentMountsProvider(connector: Connector = connect): pulumi.dynamic.ResourceProvider {
   return {
     // At preview: the Deployment and its container exist, and our apply would not conflict.
     async check(_olds: DeploymentMountsProps, news: DeploymentMountsProps) {
       try {
-        const live = await liveDeployment(await connector(news.context), news);
+        const live = await liveDeployment(await connector(news.cluster), news);
         const problem = live ? containerProblem(news, live)
           : `${where(news)} does not exist; it belongs to the mailserver's own stack, which must create it first`;
         if (problem) return { inputs: news, failures: [{ property: "container", reason: problem }] };
@@ -100,8 +103,8 @@ export function deploymentMountsProvider(connector: Connector = connect): pulumi
     // is put back by a plain `pulumi up`, without waiting for a refresh.
     async diff(_id: string, olds: DeploymentMountsProps, news: DeploymentMountsProps) {
       const declared = (p: Pick<DeploymentMountsProps, "container" | "annotations" | "mounts">) => JSON.stringify([p.container, p.annotations, p.mounts]);
-      if (TARGET.some((k) => olds[k] !== news[k]) || declared(olds) !== declared(news)) return { changes: true };
-      const live = await liveDeployment(await connector(news.context), news);
+      if (moved(olds, news) || declared(olds) !== declared(news)) return { changes: true };
+      const live = await liveDeployment(await connector(news.cluster), news);
       return { changes: !live || declared({ container: news.container, ...observed(news, live) }) !== declared(news) };
     },
 
@@ -112,7 +115,7 @@ export function deploymentMountsProvider(connector: Connector = connect): pulumi
 
     async update(_id: string, olds: DeploymentMountsProps, news: DeploymentMountsProps) {
       // Another Deployment or manager: give the old one up first, so nothing of ours is left there.
-      if (TARGET.some((k) => olds[k] !== news[k])) await release(connector, olds);
+      if (moved(olds, news)) await release(connector, olds);
       await apply(connector, news, false);
       return { outs: news };
     },
@@ -123,7 +126,7 @@ export function deploymentMountsProvider(connector: Connector = connect): pulumi
 
     // refresh: what of ours is really there (a mount removed by hand shows as a change to re-apply).
     async read(id: string, props: DeploymentMountsProps) {
-      const live = await liveDeployment(await connector(props.context), props);
+      const live = await liveDeployment(await connector(props.cluster), props);
       return { id, props: { ...props, ...(live ? observed(props, live) : { annotations: {}, mounts: [] }) } };
     },
   };

@@ -5,6 +5,7 @@
 // to a fresh read instead, so a write that landed before its answer was lost is not doubled.
 // Authentication comes from @kubernetes/client-node so every kubeconfig form kubectl accepts
 // (exec plugins, OIDC, client certificates, tokens) works the same here.
+import type { KubeTarget } from "../../core/kubectlCommands";
 import * as http from "node:http";
 import * as https from "node:https";
 
@@ -52,7 +53,7 @@ const FIELD_MANAGER = "paperless-mail-ingest";
 interface KubeProcessState {
   /** Tail of the chain of edits per ConfigMap: `<server> <namespace>/<name>`. */
   edits: Map<string, Promise<void>>;
-  /** Per kubeconfig context: the loaded config and the connection resolved from it. */
+  /** Per cluster target (kubeconfig and context): the loaded config and the connection resolved from it. */
   connections: Map<string, { kc: KubeConfig; at: number; connection?: Promise<KubeConnection> }>;
   /** Preview-time reads per ConfigMap (same key as edits), until this process edits it. */
   reads: Map<string, Promise<ConfigMapObject | undefined>>;
@@ -79,27 +80,31 @@ async function resolveConnection(kc: KubeConfig, context: string): Promise<KubeC
 }
 
 /**
- * The kubeconfig context the Pulumi Kubernetes provider uses (`kubernetes:context`; "" for the
- * current one). The kubeconfig is loaded once per context and process, and the connection reused
- * for a minute: every resource's check/create/read calls this. Re-applying the auth from the same
- * loaded config after that is cheap (an exec plugin's token is cached by it until it expires) and
- * keeps a long `up` from holding on to an expired token.
+ * The cluster the program's Kubernetes provider uses (components/kubernetesConnection.ts): the
+ * kubeconfig of `kubernetes:kubeconfig` (a file, or its text) or else the default one ($KUBECONFIG,
+ * ~/.kube/config), and `kubernetes:context` or else its current context. Loaded once per target
+ * and process, and the connection reused for a minute: every resource's check/create/read calls
+ * this. Re-applying the auth from the same loaded config after that is cheap (an exec plugin's
+ * token is cached by it until it expires) and keeps a long `up` from holding on to an expired token.
  */
-export async function connect(context = ""): Promise<KubeConnection> {
+export async function connect(target: KubeTarget): Promise<KubeConnection> {
   const cache = processState().connections;
-  let entry = cache.get(context);
+  const key = JSON.stringify([target.kubeconfigPath, target.kubeconfigText, target.context]);
+  let entry = cache.get(key);
   if (!entry) {
     // ESM-only package, loaded lazily (require(esm), Node >= 20.19) so the serialized provider stays small.
     const { KubeConfig } = require("@kubernetes/client-node") as typeof import("@kubernetes/client-node");
     const kc = new KubeConfig();
-    kc.loadFromDefault();
-    if (context) kc.setCurrentContext(context);
+    if (target.kubeconfigText) kc.loadFromString(target.kubeconfigText);
+    else if (target.kubeconfigPath) kc.loadFromFile(target.kubeconfigPath);
+    else kc.loadFromDefault();
+    if (target.context) kc.setCurrentContext(target.context);
     entry = { kc, at: 0 };
-    cache.set(context, entry);
+    cache.set(key, entry);
   }
   if (!entry.connection || Date.now() - entry.at >= CONNECTION_TTL_MS) {
     const current = entry;
-    const pending = resolveConnection(current.kc, context);
+    const pending = resolveConnection(current.kc, target.context);
     current.connection = pending;
     current.at = Date.now();
     // A failed resolution is not kept: the next call tries again.

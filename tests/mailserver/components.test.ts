@@ -109,7 +109,7 @@ describe("mailserver side of the production stack (mocks)", () => {
         volumeName: "sieve-docs-at-viktorbarzin-me", configMapName: "mailserver-sieve-docs-at-viktorbarzin.me",
         mountPath: "/tmp/docker-mailserver/docs@viktorbarzin.me.dovecot.sieve", subPath: "docs-at-viktorbarzin.me.dovecot.sieve",
       }],
-      context: "",
+      cluster: { kubeconfigPath: "", kubeconfigText: "", context: "" },
     });
   });
 
@@ -154,8 +154,10 @@ describe("the cluster, given once (kubernetes:kubeconfig / kubernetes:context)",
     const run = await up({ "kubernetes:kubeconfig": "/etc/kube/prod.yaml", "kubernetes:context": "prod",
       "paperless-mail-ingest:paperless": { ...config.paperless, fetchAfterChange: true } });
     expect(run.find("pulumi:providers:kubernetes", "mailserver-cluster").inputs).toMatchObject({ kubeconfig: "/etc/kube/prod.yaml", context: "prod" });
-    expect(run.find(LINES, `${DOCS}-account-line`).inputs).toMatchObject({ context: "prod" });
-    expect(run.find(MOUNTS, "mailserver").inputs).toMatchObject({ context: "prod" });
+    const cluster = { kubeconfigPath: "/etc/kube/prod.yaml", kubeconfigText: "", context: "prod" };
+    expect(run.find(LINES, `${DOCS}-account-line`).inputs).toMatchObject({ cluster });
+    expect(run.find(LINES, `${DOCS}-alias-line`).inputs).toMatchObject({ cluster });
+    expect(run.find(MOUNTS, "mailserver").inputs).toMatchObject({ cluster });
     for (const name of [`${DOCS}-uninstall`, `${DOCS}-ready`, "paperless-fetch"]) {
       const c = run.find(COMMAND, name);
       expect(c.inputs!.environment).toEqual({ KUBECONFIG: "/etc/kube/prod.yaml" });
@@ -171,11 +173,13 @@ describe("the cluster, given once (kubernetes:kubeconfig / kubernetes:context)",
     expect(c.inputs!.environment).toEqual({ [INLINE_KUBECONFIG_VAR]: text });
     expect(c.inputs!.create).not.toContain("clusters");
     expect(run.find("pulumi:providers:kubernetes", "mailserver-cluster").secretInputs).toContain("kubeconfig");
+    expect(run.find(LINES, `${DOCS}-account-line`).secretInputs).toContain("cluster");
+    expect(run.find(MOUNTS, "mailserver").secretInputs).toContain("cluster");
   });
 
   it("absent, leaves kubectl and the provider on the default kubeconfig and its current context", async () => {
     const run = await up({ "paperless-mail-ingest:paperless": { ...config.paperless, fetchAfterChange: true } });
-    expect(run.find(LINES, `${DOCS}-account-line`).inputs).toMatchObject({ context: "" });
+    expect(run.find(LINES, `${DOCS}-account-line`).inputs).toMatchObject({ cluster: { kubeconfigPath: "", kubeconfigText: "", context: "" } });
     expect(run.find(COMMAND, "paperless-fetch").inputs!.environment).toEqual({});
     expect(run.find(COMMAND, "paperless-fetch").inputs!.create).toContain(
       "kubectl -n 'paperless-ngx' exec deploy/'paperless-ngx' -c 'paperless-ngx' -- 's6-setuidgid' 'paperless' 'python3' 'manage.py' 'mail_fetcher'");

@@ -33,9 +33,10 @@ let viaProxy: pulumi.dynamic.ResourceProvider;
 let NS: string;
 let namespaces = 0;
 
+const DEFAULT_CLUSTER = { kubeconfigPath: "", kubeconfigText: "", context: "" };
 const props = (over: Partial<ConfigMapLinesProps> = {}): ConfigMapLinesProps => ({
   namespace: NS, name: CM, key: "postfix-accounts.cf", owner: "docs@viktorbarzin.me", format: "accounts",
-  keys: ["docs@viktorbarzin.me"], lines: [LINE], context: "", ...over,
+  keys: ["docs@viktorbarzin.me"], lines: [LINE], cluster: DEFAULT_CLUSTER, ...over,
 });
 
 const cmPath = (ns: string, name = CM) => `/api/v1/namespaces/${ns}/configmaps/${encodeURIComponent(name)}`;
@@ -330,13 +331,21 @@ describe("as the engine's plugin runs it: the shim, the built provider, real @ku
     }));
     const script = `require("node:fs").rmSync(${JSON.stringify(kubeconfig)})`;
     const results = await callInPlugin("kubernetes:ConfigMapLines", [
-      { method: "create", args: [props({ context: "prod" })] },
+      { method: "create", args: [props({ cluster: { ...DEFAULT_CLUSTER, context: "prod" } })] },
       // The kubeconfig is loaded once per context and process: removing it changes nothing now.
       { method: "$eval", args: [script] },
-      { method: "read", args: ["id", props({ context: "prod", lines: [] })] },
+      { method: "read", args: ["id", props({ cluster: { ...DEFAULT_CLUSTER, context: "prod" }, lines: [] })] },
     ], { KUBECONFIG: kubeconfig });
     expect(results[0]).toMatchObject({ id: expect.any(String) });
     expect(results[2]).toMatchObject({ props: { lines: [LINE] } });
+    expect((await live()).data["postfix-accounts.cf"]).toBe(OTHERS + "\n" + BLOCK);
+  });
+
+  it.each(["kubeconfigPath", "kubeconfigText"] as const)("reaches the cluster through the %s it is given (kubernetes:kubeconfig), with no KUBECONFIG at all", async (form) => {
+    const text = readFileSync(api.kubeconfig, "utf8");
+    const cluster = { ...DEFAULT_CLUSTER, [form]: form === "kubeconfigPath" ? api.kubeconfig : text };
+    const [created] = await callInPlugin("kubernetes:ConfigMapLines", [{ method: "create", args: [props({ cluster })] }], { KUBECONFIG: join(dir, "no-such-file") });
+    expect(created).toMatchObject({ id: expect.any(String) });
     expect((await live()).data["postfix-accounts.cf"]).toBe(OTHERS + "\n" + BLOCK);
   });
 });

@@ -36,7 +36,7 @@ async function production(): Promise<MailserverSettings> {
   return { ...config.mailserver, namespace, container: MAILSERVER.container };
 }
 
-const props = (ms: MailserverSettings, mailboxes = [mailbox]): DeploymentMountsProps => ({ ...sieveDeploymentMounts(mailboxes, ms), context: "" });
+const props = (ms: MailserverSettings, mailboxes = [mailbox]): DeploymentMountsProps => ({ ...sieveDeploymentMounts(mailboxes, ms), cluster: { kubeconfigPath: "", kubeconfigText: "", context: "" } });
 const kubectl = (args: string[], input?: string) =>
   execFileSync(binary("kubectl"), ["--kubeconfig", api.kubeconfig, ...args], { encoding: "utf8", ...(input ? { input } : {}) });
 const live = (ms: MailserverSettings): any => JSON.parse(kubectl(["-n", ms.namespace, "get", "deployment", ms.deployment, "-o", "json", "--show-managed-fields"]));

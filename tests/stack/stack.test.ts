@@ -104,7 +104,8 @@ async function snapshot(): Promise<string> {
   return JSON.stringify({
     config: await sharedConfig(),
     template: dep.spec.template,
-    annotations: dep.metadata.annotations,
+    // Without deployment.kubernetes.io/revision: the Deployment controller's, not a write of ours.
+    annotations: Object.fromEntries(Object.entries(dep.metadata.annotations ?? {}).filter(([k]) => !k.startsWith("deployment.kubernetes.io/"))),
     sieves: (await kubectlJson(cluster.kubectl, cluster.kubeconfig, "-n", "mailserver", "get", "configmaps")).items.map((c: any) => c.metadata.name),
     vault: await cluster.vault.api("LIST", "secret/metadata/paperless-mail-ingest").then((r) => r.json?.data?.keys ?? []),
     paperless: await api.snapshot(),

@@ -111,6 +111,8 @@ export async function programStack(name: string, opts: ProgramStackOptions = {})
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_SKIP_CONFIRMATIONS: "true",
+    // Enables --event-log (the engine's events as JSON lines, what the Automation API reads too).
+    PULUMI_DEBUG_COMMANDS: "true",
     // index.ts is type-checked once by `npm test` (tsc --noEmit); the language host only transpiles.
     PULUMI_NODEJS_TRANSPILE_ONLY: "true",
     PATH: [...(opts.path ?? []), bin, process.env.PATH ?? ""].join(":"),
@@ -141,7 +143,7 @@ export async function programStack(name: string, opts: ProgramStackOptions = {})
     return { command, ok: r.code === 0, stdout: r.stdout, stderr: r.stderr, steps, changes: steps.filter((s) => s.op !== "same"), errors };
   };
 
-  await cli("stack", "init", name);
+  await cli("stack", "init");
   /** Full keys set with `pulumi config set --secret`: their encrypted values stay in the stack file. */
   const secretKeys = new Set<string>();
   const readStackFile = () => parse(readFileSync(stackFile, "utf8")) as { config?: Record<string, unknown>; encryptionsalt?: string } | null;
