@@ -38,9 +38,11 @@ export class MailboxSecret extends pulumi.ComponentResource {
     const preflight = new VaultWritePreflight(`${name}-vault-preflight`, {
       address, addressSource, token, tokenSource, namespace, caCertFile, skipTlsVerify, skipChildToken, mount: settings.mount, name: path,
     }, { parent: this });
-    const secret = new vault.kv.SecretV2(name, {
-      mount: settings.mount,
-      name: path,
+    // generic.Secret, not kv.SecretV2: on a KV v2 mount it writes <mount>/data/<path> as SecretV2
+    // does, but its refresh reads the data back, so a password rewritten in Vault by hand shows as
+    // drift and `up` restores it (SecretV2's read, since provider v5, fetches only the metadata).
+    const secret = new vault.generic.Secret(name, {
+      path: `${settings.mount}/${path}`,
       dataJson: pulumi.secret(pulumi.output(password).apply((p) => JSON.stringify({ username: mailbox.address, password: p }))),
       // destroy removes every version: the password exists only for this program's mailbox.
       deleteAllVersions: true,

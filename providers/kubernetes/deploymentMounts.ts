@@ -102,7 +102,12 @@ export function deploymentMountsProvider(connector: Connector = connect): pulumi
     // Against the state and the live object: a mount the owner's stack reverted (its nightly apply)
     // is put back by a plain `pulumi up`, without waiting for a refresh.
     async diff(_id: string, olds: DeploymentMountsProps, news: DeploymentMountsProps) {
-      const declared = (p: Pick<DeploymentMountsProps, "container" | "annotations" | "mounts">) => JSON.stringify([p.container, p.annotations, p.mounts]);
+      // Field by field in a fixed order: the engine hands the inputs over with their keys sorted.
+      const declared = (p: Pick<DeploymentMountsProps, "container" | "annotations" | "mounts">) => JSON.stringify([
+        p.container,
+        Object.entries(p.annotations).sort(([a], [b]) => a.localeCompare(b)),
+        p.mounts.map((m) => [m.volumeName, m.configMapName, m.mountPath, m.subPath]),
+      ]);
       if (moved(olds, news) || declared(olds) !== declared(news)) return { changes: true };
       const live = await liveDeployment(await connector(news.cluster), news);
       return { changes: !live || declared({ container: news.container, ...observed(news, live) }) !== declared(news) };

@@ -1,6 +1,6 @@
 // Dynamic provider whose only work is in check(): asks Vault whether the configured token may
 // write the mailbox password where MailboxSecret will put it, and create the child token the
-// Vault provider works with. The Vault provider's SecretV2 does
+// Vault provider works with. The Vault provider's secret does
 // nothing at preview, so a read-only token, a rejected token or an unreachable Vault would only
 // fail mid-`up`, after the RandomText and everything not waiting on Vault had been created.
 // Here each fails the preview with one message naming the cause and the fix.
@@ -22,7 +22,7 @@ export interface VaultWritePreflightProps {
   namespace: string;
   caCertFile: string;
   skipTlsVerify: boolean;
-  /** KV v2 mount and secret name, exactly as the SecretV2 gets them. */
+  /** KV v2 mount and secret name: the secret's path is `<mount>/<name>`. */
   mount: string;
   name: string;
   /** The Vault provider's `vault:skipChildToken`: it then uses the token itself, no child token. Default false. */
@@ -36,12 +36,11 @@ export function kvV2Paths(mount: string, name: string): { data: string; metadata
   return { data: `${mount}/data/${name}`, metadata: `${mount}/metadata/${name}` };
 }
 
-// What the Vault provider's SecretV2 does with each path (terraform-provider-vault
-// resource_kv_secret_v2.go): create/update write the data path and then read it back, and read
-// the metadata path too (KV v2 answers every read with a custom_metadata field, which makes the
-// provider fetch it: measured, a token without it fails after the secret was written); destroy,
-// with deleteAllVersions, deletes the metadata path. `root` allows everything; `deny` nothing.
-const NEEDED = { data: ["create", "update", "read"], metadata: ["read", "delete"], childToken: ["update"] } as const;
+// What the Vault provider's generic secret does with each path on a KV v2 mount
+// (terraform-provider-vault resource_generic_secret.go, kv_helpers.go): create/update write the
+// data path and then read it back, refresh reads it; destroy, with deleteAllVersions, deletes the
+// metadata path (measured: nothing reads the metadata). `root` allows everything; `deny` nothing.
+const NEEDED = { data: ["create", "update", "read"], metadata: ["delete"], childToken: ["update"] } as const;
 
 /**
  * Unless `skipChildToken` is set, the Vault provider first creates a child token of the configured
@@ -84,8 +83,8 @@ export function judge(p: VaultWritePreflightProps, answer: CapabilitiesAnswer): 
       const metaCaps = answer.capabilities[metadata]!;
       const metaMissing = missing(metaCaps, NEEDED.metadata);
       if (metaMissing.length) {
-        reasons.push(`Vault token may not ${metaMissing.join(" or ")} ${metadata}${ns} (it has: ${metaCaps.join(", ")}); grant read and delete on that path in the token's policy`
-          + ` (the Vault provider reads the secret's metadata after writing it; destroy removes every version there), ${CHANGE_PATH}`);
+        reasons.push(`Vault token may not ${metaMissing.join(" or ")} ${metadata}${ns} (it has: ${metaCaps.join(", ")}); grant delete on that path in the token's policy`
+          + ` (destroy removes every version there), ${CHANGE_PATH}`);
       }
       const childCaps = answer.capabilities[CHILD_TOKEN_PATH];
       if (childCaps && missing(childCaps, NEEDED.childToken).length) {

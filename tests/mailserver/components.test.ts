@@ -46,12 +46,12 @@ describe("mailserver side of the production stack (mocks)", () => {
   const state = new Map<string, string>();
   beforeAll(async () => { run = await up({}, state); });
 
-  const password = () => JSON.parse(run.find("vault:kv/secretV2:SecretV2", DOCS).inputs!.dataJson as string).password as string;
+  const password = () => JSON.parse(run.find("vault:generic/secret:Secret", DOCS).inputs!.dataJson as string).password as string;
   const accountLine = () => (run.find(LINES, `${DOCS}-account-line`).inputs!.lines as string[])[0]!;
 
   it("stores a generated password in Vault KV v2 at <pathPrefix>/<address> of the mount, as a secret", () => {
-    const kv = run.find("vault:kv/secretV2:SecretV2", DOCS);
-    expect(kv.inputs).toMatchObject({ mount: "secret", name: "paperless-mail-ingest/docs@viktorbarzin.me", deleteAllVersions: true });
+    const kv = run.find("vault:generic/secret:Secret", DOCS);
+    expect(kv.inputs).toMatchObject({ path: "secret/paperless-mail-ingest/docs@viktorbarzin.me", deleteAllVersions: true });
     expect(kv.secretInputs).toEqual(["dataJson"]);
     expect(JSON.parse(kv.inputs!.dataJson as string)).toEqual({ username: "docs@viktorbarzin.me", password: password() });
     expect(password()).toMatch(/^[A-Za-z0-9]{32}$/);

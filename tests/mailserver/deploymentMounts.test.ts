@@ -128,6 +128,10 @@ describe("DeploymentMountsPatch lifecycle", () => {
     expect(managers(ms)).toEqual(expect.arrayContaining([TERRAFORM_MANAGER, DEPLOYMENT_FIELD_MANAGER]));
     // What the real DeploymentPatch got wrong: its index-wise diff saw the owner's mounts as ours.
     expect(await provider.diff!("id", outs, props(ms))).toEqual({ changes: false });
+    // As the engine hands inputs over: every object's keys sorted.
+    const sorted = (v: unknown): unknown => Array.isArray(v) ? v.map(sorted) : v !== null && typeof v === "object"
+      ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])])) : v;
+    expect(await provider.diff!("id", sorted(outs), sorted(props(ms)))).toEqual({ changes: false });
     const read = await provider.read!("id", outs);
     expect(read.props).toEqual(outs);
   });
