@@ -37,8 +37,12 @@ export class SieveFilter extends pulumi.ComponentResource {
     // Data changes are updates in place (the provider's enableConfigMapMutable): Reloader sees
     // them and restarts the mailserver, whose start-up installs the new script.
     const manifest = sieveConfigMap(mailbox, mailserver, script);
-    const configMap = new k8s.core.v1.ConfigMap(name, { metadata: manifest.metadata, data: manifest.data },
-      { parent: this, provider: args.provider });
+    const configMap = new k8s.core.v1.ConfigMap(name, {
+      // The object is wholly ours: a hand edit (kubectl edit/patch) is drift that `up` overwrites,
+      // not a co-owner whose field would make the apply fail with a conflict.
+      metadata: { ...manifest.metadata, annotations: { ...manifest.metadata.annotations, "pulumi.com/patchForce": "true" } },
+      data: manifest.data,
+    }, { parent: this, provider: args.provider });
 
     // docker-mailserver copies the sieve onto the mail volume and never removes the copy, so
     // destroy must. It depends on the ConfigMap and the Deployment patch depends on it, so on
