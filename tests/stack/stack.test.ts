@@ -230,7 +230,7 @@ describe("the whole program through the real CLI", () => {
     const preview = await stack.preview();
     expect(changed(preview)).toEqual(expect.arrayContaining([
       "update kubernetes:core/v1:ConfigMap::docs-at-viktorbarzin.me",
-      "create pulumi-nodejs:dynamic/paperless-mail-ingest/paperless:PaperlessMailRule::docs-at-viktorbarzin.me-rule-anca.work@example.com",
+      "create pulumi-nodejs:dynamic/paperless:PaperlessMailRule::docs-at-viktorbarzin.me-rule-anca.work@example.com",
     ]));
     expect(changed(preview).filter((c) => !/Command::/.test(c))).toHaveLength(2);
     await apply();
@@ -246,11 +246,11 @@ describe("the whole program through the real CLI", () => {
     mailboxes[0]!.senders.find((s) => s.address === "anca.work@example.com")!.user = "emo";
     const owner = await apply();
     expect(changed(owner).filter((c) => !/Command::/.test(c)))
-      .toEqual(["update pulumi-nodejs:dynamic/paperless-mail-ingest/paperless:PaperlessMailRule::docs-at-viktorbarzin.me-rule-anca.work@example.com"]);
+      .toEqual(["update pulumi-nodejs:dynamic/paperless:PaperlessMailRule::docs-at-viktorbarzin.me-rule-anca.work@example.com"]);
     mailboxes[0]!.senders = mailboxes[0]!.senders.filter((s) => s.address !== "anca.work@example.com");
     const removed = await apply();
     expect(changed(removed).filter((c) => !/Command::/.test(c))).toEqual([
-      "delete pulumi-nodejs:dynamic/paperless-mail-ingest/paperless:PaperlessMailRule::docs-at-viktorbarzin.me-rule-anca.work@example.com",
+      "delete pulumi-nodejs:dynamic/paperless:PaperlessMailRule::docs-at-viktorbarzin.me-rule-anca.work@example.com",
       "update kubernetes:core/v1:ConfigMap::docs-at-viktorbarzin.me",
     ].sort());
     const mail = await forward("anca.work@example.com", DOCS, "After removal");
@@ -289,8 +289,8 @@ describe("the whole program through the real CLI", () => {
     expect(refresh.ok).toBe(true);
     expect(changed(refresh)).toEqual(expect.arrayContaining([
       "update kubernetes:core/v1:ConfigMap::docs-at-viktorbarzin.me",
-      "update pulumi-nodejs:dynamic/paperless-mail-ingest/kubernetes:ConfigMapLines::docs-at-viktorbarzin.me-alias-line",
-      `update pulumi-nodejs:dynamic/paperless-mail-ingest/paperless:PaperlessMailRule::docs-at-viktorbarzin.me-rule-${ANCA}`,
+      "update pulumi-nodejs:dynamic/kubernetes:ConfigMapLines::docs-at-viktorbarzin.me-alias-line",
+      `update pulumi-nodejs:dynamic/paperless:PaperlessMailRule::docs-at-viktorbarzin.me-rule-${ANCA}`,
       "update vault:generic/secret:Secret::docs-at-viktorbarzin.me",
     ]));
     await apply();
