@@ -10,6 +10,7 @@ import { parse as parseYaml } from "yaml";
 import { processedFolderCommand } from "../../core/mailboxCommands";
 import { fromStackFile, validateStack } from "../../core/stackConfig";
 import { PROJECT } from "../../core/types";
+import { forwardedMail } from "../support/mailserver/forwardedMail";
 import { startMailserver, type Mailserver } from "../support/mailserver/mailserver";
 import { newCredentials, podFiles } from "../support/mailserver/programFiles";
 import { admin, type Admin, type Row } from "../support/paperless/admin";
@@ -64,26 +65,13 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  /** A forwarded mail with a text attachment; returns its Message-ID. */
-  function forwarded(from: string, subject: string): { id: string; text: string } {
-    const id = `<${randomBytes(8).toString("hex")}@mission.test>`;
-    const boundary = `b-${randomBytes(6).toString("hex")}`;
-    const text = [`From: ${from}`, `To: ${mailbox.address}`, `Subject: ${subject}`, `Date: ${new Date().toUTCString()}`,
-      `Message-ID: ${id}`, "MIME-Version: 1.0", `Content-Type: multipart/mixed; boundary="${boundary}"`, "",
-      `--${boundary}`, "Content-Type: text/plain; charset=utf-8", "", "Forwarded, see the attachment.", "",
-      `--${boundary}`, "Content-Type: text/plain; charset=utf-8; name=\"statement.txt\"",
-      "Content-Disposition: attachment; filename=\"statement.txt\"", "", `Statement for ${subject}: 42.00 EUR`, "",
-      `--${boundary}--`, ""].join("\r\n");
-    return { id, text };
-  }
-
   test("pulumi up makes the account and one rule per sender; a listed sender's mail becomes one document owned by its user", async () => {
     const up = await engine.stack.up();
     expect(up.summary.result).toBe("succeeded");
     expect((await api.list("/api/mail_rules/")).map((r) => r.filter_from).sort()).toEqual(mailbox.senders.map((s) => s.address).sort());
 
-    const anca = forwarded(ANCA, "Bank statement November");
-    const stranger = forwarded("mallory@evil.test", "Invoice you must pay");
+    const anca = forwardedMail(ANCA, mailbox.address, "Bank statement November");
+    const stranger = forwardedMail("mallory@evil.test", mailbox.address, "Invoice you must pay");
     for (const m of [anca, stranger]) {
       const delivery = await mail.deliver({ mailFrom: "bounces@forwarder.test", rcptTo: [mailbox.address] }, m.text);
       expect(delivery.recipients).toEqual([expect.objectContaining({ to: mailbox.address, status: "sent" })]);

@@ -1,7 +1,6 @@
 // What the whole-program suite (stack.test.ts) does to and reads from the real servers: the stack
-// config shaped like Pulumi.prod.yaml, forwarded mails, the mail volume, kubectl and Vault reads.
+// config shaped like Pulumi.prod.yaml, the mail volume, kubectl and Vault reads.
 import { execFile } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { parse } from "yaml";
@@ -21,19 +20,6 @@ export function prodStack(): StackConfig {
 }
 
 export const key = (k: string): string => `${PROJECT}:${k}`;
-
-/** A forwarded mail with a .txt attachment; returns it with its Message-ID. */
-export function forwardedMail(from: string, to: string, subject: string): { id: string; text: string } {
-  const id = `<${randomBytes(8).toString("hex")}@stack.test>`;
-  const boundary = `b-${randomBytes(6).toString("hex")}`;
-  const text = [`From: ${from}`, `To: ${to}`, `Subject: ${subject}`, `Date: ${new Date().toUTCString()}`,
-    `Message-ID: ${id}`, "MIME-Version: 1.0", `Content-Type: multipart/mixed; boundary="${boundary}"`, "",
-    `--${boundary}`, "Content-Type: text/plain; charset=utf-8", "", "Forwarded, see the attachment.", "",
-    `--${boundary}`, "Content-Type: text/plain; charset=utf-8; name=\"statement.txt\"",
-    "Content-Disposition: attachment; filename=\"statement.txt\"", "", `Statement for ${subject}: 42.00 EUR`, "",
-    `--${boundary}--`, ""].join("\r\n");
-  return { id, text };
-}
 
 /** kubectl (the real one) against the test cluster; returns stdout. */
 export async function kubectl(bin: string, kubeconfig: string, ...args: string[]): Promise<string> {

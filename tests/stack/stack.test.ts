@@ -11,8 +11,9 @@ import type { ProductionObjects } from "../support/cluster/productionObjects";
 import type { Mailserver } from "../support/mailserver/mailserver";
 import { admin, type Admin, type Row } from "../support/paperless/admin";
 import { startPaperless, type PaperlessServer } from "../support/paperless/server";
+import { forwardedMail } from "../support/mailserver/forwardedMail";
 import { programStack, type Operation, type ProgramStack } from "../support/programStack";
-import { eventually, forwardedMail, key, kubectl, kubectlJson, type MailboxEntry, prodStack, type StackConfig } from "./scenarios";
+import { eventually, key, kubectl, kubectlJson, type MailboxEntry, prodStack, type StackConfig } from "./scenarios";
 
 jest.setTimeout(900_000);
 
