@@ -6,7 +6,7 @@ import type { KubeTarget } from "../../core/kubectlCommands";
 import * as pulumi from "@pulumi/pulumi";
 import { aliasLookupPanic, foreignDefinitions, LineFormat, lineKey, markers, readOwnedLines, writeOwnedLines } from "../../core/ownedLines";
 import { DynamicResource } from "../dynamic/resource";
-import { connect, ConfigMapObject, editConfigMapKey, getConfigMap, KubeConnection, keyManagers, peekConfigMap } from "./kubeClient";
+import { connect, ConfigMapObject, type Connector, editConfigMapKey, getConfigMap, keyManagers, peekConfigMap } from "./kubeClient";
 
 export interface ConfigMapLinesProps {
   namespace: string;
@@ -24,7 +24,6 @@ export interface ConfigMapLinesProps {
 
 export type ConfigMapLinesInputs = { [K in keyof ConfigMapLinesProps]: pulumi.Input<ConfigMapLinesProps[K]> };
 
-type Connector = (cluster: KubeTarget) => Promise<KubeConnection>;
 
 function where(p: ConfigMapLinesProps): string {
   return `ConfigMap ${p.namespace}/${p.name} key ${p.key}`;
@@ -80,7 +79,7 @@ async function liveDiffers(connector: Connector, p: ConfigMapLinesProps): Promis
   return JSON.stringify(live) !== JSON.stringify(p.lines);
 }
 
-/** The provider, with the connection factory injectable so tests can aim it at an emulator. */
+/** The provider; tests pass their own Connector. */
 export function configMapLinesProvider(connector: Connector = connect): pulumi.dynamic.ResourceProvider {
   return {
     async check(_olds: ConfigMapLinesProps, news: ConfigMapLinesProps) {

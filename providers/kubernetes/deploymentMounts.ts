@@ -10,12 +10,11 @@ import type { KubeTarget } from "../../core/kubectlCommands";
 import * as pulumi from "@pulumi/pulumi";
 import { type ConfigMapMount, type DeploymentMounts, mountsApplyBody } from "../../core/sieveMount";
 import { DynamicResource } from "../dynamic/resource";
-import { connect, type KubeConnection, getObject, serverSideApply } from "./kubeClient";
+import { connect, type Connector, type KubeConnection, getObject, serverSideApply } from "./kubeClient";
 
 /** The mounts to apply, and the cluster (kubeconfig and context; secret with an inline kubeconfig). */
 export type DeploymentMountsProps = DeploymentMounts & { cluster: KubeTarget };
 
-type Connector = (cluster: KubeTarget) => Promise<KubeConnection>;
 
 const path = (p: { namespace: string; deployment: string }): string =>
   `/apis/apps/v1/namespaces/${encodeURIComponent(p.namespace)}/deployments/${encodeURIComponent(p.deployment)}`;

@@ -79,6 +79,9 @@ async function resolveConnection(kc: KubeConfig, context: string): Promise<KubeC
   return { server: cluster.server.replace(/\/+$/, ""), options };
 }
 
+/** How a provider reaches a cluster: connect() itself, or in tests a fixed connection (a real apiserver, or the fault proxy before it). */
+export type Connector = (cluster: KubeTarget) => Promise<KubeConnection>;
+
 /**
  * The cluster the program's Kubernetes provider uses (components/kubernetesConnection.ts): the
  * kubeconfig of `kubernetes:kubeconfig` (a file, or its text) or else the default one ($KUBECONFIG,

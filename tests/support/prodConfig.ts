@@ -9,7 +9,7 @@ export function prodConfig(): IngestConfig {
   return loadStackFile(PROD_STACK_FILE);
 }
 
-/** The paperless users the production senders map to (the emulators are seeded with them). */
+/** The paperless users the production senders map to (the paperless test servers are given them). */
 export function prodUsers(): string[] {
   return [...new Set(prodConfig().mailboxes.flatMap((m) => m.senders.map((s) => s.user)))];
 }
