@@ -66,7 +66,16 @@ IMAGE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 die() { echo "dms-instance: $*" >&2; exit 1; }
 alive() { [ -n "${1:-}" ] && [ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
-instance_pid() { local pid; pid=$(cat "$1/pid" 2>/dev/null || true); alive "$pid" && echo "$pid"; }
+# A process's start time (field 22 of /proc/<pid>/stat, read after the command name, which may hold spaces).
+start_time() { local s; s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; s=${s##*) }; set -- $s; echo "${20}"; }
+# The instance's pid while that process runs: the start time recorded beside it tells a reused pid
+# (pid_max is 32768 here, and a long test run wraps it) from ours, so stop never kills a stranger.
+instance_pid() {
+  local pid; pid=$(cat "$1/pid" 2>/dev/null || true)
+  alive "$pid" || return 1
+  [ ! -s "$1/started" ] || [ "$(start_time "$pid")" = "$(cat "$1/started")" ] || return 1
+  echo "$pid"
+}
 
 # --- the image: Dockerfile steps that shape the mail path, applied to the root $1 ----------------
 image_layer() {
@@ -109,7 +118,9 @@ init_instance() {
   local dms mail_dir
   dms=$(cat "$dir/dms"); mail_dir=$(cat "$dir/mail-dir")
   # Our pid as the host sees it: the parent of this `cut`, read through the host's /proc.
-  cut -d' ' -f4 /proc/self/stat >"$dir/pid"
+  local self; self=$(cut -d' ' -f4 /proc/self/stat)
+  start_time "$self" >"$dir/started"
+  echo "$self" >"$dir/pid"
   mount -t tmpfs -o mode=0755 dms-layer "$layer"
   mkdir "$layer/upper" "$layer/work" "$layer/root"
   root=$layer/root
@@ -228,7 +239,7 @@ start() {
 
   mkdir -p "$dir/layer"
   chmod 0755 "$dir"
-  rm -f "$dir/pid" "$dir/console.log"
+  rm -f "$dir/pid" "$dir/started" "$dir/console.log"
   echo "$dms" >"$dir/dms"
   echo "$mail_dir" >"$dir/mail-dir"
   printf 'smtp=%s\nimap=%s\nquota=%s\n' "$smtp" "$imap" "$quota" >"$dir/ports"

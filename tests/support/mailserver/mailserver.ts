@@ -114,8 +114,10 @@ function run(args: string[]): Promise<ExecResult> {
 /**
  * Starts an instance and resolves once docker-mailserver reports it is up and both ports are its own.
  * An instance gone before its console got a single line never ran docker-mailserver's start-up
- * (its namespaces or mounts failed): that is started once more, saying so on stderr. Seen once in
- * a full CI run after other suites, never alone; a start-up that printed anything fails at once.
+ * (its namespaces or mounts failed, or it was killed): that is started once more, saying so on
+ * stderr. Seen once in a full CI run after other suites, never alone; the likely cause, a stop by a
+ * stale pid reused by the new instance, dms-instance.sh now rules out (it checks the start time).
+ * A start-up that printed anything fails at once.
  */
 export async function startMailserver(options: MailserverOptions): Promise<Mailserver> {
   try {
