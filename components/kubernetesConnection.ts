@@ -7,11 +7,7 @@ import { isAbsolute, resolve } from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { KubeTarget } from "../core/kubectlCommands";
-
-/** A kubeconfig value is its text when it looks like YAML/JSON with clusters, otherwise a path. */
-function isKubeconfigText(value: string): boolean {
-  return value.includes("\n") || value.trimStart().startsWith("{") || /(^|\s)clusters:/.test(value);
-}
+import { isKubeconfigText } from "../core/stackConfig";
 
 export function readKubeTarget(): KubeTarget {
   // allConfig: the value may be a secret (inline kubeconfigs hold credentials); it is only ever

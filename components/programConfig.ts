@@ -35,10 +35,20 @@ function mailboxPasswordKeys(text: string | undefined, problems: string[]): stri
   return Object.keys(map).map((k) => k.toLowerCase());
 }
 
+/**
+ * Whether a key was set with `--secret`. The engine hands the program the list of such keys
+ * (PULUMI_CONFIG_SECRET_KEYS, kept in the SDK's config store); the SDK reads it with this function,
+ * which its typings leave out. @pulumi/pulumi is pinned in package.json.
+ */
+const isConfigSecret = (key: string): boolean =>
+  (pulumi.runtime as unknown as { isConfigSecret(key: string): boolean }).isConfigSecret(key);
+
 export function readProgramConfig(): ProgramConfig {
   const all = pulumi.runtime.allConfig();
-  const { config, problems } = validateStack(fromRuntime(all));
+  const stack = fromRuntime(all, isConfigSecret, process.env);
+  const { config, problems } = validateStack(stack);
   const source = `stack ${pulumi.getStack()} (Pulumi.${pulumi.getStack()}.yaml)`;
+  for (const warning of stack.warnings) void pulumi.log.warn(warning);
 
   const cfg = new pulumi.Config(PROJECT);
   // Only its presence is checked here: the paperless providers read it at call time
@@ -55,7 +65,8 @@ export function readProgramConfig(): ProgramConfig {
       if (!known.has(key)) problems.push(`mailboxPasswords.${key}: is not an ingest mailbox of this stack`);
     }
   }
-  if (problems.length || !config) throw new ConfigError(problems, source);
+  // A RunError is printed as its message alone: the problems once, without a stack trace.
+  if (problems.length || !config) throw new pulumi.RunError(new ConfigError(problems, source).message);
 
   const passwords = passwordKeys.length
     ? cfg.requireSecretObject<Record<string, string>>("mailboxPasswords").apply((m) =>

@@ -12,6 +12,7 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { isTruthy } from "../core/stackConfig";
 
 export interface VaultConnection {
   /** Vault's origin URL; empty when neither vault:address nor VAULT_ADDR is set. */
@@ -30,8 +31,6 @@ export interface VaultConnection {
   /** The provider then uses the token itself instead of creating a child token (which needs auth/token/create). */
   readonly skipChildToken: boolean;
 }
-
-const truthy = (v: string | undefined): boolean => v !== undefined && /^(1|t|true|y|yes)$/i.test(v.trim());
 
 export function readVaultConnection(env: NodeJS.ProcessEnv = process.env, home: string = homedir()): VaultConnection {
   const cfg = new pulumi.Config("vault");
@@ -67,7 +66,7 @@ export function readVaultConnection(env: NodeJS.ProcessEnv = process.env, home: 
     tokenSource,
     namespace: nonEmpty(cfg.get("namespace")) ?? nonEmpty(env["VAULT_NAMESPACE"]) ?? "",
     caCertFile: nonEmpty(cfg.get("caCertFile")) ?? nonEmpty(env["VAULT_CACERT"]) ?? "",
-    skipTlsVerify: skip !== undefined ? truthy(String(skip)) : truthy(env["VAULT_SKIP_VERIFY"]),
-    skipChildToken: skipChild !== undefined && truthy(String(skipChild)),
+    skipTlsVerify: skip !== undefined ? isTruthy(String(skip)) : isTruthy(env["VAULT_SKIP_VERIFY"]),
+    skipChildToken: skipChild !== undefined && isTruthy(String(skipChild)),
   };
 }

@@ -7,13 +7,17 @@ import { writeOwnedLines } from "./ownedLines";
 import { AccountType, AttachmentProcessing, ConsumptionScope, ImapSecurityCode, MailAction, paperlessPlan, TitleSource } from "./paperlessPlan";
 import { renderSieve, sieveFileName } from "./sieve";
 import { sieveConfigMap, sieveDeploymentPatch } from "./sieveMount";
-import type { IngestConfig } from "./types";
+import type { IngestConfig, MailserverSettings } from "./types";
 import { vaultPolicy } from "./vaultPolicy";
 
 export const PLAN_FILE = "paperless-plan.json";
 /** Manifests as `kubectl apply -f` takes them; multi-line text (the sieve) as a literal block, never folded. */
 const manifest = (object: unknown): string => stringify(object, { blockQuote: "literal", lineWidth: 0 });
 export const MAILSERVER_DIR = "mailserver";
+/** The file names under MAILSERVER_DIR (core/objectNames.ts checks that each fits a file system). */
+export const aliasBlockFile = (mailserver: MailserverSettings): string => `${mailserver.configMap}.${mailserver.virtualKey}.block`;
+export const deploymentPatchFile = (mailserver: MailserverSettings): string => `${mailserver.deployment}.deployment-patch.yaml`;
+export const configMapFile = (configMapName: string): string => `${configMapName}.configmap.yaml`;
 
 /** The enum tables of the plan's integer fields (paperless's own values), to name each value beside it. */
 const ENUM_FIELDS: Readonly<Record<string, Readonly<Record<string, number>>>> = {
@@ -50,11 +54,11 @@ export function renderArtifacts(config: IngestConfig): Map<string, string> {
   const mailserver = config.mailserver;
   // The blocks the program appends to the shared key, one per mailbox, exactly as written there.
   const aliases = config.mailboxes.reduce((text, m) => writeOwnedLines(text, m.address, [selfAliasLine(m.address)]), "");
-  files.set(`${MAILSERVER_DIR}/${mailserver.configMap}.${mailserver.virtualKey}.block`, aliases);
-  files.set(`${MAILSERVER_DIR}/${mailserver.deployment}.deployment-patch.yaml`, manifest(sieveDeploymentPatch(config.mailboxes, mailserver)));
+  files.set(`${MAILSERVER_DIR}/${aliasBlockFile(mailserver)}`, aliases);
+  files.set(`${MAILSERVER_DIR}/${deploymentPatchFile(mailserver)}`, manifest(sieveDeploymentPatch(config.mailboxes, mailserver)));
   for (const mailbox of config.mailboxes) {
     const configMap = sieveConfigMap(mailbox, mailserver, renderSieve(mailbox));
-    files.set(`${MAILSERVER_DIR}/${configMap.metadata.name}.configmap.yaml`, manifest(configMap));
+    files.set(`${MAILSERVER_DIR}/${configMapFile(configMap.metadata.name)}`, manifest(configMap));
   }
   // The policy the deploying Vault token needs, for this stack's mount and prefix.
   files.set("vault-policy.hcl", vaultPolicy(config.vault));

@@ -1,76 +1,102 @@
 // parseConfig: raw stack config (Pulumi structured config or the stack YAML) -> IngestConfig,
 // or every problem found, each naming the value and its place.
 import { z } from "zod";
+import { describeUnsafe, escapeUnsafe, show, UNSAFE_CHARACTER } from "./displayText";
+import { CONFIGMAP_KEY, derivedNameProblems, DNS_LABEL, DNS_SUBDOMAIN, type NameRule, ruleBroken } from "./objectNames";
 import { sieveSizeProblem } from "./sieve";
 import type { IngestConfig, Mailbox, Sender } from "./types";
 
 // Deliberately narrower than RFC 5322: no quoted local parts or comments, so an address
 // can never carry sieve, regex or IMAP syntax into what is generated from it.
 const EMAIL = /^[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/;
+// RFC 5321 §4.5.3.1.3: a path holds 256 octets, the address without its angle brackets 254.
+const EMAIL_MAX = 254;
 // Django's default username validator (paperless users are Django users).
 const USERNAME = /^[\w.@+-]{1,150}$/;
-// Kubernetes object names and ConfigMap keys.
-const DNS_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const CONFIGMAP_OBJECT = /^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/;
-const CONFIGMAP_KEY = /^[-._a-zA-Z0-9]+$/;
-const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
 
 const RULE_PREFIX = "forward: ";
-const NAME_MAX = 256; // paperless CharField(256) for rule, account and tag names
+const NAME_MAX = 256; // paperless CharField(256): rule and account names, folders
+const TAG_MAX = 128; // paperless CharField(128): tag names
+const DEFAULT_TAG = "email-ingest";
 
-const email = z.string().trim().regex(EMAIL, { message: "is not an email address" });
+const email = z.string().trim()
+  .max(EMAIL_MAX, { message: `is longer than ${EMAIL_MAX} characters, the longest address SMTP carries (RFC 5321)` })
+  .regex(EMAIL, { message: "is not an email address" });
 // An ingest mailbox's address also names Kubernetes objects, volumes and ConfigMap keys
-// (docs@d -> docs-at-d): only characters all of those accept, so no two mailboxes share a name.
-const mailboxAddress = email.pipe(z.string().regex(/^[A-Za-z0-9.-]+@/, {
-  message: "cannot be an ingest mailbox: before the @ only letters, digits, '.' and '-' (the address names Kubernetes objects)",
+// (docs@d -> docs-at-d): before the @ only what a DNS subdomain holds, so every derived name is valid.
+const mailboxAddress = email.pipe(z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*@/, {
+  message: "cannot be an ingest mailbox: before the @ only letters, digits, '-' and '.', each part between dots starting and "
+    + "ending with a letter or digit (the address names Kubernetes objects)",
 }));
+// Unsafe characters (control, separator, bidi) are refused for every string by unsafeText().
 const text = (max: number) =>
-  z.string().min(1, { message: "must not be empty" }).max(max, { message: `is longer than ${max} characters` })
-    .regex(NO_CONTROL, { message: "contains a control character" });
-const k8sName = z.string().regex(DNS_NAME, { message: "is not a Kubernetes name (lower-case letters, digits, '-')" });
+  z.string().min(1, { message: "must not be empty" }).max(max, { message: `is longer than ${max} characters` });
+/** A Kubernetes name of the given `kind` ("namespace name"), checked by Kubernetes' own rule. */
+const kubeName = (rule: NameRule, kind: string) => z.string().superRefine((name, ctx) => {
+  const broken = ruleBroken(rule, name);
+  if (broken) ctx.addIssue({ code: "custom", message: `is not a valid ${kind}: it ${broken}` });
+});
+// Mail servers write it: one the sender writes (Subject) would let a forger supply the verdict.
+const AUTH_RESULTS_HEADER = /^([A-Za-z0-9][A-Za-z0-9-]*-)?Authentication-Results$/i;
+// Credentials in the URL would reach the plan, the state and every message naming the server.
+const URL_CREDENTIALS = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*@/;
 
 const senderSchema = z.strictObject({
   address: email,
   user: z.string().regex(USERNAME, { message: "is not a paperless username (letters, digits and @.+-_ only, at most 150)" }),
   label: text(NAME_MAX - RULE_PREFIX.length).optional(),
   order: z.number().int().min(-32768).max(32767).optional(),
-  tags: z.array(text(NAME_MAX)).optional(),
+  tags: z.array(text(TAG_MAX)).optional(),
   requireAuthentication: z.boolean().optional(),
 });
 
 const mailboxSchema = z.strictObject({
   address: mailboxAddress,
   accountName: text(NAME_MAX).optional(),
-  tag: text(NAME_MAX).optional(),
+  tag: text(TAG_MAX).optional(),
   // Reaches doveadm as an argument: a leading '-' would read as an option.
   processedFolder: text(NAME_MAX).regex(/^[^-]/, { message: "must not start with '-'" }).optional(),
   // paperless stores it in a PositiveSmallIntegerField: PostgreSQL refuses more at `pulumi up`.
   maximumAge: z.number().int().min(0).max(32767, { message: "is more than 32767 days, the most paperless stores (maximum_age is a positive small integer)" }).optional(),
   ruleOrderStart: z.number().int().min(-32768).max(32767).optional(),
-  authResultsHeader: z.string().regex(/^[!-9;-~]+$/, { message: "is not a mail header name" }).optional(),
-  trustedAuthservId: z.string().regex(/^[A-Za-z0-9.-]+$/, { message: "is not a host name" }).optional(),
+  authResultsHeader: z.string().regex(AUTH_RESULTS_HEADER, {
+    message: "is not an Authentication-Results header (\"Authentication-Results\" or a name ending in \"-Authentication-Results\", "
+      + "any case): requireAuthentication reads the receiving server's DKIM/DMARC verdict from it, and a header the sender "
+      + "writes, such as Subject, would let a forger supply the verdict",
+  }).optional(),
+  trustedAuthservId: z.string().max(253, { message: "is longer than 253 characters" })
+    .regex(/^[A-Za-z0-9.-]+$/, { message: "is not a host name" }).optional(),
   senders: z.array(senderSchema).min(1, { message: "must list at least one sender" }),
 });
 
+const namespace = kubeName(DNS_LABEL, "namespace name");
+const deployment = kubeName(DNS_SUBDOMAIN, "Deployment name");
+const container = kubeName(DNS_LABEL, "container name");
+const configMapKey = kubeName(CONFIGMAP_KEY, "ConfigMap key");
+
 const mailserverSchema = z.strictObject({
-  namespace: k8sName.default("mailserver"),
-  deployment: k8sName.default("mailserver"),
-  container: k8sName.default("docker-mailserver"),
-  configMap: z.string().regex(CONFIGMAP_OBJECT, { message: "is not a ConfigMap name" }).default("mailserver.config"),
-  accountsKey: z.string().regex(CONFIGMAP_KEY, { message: "is not a ConfigMap key" }).default("postfix-accounts.cf"),
-  virtualKey: z.string().regex(CONFIGMAP_KEY, { message: "is not a ConfigMap key" }).default("postfix-virtual.cf"),
+  namespace: namespace.default("mailserver"),
+  deployment: deployment.default("mailserver"),
+  container: container.default("docker-mailserver"),
+  configMap: kubeName(DNS_SUBDOMAIN, "ConfigMap name").default("mailserver.config"),
+  accountsKey: configMapKey.default("postfix-accounts.cf"),
+  virtualKey: configMapKey.default("postfix-virtual.cf"),
   configDir: z.string().regex(/^\/[^\s]*$/, { message: "is not an absolute path" }).default("/tmp/docker-mailserver"),
   mailRoot: z.string().regex(/^\/[^\s]*$/, { message: "is not an absolute path" }).default("/var/mail"),
-  imapHost: z.string().regex(/^[A-Za-z0-9.-]+$/, { message: "is not a host name" }),
+  imapHost: z.string().max(253, { message: "is longer than 253 characters" }).regex(/^[A-Za-z0-9.-]+$/, { message: "is not a host name" }),
   imapPort: z.number().int().min(1).max(65535).default(993),
   imapSecurity: z.enum(["none", "ssl", "starttls"]).default("ssl"),
 });
 
 const paperlessSchema = z.strictObject({
-  url: z.string().regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, { message: "is not an http(s) URL" }),
-  namespace: k8sName.default("paperless-ngx"),
-  deployment: k8sName.default("paperless-ngx"),
-  container: k8sName.default("paperless-ngx"),
+  url: z.string().regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, { message: "is not an http(s) URL" })
+    .refine((url) => !URL_CREDENTIALS.test(url), {
+      message: "holds a user name or password (masked here): give paperless's API token with "
+        + "`pulumi config set --secret paperlessToken <token>` (or PAPERLESS_API_TOKEN) and remove it from the URL",
+    }),
+  namespace: namespace.default("paperless-ngx"),
+  deployment: deployment.default("paperless-ngx"),
+  container: container.default("paperless-ngx"),
   fetchAfterChange: z.boolean().default(false),
 });
 
@@ -101,11 +127,7 @@ export type ParseResult = { ok: true; config: IngestConfig } | { ok: false; prob
 /** `mailboxes[0].senders[3].address` */
 export function formatPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((acc, key) =>
-    typeof key === "number" ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key), "");
-}
-
-function show(value: unknown): string {
-  return value === undefined ? "(missing)" : JSON.stringify(value);
+    typeof key === "number" ? `${acc}[${key}]` : acc ? `${acc}.${escapeUnsafe(String(key))}` : escapeUnsafe(String(key)), "");
 }
 
 function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
@@ -127,6 +149,39 @@ function describeIssue(raw: unknown, issue: z.core.$ZodIssue): string[] {
     return [`${where || "(top level)"}: ${value === undefined ? "is required" : `${show(value)} should be ${issue.expected}`}`];
   }
   return [`${where}: ${show(value)} ${issue.message}`];
+}
+
+/**
+ * Every string (and key) of the raw config holding a character UNSAFE_CHARACTER refuses, by path:
+ * names, labels, folders and tags reach paperless, sieve comments and terminals, where such a
+ * character breaks a line or shows the text in another order than it is.
+ */
+function unsafeText(value: unknown, path: PropertyKey[], found: Map<string, string>): void {
+  const report = (text: string, at: PropertyKey[], what: string) => {
+    const c = UNSAFE_CHARACTER.exec(text)?.[0];
+    if (c !== undefined) found.set(formatPath(at), `${formatPath(at)}: ${what} contains ${describeUnsafe(c)}; remove it`);
+  };
+  if (typeof value === "string") report(value, path, show(value));
+  else if (Array.isArray(value)) value.forEach((v, i) => unsafeText(v, [...path, i], found));
+  else if (value !== null && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) {
+      report(k, [...path, k], "the key");
+      unsafeText(v, [...path, k], found);
+    }
+  }
+}
+
+/** The schema's issues, one per place (the first), none where unsafeText already names the value. */
+function schemaProblems(raw: unknown, issues: readonly z.core.$ZodIssue[], unsafe: ReadonlyMap<string, string>): string[] {
+  const seen = new Set<string>(unsafe.keys());
+  return issues.flatMap((issue) => {
+    const where = formatPath(issue.path);
+    if (issue.code !== "unrecognized_keys") {
+      if (seen.has(where)) return [];
+      seen.add(where);
+    }
+    return describeIssue(raw, issue);
+  });
 }
 
 // Loose readers so cross-field rules still run when the schema has failed elsewhere:
@@ -168,7 +223,30 @@ function overlappingSenders(senders: readonly { address: string; where: string }
   return problems;
 }
 
-/** Cross-field rules a schema cannot express: uniqueness and mailbox/sender overlap. */
+/**
+ * A sender's tags named twice, or naming the mailbox's tag (which every rule gets first), compared
+ * ignoring case as paperless tags are found by name: both spellings would be one tag, and the rule
+ * read back would differ from the config after every refresh.
+ */
+function repeatedTags(mailboxTag: string, tags: unknown, where: string): string[] {
+  const problems: string[] = [];
+  const firstAt = new Map<string, number>();
+  list(tags).forEach((tag, k) => {
+    if (typeof tag !== "string") return;
+    const key = tag.trim().toLowerCase();
+    const first = firstAt.get(key);
+    if (key === mailboxTag.trim().toLowerCase()) {
+      problems.push(`${where}.tags[${k}]: ${show(tag)} is the mailbox's tag ${show(mailboxTag)}, which every rule of the mailbox `
+        + "gets anyway (tag names compare ignoring case): remove it");
+    } else if (first !== undefined) {
+      problems.push(`${where}.tags[${k}]: ${show(tag)} is ${where}.tags[${first}] again (tag names compare ignoring case, `
+        + "so both would be one paperless tag): list each tag once");
+    } else firstAt.set(key, k);
+  });
+  return problems;
+}
+
+/** Cross-field rules a schema cannot express: uniqueness, repeated tags and mailbox/sender overlap. */
 function crossCheck(raw: unknown): string[] {
   const problems: string[] = [];
   const mailboxes = list(field(raw, "mailboxes"));
@@ -191,10 +269,13 @@ function crossCheck(raw: unknown): string[] {
   // paperless rule names are unique per owner (contract §1, MailRule constraints).
   const ruleAt = new Map<string, string>();
   mailboxes.forEach((m, i) => {
+    const tag = field(m, "tag");
+    const mailboxTag = typeof tag === "string" ? tag : DEFAULT_TAG;
     const senderAt = new Map<string, number>();
     const distinct: { address: string; where: string }[] = [];
     list(field(m, "senders")).forEach((s, j) => {
       const where = `mailboxes[${i}].senders[${j}]`;
+      problems.push(...repeatedTags(mailboxTag, field(s, "tags"), where));
       const address = lowerString(field(s, "address"));
       if (address === undefined) return;
       const first = senderAt.get(address);
@@ -209,6 +290,10 @@ function crossCheck(raw: unknown): string[] {
       const user = field(s, "user");
       const label = field(s, "label");
       const ruleName = RULE_PREFIX + (typeof label === "string" ? label : address);
+      if (typeof label !== "string" && ruleName.length > NAME_MAX) {
+        problems.push(`${where}.address: ${show(field(s, "address"))} is also the rule's name (no label is set): ${show(ruleName)} `
+          + `has ${ruleName.length} characters, over the ${NAME_MAX} paperless holds; set a \`label\` of at most ${NAME_MAX - RULE_PREFIX.length}`);
+      }
       const ruleKey = `${String(user)}\u0000${ruleName}`;
       const firstRule = ruleAt.get(ruleKey);
       if (firstRule !== undefined) problems.push(`${where}.label: rule name ${show(ruleName)} for user ${show(user)} is already used by ${firstRule} (paperless rule names are unique per owner)`);
@@ -223,7 +308,7 @@ function build(raw: RawConfig): IngestConfig {
   const mailboxes: Mailbox[] = raw.mailboxes.map((m) => {
     const address = m.address.toLowerCase();
     const [localPart, domain] = address.split("@") as [string, string];
-    const tag = m.tag ?? "email-ingest";
+    const tag = m.tag ?? DEFAULT_TAG;
     const orderStart = m.ruleOrderStart ?? 100;
     const senders: Sender[] = m.senders.map((s, j) => {
       const label = s.label ?? s.address.toLowerCase();
@@ -233,7 +318,7 @@ function build(raw: RawConfig): IngestConfig {
         label,
         ruleName: RULE_PREFIX + label,
         order: s.order ?? Math.min(orderStart + j, 32767),
-        tags: [tag, ...(s.tags ?? []).filter((t) => t !== tag)],
+        tags: [tag, ...(s.tags ?? [])],
         requireAuthentication: s.requireAuthentication ?? false,
       };
     });
@@ -255,13 +340,19 @@ function build(raw: RawConfig): IngestConfig {
 /** Validate everything and return the typed config, or all problems found (never just the first). */
 export function parseConfig(raw: unknown): ParseResult {
   const parsed = configSchema.safeParse(raw);
+  const unsafe = new Map<string, string>();
+  unsafeText(raw, [], unsafe);
   const problems = [
-    ...(parsed.success ? [] : parsed.error.issues.flatMap((i) => describeIssue(raw, i))),
+    ...(parsed.success ? [] : schemaProblems(raw, parsed.error.issues, unsafe)),
+    ...unsafe.values(),
     ...crossCheck(raw),
   ];
   if (problems.length || !parsed.success) return { ok: false, problems };
   const config = build(parsed.data);
-  // Limits of what is generated from a valid config (the sieve: Pigeonhole's script size).
-  const tooLarge = config.mailboxes.flatMap((m, i) => sieveSizeProblem(m, `mailboxes[${i}]`) ?? []);
-  return tooLarge.length ? { ok: false, problems: tooLarge } : { ok: true, config };
+  // Limits of what is generated from a valid config: the names derived from it, the sieve's size.
+  const generated = [
+    ...derivedNameProblems(config),
+    ...config.mailboxes.flatMap((m, i) => sieveSizeProblem(m, `mailboxes[${i}]`) ?? []),
+  ];
+  return generated.length ? { ok: false, problems: generated } : { ok: true, config };
 }

@@ -26,15 +26,16 @@ export interface SieveMount {
 }
 
 export function sieveMount(mailbox: Mailbox, mailserver: MailserverSettings): SieveMount {
-  // core/config.ts admits only lower-case letters, digits, '.' and '-' before the @, so the
-  // at-name is already a valid DNS subdomain and ConfigMap key.
+  // core/config.ts admits before the @ only what a DNS subdomain holds, so the at-name is a valid
+  // DNS subdomain and ConfigMap key; core/objectNames.ts checks the lengths and that no two
+  // mailboxes share a name.
   const slug = atName(mailbox.address);
   // A volume name is a single DNS label of at most 63 characters.
   const label = `sieve-${slug.replace(/\./g, "-")}`;
   const volumeName = label.length <= 63 ? label
     : `${label.slice(0, 52).replace(/-+$/, "")}-${createHash("sha256").update(mailbox.address).digest("hex").slice(0, 10)}`;
   return {
-    configMapName: `${mailserver.deployment}-sieve-${slug}`.slice(0, 253),
+    configMapName: `${mailserver.deployment}-sieve-${slug}`,
     key: sieveConfigMapKey(mailbox.address),
     volumeName,
     mountPath: inDir(mailserver.configDir, sieveFileName(mailbox.address)),

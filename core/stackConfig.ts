@@ -1,8 +1,9 @@
 // The program's slice of a Pulumi stack's config, read the same way from `pulumi.runtime.allConfig()`
 // (in the Pulumi program) and from the stack YAML file (in the offline render).
-import { readFileSync } from "fs";
+import { closeSync, openSync, readSync } from "fs";
 import { parse as parseYaml } from "yaml";
 import { ConfigError, parseConfig } from "./config";
+import { escapeUnsafe } from "./displayText";
 import { PROJECT, type IngestConfig } from "./types";
 
 /** Plain (non-secret) structured keys; together they are the input of parseConfig. */
@@ -10,15 +11,60 @@ export const PLAIN_KEYS = ["mailboxes", "mailserver", "paperless", "vault"] as c
 /** Keys that must only ever be set with `pulumi config set --secret`. */
 export const SECRET_KEYS = ["paperlessToken", "mailboxPasswords"] as const;
 
+/**
+ * The largest stack file the render reads (it is read up to one byte more, so `/dev/zero` or a
+ * wrong file stops there). 4 MiB holds about 50,000 sender entries of 80 bytes: more than one
+ * mailbox's sieve may list (1 MiB, about 33,000 addresses of 25 characters), far more than
+ * paperless's one rule per sender is meant for.
+ */
+export const STACK_FILE_MAX_BYTES = 4 * 1024 * 1024;
+
 export interface StackConfig {
   /** Input of parseConfig. */
   readonly raw: Record<string, unknown>;
   /** Problems with the keys themselves (unknown keys, secrets in clear). */
   readonly problems: string[];
+  /** Settings that are allowed but weaken the deployment (TLS checks off): said at every run. */
+  readonly warnings: string[];
 }
 
 const unknownKey = (key: string): string =>
   `${PROJECT}:${key}: unknown config key (known: ${[...PLAIN_KEYS, ...SECRET_KEYS].join(", ")})`;
+
+const clearProjectSecret = (path: string): string =>
+  `${path}: is stored in clear; set it with \`pulumi config set --secret\` (or the environment) instead`;
+
+/** A kubeconfig value is its text when it looks like YAML/JSON with clusters, otherwise a path. */
+export function isKubeconfigText(value: string): boolean {
+  const text = value.trim();
+  return text.includes("\n") || text.startsWith("{") || /(^|\s)clusters:/.test(text);
+}
+
+/** `true`, `"true"`, `"1"`, `"yes"`…: how the Vault provider reads a boolean setting. */
+export function isTruthy(value: unknown): boolean {
+  return value === true || (typeof value === "string" && /^(1|t|true|y|yes)$/i.test(value.trim()));
+}
+
+/**
+ * The providers' keys that carry credentials, and when a value is one: the Vault token always,
+ * `kubernetes:kubeconfig` when it holds the kubeconfig's text rather than a file's path.
+ */
+const PROVIDER_SECRETS: readonly { key: string; holdsSecret: (value: unknown) => boolean; fix: string }[] = [
+  { key: "vault:token", holdsSecret: () => true, fix: "run `pulumi config set --secret vault:token <token>` (or export VAULT_TOKEN) instead" },
+  {
+    key: "kubernetes:kubeconfig",
+    holdsSecret: (v) => typeof v === "string" && isKubeconfigText(v),
+    fix: "it holds the kubeconfig's text (its credentials): run `pulumi config set --secret kubernetes:kubeconfig < <file>`, or give the file's path instead",
+  },
+];
+
+const providerSecretProblem = (key: string, fix: string): string => `${key}: is stored in clear; ${fix}`;
+
+/** Said at preview, up and render: the Vault token then goes to whoever answers at vault:address. */
+export function skipTlsWarning(source: string): string {
+  return `${source} turns off the check of Vault's TLS certificate: the Vault token goes to whoever answers at `
+    + "vault:address; give Vault's CA with vault:caCertFile (or VAULT_CACERT) instead";
+}
 
 const isSecure = (v: unknown): boolean =>
   v !== null && typeof v === "object" && Object.keys(v).length === 1 && typeof (v as { secure?: unknown }).secure === "string";
@@ -34,36 +80,48 @@ function clearLeaves(value: unknown, path: string): string[] {
 
 /**
  * Split `paperless-mail-ingest:*` entries from a stack file's `config:` map. Keys of other
- * namespaces (`kubernetes:context`, `vault:address`, …) belong to their providers and pass through.
+ * namespaces (`kubernetes:context`, `vault:address`, …) belong to their providers and pass
+ * through, except that a credential among them must be encrypted too.
  */
 export function fromStackFile(config: Record<string, unknown>): StackConfig {
   const raw: Record<string, unknown> = {};
   const problems: string[] = [];
+  const warnings: string[] = [];
   for (const [fullKey, value] of Object.entries(config)) {
     const [ns, key] = fullKey.includes(":") ? fullKey.split(/:(.*)/s) as [string, string] : [PROJECT, fullKey];
-    if (ns !== PROJECT) continue;
-    if ((PLAIN_KEYS as readonly string[]).includes(key)) raw[key] = value;
-    else if ((SECRET_KEYS as readonly string[]).includes(key)) {
-      for (const leaf of clearLeaves(value, key)) {
-        problems.push(`${leaf}: is stored in clear; set it with \`pulumi config set --secret\` (or the environment) instead`);
-      }
-    } else {
-      problems.push(unknownKey(key));
+    if (ns !== PROJECT) {
+      const secret = PROVIDER_SECRETS.find((s) => s.key === fullKey);
+      if (secret && !isSecure(value) && secret.holdsSecret(value)) problems.push(providerSecretProblem(fullKey, secret.fix));
+      if (fullKey === "vault:skipTlsVerify" && isTruthy(value)) warnings.push(skipTlsWarning("vault:skipTlsVerify"));
+      continue;
     }
+    if ((PLAIN_KEYS as readonly string[]).includes(key)) raw[key] = value;
+    else if ((SECRET_KEYS as readonly string[]).includes(key)) problems.push(...clearLeaves(value, key).map(clearProjectSecret));
+    else problems.push(unknownKey(key));
   }
-  return { raw, problems };
+  return { raw, problems, warnings };
 }
 
 /**
  * The same split for the Pulumi program, from `pulumi.runtime.allConfig()` (values are JSON text,
  * secrets already decrypted: those are read through pulumi.Config so they stay secret outputs).
+ * `isSecret` says whether a key was set with `--secret` (the engine tells the program which).
  */
-export function fromRuntime(all: Record<string, string>): StackConfig {
+export function fromRuntime(all: Record<string, string>, isSecret: (fullKey: string) => boolean, env: NodeJS.ProcessEnv = {}): StackConfig {
   const raw: Record<string, unknown> = {};
   const problems: string[] = [];
+  const warnings: string[] = [];
   for (const [fullKey, text] of Object.entries(all)) {
     const [ns, key] = fullKey.split(/:(.*)/s) as [string, string];
-    if (ns !== PROJECT || (SECRET_KEYS as readonly string[]).includes(key)) continue;
+    if (ns !== PROJECT) {
+      const secret = PROVIDER_SECRETS.find((s) => s.key === fullKey);
+      if (secret && !isSecret(fullKey) && secret.holdsSecret(text)) problems.push(providerSecretProblem(fullKey, secret.fix));
+      continue;
+    }
+    if ((SECRET_KEYS as readonly string[]).includes(key)) {
+      if (!isSecret(fullKey)) problems.push(clearProjectSecret(key));
+      continue;
+    }
     if (!(PLAIN_KEYS as readonly string[]).includes(key)) {
       problems.push(unknownKey(key));
       continue;
@@ -74,27 +132,61 @@ export function fromRuntime(all: Record<string, string>): StackConfig {
       raw[key] = text; // a plain string where an object is expected: the schema names it
     }
   }
-  return { raw, problems };
+  // As the Vault provider reads it: the key, else the environment.
+  const skipTls = all["vault:skipTlsVerify"];
+  if (skipTls !== undefined ? isTruthy(skipTls) : isTruthy(env["VAULT_SKIP_VERIFY"])) {
+    warnings.push(skipTlsWarning(skipTls !== undefined ? "vault:skipTlsVerify" : "VAULT_SKIP_VERIFY"));
+  }
+  return { raw, problems, warnings };
+}
+
+/** The file's text, read up to STACK_FILE_MAX_BYTES (a device or a huge file is never read whole). */
+function readBounded(path: string): string {
+  const fd = openSync(path, "r");
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.alloc(Math.min(1 << 20, STACK_FILE_MAX_BYTES + 1 - total));
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      total += n;
+      chunks.push(chunk.subarray(0, n));
+      if (total > STACK_FILE_MAX_BYTES) {
+        throw new ConfigError([`is larger than ${STACK_FILE_MAX_BYTES} bytes (4 MiB), the most a stack file may be; is it the stack file?`], path);
+      }
+    }
+    return Buffer.concat(chunks).toString("utf8");
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
  * Read and validate a stack file (`Pulumi.<stack>.yaml`) without the Pulumi CLI: the offline
  * render and the tests use it. Throws a ConfigError listing every problem, with the file named.
  */
-export function loadStackFile(path: string): IngestConfig {
+export function readStackFile(path: string): { config: IngestConfig; warnings: string[] } {
   let doc: unknown;
   try {
-    doc = parseYaml(readFileSync(path, "utf8"));
+    doc = parseYaml(readBounded(path));
   } catch (e) {
-    throw new ConfigError([`cannot read the stack file: ${(e as Error).message}`], path);
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError([`cannot read the stack file: ${escapeUnsafe((e as Error).message)}`], path);
   }
   const config = doc !== null && typeof doc === "object" ? (doc as { config?: unknown }).config : undefined;
   if (config === null || typeof config !== "object" || Array.isArray(config)) {
     throw new ConfigError(["has no `config:` map (is this a Pulumi stack file?)"], path);
   }
-  const { config: ingest, problems } = validateStack(fromStackFile(config as Record<string, unknown>));
+  const stack = fromStackFile(config as Record<string, unknown>);
+  const { config: ingest, problems } = validateStack(stack);
   if (!ingest) throw new ConfigError(problems, path);
-  return ingest;
+  return { config: ingest, warnings: stack.warnings };
+}
+
+/** readStackFile's config alone. */
+export function loadStackFile(path: string): IngestConfig {
+  return readStackFile(path).config;
 }
 
 /** The key problems and the schema's, together; the config only when there are none. */

@@ -26,7 +26,9 @@ const prodStack = (extra: Config = {}): Config => ({
 });
 
 async function up(extra: Config = {}, state = new Map<string, string>()) {
-  const run = await runProgram(prodStack(extra), { secretKeys: ["paperless-mail-ingest:paperlessToken"], state });
+  // Set as `pulumi config set --secret` sets them: the program refuses them in clear.
+  const secretKeys = ["paperless-mail-ingest:paperlessToken", "paperless-mail-ingest:mailboxPasswords", "kubernetes:kubeconfig"];
+  const run = await runProgram(prodStack(extra), { secretKeys, state });
   const all = [...run.resources.values()];
   const find = (type: string, name: string): RecordedResource => {
     const r = run.resources.get(`${type}::${name}`);

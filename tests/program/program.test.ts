@@ -64,6 +64,12 @@ describe("index.ts under mocks, production stack", () => {
   });
 });
 
+/** The config as the engine hands it to the program: JSON text, and which keys were set with `--secret`. */
+const SECRET = ["paperless-mail-ingest:paperlessToken", "paperless-mail-ingest:mailboxPasswords"];
+function setStackConfig(config: Record<string, unknown>, secretKeys: readonly string[] = SECRET): void {
+  pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])), [...secretKeys]);
+}
+
 describe("a bad stack is refused before anything is created", () => {
   it("readProgramConfig (the first thing index.ts does) lists every problem at once", () => {
     const config = prodStackConfig();
@@ -73,7 +79,7 @@ describe("a bad stack is refused before anything is created", () => {
     config["paperless-mail-ingest:mailboxes"] = mailboxes;
     config["paperless-mail-ingest:sendrs"] = [];
     config["paperless-mail-ingest:mailboxPasswords"] = { "receipts@viktorbarzin.me": "x" };
-    pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [k, JSON.stringify(v)])));
+    setStackConfig(config);
     const saved = process.env["PAPERLESS_API_TOKEN"];
     delete process.env["PAPERLESS_API_TOKEN"];
     try {
@@ -88,8 +94,7 @@ describe("a bad stack is refused before anything is created", () => {
   });
 
   it("names a password set for a mailbox the stack does not have", () => {
-    const config = { ...prodStackConfig(), "paperless-mail-ingest:mailboxPasswords": { "receipts@viktorbarzin.me": "x" } };
-    pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])));
+    setStackConfig({ ...prodStackConfig(), "paperless-mail-ingest:mailboxPasswords": { "receipts@viktorbarzin.me": "x" } });
     expect(() => readProgramConfig()).toThrow("mailboxPasswords.receipts@viktorbarzin.me: is not an ingest mailbox of this stack");
   });
 
@@ -97,8 +102,7 @@ describe("a bad stack is refused before anything is created", () => {
     ["a bare password (no --path)", "hunter2-secret-pw", "mailboxPasswords: must be a map of mailbox address -> password"],
     ["a password that is not a string", JSON.stringify({ "docs@viktorbarzin.me": 12345678 }), "mailboxPasswords.docs@viktorbarzin.me: must be a non-empty string"],
   ])("a mistyped mailboxPasswords (%s) is named without showing the password", (_, text, expected) => {
-    const config = { ...prodStackConfig(), "paperless-mail-ingest:mailboxPasswords": text };
-    pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])));
+    setStackConfig({ ...prodStackConfig(), "paperless-mail-ingest:mailboxPasswords": text });
     let message = "";
     try { readProgramConfig(); } catch (e) { message = (e as Error).message; }
     expect(message).toContain(expected);
@@ -106,4 +110,36 @@ describe("a bad stack is refused before anything is created", () => {
     expect(message).not.toMatch(/hunter2|12345678/);
   });
 
+  it("refuses a secret set without --secret, naming the key and the command, never its value", () => {
+    setStackConfig({
+      ...prodStackConfig(),
+      "paperless-mail-ingest:mailboxPasswords": { "docs@viktorbarzin.me": "hunter2-pw" },
+      "vault:token": "hvs.hunter3",
+      "kubernetes:kubeconfig": "apiVersion: v1\nclusters: []\nusers: [{name: a, user: {token: hunter4}}]\n",
+    }, []);
+    let message = "";
+    try { readProgramConfig(); } catch (e) { message = (e as Error).message; }
+    expect(message).toBe(new ConfigError([
+      "paperlessToken: is stored in clear; set it with `pulumi config set --secret` (or the environment) instead",
+      "mailboxPasswords: is stored in clear; set it with `pulumi config set --secret` (or the environment) instead",
+      "vault:token: is stored in clear; run `pulumi config set --secret vault:token <token>` (or export VAULT_TOKEN) instead",
+      "kubernetes:kubeconfig: is stored in clear; it holds the kubeconfig's text (its credentials): run "
+        + "`pulumi config set --secret kubernetes:kubeconfig < <file>`, or give the file's path instead",
+    ], "stack prod (Pulumi.prod.yaml)").message);
+    expect(message).not.toMatch(/hunter/);
+  });
+
+  it("says at every run that vault:skipTlsVerify turns the TLS check off (a warning: the provider supports it)", () => {
+    const warn = jest.spyOn(pulumi.log, "warn").mockImplementation(async () => undefined);
+    try {
+      setStackConfig({ ...prodStackConfig(), "vault:skipTlsVerify": "true" });
+      readProgramConfig();
+      expect(warn.mock.calls.map(([text]) => text)).toEqual([
+        "vault:skipTlsVerify turns off the check of Vault's TLS certificate: the Vault token goes to whoever answers at "
+          + "vault:address; give Vault's CA with vault:caCertFile (or VAULT_CACERT) instead",
+      ]);
+    } finally {
+      warn.mockRestore();
+    }
+  });
 });

@@ -90,10 +90,8 @@ describe("escaping", () => {
   });
 
   it("a custom header name with a quote-like value compiles and still matches", () => {
-    // Header names are validated to printable ASCII; render must escape what it is given regardless.
-    const mailbox = mailboxWith([{ address: "a@gmail.com", user: "u", requireAuthentication: true }], {
-      authResultsHeader: "X-Auth\"Results",
-    });
+    // Validation admits only Authentication-Results headers; render must escape what it is given regardless.
+    const mailbox = { ...mailboxWith([{ address: "a@gmail.com", user: "u", requireAuthentication: true }]), authResultsHeader: "X-Auth\"Results" };
     const runner = new SieveRunner(renderSieve(mailbox));
     try {
       const ok = message({ From: "a@gmail.com", 'X-Auth"Results': "mx; dkim=pass header.d=gmail.com" });
