@@ -13,9 +13,8 @@ export const SECRET_KEYS = ["paperlessToken", "mailboxPasswords"] as const;
 
 /**
  * The largest stack file the render reads (it is read up to one byte more, so `/dev/zero` or a
- * wrong file stops there). 4 MiB holds about 50,000 sender entries of 80 bytes: more than one
- * mailbox's sieve may list (1 MiB, about 33,000 addresses of 25 characters), far more than
- * paperless's one rule per sender is meant for.
+ * wrong file stops there): a bound on reading, far above what the program can take
+ * (PROGRAM_CONFIG_MAX_BYTES), so that comments and layout never reach it first.
  */
 export const STACK_FILE_MAX_BYTES = 4 * 1024 * 1024;
 
@@ -26,6 +25,29 @@ export interface StackConfig {
   readonly problems: string[];
   /** Settings that are allowed but weaken the deployment (TLS checks off): said at every run. */
   readonly warnings: string[];
+}
+
+/**
+ * The Node language host hands the whole stack config to the program in one environment variable,
+ * PULUMI_CONFIG (JSON of `<namespace>:config:<name>` -> value text); Linux refuses to start a
+ * program with a variable over MAX_ARG_STRLEN (32 pages: 131072 bytes, name and NUL included),
+ * and the CLI then fails with "argument list too long". About 1,200 senders of 100 bytes fit.
+ */
+export const PROGRAM_CONFIG_MAX_BYTES = 131072;
+
+/**
+ * PULUMI_CONFIG's size for a stack file's `config:` map, at most a few bytes over: a secret counts
+ * with its ciphertext (the program gets the shorter plain text), and `<`, `>`, `&` as Go's JSON
+ * writes them (`\u003c`).
+ */
+export function programConfigBytes(config: Record<string, unknown>): number {
+  const entries = Object.entries(config).map(([fullKey, value]) => {
+    const [ns, name] = fullKey.includes(":") ? fullKey.split(/:(.*)/s) as [string, string] : [PROJECT, fullKey];
+    const text = isSecure(value) ? (value as { secure: string }).secure : typeof value === "string" ? value : JSON.stringify(value);
+    return [`${ns}:config:${name}`, text];
+  });
+  const json = JSON.stringify(Object.fromEntries(entries));
+  return Buffer.byteLength(`PULUMI_CONFIG=${json}`) + 1 + 5 * (json.match(/[<>&]/g)?.length ?? 0);
 }
 
 const unknownKey = (key: string): string =>
@@ -87,6 +109,12 @@ export function fromStackFile(config: Record<string, unknown>): StackConfig {
   const raw: Record<string, unknown> = {};
   const problems: string[] = [];
   const warnings: string[] = [];
+  const bytes = programConfigBytes(config);
+  if (bytes > PROGRAM_CONFIG_MAX_BYTES) {
+    problems.push(`config: is ${bytes} bytes as the Pulumi CLI hands it to the program (all of it in one environment variable, `
+      + `PULUMI_CONFIG), over the ${PROGRAM_CONFIG_MAX_BYTES} bytes Linux allows one variable (MAX_ARG_STRLEN): \`pulumi preview\` `
+      + "would fail with \"argument list too long\"; move some mailboxes or senders to another stack");
+  }
   for (const [fullKey, value] of Object.entries(config)) {
     const [ns, key] = fullKey.includes(":") ? fullKey.split(/:(.*)/s) as [string, string] : [PROJECT, fullKey];
     if (ns !== PROJECT) {

@@ -271,6 +271,17 @@ describe("npm run render", () => {
       expect(existsSync(out)).toBe(false);
     });
 
+    it("refuses a config larger than the CLI can hand the program (one environment variable of 128 KiB)", () => {
+      const { stack, out } = prodStackWith((config) => {
+        const senders = config["paperless-mail-ingest:mailboxes"][0].senders;
+        for (let i = 0; i < 1500; i++) senders.push({ address: `sender${i}@example${i}.net`, user: "root", label: `Sender ${i}` });
+      });
+      const run = render("--config", stack, "--out", out);
+      expect(run.status).toBe(1);
+      expect(run.stderr).toMatch(/^  - config: is 1\d{5} bytes as the Pulumi CLI hands it to the program \(all of it in one environment variable, PULUMI_CONFIG\), over the 131072 bytes Linux allows one variable \(MAX_ARG_STRLEN\)/m);
+      expect(existsSync(out)).toBe(false);
+    });
+
     it("an address too long for the names it gives is a config error, not an --out error", () => {
       const long = `docs@${"d".repeat(60)}.${"e".repeat(60)}.${"f".repeat(60)}.${"g".repeat(40)}.org`;
       const { stack, out } = prodStackWith((config) => { config["paperless-mail-ingest:mailboxes"][0].address = long; });
