@@ -1,5 +1,5 @@
 // The mailbox's self-alias in the shared postfix-virtual.cf key, so the domain catch-all
-// does not take its mail (design §1).
+// does not take its mail (docs/mailserver.md#the-self-alias).
 import * as pulumi from "@pulumi/pulumi";
 import { selfAliasLine } from "../core/aliasLine";
 import type { KubeTarget } from "../core/kubectlCommands";

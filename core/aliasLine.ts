@@ -1,5 +1,5 @@
 // postfix-virtual.cf: Postfix looks `user@domain` up before `@domain`, so an explicit
-// self-alias keeps a real mailbox out of the domain catch-all (design §1).
+// self-alias keeps a real mailbox out of the domain catch-all (docs/mailserver.md#the-self-alias).
 const ADDRESS = /^[^\s,@]+@[^\s,@]+$/;
 
 export function selfAliasLine(address: string): string {

@@ -266,7 +266,7 @@ function crossCheck(raw: unknown): string[] {
     if (firstAccount !== undefined) problems.push(`mailboxes[${i}].accountName: ${show(name)} is already the account name of mailboxes[${firstAccount}] (paperless account names are globally unique)`);
     else accountAt.set(name, i);
   });
-  // paperless rule names are unique per owner (contract §1, MailRule constraints).
+  // paperless rule names are unique per owner (docs/paperless-api.md#objects).
   const ruleAt = new Map<string, string>();
   mailboxes.forEach((m, i) => {
     const tag = field(m, "tag");

@@ -1,9 +1,9 @@
 // The desired paperless-ngx state of one ingest mailbox, in the API's own field names and enum
-// values (shared/contracts/paperless-api.md §1), with users, tags and the account named rather
+// values (docs/paperless-api.md#enums), with users, tags and the account named rather
 // than numbered: ids differ between installations and are resolved at deploy time.
 import type { ImapSecurity, Mailbox, MailserverSettings } from "./types";
 
-/** contract §1 enums (exact integer values). */
+/** paperless's enums, exact integer values (docs/paperless-api.md#enums). */
 export const ImapSecurityCode: Record<ImapSecurity, number> = { none: 1, ssl: 2, starttls: 3 };
 export const MailAction = { DELETE: 1, MOVE: 2, MARK_READ: 3, FLAG: 4, TAG: 5 } as const;
 export const AttachmentProcessing = { ATTACHMENTS_ONLY: 1, EVERYTHING: 2 } as const;
@@ -26,7 +26,7 @@ export interface MailAccountPlan {
 }
 
 /**
- * One rule per sender: every writable field of paperless's MailRuleSerializer (contract §2), so a
+ * One rule per sender: every writable field of paperless's mail rule serializer, so a
  * hand-made or hand-edited value of any of them shows as drift and is reset. `account`, `owner`,
  * `assign_tags`, `assign_correspondent` and `assign_document_type` are names here, ids on the wire;
  * "" stands for paperless's null (no filter, no correspondent, no document type).
@@ -56,7 +56,7 @@ export interface MailRulePlan {
   readonly attachment_type: number;
   readonly consumption_scope: number;
   readonly pdf_layout: number;
-  /** 3.x only (contract §1); the provider leaves it out for 2.x servers. */
+  /** 3.x only (docs/paperless-api.md#objects); the provider leaves it out for 2.x servers. */
   readonly stop_processing: boolean;
 }
 

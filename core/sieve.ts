@@ -73,7 +73,7 @@ export function sieveSizeProblem(mailbox: Mailbox, where: string): string | unde
     + ` move senders to another mailbox`;
 }
 
-/** ConfigMap keys cannot hold `@` (`[-._a-zA-Z0-9]+`): docs@d -> `docs-at-d.dovecot.sieve` (design §1). */
+/** A ConfigMap key cannot hold `@` (docs/mailserver.md#configmap-keys-and-mounts): docs@d -> `docs-at-d.dovecot.sieve`. */
 export function sieveConfigMapKey(address: string): string {
   return `${atName(address)}.dovecot.sieve`;
 }

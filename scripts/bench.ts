@@ -8,7 +8,7 @@
 // whose provider does nothing (tests/bench/stacks.ts). Each repetition runs every step on both
 // stacks, one after the other and in alternating order (so a machine busy with other work slows
 // both alike): first up, preview and up with nothing to change, refresh, destroy. Medians of the
-// repetitions are compared with the budgets (issue 12), as ratios to the floor.
+// repetitions are compared with the budgets (docs/performance.md#budgets), as ratios to the floor.
 //
 // stdout: a table, then as the last line one JSON object {"runs":[…]}. Progress goes to stderr,
 // at least every 20 s. Exit 1 when a budget is missed, 2 when the bench itself fails.

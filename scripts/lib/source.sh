@@ -4,7 +4,7 @@
 #
 # Where it comes from:
 #   PMI_VENDOR_DIR set    $PMI_VENDOR_DIR/<name>-<tag>.tar.gz, checked against the lock's sha256
-#                         (machines without GitHub access; .ci/run points it at ../shared/vendor)
+#                         (machines without GitHub access, as CI's: .ci/run sets it)
 #   otherwise             GitHub's archive of the tag, checked against the lock's commit (the id
 #                         `git archive` writes into every tarball it makes)
 # Cached at ${PMI_CACHE:-$HOME/.cache/paperless-mail-ingest}/src/<name>-<tag>/; a second run only

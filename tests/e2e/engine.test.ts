@@ -21,7 +21,7 @@ jest.setTimeout(300_000);
 const PASSWORD = `e2e-mailbox-${randomBytes(12).toString("hex")}`;
 const MAILBOX = "docs@viktorbarzin.me";
 
-// Design §1: the sender -> owner map production must reproduce, and the rule names it has today.
+// Production's senders and owners (Pulumi.prod.yaml), under the names its hand-made rules have today (README: Migration).
 const PROD_RULES = [
   { name: "forward: Viktor (me@)", filter_from: "me@viktorbarzin.me", owner: "root" },
   { name: "forward: Viktor (gmail)", filter_from: "vbarzin@gmail.com", owner: "root" },
@@ -84,7 +84,7 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
     }));
   }
 
-  /** The stored password of a mail account (the API masks it, contract §2). */
+  /** The stored password of a mail account (the API masks it: docs/paperless-api.md#writes). */
   async function storedPassword(name: string): Promise<string> {
     const { stdout } = await server.manage(["shell", "-c",
       `from paperless_mail.models import MailAccount; print("PW " + MailAccount.objects.get(name=${JSON.stringify(name)}).password)`]);

@@ -64,7 +64,7 @@ describe("DeploymentMountsPatch check: the apply, dry-run at preview", () => {
 
   it("fails while the Terraform stack still mounts its own sieve there, naming Terraform and the field", async () => {
     const ms = await production();
-    // What the Terraform stack applies today (design §1): the sieve from mailserver.config at the same path.
+    // What the Terraform stack applies today (README: Migration): the sieve from mailserver.config at the same path.
     kubectl(["-n", ms.namespace, "patch", "deployment", ms.deployment, `--field-manager=${TERRAFORM_MANAGER}`, "--type=strategic", "-p", JSON.stringify({
       spec: { template: { spec: { containers: [{ name: MAILSERVER.container, volumeMounts: [
         { name: "config", mountPath: MOUNT_PATH, subPath: "docs-at-viktorbarzin.me.dovecot.sieve", readOnly: true },

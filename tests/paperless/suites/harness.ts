@@ -14,7 +14,7 @@ export function harnessTests(ctx: () => Ctx): void {
     expect(users.map((u) => [u.username, u.is_superuser])).toEqual([["admin", true], ...prodUsers().map((u) => [u, false])]
       .sort((x, y) => String(x[0]).localeCompare(String(y[0])))); // the API orders by username
     expect(users.find((u) => u.username === "anca")!.id).toBe(ctx().server.users.anca!.id);
-    // A plain user's token authenticates, and that user may list nothing (contract: 403 on lists).
+    // A plain user's token authenticates, and that user may list nothing (docs/paperless-api.md#errors).
     expect((await get("/api/tags/", ctx().server.users.anca!.token)).status).toBe(403);
     expect((await get("/api/tags/", "not-a-token")).status).toBe(401);
   });

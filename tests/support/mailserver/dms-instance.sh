@@ -84,8 +84,9 @@ image_layer() {
   cp "$t/dovecot/dovecot-oauth2.conf.ext" "$t/dovecot/dovecot-ldap.conf.ext" "$root/etc/dovecot/"
   cp "$t/dovecot/auth-oauth2.conf.ext" "$t/dovecot/auth-ldap.conf.ext" "$root/etc/dovecot/conf.d/"
   cp "$t/postfix/main.cf" "$t/postfix/master.cf" "$root/etc/postfix/"
-  cp "$t/shared/ffdhe4096.pem" "$root/etc/postfix/dhparams.pem"
-  cp "$t/shared/ffdhe4096.pem" "$root/etc/dovecot/dh.pem"
+  local dh="$t/shared"/ffdhe4096.pem
+  cp "$dh" "$root/etc/postfix/dhparams.pem"
+  cp "$dh" "$root/etc/dovecot/dh.pem"
   mkdir -p "$root/etc/postfix/maps"
   cp "$t/postfix/header_checks.pcre" "$t/postfix/sender_header_filter.pcre" "$t/postfix/sender_login_maps.pcre" "$root/etc/postfix/maps/"
   : >"$root/etc/aliases"

@@ -47,7 +47,7 @@ export function admin(server: Pick<PaperlessServer, "url" | "token">, token = se
       return doc;
     },
     async clean() {
-      // An account's rules go with it (contract §1); tags go in one bulk request.
+      // An account's rules go with it (docs/paperless-api.md#objects); tags go in one bulk request.
       for (const a of await list<Row>("/api/mail_accounts/")) await request("DELETE", `/api/mail_accounts/${a.id}/`);
       const tags = await list<Row>("/api/tags/");
       if (tags.length) await request("POST", "/api/bulk_edit_objects/", { objects: tags.map((t) => t.id), object_type: "tags", operation: "delete" });
