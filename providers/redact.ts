@@ -1,5 +1,4 @@
-// Secrets out of any text a provider shows (errors, check failures). Shared by the dynamic
-// providers; Pulumi serializes it into each of them with their code.
+// Secrets out of any text a provider shows (errors, check failures), for every dynamic provider.
 
 /** Every occurrence of each secret replaced; strings under 4 characters would blank out ordinary words. */
 export function redact(text: string, secrets: readonly unknown[]): string {

@@ -2,13 +2,13 @@
 //
 // pulumi.dynamic.Resource serializes the provider object by value, closure and every module it
 // reaches included, into each resource's inputs and outputs: 33–39 K characters per resource,
-// rewritten by the engine after every step (issue 12). Here the state holds a shim of a few
-// hundred bytes instead: the engine's plugin (pulumi-resource-pulumi-nodejs) evaluates it as a
-// module and calls its handler(), which loads providers/dynamic/load.js from the plugin's working
-// directory (the project: the directory of Pulumi.yaml) and returns the provider registered under
-// the resource's key. The plugin then calls that provider object's methods
+// rewritten by the engine after every step (docs/performance.md#the-shim). Here the state holds a
+// shim of about 100 bytes instead: the engine's plugin (pulumi-resource-pulumi-nodejs) evaluates
+// it as a module and calls its handler(), which loads providers/dynamic/load.js from the plugin's
+// working directory (the project: the directory of Pulumi.yaml) and returns the provider
+// registered under the resource's key. The plugin then calls that provider object's methods
 // itself (configure, check, diff, create, read, update, delete), so every one the provider has
-// is used exactly as if it had been serialized, and only those.
+// is used, and only those.
 import * as pulumi from "@pulumi/pulumi";
 import { PACKED_KINDS, SPEC, stableJson } from "./packed";
 import type { DynamicKey } from "./registry";
