@@ -5,7 +5,7 @@ import { selfAliasLine } from "../core/aliasLine";
 import type { KubeTarget } from "../core/kubectlCommands";
 import { clusterInput } from "./kubernetesConnection";
 import type { Mailbox, MailserverSettings } from "../core/types";
-import { ConfigMapLines } from "../providers/kubernetes/configMapLines";
+import { ConfigMapLines } from "../providers/kubernetes/resources";
 
 export interface MailAliasArgs {
   mailbox: Mailbox;

@@ -5,8 +5,8 @@ import { accountLine, CRYPT_ALPHABET, SALT_LENGTH } from "../core/accountLine";
 import type { KubeTarget } from "../core/kubectlCommands";
 import { clusterInput } from "./kubernetesConnection";
 import type { Mailbox, MailserverSettings } from "../core/types";
-import { ConfigMapLines } from "../providers/kubernetes/configMapLines";
-import { RandomText } from "../providers/random/randomText";
+import { ConfigMapLines } from "../providers/kubernetes/resources";
+import { RandomText } from "../providers/random/resources";
 
 export interface MailboxAccountArgs {
   mailbox: Mailbox;

@@ -3,8 +3,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as vault from "@pulumi/vault";
 import type { Mailbox, VaultSettings } from "../core/types";
-import { RandomText } from "../providers/random/randomText";
-import { VaultWritePreflight } from "../providers/vault/vaultPreflight";
+import { RandomText } from "../providers/random/resources";
+import { VaultWritePreflight } from "../providers/vault/resources";
 import { readVaultConnection, type VaultConnection } from "./vaultConnection";
 
 // Letters and digits only: safe in IMAP LOGIN, in shells and in every config format it may meet.

@@ -9,7 +9,7 @@ import { processedFolderCommand, sieveInstalledCheck } from "../core/mailboxComm
 import { mailboxResourceName } from "../core/names";
 import { sieveDeploymentMounts } from "../core/sieveMount";
 import type { Mailbox, MailserverSettings } from "../core/types";
-import { DeploymentMountsPatch } from "../providers/kubernetes/deploymentMounts";
+import { DeploymentMountsPatch } from "../providers/kubernetes/resources";
 import { clusterInput } from "./kubernetesConnection";
 import type { SieveFilter } from "./sieveFilter";
 

@@ -3,9 +3,8 @@
 // marker-delimited block (core/ownedLines) with resourceVersion-conditional writes, and
 // removes the block on delete.
 import type { KubeTarget } from "../../core/kubectlCommands";
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { aliasLookupPanic, foreignDefinitions, LineFormat, lineKey, markers, readOwnedLines, writeOwnedLines } from "../../core/ownedLines";
-import { DynamicResource } from "../dynamic/resource";
 import { connect, ConfigMapObject, type Connector, editConfigMapKey, getConfigMap, keyManagers, peekConfigMap } from "./kubeClient";
 
 export interface ConfigMapLinesProps {
@@ -143,12 +142,4 @@ export function configMapLinesProvider(connector: Connector = connect): pulumi.d
       return { id, props: { ...props, lines } };
     },
   };
-}
-
-/** This program's lines in a shared ConfigMap key; removed again on delete. */
-export class ConfigMapLines extends DynamicResource {
-  declare readonly lines: pulumi.Output<string[]>;
-  constructor(name: string, args: ConfigMapLinesInputs, opts?: pulumi.CustomResourceOptions) {
-    super("kubernetes:ConfigMapLines", name, { ...args }, opts, ["pulumi-nodejs:dynamic/paperless-mail-ingest:ConfigMapLines"]);
-  }
 }

@@ -7,9 +7,8 @@
 // a no-op; check() dry-runs the apply, so a field another manager owns fails the preview, naming
 // that manager; delete applies an empty patch, which gives up exactly our fields.
 import type { KubeTarget } from "../../core/kubectlCommands";
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { type ConfigMapMount, type DeploymentMounts, mountsApplyBody } from "../../core/sieveMount";
-import { DynamicResource } from "../dynamic/resource";
 import { connect, type Connector, type KubeConnection, getObject, serverSideApply } from "./kubeClient";
 
 /** The mounts to apply, and the cluster (kubeconfig and context; secret with an inline kubeconfig). */
@@ -137,10 +136,3 @@ export function deploymentMountsProvider(connector: Connector = connect): pulumi
 }
 
 export type DeploymentMountsInputs = { [K in keyof DeploymentMountsProps]: pulumi.Input<DeploymentMountsProps[K]> };
-
-/** ConfigMap volumes mounted into a Deployment's container, as one field manager; given up again on delete. */
-export class DeploymentMountsPatch extends DynamicResource {
-  constructor(name: string, args: DeploymentMountsInputs, opts?: pulumi.CustomResourceOptions) {
-    super("kubernetes:DeploymentMountsPatch", name, { ...args }, opts, ["pulumi-nodejs:dynamic/paperless-mail-ingest:DeploymentMountsPatch"]);
-  }
-}

@@ -2,9 +2,8 @@
 // state (what @pulumi/random would do; that plugin is not available here). Used for the mailbox
 // password and for the account hash's salt, so a second `pulumi up` changes nothing.
 import { randomUUID } from "node:crypto";
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { randomText } from "../../core/accountLine";
-import { DynamicResource } from "../dynamic/resource";
 
 export interface RandomTextProps {
   alphabet: string;
@@ -27,20 +26,3 @@ export const randomTextProvider: pulumi.dynamic.ResourceProvider = {
     return { id: randomUUID(), outs: { ...inputs, value } };
   },
 };
-
-export interface RandomTextArgs {
-  alphabet: string;
-  length: number;
-  /** Keep `value` encrypted in state and out of logs. */
-  secret: boolean;
-}
-
-export class RandomText extends DynamicResource {
-  declare readonly value: pulumi.Output<string>;
-  constructor(name: string, args: RandomTextArgs, opts?: pulumi.CustomResourceOptions) {
-    super("random:RandomText", name, { alphabet: args.alphabet, length: args.length, value: undefined }, {
-      ...opts,
-      ...(args.secret ? { additionalSecretOutputs: ["value", ...(opts?.additionalSecretOutputs ?? [])] } : {}),
-    }, ["pulumi-nodejs:dynamic/paperless-mail-ingest:RandomText"]);
-  }
-}

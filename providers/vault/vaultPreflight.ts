@@ -4,10 +4,9 @@
 // nothing at preview, so a read-only token, a rejected token or an unreachable Vault would only
 // fail mid-`up`, after the RandomText and everything not waiting on Vault had been created.
 // Here each fails the preview with one message naming the cause and the fix.
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { PROJECT } from "../../core/types";
 import { CAPABILITIES_SELF, capabilitiesSelf, type CapabilitiesAnswer } from "./vaultClient";
-import { DynamicResource } from "../dynamic/resource";
 import { redact } from "../redact";
 
 export interface VaultWritePreflightProps {
@@ -163,11 +162,4 @@ export function vaultWritePreflightProvider(opts: { timeoutMs?: number } = {}): 
       return { outs: withoutToken(news) };
     },
   };
-}
-
-export class VaultWritePreflight extends DynamicResource {
-  constructor(name: string, args: VaultWritePreflightInputs, opts?: pulumi.CustomResourceOptions) {
-    super("vault:VaultWritePreflight", name, { ...args, token: pulumi.secret(args.token) },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "token"] }, [`pulumi-nodejs:dynamic/${PROJECT}:VaultWritePreflight`]);
-  }
 }

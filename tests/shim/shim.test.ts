@@ -11,7 +11,7 @@ import { parse as parseYaml } from "yaml";
 import type { PulumiFn } from "@pulumi/pulumi/automation";
 import { PROVIDERS, type DynamicKey } from "../../providers/dynamic/registry";
 import { dynamicType, shimText } from "../../providers/dynamic/resource";
-import { RandomText } from "../../providers/random/randomText";
+import { RandomText } from "../../providers/random/resources";
 import { engineStack, type EngineStack } from "../e2e/engine";
 import { PROD_STACK_FILE } from "../support/prodConfig";
 
