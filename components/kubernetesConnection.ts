@@ -2,24 +2,15 @@
 // documents: `kubernetes:kubeconfig` (a file path or the kubeconfig text) and
 // `kubernetes:context`. The explicit provider, the shared-ConfigMap editor and every kubectl
 // command take it from here, so all of them reach the same cluster as the same identity.
-import { homedir } from "node:os";
-import { isAbsolute, resolve } from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { KubeTarget } from "../core/kubectlCommands";
-import { isKubeconfigText } from "../core/stackConfig";
+import { kubeTargetFrom } from "../core/kubeTarget";
 
 export function readKubeTarget(): KubeTarget {
   // allConfig: the value may be a secret (inline kubeconfigs hold credentials); it is only ever
   // handed on as a secret (provider input, command environment).
-  const all = pulumi.runtime.allConfig();
-  const value = all["kubernetes:kubeconfig"] ?? "";
-  const kubeconfig = value.trim();
-  const context = (all["kubernetes:context"] ?? "").trim();
-  if (kubeconfig && isKubeconfigText(kubeconfig)) return { kubeconfigPath: "", kubeconfigText: value, context };
-  // A path is made absolute now: the commands and plugins run from other working directories.
-  const path = kubeconfig.startsWith("~/") ? resolve(homedir(), kubeconfig.slice(2)) : kubeconfig;
-  return { kubeconfigPath: path && !isAbsolute(path) ? resolve(path) : path, kubeconfigText: "", context };
+  return kubeTargetFrom(pulumi.runtime.allConfig());
 }
 
 /**

@@ -1,72 +1,14 @@
-// Where the Vault provider will connect, resolved the way the provider itself resolves it, so the
-// write preflight asks the same Vault, as the same token, that `pulumi up` will write with.
-// Sources, first found wins (pulumi-vault / terraform-provider-vault configuration reference):
-//   address   vault:address, else VAULT_ADDR
-//   token     vault:token (secret), else VAULT_TOKEN, else ~/.vault-token (what `vault login` writes)
-//   namespace vault:namespace, else VAULT_NAMESPACE
-//   TLS       vault:caCertFile, else VAULT_CACERT; vault:skipTlsVerify, else VAULT_SKIP_VERIFY
-//   child     vault:skipChildToken (default false: the provider works with a child token it creates)
-// The `vault:*` keys belong to the Vault provider (core/stackConfig passes them through), so they
-// are read here rather than in parseConfig.
-import { readFileSync } from "node:fs";
+// Where the Vault provider will connect (core/vaultAccess.ts resolves it as the provider does), so
+// the write preflight asks the same Vault, as the same token, that `pulumi up` will write with.
 import { homedir } from "node:os";
-import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { isTruthy } from "../core/stackConfig";
+import { type VaultAccess, vaultAccessFrom } from "../core/vaultAccess";
 
-export interface VaultConnection {
-  /** Vault's origin URL; empty when neither vault:address nor VAULT_ADDR is set. */
-  readonly address: string;
-  /** Where the address came from (`vault:address` or `VAULT_ADDR`), for messages. */
-  readonly addressSource: string;
-  /** Secret output; empty when no source has a token. */
-  readonly token: pulumi.Output<string>;
-  /** Where the token came from (`vault:token`, `VAULT_TOKEN` or `~/.vault-token`), for messages. */
-  readonly tokenSource: string;
-  /** Vault Enterprise namespace; empty for none. */
-  readonly namespace: string;
-  /** PEM file of the CA that signed Vault's certificate; empty for the system CAs. */
-  readonly caCertFile: string;
-  readonly skipTlsVerify: boolean;
-  /** The provider then uses the token itself instead of creating a child token (which needs auth/token/create). */
-  readonly skipChildToken: boolean;
-}
+/** The Vault access with the token a secret output: what the program hands to the Vault provider and its preflight. */
+export type VaultConnection = Omit<VaultAccess, "token"> & { readonly token: pulumi.Output<string> };
 
 export function readVaultConnection(env: NodeJS.ProcessEnv = process.env, home: string = homedir()): VaultConnection {
-  const cfg = new pulumi.Config("vault");
-  const nonEmpty = (v: string | undefined): string | undefined => (v && v.trim() ? v.trim() : undefined);
-
-  const cfgAddress = nonEmpty(cfg.get("address"));
-  const envAddress = nonEmpty(env["VAULT_ADDR"]);
-  const address = (cfgAddress ?? envAddress ?? "").replace(/\/+$/, "");
-  const addressSource = cfgAddress ? "vault:address" : envAddress ? "VAULT_ADDR" : "";
-
-  let token: pulumi.Output<string>;
-  let tokenSource: string;
-  const cfgToken = cfg.getSecret("token");
-  if (cfgToken !== undefined) {
-    token = cfgToken;
-    tokenSource = "vault:token";
-  } else if (nonEmpty(env["VAULT_TOKEN"])) {
-    token = pulumi.secret(env["VAULT_TOKEN"]!.trim());
-    tokenSource = "VAULT_TOKEN";
-  } else {
-    let fromFile: string | undefined;
-    try { fromFile = nonEmpty(readFileSync(join(home, ".vault-token"), "utf8")); } catch { fromFile = undefined; }
-    token = pulumi.secret(fromFile ?? "");
-    tokenSource = fromFile ? "~/.vault-token" : "";
-  }
-
-  const skip = cfg.getObject<boolean | string>("skipTlsVerify");
-  const skipChild = cfg.getObject<boolean | string>("skipChildToken");
-  return {
-    address,
-    addressSource,
-    token,
-    tokenSource,
-    namespace: nonEmpty(cfg.get("namespace")) ?? nonEmpty(env["VAULT_NAMESPACE"]) ?? "",
-    caCertFile: nonEmpty(cfg.get("caCertFile")) ?? nonEmpty(env["VAULT_CACERT"]) ?? "",
-    skipTlsVerify: skip !== undefined ? isTruthy(String(skip)) : isTruthy(env["VAULT_SKIP_VERIFY"]),
-    skipChildToken: skipChild !== undefined && isTruthy(String(skipChild)),
-  };
+  // allConfig, not pulumi.Config: the token is wrapped as a secret right here, wherever it came from.
+  const settings = vaultAccessFrom(pulumi.runtime.allConfig(), env, home);
+  return { ...settings, token: pulumi.secret(settings.token) };
 }

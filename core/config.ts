@@ -106,11 +106,23 @@ const vaultSchema = z.strictObject({
     .default("paperless-mail-ingest"),
 });
 
+const hostPort = z.string().regex(/^[A-Za-z0-9.-]+:[0-9]{1,5}$/, { message: "is not host:port" })
+  .refine((v) => Number(v.split(":")[1]) >= 1 && Number(v.split(":")[1]) <= 65535, { message: "has a port outside 1-65535" });
+
+// Read only by `npm run doctor` (doctor/): where it reaches the servers from, and the canary mail.
+const doctorSchema = z.strictObject({
+  imap: hostPort.optional(),
+  fetchPeriodMinutes: z.number().positive({ message: "must be more than 0" }).max(1440, { message: "is more than a day" }).default(10),
+});
+const canarySchema = z.strictObject({ sender: email, smtp: hostPort });
+
 const configSchema = z.strictObject({
   mailboxes: z.array(mailboxSchema).min(1, { message: "must list at least one ingest mailbox" }),
   mailserver: mailserverSchema,
   paperless: paperlessSchema,
   vault: vaultSchema.default({ mount: "secret", pathPrefix: "paperless-mail-ingest" }),
+  doctor: doctorSchema.default({ fetchPeriodMinutes: 10 }),
+  canary: canarySchema.optional(),
 });
 
 type RawConfig = z.infer<typeof configSchema>;
@@ -334,7 +346,23 @@ function build(raw: RawConfig): IngestConfig {
       senders,
     };
   });
-  return { mailboxes, mailserver: raw.mailserver, paperless: raw.paperless, vault: raw.vault };
+  const hp = (v: string) => ({ host: v.split(":")[0]!, port: Number(v.split(":")[1]) });
+  return {
+    mailboxes, mailserver: raw.mailserver, paperless: raw.paperless, vault: raw.vault,
+    doctor: { fetchPeriodMinutes: raw.doctor.fetchPeriodMinutes, ...(raw.doctor.imap ? { imap: hp(raw.doctor.imap) } : {}) },
+    ...(raw.canary ? { canary: { sender: raw.canary.sender.toLowerCase(), smtp: hp(raw.canary.smtp) } } : {}),
+  };
+}
+
+/** The canary must be a sender some mailbox lists, without requireAuthentication (it carries no DKIM signature). */
+function canaryProblem(config: IngestConfig): string | undefined {
+  const sender = config.canary?.sender;
+  if (sender === undefined) return undefined;
+  const listings = config.mailboxes.flatMap((m) => m.senders.filter((s) => s.address === sender));
+  if (!listings.length) return `canary.sender: ${show(sender)} is not a sender of any mailbox; name a listed sender (its mail is kept by the sieve and filed by its rule)`;
+  return listings.some((s) => s.requireAuthentication)
+    ? `canary.sender: ${show(sender)} has requireAuthentication: the canary carries no DKIM signature of its domain, so the sieve would discard it; name a sender without it`
+    : undefined;
 }
 
 /** Validate everything and return the typed config, or all problems found (never just the first). */
@@ -349,10 +377,12 @@ export function parseConfig(raw: unknown): ParseResult {
   ];
   if (problems.length || !parsed.success) return { ok: false, problems };
   const config = build(parsed.data);
-  // Limits of what is generated from a valid config: the names derived from it, the sieve's size.
+  // Limits of what is generated from a valid config: the names derived from it, the sieve's size;
+  // and the canary's sender, which needs the built sender lists.
   const generated = [
     ...derivedNameProblems(config),
     ...config.mailboxes.flatMap((m, i) => sieveSizeProblem(m, `mailboxes[${i}]`) ?? []),
+    ...(canaryProblem(config) ?? []),
   ];
   return generated.length ? { ok: false, problems: generated } : { ok: true, config };
 }

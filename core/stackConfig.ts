@@ -7,7 +7,7 @@ import { escapeUnsafe } from "./displayText";
 import { PROJECT, type IngestConfig } from "./types";
 
 /** Plain (non-secret) structured keys; together they are the input of parseConfig. */
-export const PLAIN_KEYS = ["mailboxes", "mailserver", "paperless", "vault"] as const;
+export const PLAIN_KEYS = ["mailboxes", "mailserver", "paperless", "vault", "doctor", "canary"] as const;
 /** Keys that must only ever be set with `pulumi config set --secret`. */
 export const SECRET_KEYS = ["paperlessToken", "mailboxPasswords"] as const;
 

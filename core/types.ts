@@ -79,11 +79,34 @@ export interface VaultSettings {
   readonly pathPrefix: string;
 }
 
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** What `npm run doctor` needs beyond what the program deploys. */
+export interface DoctorSettings {
+  /** Where the doctor logs in over IMAP when that is not mailserver.imapHost:imapPort (which paperless uses, in the cluster). */
+  readonly imap?: HostPort;
+  /** paperless's mail fetch period (PAPERLESS_EMAIL_TASK_CRON), minutes: mail waiting longer than two is overdue. */
+  readonly fetchPeriodMinutes: number;
+}
+
+/** `npm run doctor -- --canary`: a mail from a listed sender, sent over SMTP to every mailbox listing that sender. */
+export interface CanarySettings {
+  /** A listed sender without requireAuthentication (the canary cannot carry its DKIM signature). */
+  readonly sender: string;
+  /** The mailserver's SMTP (port 25) as reachable from where the doctor runs. */
+  readonly smtp: HostPort;
+}
+
 export interface IngestConfig {
   readonly mailboxes: readonly Mailbox[];
   readonly mailserver: MailserverSettings;
   readonly paperless: PaperlessSettings;
   readonly vault: VaultSettings;
+  readonly doctor: DoctorSettings;
+  readonly canary?: CanarySettings;
 }
 
 /** The Pulumi project name: config keys are `paperless-mail-ingest:<key>`. */

@@ -1,4 +1,4 @@
-// The one Vault API call the write preflight makes: POST /v1/sys/capabilities-self, which answers
+// The Vault API calls of the write preflight and the doctor. POST /v1/sys/capabilities-self answers
 // what the calling token may do on each of the given paths without touching them
 // (https://developer.hashicorp.com/vault/api-docs/system/capabilities-self):
 //   request   {"paths": ["secret/foo", …]}, token in X-Vault-Token
@@ -44,29 +44,33 @@ function errorList(errors: unknown): string[] {
   });
 }
 
-export function capabilitiesSelf(target: VaultTarget, paths: readonly string[], timeoutMs: number): Promise<CapabilitiesAnswer> {
+/** What one request got: Vault's answer, or why there was none. Never carries the token. */
+type Exchange =
+  | { kind: "answer"; status: number; json: any }
+  | Extract<CapabilitiesAnswer, { kind: "unreachable" | "timeout" | "caFile" }>;
+
+function vaultCall(target: VaultTarget, method: "GET" | "POST", path: string, body: unknown, timeoutMs: number): Promise<Exchange> {
   let ca: Buffer | undefined;
   if (target.caCertFile) {
     try { ca = readFileSync(target.caCertFile); } catch (e) {
       return Promise.resolve({ kind: "caFile", message: (e as Error).message });
     }
   }
-  const url = new URL(target.address + CAPABILITIES_SELF);
-  const payload = Buffer.from(JSON.stringify({ paths }));
+  const url = new URL(target.address + path);
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   const transport = url.protocol === "http:" ? http : https;
   return new Promise((resolve) => {
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
-    const settle = (a: CapabilitiesAnswer) => { if (!settled) { settled = true; clearTimeout(timer); resolve(a); } };
+    const settle = (a: Exchange) => { if (!settled) { settled = true; clearTimeout(timer); resolve(a); } };
     const req = transport.request(url, {
-      method: "POST",
+      method,
       ...(ca ? { ca } : {}),
       ...(target.skipTlsVerify ? { rejectUnauthorized: false } : {}),
       headers: {
         "x-vault-token": target.token,
         ...(target.namespace ? { "x-vault-namespace": target.namespace } : {}),
-        "content-type": "application/json",
-        "content-length": payload.length,
+        ...(payload ? { "content-type": "application/json", "content-length": payload.length } : {}),
         accept: "application/json",
       },
     }, (res) => {
@@ -76,24 +80,50 @@ export function capabilitiesSelf(target: VaultTarget, paths: readonly string[], 
       res.on("end", () => {
         let json: any;
         try { json = JSON.parse(Buffer.concat(chunks).toString("utf8")); } catch { json = undefined; }
-        const status = res.statusCode ?? 0;
-        if (status !== 200) {
-          return settle({ kind: "http", status, errors: errorList(json?.errors) });
-        }
-        // The documented answer has the paths at the top level; Vault's generic response
-        // envelope (`data`) is accepted too.
-        const capabilities: Record<string, string[]> = {};
-        for (const p of paths) {
-          const list = json?.[p] ?? json?.data?.[p];
-          if (!Array.isArray(list)) return settle({ kind: "malformed", path: p });
-          capabilities[p] = list.map(String);
-        }
-        return settle({ kind: "ok", capabilities });
+        settle({ kind: "answer", status: res.statusCode ?? 0, json });
       });
     });
-    // A black-holed address would otherwise hold the preview for the OS connect timeout (minutes).
+    // A black-holed address would otherwise hold the caller for the OS connect timeout (minutes).
     timer = setTimeout(() => { settle({ kind: "timeout", ms: timeoutMs }); req.destroy(); }, timeoutMs);
     req.on("error", (e: NodeJS.ErrnoException) => settle({ kind: "unreachable", code: e.code ?? "", message: e.message }));
     req.end(payload);
   });
+}
+
+export async function capabilitiesSelf(target: VaultTarget, paths: readonly string[], timeoutMs: number): Promise<CapabilitiesAnswer> {
+  const answer = await vaultCall(target, "POST", CAPABILITIES_SELF, { paths }, timeoutMs);
+  if (answer.kind !== "answer") return answer;
+  const { status, json } = answer;
+  if (status !== 200) return { kind: "http", status, errors: errorList(json?.errors) };
+  // The documented answer has the paths at the top level; Vault's generic response envelope
+  // (`data`) is accepted too.
+  const capabilities: Record<string, string[]> = {};
+  for (const p of paths) {
+    const list = json?.[p] ?? json?.data?.[p];
+    if (!Array.isArray(list)) return { kind: "malformed", path: p };
+    capabilities[p] = list.map(String);
+  }
+  return { kind: "ok", capabilities };
+}
+
+export type KvReadAnswer =
+  | { kind: "ok"; data: Record<string, unknown> }
+  /** 404: no such secret (or every version deleted). */
+  | { kind: "missing" }
+  | { kind: "http"; status: number; errors: string[] }
+  | Extract<CapabilitiesAnswer, { kind: "unreachable" | "timeout" | "caFile" }>;
+
+/**
+ * The current version of a KV v2 secret: GET /v1/<mount>/data/<path>
+ * (https://developer.hashicorp.com/vault/api-docs/secret/kv/kv-v2#read-secret-version), whose
+ * answer holds the key/value map at `data.data`.
+ */
+export async function readKvSecret(target: VaultTarget, mount: string, path: string, timeoutMs: number): Promise<KvReadAnswer> {
+  const answer = await vaultCall(target, "GET", encodeURI(`/v1/${mount}/data/${path}`), undefined, timeoutMs);
+  if (answer.kind !== "answer") return answer;
+  const { status, json } = answer;
+  if (status === 404) return { kind: "missing" };
+  if (status !== 200) return { kind: "http", status, errors: errorList(json?.errors) };
+  const data = json?.data?.data;
+  return data !== null && typeof data === "object" ? { kind: "ok", data } : { kind: "missing" };
 }

@@ -40,6 +40,8 @@ export interface ProgramStack {
   readonly stackFile: string;
   /** Everything every command printed (stdout + stderr), for secret scans. */
   readonly transcript: string[];
+  /** The environment every pulumi command runs with (backend, passphrase, PATH): what a user's shell has for this stack. */
+  readonly env: Readonly<NodeJS.ProcessEnv>;
   /** Replace the stack file's plain config (keeps secrets set through `setSecret`). */
   setConfig(config: Record<string, unknown>): void;
   /** `pulumi config set --secret <key> <value>`; key in full (`paperless-mail-ingest:paperlessToken`). */
@@ -149,7 +151,7 @@ export async function programStack(name: string, opts: ProgramStackOptions = {})
   const readStackFile = () => parse(readFileSync(stackFile, "utf8")) as { config?: Record<string, unknown>; encryptionsalt?: string } | null;
 
   return {
-    name, dir, stackFile, transcript,
+    name, dir, stackFile, transcript, env,
     setConfig(config) {
       const current = readStackFile() ?? {};
       const kept = Object.fromEntries(Object.entries(current.config ?? {}).filter(([k]) => secretKeys.has(k)));

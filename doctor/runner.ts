@@ -1,0 +1,71 @@
+// Runs the chosen checks: each as soon as the checks it needs are done (independent ones at the
+// same time, so a run waits for the slowest system, not the sum), a check whose need failed is
+// reported as not checked, and a check that throws fails with what it threw.
+import { type Check, type CheckResult, fixFor, type Group } from "./check";
+
+export interface Outcome {
+  readonly id: string;
+  readonly group: Group;
+  readonly description: string;
+  readonly result: CheckResult;
+}
+
+/**
+ * An error that says how to fix it: what the context's readers throw (an unreachable server, a
+ * rejected token). A check that lets one through fails with its message and fix.
+ */
+export type FixableError = Error & { fix: string };
+
+export function fixable(message: string, fix: string): FixableError {
+  return Object.assign(new Error(message), { fix });
+}
+
+const fixOf = (e: unknown): string | undefined => {
+  const fix = (e as { fix?: unknown } | undefined)?.fix;
+  return typeof fix === "string" ? fix : undefined;
+};
+
+/** The checks to run for `only` (one id): it and, transitively, what it needs; all when undefined. */
+export function selectChecks<C>(all: readonly Check<C>[], only?: string): Check<C>[] {
+  if (only === undefined) return [...all];
+  const byId = new Map(all.map((c) => [c.id, c]));
+  const wanted = new Set<string>();
+  const visit = (id: string) => {
+    if (wanted.has(id)) return;
+    const check = byId.get(id);
+    if (!check) throw new Error(`--check ${id}: no such check (\`npm run doctor -- --list-checks\` lists them)`);
+    wanted.add(id);
+    for (const need of check.needs ?? []) visit(need);
+  };
+  visit(only);
+  return all.filter((c) => wanted.has(c.id));
+}
+
+export async function runChecks<C>(checks: readonly Check<C>[], ctx: C): Promise<Outcome[]> {
+  const results = new Map<string, Promise<CheckResult>>();
+  const run = (check: Check<C>): Promise<CheckResult> => {
+    let pending = results.get(check.id);
+    if (pending) return pending;
+    pending = (async (): Promise<CheckResult> => {
+      const needs = (check.needs ?? []).flatMap((id) => {
+        const need = checks.find((c) => c.id === id);
+        return need ? [{ id, result: run(need) }] : [];
+      });
+      const failed: string[] = [];
+      for (const n of needs) if ((await n.result).status === "fail") failed.push(n.id);
+      if (failed.length) {
+        return { status: "warn", problems: [{ status: "warn", message: `not checked: ${failed.join(", ")} failed`,
+          fix: fixFor(check.id, `fix ${failed.length > 1 ? "those" : "that"} first`) }] };
+      }
+      try {
+        return await check.run(ctx);
+      } catch (e) {
+        return { status: "fail", problems: [{ status: "fail", message: (e as Error).message ?? String(e),
+          fix: fixFor(check.id, fixOf(e) ?? "see the message") }] };
+      }
+    })();
+    results.set(check.id, pending);
+    return pending;
+  };
+  return Promise.all(checks.map(async (c) => ({ id: c.id, group: c.group, description: c.description, result: await run(c) })));
+}

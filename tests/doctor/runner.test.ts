@@ -1,0 +1,79 @@
+// The doctor's own logic, without servers: which checks run for --check, what a failed need or a
+// thrown error becomes, and that the report never prints a secret. The checks themselves are proven
+// against the real servers in doctor.test.ts.
+import { parseArgs } from "../../doctor/args";
+import { type Check, passed, problems, verdict } from "../../doctor/check";
+import { renderJson, renderText } from "../../doctor/output";
+import { CHECKS } from "../../doctor/registry";
+import { fixable, runChecks, selectChecks } from "../../doctor/runner";
+
+type Ctx = { calls: string[] };
+const check = (id: string, run: Check<Ctx>["run"], needs?: string[]): Check<Ctx> =>
+  ({ id, group: "stack", description: `${id} works`, ...(needs ? { needs } : {}), run: async (ctx) => { ctx.calls.push(id); return run(ctx); } });
+
+describe("selectChecks", () => {
+  const all = [check("a", async () => passed()), check("b", async () => passed(), ["a"]), check("c", async () => passed(), ["b"]), check("d", async () => passed())];
+
+  it("--check <id> runs that check and, transitively, what it needs, in report order", () => {
+    expect(selectChecks(all, "c").map((c) => c.id)).toEqual(["a", "b", "c"]);
+    expect(selectChecks(all).map((c) => c.id)).toEqual(["a", "b", "c", "d"]);
+  });
+
+  it("an unknown id is an error naming it and --list-checks", () => {
+    expect(() => selectChecks(all, "x")).toThrow("--check x: no such check (`npm run doctor -- --list-checks` lists them)");
+  });
+
+  it("every registered check's needs are registered checks", () => {
+    const ids = new Set(CHECKS.map((c) => c.id));
+    for (const c of CHECKS) for (const n of c.needs ?? []) expect(ids).toContain(n);
+    expect(ids.size).toBe(CHECKS.length);
+  });
+});
+
+describe("runChecks", () => {
+  it("a check whose need failed is not run and reported as not checked (a warning), never as passed", async () => {
+    const p = problems("a");
+    const ctx: Ctx = { calls: [] };
+    const out = await runChecks([check("a", async () => verdict([p.fail("a is broken", "fix a")])), check("b", async () => passed(), ["a"])], ctx);
+    expect(ctx.calls).toEqual(["a"]);
+    expect(out.map((o) => [o.id, o.result.status])).toEqual([["a", "fail"], ["b", "warn"]]);
+    expect(out[1]!.result.problems[0]!.message).toBe("not checked: a failed");
+  });
+
+  it("a check that throws fails with the message and the fix the error carries", async () => {
+    const out = await runChecks([check("a", async () => { throw fixable("server X did not answer", "check X's address"); })], { calls: [] });
+    expect(out[0]!.result).toEqual({ status: "fail", problems: [{ status: "fail", message: "server X did not answer", fix: "check X's address; see README.md#doctor-a" }] });
+  });
+});
+
+describe("the report", () => {
+  const secret = "s3cr3t-token-value";
+  const report = {
+    stack: "prod", seconds: 1.5, requests: { paperless: 3 }, exercises: [],
+    outcomes: [{ id: "stack.deployed", group: "stack" as const, description: "d", result: verdict([problems("stack.deployed").fail(`token ${secret} leaked`, "rotate it")]) }],
+  };
+
+  it("never prints a secret, as text or JSON", () => {
+    for (const out of [renderText(report, [secret]), renderJson(report, [secret])]) {
+      expect(out).not.toContain(secret);
+      expect(out).toContain("[secret]");
+    }
+  });
+
+  it("JSON carries the same content: id, result, error and hint (with its README anchor)", () => {
+    const doc = JSON.parse(renderJson(report, []));
+    expect(doc).toMatchObject({ success: false, failed: 1, warnings: 0, requests: { paperless: 3 } });
+    expect(doc.categories[0].checks[0]).toEqual({ id: "stack.deployed", description: "d", result: "error",
+      problems: [{ result: "error", error: `token ${secret} leaked`, hint: "rotate it; see README.md#doctor-stack-deployed" }] });
+  });
+});
+
+describe("parseArgs", () => {
+  it("reads every option; an unknown one or a bad duration is an error", () => {
+    expect(parseArgs(["--stack", "prod", "--json", "--check=paperless.rules", "--since", "90m"]))
+      .toEqual({ stack: "prod", check: "paperless.rules", sinceMs: 90 * 60_000, json: true, listChecks: false, help: false });
+    expect(() => parseArgs(["--frobnicate"])).toThrow('unknown option "--frobnicate"');
+    expect(() => parseArgs(["--since", "soon"])).toThrow('--since "soon": not a duration');
+    expect(() => parseArgs(["--stack"])).toThrow("--stack needs a value");
+  });
+});
