@@ -382,7 +382,7 @@ export function parseConfig(raw: unknown): ParseResult {
   const generated = [
     ...derivedNameProblems(config),
     ...config.mailboxes.flatMap((m, i) => sieveSizeProblem(m, `mailboxes[${i}]`) ?? []),
-    ...(canaryProblem(config) ?? []),
+    ...[canaryProblem(config)].filter((p): p is string => p !== undefined),
   ];
   return generated.length ? { ok: false, problems: generated } : { ok: true, config };
 }

@@ -169,7 +169,7 @@ describe("stack files", () => {
     expect(err.problems).toEqual([
       "paperlessToken: is stored in clear; set it with `pulumi config set --secret` (or the environment) instead",
       "mailboxPasswords.x@y.z: is stored in clear; set it with `pulumi config set --secret` (or the environment) instead",
-      "paperless-mail-ingest:sender: unknown config key (known: mailboxes, mailserver, paperless, vault, paperlessToken, mailboxPasswords)",
+      "paperless-mail-ingest:sender: unknown config key (known: mailboxes, mailserver, paperless, vault, doctor, canary, paperlessToken, mailboxPasswords)",
     ]);
     expect(err.message).not.toContain("0123456789abcdef");
     expect(err.message).not.toContain("hunter2");
