@@ -1,26 +1,16 @@
 // The postfix-accounts.cf line docker-mailserver reads: `address|{SHA512-CRYPT}$6$<salt>$<hash>`,
 // the same scheme its own `setup email add` (doveadm pw -s SHA512-CRYPT) writes.
-import { randomInt } from "node:crypto";
 import { encrypt } from "unixcrypt";
 
-/** crypt(3)'s salt alphabet; SHA512-CRYPT uses at most 16 salt characters. */
+/**
+ * crypt(3)'s salt alphabet; SHA512-CRYPT uses at most 16 salt characters. The salt is a RandomText
+ * of these (components/mailboxAccount.ts): made once per mailbox and kept in state, so the line is stable.
+ */
 export const CRYPT_ALPHABET = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 export const SALT_LENGTH = 16;
 const SALT = new RegExp(`^[./0-9A-Za-z]{${SALT_LENGTH}}$`);
 // What may precede the first `|`: DMS splits on it, Dovecot's passwd-file on `:`.
 const ADDRESS = /^[^\s|:]+@[^\s|:]+$/;
-
-/** `length` crypto-random characters of `alphabet` (uniform: randomInt has no modulo bias). */
-export function randomText(alphabet: string, length: number): string {
-  let text = "";
-  for (let i = 0; i < length; i++) text += alphabet[randomInt(alphabet.length)];
-  return text;
-}
-
-/** A fresh salt; generated once per mailbox and kept in state so the line is stable. */
-export function newSalt(): string {
-  return randomText(CRYPT_ALPHABET, SALT_LENGTH);
-}
 
 /** Deterministic for (password, salt): the same state always yields the same line. */
 export function accountLine(address: string, password: string, salt: string): string {

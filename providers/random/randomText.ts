@@ -1,9 +1,15 @@
 // Dynamic provider: a random string generated once, on create, and then only read back from
 // state (what @pulumi/random would do; that plugin is not available here). Used for the mailbox
 // password and for the account hash's salt, so a second `pulumi up` changes nothing.
-import { randomUUID } from "node:crypto";
+import { randomInt, randomUUID } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
-import { randomText } from "../../core/accountLine";
+
+/** `length` crypto-random characters of `alphabet` (uniform: randomInt has no modulo bias). */
+export function randomText(alphabet: string, length: number): string {
+  let text = "";
+  for (let i = 0; i < length; i++) text += alphabet[randomInt(alphabet.length)];
+  return text;
+}
 
 export interface RandomTextProps {
   alphabet: string;

@@ -1,6 +1,8 @@
 import { execFileSync } from "node:child_process";
-import { accountLine, CRYPT_ALPHABET, newSalt, SALT_LENGTH } from "../../core/accountLine";
+import { accountLine, CRYPT_ALPHABET, SALT_LENGTH } from "../../core/accountLine";
 import { selfAliasLine } from "../../core/aliasLine";
+import { randomTextProvider } from "../../providers/random/randomText";
+import { newSalt } from "../support/mailserver/accountSalt";
 
 // Real Dovecot (Debian dovecot-core) is the judge of whether docker-mailserver will accept the hash.
 function doveadmVerifies(hash: string, password: string): boolean {
@@ -51,9 +53,10 @@ describe("accountLine", () => {
   });
 });
 
-describe("newSalt", () => {
-  it("gives 16 crypt-alphabet characters, different every time", () => {
-    const salts = Array.from({ length: 50 }, newSalt);
+describe("the salt", () => {
+  it("is what the salt's RandomText creates (components/mailboxAccount.ts): 16 crypt-alphabet characters, different every time", async () => {
+    const created = await Promise.all(Array.from({ length: 50 }, () => randomTextProvider.create!({ alphabet: CRYPT_ALPHABET, length: SALT_LENGTH })));
+    const salts = created.map((c) => (c.outs as { value: string }).value);
     for (const s of salts) {
       expect(s).toHaveLength(SALT_LENGTH);
       expect([...s].every((c) => CRYPT_ALPHABET.includes(c))).toBe(true);

@@ -1,9 +1,12 @@
-// The objects the user's cluster already has before this program's first `pulumi up` (design §1),
-// created as their owner creates them: by a Terraform-like client (field manager "Terraform",
-// plain create/update, not server-side apply). The program patches and edits these; tests
-// assert that everything here other than the program's own slice survives.
+// The objects the user's cluster already has before this program's first `pulumi up`
+// (docs/mailserver.md#the-installation), created as their owner creates them: by a Terraform-like
+// client (field manager "Terraform", plain create/update, not server-side apply). The program
+// patches and edits these; tests assert that everything here other than the program's own slice
+// survives.
 import { execFile } from "node:child_process";
-import { accountLine, newSalt, randomText } from "../../../core/accountLine";
+import { accountLine } from "../../../core/accountLine";
+import { randomText } from "../../../providers/random/randomText";
+import { newSalt } from "../mailserver/accountSalt";
 
 export const DOMAIN = "viktorbarzin.me";
 export const TERRAFORM_MANAGER = "Terraform";

@@ -3,7 +3,8 @@
 // laid out as the pod's mounts deliver them (subPath files, the sieve under its real name).
 import { mkdirSync, mkdtempSync, writeFileSync } from "fs";
 import { join } from "path";
-import { accountLine, newSalt } from "../../../core/accountLine";
+import { accountLine } from "../../../core/accountLine";
+import { newSalt } from "./accountSalt";
 import { selfAliasLine } from "../../../core/aliasLine";
 import { writeOwnedLines } from "../../../core/ownedLines";
 import { renderSieve } from "../../../core/sieve";
