@@ -212,11 +212,6 @@ export function readStackFile(path: string): { config: IngestConfig; warnings: s
   return { config: ingest, warnings: stack.warnings };
 }
 
-/** readStackFile's config alone. */
-export function loadStackFile(path: string): IngestConfig {
-  return readStackFile(path).config;
-}
-
 /** The key problems and the schema's, together; the config only when there are none. */
 export function validateStack(stack: StackConfig): { config?: IngestConfig; problems: string[] } {
   const parsed = parseConfig(stack.raw);

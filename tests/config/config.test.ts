@@ -7,7 +7,7 @@ import { readFileSync } from "fs";
 import { ConfigError, parseConfig } from "../../core/config";
 import { mailboxResourceName } from "../../core/names";
 import { reloaderEnvVar, sieveMount } from "../../core/sieveMount";
-import { fromRuntime, fromStackFile, loadStackFile, readStackFile } from "../../core/stackConfig";
+import { fromRuntime, fromStackFile, readStackFile } from "../../core/stackConfig";
 import { PROD_STACK_FILE, prodConfig } from "../support/prodConfig";
 
 const base = () => ({
@@ -162,7 +162,7 @@ describe("stack files", () => {
     prod.config["kubernetes:context"] = "prod";
     const path = write("Pulumi.clear.yaml", JSON.stringify(prod));
     let error: unknown;
-    try { loadStackFile(path); } catch (e) { error = e; }
+    try { readStackFile(path); } catch (e) { error = e; }
     expect(error).toBeInstanceOf(ConfigError);
     const err = error as ConfigError;
     expect(err.source).toBe(path);
@@ -178,13 +178,13 @@ describe("stack files", () => {
   it("accepts encrypted secrets", () => {
     const prod = parse(readFileSync(PROD_STACK_FILE, "utf8"));
     prod.config["paperless-mail-ingest:paperlessToken"] = { secure: "v1:abc" };
-    expect(loadStackFile(write("Pulumi.enc.yaml", JSON.stringify(prod))).mailboxes).toHaveLength(1);
+    expect(readStackFile(write("Pulumi.enc.yaml", JSON.stringify(prod))).config.mailboxes).toHaveLength(1);
   });
 
   it("names malformed YAML and a file without config", () => {
-    expect(() => loadStackFile(write("Pulumi.broken.yaml", "config:\n  a: [\n"))).toThrow(/Pulumi\.broken\.yaml.*cannot read the stack file/s);
-    expect(() => loadStackFile(write("Pulumi.empty.yaml", "foo: 1\n"))).toThrow(/has no `config:` map/);
-    expect(() => loadStackFile(join(dir, "missing.yaml"))).toThrow(/missing\.yaml.*cannot read the stack file/s);
+    expect(() => readStackFile(write("Pulumi.broken.yaml", "config:\n  a: [\n"))).toThrow(/Pulumi\.broken\.yaml.*cannot read the stack file/s);
+    expect(() => readStackFile(write("Pulumi.empty.yaml", "foo: 1\n"))).toThrow(/has no `config:` map/);
+    expect(() => readStackFile(join(dir, "missing.yaml"))).toThrow(/missing\.yaml.*cannot read the stack file/s);
   });
 
   it("reads the Pulumi runtime's config the same way as the stack file", () => {
@@ -429,7 +429,7 @@ describe("stack file: size, provider secrets, TLS", () => {
   };
   const failure = (path: string): ConfigError => {
     try {
-      loadStackFile(path);
+      readStackFile(path);
     } catch (e) {
       if (e instanceof ConfigError) return e;
       throw e;
@@ -458,8 +458,8 @@ describe("stack file: size, provider secrets, TLS", () => {
         + "`pulumi config set --secret kubernetes:kubeconfig < <file>`, or give the file's path instead",
     ]);
     expect(err.message).not.toContain("sekrit");
-    expect(loadStackFile(prodWith({ "vault:token": { secure: "v1:abc" }, "kubernetes:kubeconfig": { secure: "v1:def" } })).mailboxes).toHaveLength(1);
-    expect(loadStackFile(prodWith({ "kubernetes:kubeconfig": "~/.kube/prod.yaml" })).mailboxes).toHaveLength(1);
+    expect(readStackFile(prodWith({ "vault:token": { secure: "v1:abc" }, "kubernetes:kubeconfig": { secure: "v1:def" } })).config.mailboxes).toHaveLength(1);
+    expect(readStackFile(prodWith({ "kubernetes:kubeconfig": "~/.kube/prod.yaml" })).config.mailboxes).toHaveLength(1);
   });
 
   it("warns that vault:skipTlsVerify turns the certificate check off", () => {

@@ -5,14 +5,14 @@ import { mkdtempSync, readFileSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { parse } from "yaml";
-import { loadStackFile, PROGRAM_CONFIG_MAX_BYTES, programConfigBytes, readStackFile } from "../../core/stackConfig";
+import { PROGRAM_CONFIG_MAX_BYTES, programConfigBytes, readStackFile } from "../../core/stackConfig";
 import { PROD_STACK_FILE } from "../support/prodConfig";
 import { programStack, type ProgramStack } from "../support/programStack";
 
 test("malformed stack YAML names the file, the line and what is wrong", () => {
   const path = join(mkdtempSync(join(tmpdir(), "bad-yaml-")), "Pulumi.prod.yaml");
   writeFileSync(path, "config:\n  paperless-mail-ingest:mailboxes:\n    - address: docs@example.org\n   senders: [\n");
-  expect(() => loadStackFile(path)).toThrow(new RegExp(`^${path.replace(/[.]/g, "\\.")}: 1 problem\\(s\\)[\\s\\S]*cannot read the stack file: .*line 4`));
+  expect(() => readStackFile(path)).toThrow(new RegExp(`^${path.replace(/[.]/g, "\\.")}: 1 problem\\(s\\)[\\s\\S]*cannot read the stack file: .*line 4`));
 });
 
 /**

@@ -11,14 +11,14 @@ import { accountLine } from "../../core/accountLine";
 import { newSalt } from "../support/mailserver/accountSalt";
 import { selfAliasLine } from "../../core/aliasLine";
 import { writeOwnedLines } from "../../core/ownedLines";
-import { loadStackFile } from "../../core/stackConfig";
+import { readStackFile } from "../../core/stackConfig";
 import type { Mailbox } from "../../core/types";
 import { ImapClient } from "../support/mailserver/imap";
 import { DMS_VERSIONS, startMailserver, waitFor, type Mailserver } from "../support/mailserver/mailserver";
 
 jest.setTimeout(180_000);
 
-const config = loadStackFile(join(__dirname, "..", "fixtures", "stacks", "Pulumi.two-mailboxes.yaml"));
+const config = readStackFile(join(__dirname, "..", "fixtures", "stacks", "Pulumi.two-mailboxes.yaml")).config;
 const [docs, receipts] = config.mailboxes as [Mailbox, Mailbox];
 const spam = `spam@${docs.domain}`;
 

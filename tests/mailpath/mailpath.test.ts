@@ -9,7 +9,7 @@ import { tmpdir } from "os";
 import { join } from "path";
 import { processedFolderCommand, sieveHome, sieveInstalledCheck, sieveRemovalCommand } from "../../core/mailboxCommands";
 import { renderSieve } from "../../core/sieve";
-import { loadStackFile } from "../../core/stackConfig";
+import { readStackFile } from "../../core/stackConfig";
 import type { Mailbox } from "../../core/types";
 import { ImapClient } from "../support/mailserver/imap";
 import { DMS_VERSIONS, startMailserver, type Mailserver } from "../support/mailserver/mailserver";
@@ -17,7 +17,7 @@ import { newCredentials, podFiles, type ForeignLines } from "../support/mailserv
 
 jest.setTimeout(240_000);
 
-const config = loadStackFile(join(__dirname, "..", "fixtures", "stacks", "Pulumi.two-mailboxes.yaml"));
+const config = readStackFile(join(__dirname, "..", "fixtures", "stacks", "Pulumi.two-mailboxes.yaml")).config;
 const [docs, receipts] = config.mailboxes as [Mailbox, Mailbox];
 const domain = docs.domain;
 const spam = `spam@${domain}`;

@@ -7,7 +7,7 @@ import { parse } from "yaml";
 import { selfAliasLine } from "../../core/aliasLine";
 import { markers } from "../../core/ownedLines";
 import { sieveDeploymentPatch, sieveMount } from "../../core/sieveMount";
-import { loadStackFile } from "../../core/stackConfig";
+import { readStackFile } from "../../core/stackConfig";
 import { PROD_STACK_FILE } from "../support/prodConfig";
 import { SieveRunner } from "../sieve/sieveTest";
 
@@ -98,7 +98,7 @@ describe("npm run render", () => {
   });
 
   it("renders the mailserver side that needs no secret: alias blocks, the Deployment patch, one sieve ConfigMap per mailbox", () => {
-    const config = loadStackFile(TWO_MAILBOXES);
+    const config = readStackFile(TWO_MAILBOXES).config;
     const out = join(mkdtempSync(join(tmpdir(), "render-")), "out");
     const run = render("--config", TWO_MAILBOXES, "--out", out);
     expect(run.status).toBe(0);

@@ -1,12 +1,12 @@
 // The production stack config, as every test suite sees it.
 import { join } from "path";
-import { loadStackFile } from "../../core/stackConfig";
+import { readStackFile } from "../../core/stackConfig";
 import type { IngestConfig } from "../../core/types";
 
 export const PROD_STACK_FILE = join(__dirname, "..", "..", "Pulumi.prod.yaml");
 
 export function prodConfig(): IngestConfig {
-  return loadStackFile(PROD_STACK_FILE);
+  return readStackFile(PROD_STACK_FILE).config;
 }
 
 /** The paperless users the production senders map to (the paperless test servers are given them). */
