@@ -4,12 +4,14 @@
 // before any resource exists.
 import * as pulumi from "@pulumi/pulumi";
 import { mailboxResourceName } from "./core/names";
-import { kubernetesProvider, readKubeTarget } from "./components/kubernetesConnection";
+import { kubernetesRules } from "./core/kubernetesRights";
+import { clusterInput, kubernetesProvider, readKubeTarget } from "./components/kubernetesConnection";
 import { MailFetchTrigger } from "./components/mailFetchTrigger";
 import { PaperlessMailIngest } from "./components/paperlessMailIngest";
 import { readProgramConfig } from "./components/programConfig";
 import { SieveMounts } from "./components/sieveMounts";
 import { readVaultConnection } from "./components/vaultConnection";
+import { KubernetesRights } from "./providers/kubernetes/kubernetesRights";
 
 const program = readProgramConfig();
 const { mailserver, paperless } = program.config;
@@ -36,11 +38,17 @@ const mounts = new SieveMounts("mailserver", {
   kube,
 });
 
-new MailFetchTrigger("paperless-fetch", {
+const fetch = new MailFetchTrigger("paperless-fetch", {
   paperless,
   kube,
   rulesFingerprint: pulumi.all(ingests.map(({ ingest }) => ingest.rulesFingerprint)).apply((prints) => prints.join(",")),
 }, { dependsOn: [...ingests.map(({ ingest }) => ingest.paperless), ...Object.values(mounts.ready)] });
+
+// Last, after everything else: its check fails the preview naming every Kubernetes right the
+// identity lacks, and at destroy it is deleted first, so a missing right stops the destroy before
+// anything is gone (never a silent wait half-way).
+new KubernetesRights("kubernetes-rights", { cluster: clusterInput(kube), rules: kubernetesRules(program.config) },
+  { dependsOn: [...ingests.map(({ ingest }) => ingest), mounts, fetch], additionalSecretOutputs: ["cluster"] });
 
 /** Per mailbox: sender -> owner, the paperless rule ids, the sieve's content hash, the Vault path. */
 export const mailboxes = Object.fromEntries(ingests.map(({ mailbox, ingest }) => [mailbox.address, {

@@ -7,6 +7,7 @@ import { writeOwnedLines } from "./ownedLines";
 import { AccountType, AttachmentProcessing, ConsumptionScope, ImapSecurityCode, MailAction, paperlessPlan, TitleSource } from "./paperlessPlan";
 import { renderSieve, sieveFileName } from "./sieve";
 import { sieveConfigMap, sieveDeploymentPatch } from "./sieveMount";
+import { kubernetesRole } from "./kubernetesRights";
 import type { IngestConfig, MailserverSettings } from "./types";
 import { vaultPolicy } from "./vaultPolicy";
 
@@ -62,5 +63,7 @@ export function renderArtifacts(config: IngestConfig): Map<string, string> {
   }
   // The policy the deploying Vault token needs, for this stack's mount and prefix.
   files.set("vault-policy.hcl", vaultPolicy(config.vault));
+  // The Role the deploying Kubernetes identity needs, for this stack's mailserver and mailboxes.
+  files.set("kubernetes-role.yaml", kubernetesRole(config));
   return files;
 }

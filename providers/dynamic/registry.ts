@@ -7,6 +7,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { configMapLinesProvider } from "../kubernetes/configMapLines";
 import { deploymentMountsProvider } from "../kubernetes/deploymentMounts";
+import { kubernetesRightsProvider } from "../kubernetes/kubernetesRights";
 import { mailAccountProvider, mailRuleProvider, tagProvider } from "../paperless/provider";
 import { randomTextProvider } from "../random/randomText";
 import { vaultWritePreflightProvider } from "../vault/vaultPreflight";
@@ -16,6 +17,7 @@ import { PACKED_KINDS, packedProvider } from "./packed";
 export const PROVIDERS = {
   "kubernetes:ConfigMapLines": () => configMapLinesProvider(),
   "kubernetes:DeploymentMountsPatch": () => deploymentMountsProvider(),
+  "kubernetes:KubernetesRights": () => kubernetesRightsProvider(),
   "paperless:PaperlessMailAccount": () => mailAccountProvider,
   "paperless:PaperlessMailRule": () => packedProvider(mailRuleProvider, PACKED_KINDS["paperless:PaperlessMailRule"]!),
   "paperless:PaperlessTag": () => tagProvider,

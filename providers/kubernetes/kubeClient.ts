@@ -1,6 +1,6 @@
-// The few Kubernetes API calls the ConfigMap line editor needs: GET and PUT of one ConfigMap,
-// the PUT conditional on the resourceVersion read (409 Conflict when someone wrote in between).
-// Idempotent requests (GET, dry-run apply) are retried with backoff when the connection drops or
+// The few Kubernetes API calls the dynamic providers need: GET and PUT of one ConfigMap, the PUT
+// conditional on the resourceVersion read (409 Conflict when someone wrote in between), server-side
+// apply, and the access reviews of the rights check. Idempotent requests (GET, apply, reviews) are retried with backoff when the connection drops or
 // the server asks to come back (429, 5xx); a PUT is never re-sent as is: the edit is re-applied
 // to a fresh read instead, so a write that landed before its answer was lost is not doubled.
 // Authentication comes from @kubernetes/client-node so every kubeconfig form kubectl accepts
@@ -133,7 +133,7 @@ function timeoutMs(): number {
 
 interface Answer { status: number; json: any; retryAfterMs?: number }
 
-async function call(conn: KubeConnection, method: "GET" | "PUT" | "PATCH", path: string, body?: unknown,
+async function call(conn: KubeConnection, method: "GET" | "PUT" | "PATCH" | "POST", path: string, body?: unknown,
   contentType = "application/json"): Promise<Answer> {
   const url = new URL(conn.server + path);
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
@@ -212,9 +212,10 @@ function backoff(attempt: number, e: unknown, baseMs = 250): Promise<void> {
 
 /**
  * An idempotent request, tried up to RETRY_ATTEMPTS times while it fails transiently. Answers
- * other than those (404, 409, 422, …) are returned to the caller as they are.
+ * other than those (404, 409, 422, …) are returned to the caller as they are. A POST here is a
+ * review (an access question the server answers and keeps nothing of).
  */
-async function idempotent(conn: KubeConnection, what: string, method: "GET" | "PATCH", path: string, body?: unknown, contentType?: string): Promise<Answer> {
+async function idempotent(conn: KubeConnection, what: string, method: "GET" | "PATCH" | "POST", path: string, body?: unknown, contentType?: string): Promise<Answer> {
   for (let attempt = 1; ; attempt++) {
     try {
       const answer = await call(conn, method, path, body, contentType);
@@ -374,4 +375,35 @@ export async function serverSideApply(conn: KubeConnection, path: string, body: 
     if (object.status === 404) throw apiError(what, object);
   }
   throw apiError(what, answer);
+}
+
+/** A rule as a SelfSubjectRulesReview lists it. */
+export interface ReviewedRule {
+  verbs: string[];
+  apiGroups?: string[];
+  resources?: string[];
+  resourceNames?: string[];
+}
+
+/**
+ * The caller's rules in one namespace (SelfSubjectRulesReview; every authenticated user may ask,
+ * through the default ClusterRole system:basic-user). `incomplete`: an authorizer other than RBAC
+ * (a webhook) may allow more than the list shows.
+ */
+export async function selfRules(conn: KubeConnection, namespace: string): Promise<{ rules: ReviewedRule[]; incomplete: boolean }> {
+  const what = `asking the API server which rights the kubeconfig's identity has in namespace ${namespace} (SelfSubjectRulesReview)`;
+  const answer = await idempotent(conn, what, "POST", "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+    { apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectRulesReview", spec: { namespace } });
+  if (answer.status !== 201 && answer.status !== 200) throw apiError(what, answer);
+  const status = answer.json?.status ?? {};
+  return { rules: status.resourceRules ?? [], incomplete: status.incomplete === true };
+}
+
+/** Whether the caller may do one request (SelfSubjectAccessReview, which every authorizer answers). */
+export async function selfAccess(conn: KubeConnection, attributes: { namespace: string; verb: string; group: string; resource: string; subresource?: string; name?: string }): Promise<boolean> {
+  const what = `asking the API server whether the kubeconfig's identity may ${attributes.verb} ${attributes.resource} in namespace ${attributes.namespace} (SelfSubjectAccessReview)`;
+  const answer = await idempotent(conn, what, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+    { apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectAccessReview", spec: { resourceAttributes: attributes } });
+  if (answer.status !== 201 && answer.status !== 200) throw apiError(what, answer);
+  return answer.json?.status?.allowed === true;
 }

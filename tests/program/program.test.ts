@@ -47,7 +47,17 @@ describe("index.ts under mocks, production stack", () => {
       "paperless-mail-ingest:index:PaperlessMailIngest::docs-at-viktorbarzin.me",
       "paperless-mail-ingest:mailserver:SieveMounts::mailserver",
       "paperless-mail-ingest:paperless:MailFetchTrigger::paperless-fetch",
+      "pulumi-nodejs:dynamic/kubernetes:KubernetesRights::kubernetes-rights",
     ]);
+  });
+
+  it("the Kubernetes rights check depends on everything else, so a destroy runs it before it deletes anything", () => {
+    const roots = [...run.resources.values()].filter((n) => !n.parent).map((n) => `${n.type}::${n.name}`);
+    const rights = "pulumi-nodejs:dynamic/kubernetes:KubernetesRights::kubernetes-rights";
+    expect(run.resources.get(rights)?.dependsOn).toEqual(roots.filter((r) => r !== rights && !r.startsWith("pulumi:providers:")));
+    expect(run.resources.get(rights)?.inputs?.rules).toEqual(expect.arrayContaining([
+      expect.objectContaining({ namespace: "mailserver", resource: "configmaps", uses: expect.objectContaining({ destroy: ["list", "watch"] }) }),
+    ]));
   });
 
   it("exports the sender -> owner table, rule ids, sieve hash and Vault path per mailbox", async () => {

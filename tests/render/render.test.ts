@@ -56,7 +56,7 @@ describe("npm run render", () => {
     const run = render("--config", PROD_STACK_FILE, "--out", out);
     expect(run.stderr).toBe("");
     expect(run.status).toBe(0);
-    expect(readdirSync(out).sort()).toEqual(["docs@viktorbarzin.me.dovecot.sieve", "mailserver", "paperless-plan.json", "vault-policy.hcl"]);
+    expect(readdirSync(out).sort()).toEqual(["docs@viktorbarzin.me.dovecot.sieve", "kubernetes-role.yaml", "mailserver", "paperless-plan.json", "vault-policy.hcl"]);
     // The deploying token's policy, for the stack's mount and prefix (what the README says to apply).
     expect(read(out, "vault-policy.hcl")).toContain('path "secret/data/paperless-mail-ingest/*" {');
     expect(read(out, "vault-policy.hcl")).toContain('path "auth/token/create" {');

@@ -2,11 +2,13 @@
 // servers it runs (kube-apiserver, controller-manager, Reloader, Vault, docker-mailserver).
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { stringify } from "yaml";
 import { ImapClient } from "../mailserver/imap";
 import { sendMail } from "../mailserver/smtp";
 import { startPaperless } from "../paperless/server";
 import { startCluster, type Cluster } from "./cluster";
 import { MAILSERVER, PAPERLESS, type ProductionObjects } from "./productionObjects";
+import { withoutRight } from "./rbac";
 
 jest.setTimeout(300_000);
 
@@ -94,6 +96,35 @@ describe("the test cluster", () => {
     expect(sh(`kubectl -n ${MAILSERVER.namespace} exec deploy/nothing -- true`)).toMatchObject({ code: 1, err: 'Error from server (NotFound): deployments.apps "nothing" not found\n' });
     expect(sh("kubectl version -o json").out).toContain('"gitVersion": "v1.35.4"');
     expect(sh("head -2 \"$(command -v kubectl)\"").out).toMatch(/kubectl SHIM of the paperless-mail-ingest test cluster/);
+  });
+
+  it("kubectl exec (the shim) needs exactly the rights real kubectl needs: get the Deployment, list its pods, create pods/exec", async () => {
+    const kubeconfig = await cluster.serviceAccount("exec-only");
+    const role = stringify({
+      apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "exec-only", namespace: MAILSERVER.namespace },
+      rules: [
+        { apiGroups: ["apps"], resources: ["deployments"], resourceNames: [MAILSERVER.deployment], verbs: ["get"] },
+        { apiGroups: [""], resources: ["pods"], verbs: ["list"] },
+        { apiGroups: [""], resources: ["pods/exec"], verbs: ["create"] },
+      ],
+    });
+    const exec = async () => sh(`KUBECONFIG=${kubeconfig} kubectl -n ${MAILSERVER.namespace} exec deploy/${MAILSERVER.deployment} -c ${MAILSERVER.container} -- echo in`);
+    // RBAC sees a changed Role a moment after the write: wait for the outcome, never for a fixed time.
+    const outcome = (code: number, err: RegExp) => eventually(`exec to end ${code} with ${err}`, async () => {
+      const r = await exec();
+      return r.code === code && err.test(r.err) ? r : undefined;
+    }, 10_000);
+    await cluster.bindRoles(role, "exec-only");
+    expect((await outcome(0, /^$/)).out).toBe("in\n");
+    const refusals: [string, string, RegExp][] = [
+      ["deployments", "get", /^Error from server \(Forbidden\): deployments.apps "mailserver" is forbidden: .* cannot get resource "deployments" in API group "apps"/],
+      ["pods", "list", /^Error from server \(Forbidden\): pods is forbidden: .* cannot list resource "pods"/],
+      ["pods/exec", "create", /cannot create resource "pods\/exec"/],
+    ];
+    for (const [resource, verb, err] of refusals) {
+      await cluster.bindRoles(withoutRight(role, { resource, verbs: [verb] }), "exec-only");
+      expect((await outcome(1, err)).out).toBe("");
+    }
   });
 
   it("execs manage.py of the attached paperless-ngx server in the paperless-ngx pod", async () => {

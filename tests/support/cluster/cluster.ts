@@ -10,7 +10,7 @@ import { attachMailserver, type Mailserver } from "../mailserver/mailserver";
 import { paperlessInstallDir, type PaperlessServer } from "../paperless/server";
 import { binary } from "./binaries";
 import { Daemon, startDaemon, waitReady } from "./daemon";
-import { adminRequest, startKubeApi, type KubeApi } from "./kubeApi";
+import { adminRequest, serviceAccountKubeconfig, startKubeApi, type KubeApi } from "./kubeApi";
 import { READY_FILE, type AgentConfig } from "./nodeAgent/main";
 import { containerDir } from "./nodeAgent/kubelet";
 import { instanceDir } from "./nodeAgent/mailserverRuntime";
@@ -18,6 +18,7 @@ import { paperlessRegistration } from "./nodeAgent/paperlessRuntime";
 import { mostActivePod, selectorString } from "./nodeAgent/podChoice";
 import { freePorts } from "./ports";
 import { installProductionObjects, MAILSERVER, type ProductionObjects, type ProductionObjectsOptions } from "./productionObjects";
+import { bindRoles } from "./rbac";
 import { startReloader } from "./reloader";
 import { startVault, type VaultDev } from "./vault";
 
@@ -51,6 +52,13 @@ export interface Cluster {
    * dms harness's Mailserver: log(), verdict(), locate(), exec(), …). Throws when that pod runs none.
    */
   mailserver(where?: { namespace: string; deployment: string; container: string }): Promise<Mailserver>;
+  /**
+   * A kubeconfig (same context name as the admin's) for the ServiceAccount `default/<name>`, made if
+   * missing: an identity that may do only what bindRoles grants it.
+   */
+  serviceAccount(name: string): Promise<string>;
+  /** Applies the Roles of `rolesYaml` (e.g. the rendered kubernetes-role.yaml) and binds each, in its namespace, to ServiceAccount `default/<name>`. */
+  bindRoles(rolesYaml: string, name: string): Promise<void>;
   /** From now on `kubectl exec` of `… manage.py ARGS` into paperless-ngx pods runs this server's manage.py. */
   attachPaperless(server: Pick<PaperlessServer, "version" | "dir">): void;
   stop(): Promise<void>;
@@ -142,6 +150,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         return { host: "127.0.0.1", port: local };
       },
       installProductionObjects: (o) => installProductionObjects(kubectl, api.kubeconfig, o),
+      serviceAccount: (name) => serviceAccountKubeconfig(api, "default", name, join(dir, `${name}.kubeconfig`)),
+      bindRoles: (rolesYaml, name) => bindRoles(kubectl, api.kubeconfig, rolesYaml, { namespace: "default", name }),
       async mailserver(where = { namespace: MAILSERVER.namespace, deployment: MAILSERVER.deployment, container: MAILSERVER.container }) {
         const get = async (path: string) => {
           const res = await adminRequest(api, "GET", path);

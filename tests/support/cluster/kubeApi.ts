@@ -113,13 +113,13 @@ export async function startKubeApi(dir: string, opts: { controllerManager?: bool
 
 /**
  * A kubeconfig (written to `file`) for the ServiceAccount `namespace/name`, created if missing,
- * with a one-hour token from the TokenRequest API: a user who may do exactly what a test grants.
+ * with a four-hour token from the TokenRequest API (longer than any suite): a user who may do exactly what a test grants.
  */
 export async function serviceAccountKubeconfig(api: KubeApi, namespace: string, name: string, file: string): Promise<string> {
   const created = await adminRequest(api, "POST", `/api/v1/namespaces/${namespace}/serviceaccounts`, { metadata: { name } });
   if (created.status !== 201 && created.status !== 409) throw new Error(`creating ServiceAccount ${namespace}/${name}: ${created.body}`);
   const issued = await adminRequest(api, "POST", `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
-    { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } });
+    { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 4 * 3600 } });
   if (issued.status !== 201) throw new Error(`token for ServiceAccount ${namespace}/${name}: ${issued.body}`);
   writeFileSync(file, kubeconfigText({ server: api.server, caFile: api.caFile, token: issued.json.status.token, context: api.context, user: name }), { mode: 0o600 });
   return file;

@@ -3,9 +3,14 @@
 // The test cluster has no kubelet, so the API server cannot stream `kubectl exec`. This shim,
 // put ahead of PATH as `kubectl`, handles `exec` itself and passes every other subcommand, with
 // its arguments untouched, to the real kubectl:
-//   1. the caller's own kubeconfig/context/credentials are checked against the real API server
-//      (`kubectl auth can-i create pods --subresource=exec`), so a bad context or a user without
-//      that RBAC permission fails as it would against a real cluster;
+//   1. it makes, as the caller (their kubeconfig, context and credentials, through the real
+//      kubectl), the requests real kubectl 1.35 makes before it execs (k8s.io/kubectl
+//      pkg/cmd/exec, polymorphichelpers): for deploy/NAME a GET of the Deployment and a LIST of
+//      its pods by its selector (and, when none matches, it would WATCH them: asked with
+//      `auth can-i`); for a pod, a GET of it; then asks `auth can-i create pods/exec` (the exec
+//      itself: a WebSocket upgrade, refused without get on pods/exec, after which kubectl falls
+//      back to SPDY's POST, authorized as create). So a bad context or an identity missing any
+//      of those rights fails as it would against a real cluster, with kubectl's own message;
 //   2. the request goes to the cluster's node agent (nodeAgent/execServer.ts), which picks the pod
 //      as kubectl does and runs the command inside that pod's docker-mailserver instance, or as
 //      the attached paperless-ngx server's manage.py.
@@ -63,13 +68,36 @@ if (!namespace) {
   if (view.status !== 0) { process.stderr.write(view.stderr); process.exit(1); }
   namespace = view.stdout.trim() || "default";
 }
-const can = spawnSync(real, [...globals, "auth", "can-i", "create", "pods", "--subresource=exec", "-n", namespace], { encoding: "utf8" });
-if (can.status !== 0) {
+/** The real kubectl as the caller, in the namespace; on failure its own message and exit 1, as kubectl exec would end. */
+function asCaller(...argv) {
+  const r = spawnSync(real, [...globals, "-n", namespace, ...argv], { encoding: "utf8" });
+  if (r.status !== 0) { process.stderr.write(r.stderr); process.exit(1); }
+  return r.stdout;
+}
+/** `auth can-i` as the caller; a refusal ends the shim with the API server's kind of message. */
+function mayOrExit(verb, resource, subresource) {
+  const can = spawnSync(real, [...globals, "auth", "can-i", verb, resource, ...(subresource ? [`--subresource=${subresource}`] : []), "-n", namespace], { encoding: "utf8" });
+  if (can.status === 0) return;
   process.stderr.write(can.stdout.trim() === "no"
-    ? `Error from server (Forbidden): pods is forbidden: the kubeconfig's user cannot create resource "pods/exec" in namespace "${namespace}"\n`
+    ? `Error from server (Forbidden): ${resource} is forbidden: the kubeconfig's user cannot ${verb} resource "${resource}${subresource ? `/${subresource}` : ""}" in the namespace "${namespace}"\n`
     : can.stderr);
   process.exit(1);
 }
+
+const [kind, name] = positional[1].includes("/") ? positional[1].split("/", 2) : ["pod", positional[1]];
+if (/^(deploy|deployment|deployments)(\.apps)?$/.test(kind)) {
+  // The selector as kubectl's label-selector text; the test cluster's Deployments select by labels only.
+  const selector = asCaller("get", "deployment.apps", name, "-o",
+    "go-template={{if .spec.selector.matchExpressions}}matchExpressions{{else}}{{range $k, $v := .spec.selector.matchLabels}}{{$k}}={{$v}},{{end}}{{end}}");
+  if (selector === "matchExpressions") {
+    process.stderr.write(`error: this kubectl shim resolves Deployments that select by matchLabels only (deployment ${name})\n`);
+    process.exit(1);
+  }
+  if (!asCaller("get", "pods", "-l", selector.replace(/,$/, ""), "-o", "name").trim()) mayOrExit("watch", "pods");
+} else if (/^(po|pod|pods)$/.test(kind)) {
+  asCaller("get", "pod", name, "-o", "name");
+}
+mayOrExit("create", "pods", "exec");
 
 const stdin = has("-i", "--stdin");
 const sock = connect(socket);
