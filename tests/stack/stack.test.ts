@@ -2,12 +2,21 @@
 // project root (language host, kubernetes/vault/command plugins from scripts/build-tools.sh),
 // against a real cluster on loopback (etcd, kube-apiserver, controller-manager, Reloader, a node
 // agent whose mailserver pods run docker-mailserver's own start-up), Vault dev and a real
-// paperless-ngx 3.0.5. The objects the program patches exist first, as in production. Each
-// scenario is asserted on the servers' state and on real mail (issue 13, scenarios 1–10).
+// paperless-ngx 3.0.5. The objects the program patches exist first, as in production. The program
+// deploys as a ServiceAccount bound to exactly the Role `npm run render` writes (the assertions
+// read with the admin's kubectl). Each scenario is asserted on the servers' state and on real mail
+// (issue 13, scenarios 1–10).
+import { truncateSync } from "node:fs";
+import { execFile } from "node:child_process";
 import { join } from "node:path";
+import { kubernetesRole } from "../../core/kubernetesRights";
+import { markers } from "../../core/ownedLines";
+import { loadStackFile } from "../../core/stackConfig";
 import { vaultPolicy } from "../../core/vaultPolicy";
 import { startCluster, type Cluster } from "../support/cluster/cluster";
 import type { ProductionObjects } from "../support/cluster/productionObjects";
+import { withoutRight } from "../support/cluster/rbac";
+import { startFaultProxy, type FaultProxy } from "../support/faultProxy";
 import type { Mailserver } from "../support/mailserver/mailserver";
 import { admin, type Admin, type Row } from "../support/paperless/admin";
 import { startPaperless, type PaperlessServer } from "../support/paperless/server";
@@ -24,6 +33,8 @@ const ANCA = "ancaelena98@gmail.com";
 let cluster: Cluster;
 let objects: ProductionObjects;
 let paperless: PaperlessServer;
+/** The program reaches paperless through it: it holds a request's answer while a test kills the CLI. */
+let paperlessProxy: FaultProxy;
 let api: Admin;
 let stack: ProgramStack;
 /** The token the program deploys with: exactly the README's policy (templates/vault-policy.hcl.mustache). */
@@ -31,6 +42,11 @@ let vaultToken: string;
 let mailboxes: MailboxEntry[];
 /** Message-ID of the first filed mail (scenario 1): it must outlive the rollback. */
 let firstFiled: string;
+/** The kubeconfig the program deploys with: ServiceAccount default/DEPLOYER, bound to the rendered Role only. */
+let deployer: string;
+const DEPLOYER = "pmi-deployer";
+/** Seconds each lifecycle step took, printed at the end (README: measured times). */
+const lifecycle: Record<string, number> = {};
 
 const prod = prodStack();
 
@@ -41,19 +57,24 @@ function config(): StackConfig {
     [key("mailboxes")]: mailboxes,
     // Where things run here: the Service's loopback address, plain IMAP (the test mailserver has no TLS).
     [key("mailserver")]: { ...(prod[key("mailserver")] as object), imapHost: imap.host, imapPort: imap.port, imapSecurity: "none" },
-    [key("paperless")]: { ...(prod[key("paperless")] as object), url: paperless.url, fetchAfterChange: true },
-    "kubernetes:kubeconfig": cluster.kubeconfig,
+    [key("paperless")]: { ...(prod[key("paperless")] as object), url: paperlessProxy.url, fetchAfterChange: true },
+    "kubernetes:kubeconfig": deployer,
     "kubernetes:context": cluster.context,
     "vault:address": cluster.vault.addr,
   };
 }
 
-async function apply(): Promise<Operation> {
+async function apply(step?: string): Promise<Operation> {
   stack.setConfig(config());
+  const started = Date.now();
   const up = await stack.up();
   if (!up.ok) throw new Error(`pulumi up failed:\n${up.stdout.slice(-6000)}\n${up.stderr.slice(-3000)}`);
+  if (step) lifecycle[step] = (Date.now() - started) / 1000;
   return up;
 }
+
+/** The Role `npm run render` writes for the stack file as it is now (kubernetes-role.yaml). */
+const renderedRole = (): string => kubernetesRole(loadStackFile(stack.stackFile));
 
 /**
  * The steps of an operation as `op type::name`, sorted. Without the default dynamic-provider
@@ -130,10 +151,45 @@ async function snapshot(): Promise<string> {
   });
 }
 
+/**
+ * The README's recovery after a killed CLI ("Interrupted runs"), as a user meets it: the next
+ * `up` refuses the dead run's lock; cancel, refresh clearing the interrupted creates, up. Then no
+ * pending operation is left in the state.
+ */
+async function recoverFromKill(): Promise<void> {
+  const locked = await stack.up();
+  expect(locked.ok).toBe(false);
+  expect(locked.stdout + locked.stderr).toContain("the stack is currently locked");
+  await stack.cli("cancel", "--yes");
+  const refresh = await stack.refresh("--clear-pending-creates");
+  if (!refresh.ok) throw new Error(`pulumi refresh failed:\n${refresh.stdout.slice(-4000)}\n${refresh.stderr.slice(-2000)}`);
+  await apply();
+  expect(JSON.parse(await stack.cli("stack", "export")).deployment.pending_operations ?? []).toEqual([]);
+}
+
+/** Per mailbox one account line and one alias line (each in one block of ours), one paperless account, one Vault secret, one sieve mount; one rule per sender. */
+async function exactlyOneOfEach(): Promise<void> {
+  const shared = await sharedConfig();
+  const container = (await deployment()).spec.template.spec.containers.find((c: any) => c.name === "docker-mailserver");
+  for (const { address } of mailboxes) {
+    for (const k of ["postfix-accounts.cf", "postfix-virtual.cf"]) {
+      const lines = shared[k]!.split("\n");
+      expect(lines.filter((l) => l === markers(address).begin)).toHaveLength(1);
+      expect(lines.filter((l) => l.startsWith(k === "postfix-accounts.cf" ? `${address}|` : `${address} `))).toHaveLength(1);
+    }
+    expect(await vaultRead(address)).toEqual({ username: address, password: expect.stringMatching(/^[A-Za-z0-9]{32}$/) });
+    expect(container.volumeMounts.filter((m: any) => m.mountPath.endsWith(`/${address}.dovecot.sieve`))).toHaveLength(1);
+  }
+  expect((await api.list<Row & { name: string }>("/api/mail_accounts/")).map((a) => a.name).sort()).toEqual(mailboxes.map((m) => m.address).sort());
+  const rules = (await api.list<Row & { name: string }>("/api/mail_rules/")).map((r) => r.name).sort();
+  expect(rules).toEqual(mailboxes.flatMap((m) => m.senders.map((s) => `forward: ${s.label ?? s.address}`)).sort());
+}
+
 beforeAll(async () => {
   const started = Date.now();
   [cluster, paperless] = await Promise.all([startCluster(), startPaperless("3.0.5", { users: ["root", "anca", "emo"] })]);
   api = admin(paperless);
+  paperlessProxy = await startFaultProxy(paperless.url);
   objects = await cluster.installProductionObjects();
   cluster.attachPaperless(paperless);
   const policy = await cluster.vault.api("PUT", "sys/policies/acl/paperless-mail-ingest", {
@@ -143,14 +199,18 @@ beforeAll(async () => {
   vaultToken = (await cluster.vault.api("POST", "auth/token/create", { policies: ["paperless-mail-ingest"], ttl: "2h" })).json.auth.client_token;
   mailboxes = structuredClone(prod[key("mailboxes")]) as MailboxEntry[];
   stack = await programStack(`e2e-${Math.random().toString(36).slice(2, 8)}`, { path: [cluster.binDir] });
+  deployer = await cluster.serviceAccount(DEPLOYER);
   stack.setConfig(config());
+  await cluster.bindRoles(renderedRole(), DEPLOYER);
   await stack.setSecret(key("paperlessToken"), paperless.token);
   await stack.setSecret("vault:token", vaultToken);
   console.log(`stack suite: servers up in ${Math.round((Date.now() - started) / 1000)} s (cluster ${JSON.stringify(cluster.timings)})`);
 });
 
 afterAll(async () => {
+  console.log(`stack suite: lifecycle as ServiceAccount ${DEPLOYER} with the rendered Role (s): ${JSON.stringify(lifecycle)}`);
   await stack?.dispose();
+  await paperlessProxy?.close();
   await paperless?.stop();
   await cluster?.stop();
 });
@@ -201,7 +261,7 @@ describe("the whole program through the real CLI", () => {
     const preview = await (stack.setConfig(config()), stack.preview());
     expect(preview.ok).toBe(true);
     expect(preview.changes.every((s) => s.op === "create")).toBe(true);
-    await apply();
+    await apply("first up");
 
     const anca = await forward(ANCA, DOCS, "Bank statement November");
     const stranger = await forward("mallory@evil.test", DOCS, "Invoice you must pay");
@@ -234,7 +294,7 @@ describe("the whole program through the real CLI", () => {
       "create pulumi-nodejs:dynamic/paperless:PaperlessMailRule::docs-at-viktorbarzin.me-rule-anca.work@example.com",
     ]));
     expect(changed(preview).filter((c) => !/Command::/.test(c))).toHaveLength(2);
-    await apply();
+    await apply("up adding a sender");
     const pod = await mailserverPod();
     expect(pod.name).not.toBe(podBefore);
     const mail = await forward("anca.work@example.com", DOCS, "Payslip");
@@ -258,8 +318,17 @@ describe("the whole program through the real CLI", () => {
     expect(mail.stored).toEqual([]);
   });
 
-  test("5. a second ingest mailbox (receipts@) beside docs@", async () => {
+  test("5. a second ingest mailbox (receipts@) beside docs@: the preview asks for its ConfigMap in the Role, then up works", async () => {
     mailboxes.push({ address: RECEIPTS, senders: [{ address: "emil.barzin@gmail.com", user: "emo", label: "Emo (receipts)" }] });
+    stack.setConfig(config());
+    const before = await snapshot();
+    const preview = await stack.preview();
+    expect(preview.ok).toBe(false);
+    expect(preview.errors.join("\n")).toContain(
+      'get, create, patch, delete configmaps in namespace mailserver ("mailserver-sieve-receipts-at-viktorbarzin.me"): each mailbox\'s sieve ConfigMap');
+    expect(await snapshot()).toBe(before);
+    // The README's step: apply the Role rendered for the new config, then up.
+    await cluster.bindRoles(renderedRole(), DEPLOYER);
     await apply();
     const receipt = await forward("emil.barzin@gmail.com", RECEIPTS, "Till receipt");
     expect(receipt.stored).toEqual([`${RECEIPTS}:INBOX`]);
@@ -286,7 +355,9 @@ describe("the whole program through the real CLI", () => {
     const password = (await vaultRead(DOCS)).password;
     await cluster.vault.api("POST", `secret/data/paperless-mail-ingest/${DOCS}`, { data: { username: DOCS, password: "hand-set" } });
 
+    const refreshed = Date.now();
     const refresh = await stack.refresh();
+    lifecycle.refresh = (Date.now() - refreshed) / 1000;
     expect(refresh.ok).toBe(true);
     expect(changed(refresh)).toEqual(expect.arrayContaining([
       "update kubernetes:core/v1:ConfigMap::docs-at-viktorbarzin.me",
@@ -318,10 +389,54 @@ describe("the whole program through the real CLI", () => {
     }
   });
 
+  test("12. killed (kill -9) mid-up in the paperless steps, its new rule created but unanswered: the README's recovery ends with one of each and the sender's mail filed", async () => {
+    mailboxes[0]!.senders.push({ address: "anca.bank@example.com", user: "anca", label: "Anca (bank)" });
+    stack.setConfig(config());
+    // paperless creates the rule, and the answer never comes: the CLI dies not knowing it exists.
+    paperlessProxy.inject({ kind: "hang", method: "POST", path: /^\/api\/mail_rules\//, landed: true });
+    const hasRule = async () => (await api.list<Row & { filter_from: string }>("/api/mail_rules/")).some((r) => r.filter_from === "anca.bank@example.com");
+    const killed = await stack.upKilledWhen(async () => paperlessProxy.requests.some((r) => r.fault === "hang") && await hasRule());
+    expect(killed.changes).toContainEqual(expect.objectContaining({ op: "create", resource: "pulumi-nodejs:dynamic/paperless:PaperlessMailRule::docs-at-viktorbarzin.me-rule-anca.bank@example.com" }));
+    // Killed while it wrote the state file, the file backend leaves the checkpoint's side file empty
+    // (gocloud fileblob writes <file>.attrs, then the file): made here as that instant leaves it.
+    const sideFile = join(stack.dir, "backend", ".pulumi", "stacks", "paperless-mail-ingest", `${stack.name}.json.attrs`);
+    truncateSync(sideFile, 0);
+    await expect(stack.cli("cancel", "--yes")).rejects.toThrow(/failed to load checkpoint: EOF/);
+    // The README's first step for the file backend: delete the empty side files.
+    await new Promise<void>((resolve, reject) => execFile("find", [join(stack.dir, "backend", ".pulumi"), "-name", "*.attrs", "-empty", "-delete"],
+      (e) => (e ? reject(e) : resolve())));
+    await recoverFromKill();
+    await exactlyOneOfEach();
+    const mail = await forward("anca.bank@example.com", DOCS, "Bank letter");
+    expect(mail.stored).toEqual([`${DOCS}:INBOX`]);
+    await fetchMail();
+    expect(await documents()).toContainEqual({ title: "Bank letter", owner: paperless.users.anca!.id, tags: ["email-ingest"] });
+  });
+
+  test("11. an identity missing one right: preview and destroy fail at once naming it; nothing is written or deleted", async () => {
+    const role = renderedRole();
+    const before = await snapshot();
+    await cluster.bindRoles(withoutRight(role, { resource: "configmaps", verbs: ["watch"] }), DEPLOYER);
+    const preview = await stack.preview();
+    expect(preview.ok).toBe(false);
+    expect(preview.errors.join("\n")).toMatch(/may not do what `pulumi up` needs; missing:\n {2}- watch configmaps in namespace mailserver: the Kubernetes provider confirms/);
+    // Without list and watch on ConfigMaps the provider's delete of the sieve ConfigMap would wait for ever.
+    await cluster.bindRoles(withoutRight(role, { resource: "configmaps", verbs: ["list", "watch"] }), DEPLOYER);
+    const destroy = await stack.destroy();
+    expect(destroy.ok).toBe(false);
+    expect(destroy.errors.join("\n")).toMatch(/may not do what `pulumi destroy` needs; missing:\n {2}- list, watch configmaps in namespace mailserver/);
+    // The check is the first step of a destroy: nothing else was started.
+    expect(destroy.changes.map((s) => `${s.op} ${s.resource}`)).toEqual(["delete pulumi-nodejs:dynamic/kubernetes:KubernetesRights::kubernetes-rights"]);
+    expect(await snapshot()).toBe(before);
+    await cluster.bindRoles(role, DEPLOYER);
+  });
+
   test("9. destroy: the runbook's rollback; stored mail and the tag in use stay, and mail flows unfiltered afterwards", async () => {
     const docsBefore = await documents();
     const podBefore = (await mailserverPod()).name;
+    const destroyed = Date.now();
     const destroy = await stack.destroy();
+    lifecycle.destroy = (Date.now() - destroyed) / 1000;
     if (!destroy.ok) throw new Error(`pulumi destroy failed:\n${destroy.stdout.slice(-6000)}\n${destroy.stderr.slice(-3000)}`);
     expect(await api.list("/api/mail_rules/")).toEqual([]);
     expect(await api.list("/api/mail_accounts/")).toEqual([]);
@@ -345,5 +460,22 @@ describe("the whole program through the real CLI", () => {
     // Nothing filters docs@ any more: a stranger's mail is no longer discarded (with our account and
     // self-alias gone, the domain catch-all takes it, as before the first deploy).
     expect((await forward("mallory@evil.test", DOCS, "After rollback")).stored).toEqual([`${objects.mailboxes.spam.address}:INBOX`]);
+  });
+
+  test("13. killed (kill -9) mid-first-up in the Kubernetes steps, waiting for the mailserver: the README's recovery ends with one of each and mail filed", async () => {
+    mailboxes = structuredClone(prod[key("mailboxes")]) as MailboxEntry[];
+    stack.setConfig(config());
+    await cluster.bindRoles(renderedRole(), DEPLOYER);
+    // Everything of the mailserver side is written (the ready step runs after it), the ready step's
+    // kubectl waits for Reloader's rollout: killed there.
+    const killed = await stack.upKilledWhen((steps) => steps.some((s) => s.resource === "command:local:Command::docs-at-viktorbarzin.me-ready"));
+    expect(killed.changes).toContainEqual(expect.objectContaining({ op: "create", resource: "kubernetes:core/v1:ConfigMap::docs-at-viktorbarzin.me" }));
+    await recoverFromKill();
+    await exactlyOneOfEach();
+    const mail = await forward(ANCA, DOCS, "After the crash");
+    expect(mail.stored).toEqual([`${DOCS}:INBOX`]);
+    expect((await forward("mallory@evil.test", DOCS, "Stranger after the crash")).stored).toEqual([]);
+    await fetchMail();
+    expect(await documents()).toContainEqual({ title: "After the crash", owner: paperless.users.anca!.id, tags: ["email-ingest"] });
   });
 });

@@ -3,7 +3,7 @@
 // backend and passphrase in a throw-away directory, the stack file `Pulumi.<stack>.yaml` beside
 // Pulumi.yaml (gitignored `Pulumi.e2e-*.yaml`, removed by dispose), secrets set with
 // `pulumi config set --secret`. Every operation's engine events are read from `--event-log`.
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -50,6 +50,12 @@ export interface ProgramStack {
   up(...args: string[]): Promise<Operation>;
   refresh(...args: string[]): Promise<Operation>;
   destroy(...args: string[]): Promise<Operation>;
+  /**
+   * `pulumi up` killed as a crash kills it: SIGKILL to its whole process group (the CLI, its
+   * language host, provider plugins and their commands) as soon as `when` holds, polled every
+   * 100 ms with the steps the engine has announced so far. Rejects if the up ends first.
+   */
+  upKilledWhen(when: (steps: readonly Step[]) => boolean | Promise<boolean>): Promise<Operation>;
   /** Any other CLI command on this stack (e.g. `stack export`); rejects on a non-zero exit. */
   cli(...args: string[]): Promise<string>;
   dispose(): Promise<void>;
@@ -74,10 +80,13 @@ interface EngineEvent {
   diagnosticEvent?: { severity: string; message: string; urn?: string };
 }
 
-function readEvents(file: string): EngineEvent[] {
+/** The events of a log; `partial`: of a run still writing (or killed mid-line), whose last line may be cut. */
+function readEvents(file: string, partial = false): EngineEvent[] {
   let text = "";
   try { text = readFileSync(file, "utf8"); } catch { return []; }
-  return text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l) as EngineEvent);
+  const lines = text.split("\n");
+  if (partial) lines.pop();
+  return lines.filter((l) => l.trim()).map((l) => JSON.parse(l) as EngineEvent);
 }
 
 /**
@@ -130,6 +139,30 @@ export async function programStack(name: string, opts: ProgramStackOptions = {})
         });
     });
 
+  const killedWhen = async (command: string, args: readonly string[], when: (steps: readonly Step[]) => boolean | Promise<boolean>): Promise<Operation> => {
+    const log = join(dir, "events", `${++events}-${command}-killed.jsonl`);
+    // Its own process group (detached), so one kill reaches every process of the run and nothing else.
+    const child = spawn(join(bin, "pulumi"), [command, ...args, "--event-log", log, "--stack", name, "--non-interactive"],
+      { cwd: ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
+    child.stderr!.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    let ended: number | null | undefined;
+    void exited.then((code) => (ended = code));
+    for (;;) {
+      if (ended !== undefined) throw new Error(`pulumi ${command} ended (exit ${ended}) before it was killed:\n${stdout.slice(-4000)}\n${stderr.slice(-2000)}`);
+      if (await when(stepsOf(readEvents(log, true)))) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    process.kill(-child.pid!, "SIGKILL");
+    await exited;
+    transcript.push(stdout, stderr);
+    const steps = stepsOf(readEvents(log, true));
+    return { command, ok: false, stdout, stderr, steps, changes: steps.filter((s) => s.op !== "same"), errors: [] };
+  };
+
   const cli = async (...args: string[]): Promise<string> => {
     const r = await run(args);
     if (r.code !== 0) throw new Error(`pulumi ${args.join(" ")} failed (exit ${r.code}):\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
@@ -165,6 +198,7 @@ export async function programStack(name: string, opts: ProgramStackOptions = {})
     up: (...args) => operation("up", ["--yes", "--diff", ...args]),
     refresh: (...args) => operation("refresh", ["--yes", ...args]),
     destroy: (...args) => operation("destroy", ["--yes", ...args]),
+    upKilledWhen: (when) => killedWhen("up", ["--yes", "--diff"], when),
     cli,
     async dispose() {
       await run(["stack", "rm", "--yes", "--force", "--preserve-config"]);
