@@ -2,7 +2,8 @@
 // source of the Role `npm run render` writes (templates/kubernetes-role.yaml.mustache), the list
 // the README shows, what the preview and destroy check before they change anything
 // (providers/kubernetes/kubernetesRights.ts), and what the tests bind their ServiceAccount to.
-// Each rule says what needs it, so a missing right is named with its reason.
+// Each rule says what needs it, so a missing right is named with its reason; which request needs
+// which verb is in docs/kubernetes-rights.md.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import Mustache from "mustache";
@@ -105,7 +106,8 @@ export interface GrantedRule {
   readonly resourceNames?: readonly string[];
 }
 
-/** Whether `rule` grants `right`, matched as Kubernetes RBAC matches a request (rbac/v1 helpers). */
+// Whether `rule` grants `right`, matched as RBAC matches a request: `*` for any verb, group or
+// resource, `*/<subresource>` for that subresource of any resource.
 function grants(rule: GrantedRule, right: KubeRight): boolean {
   const subresource = right.resource.split("/")[1];
   const verb = rule.verbs.includes("*") || rule.verbs.includes(right.verb);

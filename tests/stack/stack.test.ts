@@ -4,8 +4,7 @@
 // agent whose mailserver pods run docker-mailserver's own start-up), Vault dev and a real
 // paperless-ngx 3.0.5. The objects the program patches exist first, as in production. The program
 // deploys as a ServiceAccount bound to exactly the Role `npm run render` writes (the assertions
-// read with the admin's kubectl). Each scenario is asserted on the servers' state and on real mail
-// (issue 13, scenarios 1–10).
+// read with the admin's kubectl). Each scenario is asserted on the servers' state and on real mail.
 import { truncateSync } from "node:fs";
 import { execFile } from "node:child_process";
 import { join } from "node:path";

@@ -4,13 +4,11 @@
 // put ahead of PATH as `kubectl`, handles `exec` itself and passes every other subcommand, with
 // its arguments untouched, to the real kubectl:
 //   1. it makes, as the caller (their kubeconfig, context and credentials, through the real
-//      kubectl), the requests real kubectl 1.35 makes before it execs (k8s.io/kubectl
-//      pkg/cmd/exec, polymorphichelpers): for deploy/NAME a GET of the Deployment and a LIST of
-//      its pods by its selector (and, when none matches, it would WATCH them: asked with
-//      `auth can-i`); for a pod, a GET of it; then asks `auth can-i create pods/exec` (the exec
-//      itself: a WebSocket upgrade, refused without get on pods/exec, after which kubectl falls
-//      back to SPDY's POST, authorized as create). So a bad context or an identity missing any
-//      of those rights fails as it would against a real cluster, with kubectl's own message;
+//      kubectl), the requests real kubectl makes before it execs (docs/kubernetes-rights.md):
+//      for deploy/NAME a GET of the Deployment and a LIST of its pods by its selector (and, when
+//      none matches, it would WATCH them: asked with `auth can-i`); for a pod, a GET of it; then
+//      `auth can-i create pods/exec` for the exec itself. So a bad context or an identity missing
+//      any of those rights fails as it would against a real cluster, with kubectl's own message;
 //   2. the request goes to the cluster's node agent (nodeAgent/execServer.ts), which picks the pod
 //      as kubectl does and runs the command inside that pod's docker-mailserver instance, or as
 //      the attached paperless-ngx server's manage.py.
