@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { kubernetesRole, kubernetesRules, rightsFor } from "../../core/kubernetesRights";
-import { loadStackFile } from "../../core/stackConfig";
+import { readStackFile } from "../../core/stackConfig";
 import { PROD_STACK_FILE, prodConfig } from "../support/prodConfig";
 
 const README = readFileSync(join(__dirname, "..", "..", "README.md"), "utf8");
@@ -22,12 +22,12 @@ function readmeRole(): string {
 
 describe("the Kubernetes Role", () => {
   it("is in the README exactly as rendered for Pulumi.prod.yaml", () => {
-    const rendered = kubernetesRole(loadStackFile(PROD_STACK_FILE));
+    const rendered = kubernetesRole(readStackFile(PROD_STACK_FILE).config);
     expect(rendered.slice(rendered.indexOf("---\n") + 4).trimEnd()).toBe(readmeRole());
   });
 
   it("is one Role per namespace, naming the shared ConfigMap, each mailbox's sieve ConfigMap and the Deployment", () => {
-    const config = loadStackFile(TWO_MAILBOXES);
+    const config = readStackFile(TWO_MAILBOXES).config;
     const docs = parseAllDocuments(kubernetesRole(config)).map((d) => d.toJS()).filter(Boolean);
     expect(docs.map((d) => `${d.kind} ${d.metadata.namespace}/${d.metadata.name}`)).toEqual(["Role mailserver/paperless-mail-ingest"]);
     const names = docs[0].rules.flatMap((r: { resourceNames?: string[] }) => r.resourceNames ?? []);

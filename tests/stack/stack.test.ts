@@ -10,7 +10,7 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { kubernetesRole } from "../../core/kubernetesRights";
 import { markers } from "../../core/ownedLines";
-import { loadStackFile } from "../../core/stackConfig";
+import { readStackFile } from "../../core/stackConfig";
 import { vaultPolicy } from "../../core/vaultPolicy";
 import { startCluster, type Cluster } from "../support/cluster/cluster";
 import type { ProductionObjects } from "../support/cluster/productionObjects";
@@ -73,7 +73,7 @@ async function apply(step?: string): Promise<Operation> {
 }
 
 /** The Role `npm run render` writes for the stack file as it is now (kubernetes-role.yaml). */
-const renderedRole = (): string => kubernetesRole(loadStackFile(stack.stackFile));
+const renderedRole = (): string => kubernetesRole(readStackFile(stack.stackFile).config);
 
 /**
  * The steps of an operation as `op type::name`, sorted. Without the default dynamic-provider
