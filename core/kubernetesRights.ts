@@ -65,7 +65,7 @@ export function kubernetesRules(config: Pick<IngestConfig, "mailboxes" | "mailse
     },
     {
       namespace, apiGroup: "apps", resource: "deployments", names: [mailserver.deployment],
-      uses: { up: ["get", "list", "watch", "patch"], destroy: ["get", "list", "watch", "patch"], doctor: ["get", "list", "watch"] },
+      uses: { up: ["get", "list", "watch", "patch"], destroy: ["get", "list", "watch", "patch"], doctor: ["get"] },
       why: "the sieve mounts, Reloader's variable; `kubectl rollout status` (list, watch), `exec` (get)",
     },
     {
