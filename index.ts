@@ -11,7 +11,7 @@ import { PaperlessMailIngest } from "./components/paperlessMailIngest";
 import { readProgramConfig } from "./components/programConfig";
 import { SieveMounts } from "./components/sieveMounts";
 import { readVaultConnection } from "./components/vaultConnection";
-import { KubernetesRights } from "./providers/kubernetes/kubernetesRights";
+import { KubernetesRights } from "./providers/kubernetes/resources";
 
 const program = readProgramConfig();
 const { mailserver, paperless } = program.config;

@@ -6,10 +6,9 @@
 // for ever and says nothing, and `kubectl rollout status` without watch waits out its timeout.
 // index.ts makes it depend on every other resource, so at destroy its delete() runs first and a
 // destroy that could not finish stops before it has deleted anything.
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import type { KubeTarget } from "../../core/kubectlCommands";
 import { byNamespace, describeRights, type KubeRight, type KubeRule, notGranted, rightsFor } from "../../core/kubernetesRights";
-import { DynamicResource } from "../dynamic/resource";
 import { connect, type Connector, type KubeConnection, selfAccess, selfRules } from "./kubeClient";
 
 export interface KubernetesRightsProps {
@@ -89,11 +88,4 @@ export function kubernetesRightsProvider(connector: Connector = connect): pulumi
       if (reason) throw new Error(reason);
     },
   };
-}
-
-/** Checks at preview (and first thing at destroy) that the cluster identity holds the program's Kubernetes rights. */
-export class KubernetesRights extends DynamicResource {
-  constructor(name: string, args: KubernetesRightsInputs, opts?: pulumi.CustomResourceOptions) {
-    super("kubernetes:KubernetesRights", name, { ...args }, opts, []);
-  }
 }

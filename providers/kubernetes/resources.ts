@@ -1,8 +1,9 @@
-// The dynamic resources over the providers in configMapLines.ts and deploymentMounts.ts.
+// The dynamic resources over the providers in configMapLines.ts, deploymentMounts.ts and kubernetesRights.ts.
 import type * as pulumi from "@pulumi/pulumi";
 import { DynamicResource } from "../dynamic/resource";
 import type { ConfigMapLinesInputs } from "./configMapLines";
 import type { DeploymentMountsInputs } from "./deploymentMounts";
+import type { KubernetesRightsInputs } from "./kubernetesRights";
 
 /** This program's lines in a shared ConfigMap key; removed again on delete. */
 export class ConfigMapLines extends DynamicResource {
@@ -16,5 +17,12 @@ export class ConfigMapLines extends DynamicResource {
 export class DeploymentMountsPatch extends DynamicResource {
   constructor(name: string, args: DeploymentMountsInputs, opts?: pulumi.CustomResourceOptions) {
     super("kubernetes:DeploymentMountsPatch", name, { ...args }, opts, ["pulumi-nodejs:dynamic/paperless-mail-ingest:DeploymentMountsPatch"]);
+  }
+}
+
+/** Checks at preview (and first thing at destroy) that the cluster identity holds the program's Kubernetes rights. */
+export class KubernetesRights extends DynamicResource {
+  constructor(name: string, args: KubernetesRightsInputs, opts?: pulumi.CustomResourceOptions) {
+    super("kubernetes:KubernetesRights", name, { ...args }, opts, []);
   }
 }
