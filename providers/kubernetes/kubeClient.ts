@@ -30,11 +30,7 @@ export interface ConfigMapObject {
   [k: string]: unknown;
 }
 
-/**
- * What the API server answered, when it was not what we asked for. A plain Error with properties,
- * recognised by `status`, never by class: a serialized provider's copy of a class loses the
- * message (`Error.call(this, message)` sets none) and two copies are two classes to instanceof.
- */
+/** What the API server answered, when it was not what we asked for: an Error with properties, recognised by `status` (apiStatus). */
 type KubeApiError = Error & { status: number; reason: string; retryAfterMs?: number };
 
 /** The HTTP status of an error the API server answered, or undefined for any other error. */
@@ -95,7 +91,8 @@ export async function connect(target: KubeTarget): Promise<KubeConnection> {
   const key = JSON.stringify([target.kubeconfigPath, target.kubeconfigText, target.context]);
   let entry = cache.get(key);
   if (!entry) {
-    // ESM-only package, loaded lazily (require(esm), Node >= 20.19) so the serialized provider stays small.
+    // ESM-only package, loaded with require(esm) (Node >= 20.19) only when a cluster is first reached:
+    // jest, which loads this module in the tests, cannot load it (they pass their own Connector).
     const { KubeConfig } = require("@kubernetes/client-node") as typeof import("@kubernetes/client-node");
     const kc = new KubeConfig();
     if (target.kubeconfigText) kc.loadFromString(target.kubeconfigText);
@@ -188,16 +185,13 @@ function apiError(what: string, { status, json, retryAfterMs }: Answer): KubeApi
     { name: "KubeApiError", status, reason, ...(retryAfterMs ? { retryAfterMs } : {}) });
 }
 
-/**
- * Answers worth asking again: overload (429, with Retry-After) and the server's own failures.
- * An array, not a Set: Pulumi's closure serializer turns a captured Set into a plain object.
- */
-const RETRIED_STATUS = [429, 500, 502, 503, 504];
+/** Answers worth asking again: overload (429, with Retry-After) and the server's own failures. */
+const RETRIED_STATUS = new Set([429, 500, 502, 503, 504]);
 
 /** A failure another try may not have: the connection dropped, or a 429/5xx answer. */
 function transient(e: unknown): boolean {
   const status = apiStatus(e);
-  return status !== undefined ? RETRIED_STATUS.includes(status) : (e as { dropped?: boolean } | undefined)?.dropped === true;
+  return status !== undefined ? RETRIED_STATUS.has(status) : (e as { dropped?: boolean } | undefined)?.dropped === true;
 }
 
 const RETRY_ATTEMPTS = 4;
@@ -219,7 +213,7 @@ async function idempotent(conn: KubeConnection, what: string, method: "GET" | "P
   for (let attempt = 1; ; attempt++) {
     try {
       const answer = await call(conn, method, path, body, contentType);
-      if (RETRIED_STATUS.includes(answer.status)) throw apiError(what, answer);
+      if (RETRIED_STATUS.has(answer.status)) throw apiError(what, answer);
       return answer;
     } catch (e) {
       if (!transient(e)) throw e;

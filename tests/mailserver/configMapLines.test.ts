@@ -353,6 +353,6 @@ describe("as the engine's plugin runs it: the shim, the built provider, real @ku
 describe("kubeClient's surface", () => {
   it("exports only what the providers and tests use (the PUT and its error type stay private)", async () => {
     expect(Object.keys(await import("../../providers/kubernetes/kubeClient")).sort())
-      .toEqual(["clearKubeCaches", "connect", "editConfigMapKey", "getConfigMap", "getObject", "keyManagers", "peekConfigMap", "serverSideApply"]);
+      .toEqual(["clearKubeCaches", "connect", "editConfigMapKey", "getConfigMap", "getObject", "keyManagers", "peekConfigMap", "selfAccess", "selfRules", "serverSideApply"]);
   });
 });

@@ -216,7 +216,7 @@ afterAll(async () => {
 
 describe("the whole program through the real CLI", () => {
   test("7. a Deployment field owned by another manager fails the preview, naming the manager; nothing is written", async () => {
-    // Production today: the Terraform stack mounts its own docs@ sieve where ours goes (design §1).
+    // Production today: the Terraform stack mounts its own docs@ sieve where ours goes (README: Migration).
     const mountPath = `/tmp/docker-mailserver/${DOCS}.dovecot.sieve`;
     await kubectl(cluster.kubectl, cluster.kubeconfig, "-n", "mailserver", "patch", "deploy", "mailserver", "--field-manager", "Terraform",
       "--type", "strategic", "-p", JSON.stringify({ spec: { template: { spec: { containers: [{ name: "docker-mailserver",
