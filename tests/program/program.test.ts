@@ -94,7 +94,7 @@ describe("a bad stack is refused before anything is created", () => {
     delete process.env["PAPERLESS_API_TOKEN"];
     try {
       expect(() => readProgramConfig()).toThrow(new ConfigError([
-        "paperless-mail-ingest:sendrs: unknown config key (known: mailboxes, mailserver, paperless, vault, paperlessToken, mailboxPasswords)",
+        "paperless-mail-ingest:sendrs: unknown config key (known: mailboxes, mailserver, paperless, vault, doctor, canary, paperlessToken, mailboxPasswords)",
         'mailboxes[0].senders[3].address: "ancaelena98-at-gmail.com" is not an email address',
         "paperlessToken: not set; run `pulumi config set --secret paperlessToken <token>` or export PAPERLESS_API_TOKEN",
       ], "stack prod (Pulumi.prod.yaml)").message);
