@@ -50,10 +50,12 @@ const fetch = new MailFetchTrigger("paperless-fetch", {
 new KubernetesRights("kubernetes-rights", { cluster: clusterInput(kube), rules: kubernetesRules(program.config) },
   { dependsOn: [...ingests.map(({ ingest }) => ingest), mounts, fetch], additionalSecretOutputs: ["cluster"] });
 
-/** Per mailbox: sender -> owner, the paperless rule ids, the sieve's content hash, the Vault path. */
+/** Per mailbox: sender -> owner, the paperless rule ids, the sieve's content hash, the Vault path,
+ * the paperless objects a destroy leaves in place. */
 export const mailboxes = Object.fromEntries(ingests.map(({ mailbox, ingest }) => [mailbox.address, {
   senders: ingest.senders,
   ruleIds: ingest.ruleIds,
   sieveSha256: ingest.sieve.sieveHash,
   vaultPath: ingest.vaultPath,
+  keptAtDestroy: ingest.keptAtDestroy,
 }]));

@@ -31,6 +31,8 @@ export class PaperlessMailIngest extends pulumi.ComponentResource {
   readonly senders: Record<string, string>;
   readonly ruleIds: pulumi.Output<Record<string, number>>;
   readonly rulesFingerprint: pulumi.Output<string>;
+  /** paperless objects a destroy leaves in place (adopted ones). */
+  readonly keptAtDestroy: pulumi.Output<string[]>;
   readonly sieve: SieveFilter;
   /** The resource that writes the account line (the mailbox exists for Dovecot after it). */
   readonly accountLine: pulumi.Resource;
@@ -63,6 +65,7 @@ export class PaperlessMailIngest extends pulumi.ComponentResource {
     this.senders = Object.fromEntries(mailbox.senders.map((s) => [s.address, s.user]));
     this.ruleIds = this.paperless.ruleIds;
     this.rulesFingerprint = this.paperless.rulesFingerprint;
+    this.keptAtDestroy = this.paperless.keptAtDestroy;
     this.vaultPath = secret.vaultPath;
     this.registerOutputs({ senders: this.senders, ruleIds: this.ruleIds, sieveHash: this.sieve.sieveHash, vaultPath: this.vaultPath });
   }

@@ -44,6 +44,8 @@ export class PaperlessMailbox extends pulumi.ComponentResource {
   /** sender address -> paperless rule id (rule names repeat across owners; addresses do not) */
   readonly ruleIds: pulumi.Output<Record<string, number>>;
   readonly rulesFingerprint: pulumi.Output<string>;
+  /** The objects a destroy leaves in paperless because the stack adopted them (README "Rollback"). */
+  readonly keptAtDestroy: pulumi.Output<string[]>;
 
   constructor(name: string, args: PaperlessMailboxArgs, opts?: pulumi.ComponentResourceOptions) {
     super("paperless-mail-ingest:paperless:PaperlessMailbox", name, {}, opts);
@@ -62,6 +64,13 @@ export class PaperlessMailbox extends pulumi.ComponentResource {
     this.ruleIds = pulumi.all(rules.map((r) => r.resource.paperlessId))
       .apply((ids) => Object.fromEntries(rules.map((r, i) => [r.sender, ids[i]!])));
     this.rulesFingerprint = pulumi.output(children.rulesFingerprint);
-    this.registerOutputs({ accountId: this.accountId, ruleIds: this.ruleIds, rulesFingerprint: this.rulesFingerprint });
+    const kept = [
+      { what: `mail account ${JSON.stringify(children.account.inputs.name)}`, resource: account },
+      ...children.tags.map((t, i) => ({ what: `tag ${JSON.stringify(t.inputs.name)}`, resource: tags[i]! })),
+      ...children.rules.map((r, i) => ({ what: `mail rule ${JSON.stringify(r.inputs.name)}`, resource: rules[i]!.resource })),
+    ];
+    this.keptAtDestroy = pulumi.all(kept.map((k) => k.resource.adopted))
+      .apply((adopted) => kept.filter((_, i) => adopted[i] !== undefined).map((k) => `${k.what} (adopted)`));
+    this.registerOutputs({ accountId: this.accountId, ruleIds: this.ruleIds, rulesFingerprint: this.rulesFingerprint, keptAtDestroy: this.keptAtDestroy });
   }
 }

@@ -20,7 +20,7 @@ export const SPEC = "spec";
  * secrets (a secret inside would make the whole spec secret, and every diff of it unreadable).
  */
 export const PACKED_KINDS: Readonly<Record<string, readonly string[]>> = {
-  "paperless:PaperlessMailRule": ["paperlessId"],
+  "paperless:PaperlessMailRule": ["paperlessId", "adopted"],
 };
 
 /** Pulumi's placeholder for a value not known until apply, as the plugin receives it. */

@@ -3,6 +3,7 @@
 // against the server at write time, so the same program works on any installation.
 import type * as pulumi from "@pulumi/pulumi";
 import type { MailAccountPlan, MailRulePlan } from "../../core/paperlessPlan";
+import { type Former, formerValues } from "./adoption";
 import { backoffDelay, isPaperlessApiError, type PaperlessApiError, sleep, supportsStopProcessing } from "./client";
 import { redact } from "../redact";
 import { session, type Session } from "./session";
@@ -19,8 +20,11 @@ export interface Connection {
 export type AccountInputs = Connection & MailAccountPlan & { readonly password: string };
 export type RuleInputs = Connection & MailRulePlan;
 export type TagInputs = Connection;
-/** Outputs = the declared inputs plus the server's numeric id. */
-export type Outputs<I> = I & { readonly paperlessId: number };
+/**
+ * Outputs = the declared inputs plus the server's numeric id and, only for an object the stack
+ * adopted rather than created, what it changed there (adoption.ts).
+ */
+export type Outputs<I> = I & { readonly paperlessId: number; readonly adopted?: Former };
 
 /** State fields holding secrets; the dynamic resources list them as additionalSecretOutputs. */
 export const SECRET_OUTPUTS = ["password"] as const;
@@ -65,8 +69,8 @@ interface Kind<I extends Connection> {
   fromWire(s: Session, obj: WireObject, olds: I): Promise<Record<string, unknown>>;
   /** The hand-made (or half-created) object this resource should adopt, if any. */
   find(s: Session, news: I, objects: readonly WireObject[]): Promise<WireObject | undefined>;
-  /** False keeps the object on destroy (a tag documents still carry). */
-  deletable?(s: Session, id: string, olds: I): Promise<boolean>;
+  /** Why a delete must leave the object in place (a tag documents still carry), or undefined to delete it. */
+  keptBecause?(s: Session, id: string, olds: I): Promise<string | undefined>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -130,10 +134,11 @@ export function changedFields<I extends Connection>(kind: Kind<I>, olds: I, news
   return { changed, replaces };
 }
 
-/** Declared state to store: only the kind's own fields (no `__provider`, nothing unexpected). */
-function outputs<I extends Connection>(kind: Kind<I>, news: I, id: number): Outputs<I> {
+/** Declared state to store: only the kind's own fields (no `__provider`, nothing unexpected); `adopted` only when it was. */
+function outputs<I extends Connection>(kind: Kind<I>, news: I, id: number, adopted: Former | undefined): Outputs<I> {
   const out: Record<string, unknown> = { url: news.url, paperlessId: id };
   for (const f of [...Object.keys(kind.fields), ...kind.secrets]) out[f] = (news as Record<string, unknown>)[f];
+  if (adopted) out.adopted = adopted;
   return out as unknown as Outputs<I>;
 }
 
@@ -181,6 +186,9 @@ async function guard<I extends Connection, T>(kind: Kind<I>, inputs: I, token: s
 }
 
 const notFound = (e: unknown): boolean => isPaperlessApiError(e) && e.status === 404;
+
+/** `"forward: Anca" (id 12)`: how a message names an object of the server. */
+const named = (o: WireObject): string => `${JSON.stringify(o.name)} (id ${o.id})`;
 
 // ---------------------------------------------------------------------------------------------
 // Name <-> id resolution over the memoized lists
@@ -288,6 +296,14 @@ export const accountKind: Kind<AccountInputs> = {
   async find(_s, news, objects) {
     return objects.find((a) => a.name === news.name); // globally unique (contract §1)
   },
+  async keptBecause(s, id) {
+    // Our rules are deleted before the account they depend on: a rule still on it is not the
+    // stack's (made by hand, or adopted and handed back), and paperless deletes it with the account.
+    const left = (await s.list<WireObject>(RULES)).filter((r) => String(r.account) === id);
+    if (!left.length) return undefined;
+    return `paperless would delete with it the mail rules on it that this stack did not create: ${left.map(named).join(", ")}. `
+      + "Move those rules to another mail account or delete them in paperless-ngx, then delete the account there";
+  },
 };
 
 export const ruleKind: Kind<RuleInputs> = {
@@ -382,23 +398,28 @@ export const tagKind: Kind<TagInputs> = {
     const found = byName(objects, news.name, (t) => t.name);
     return found.find((t) => t.owner === null) ?? found[0];
   },
-  async deletable(s, id) {
+  async keptBecause(s, id) {
     // `/api/documents/?tags__id__all=` counts documents the token can see (a superuser sees all); the
     // tag's own `document_count` is the same permission-filtered count but absent from older servers.
     const docs = await s.client.request<{ count: number }>("GET", `/api/documents/?tags__id__all=${id}&page_size=1`);
-    if (docs.count > 0) return false;
+    if (docs.count > 0) return `${docs.count} document(s) carry it`;
     // Our rules are deleted before the tag they depend on; a rule still assigning it is someone else's.
-    const rules = await s.list<WireObject>(RULES);
-    return !rules.some((r) => (r.assign_tags as number[]).includes(Number(id)));
+    const assigning = (await s.list<WireObject>(RULES)).filter((r) => (r.assign_tags as number[]).includes(Number(id)));
+    return assigning.length ? `mail rules this stack did not create assign it: ${assigning.map(named).join(", ")}` : undefined;
   },
 };
 
 // ---------------------------------------------------------------------------------------------
 // The lifecycle, shared by the three kinds
 
-/** Adopt by name or create; a create that failed in a way that may have landed is looked up again, never re-sent blindly. */
-async function createOrAdopt<I extends Connection>(s: Session, kind: Kind<I>, news: I): Promise<WireObject> {
+/**
+ * Adopt by name or create; a create that failed in a way that may have landed is looked up again,
+ * never re-sent blindly. `former` is set when the object was adopted: it existed before this
+ * operation, neither made by an earlier attempt here nor by another resource of it.
+ */
+async function createOrAdopt<I extends Connection>(s: Session, kind: Kind<I>, news: I): Promise<{ obj: WireObject; former?: Former }> {
   let raced = false;
+  let mayHaveLanded = false;
   for (let attempt = 1; ; attempt++) {
     const existing = await kind.find(s, news, await s.list<WireObject>(kind.collection));
     const body = await kind.toWire(s, news, undefined);
@@ -406,8 +427,10 @@ async function createOrAdopt<I extends Connection>(s: Session, kind: Kind<I>, ne
       const obj = existing
         ? await s.write<WireObject>("PATCH", `${kind.collection}${existing.id}/`, body, kind.invalidates)
         : await s.write<WireObject>("POST", kind.collection, body, kind.invalidates);
-      s.claimed.add(`${kind.collection}${obj.id}`);
-      return obj;
+      const key = `${kind.collection}${obj.id}`;
+      const ours = !existing || mayHaveLanded || s.claimed.has(key);
+      s.claimed.add(key);
+      return ours ? { obj } : { obj, former: formerValues(existing, body, kind.secrets) };
     } catch (e) {
       if (existing || !isPaperlessApiError(e)) throw e;
       // Two resources ensuring one name in parallel (mailboxes sharing a tag): the loser gets a
@@ -417,9 +440,24 @@ async function createOrAdopt<I extends Connection>(s: Session, kind: Kind<I>, ne
         if (await kind.find(s, news, await s.list<WireObject>(kind.collection))) continue;
       }
       if (!e.retryable || attempt > s.client.http.retries) throw e;
+      mayHaveLanded = true;
       await sleep(backoffDelay(s.client.http, attempt, e.retryAfterMs));
     }
   }
+}
+
+/** Says on the CLI's output what a delete left on the server (the engine shows the plugin's stderr). */
+function reportKept<I extends Connection>(kind: Kind<I>, olds: I, id: string, why: string): void {
+  process.stderr.write(`paperless-ngx: left ${kind.label} ${JSON.stringify(olds.name)} (id ${id}) on ${olds.url} in place: ${why}\n`);
+}
+
+/** Hands an adopted object back: the fields this stack changed get their former values again. */
+async function handBack<I extends Connection>(s: Session, kind: Kind<I>, id: string, olds: I, former: Former): Promise<void> {
+  const fields = Object.keys(former);
+  if (fields.length) await s.write("PATCH", `${kind.collection}${id}/`, former, kind.invalidates);
+  const restored = fields.length ? `; the values it had then are put back (${fields.join(", ")})` : "";
+  const secret = kind.secrets.length ? `; its ${kind.secrets.join(", ")} stays the one this stack set (paperless never shows the former one)` : "";
+  reportKept(kind, olds, id, `this stack adopted it (it existed before, found by name)${restored}${secret}`);
 }
 
 /**
@@ -479,44 +517,50 @@ export function makeProvider<I extends Connection>(kind: Kind<I>): pulumi.dynami
 
     async create(news: I) {
       return withSession(news, async (s) => {
-        const obj = await createOrAdopt(s, kind, news);
-        return { id: String(obj.id), outs: outputs(kind, news, obj.id) };
+        const { obj, former } = await createOrAdopt(s, kind, news);
+        return { id: String(obj.id), outs: outputs(kind, news, obj.id, former) };
       });
     },
 
-    async read(id: string, olds: I) {
+    async read(id: string, olds: Outputs<I>) {
       return withSession(olds, async (s) => {
         // One memoized list serves every resource of the refresh (request budget).
         const obj = (await s.list<WireObject>(kind.collection)).find((o) => String(o.id) === id);
         if (!obj) return { id: "", props: {} }; // gone: refresh drops it from the state
         const current = await kind.fromWire(s, obj, olds);
-        return { id, props: { ...outputs(kind, olds, obj.id), ...current } };
+        return { id, props: { ...outputs(kind, olds, obj.id, olds.adopted), ...current } };
       });
     },
 
-    async update(id: string, olds: I, news: I) {
+    async update(id: string, olds: Outputs<I>, news: I) {
       return withSession(news, async (s) => {
         const body = await kind.toWire(s, news, olds);
+        // On an adopted object, a field's first change is one more value to put back at destroy.
+        const current = olds.adopted && (await s.list<WireObject>(kind.collection)).find((o) => String(o.id) === id);
+        const adopted = olds.adopted && formerValues(current ?? {}, body, kind.secrets, olds.adopted);
         try {
           await s.write("PATCH", `${kind.collection}${id}/`, body, kind.invalidates);
         } catch (e) {
           if (notFound(e)) throw new Error(`id ${id} no longer exists on ${news.url}; run \`pulumi refresh\` to forget it, then \`pulumi up\``);
           throw e;
         }
-        return { outs: outputs(kind, news, Number(id)) };
+        return { outs: outputs(kind, news, Number(id), adopted) };
       });
     },
 
-    async delete(id: string, olds: I) {
+    async delete(id: string, olds: Outputs<I>) {
       await withSession(olds, async (s) => {
         // A resource created in this same operation adopted this object (a sender's new address under
         // the same rule name: new resource created, old one deleted afterwards). It is no longer ours.
         if (s.claimed.has(`${kind.collection}${id}`)) return;
-        if (kind.deletable && !(await kind.deletable(s, id, olds))) return;
         try {
+          // Never delete what the stack did not create: an adopted object is handed back instead.
+          if (olds.adopted) return await handBack(s, kind, id, olds, olds.adopted);
+          const why = await kind.keptBecause?.(s, id, olds);
+          if (why) return reportKept(kind, olds, id, why);
           await s.write("DELETE", `${kind.collection}${id}/`, undefined, kind.invalidates);
         } catch (e) {
-          // Already gone — by hand, or by the account delete cascading to its rules (contract §1).
+          // Already gone: deleted by hand, or with its mail account (contract §1).
           if (!notFound(e)) throw e;
         }
       });

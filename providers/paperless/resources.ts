@@ -3,6 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { MailAccountPlan, MailRulePlan } from "../../core/paperlessPlan";
 import { DynamicResource } from "../dynamic/resource";
+import type { Former } from "./adoption";
 import { SECRET_OUTPUTS } from "./provider";
 
 type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
@@ -21,24 +22,33 @@ function withSecrets(opts: pulumi.CustomResourceOptions | undefined): pulumi.Cus
   return { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), ...SECRET_OUTPUTS] };
 }
 
+/** Outputs every paperless resource has: the server's id, and what destroy hands back if the object was adopted. */
+const OUTPUTS = { paperlessId: undefined, adopted: undefined };
+
 // `declare`, not a field: a class field would overwrite, after super(), the output Pulumi set.
 export class PaperlessMailAccount extends DynamicResource {
   declare readonly paperlessId: pulumi.Output<number>;
+  /** Set only for an object found by name at create: the values destroy puts back (providers/paperless/adoption.ts). */
+  declare readonly adopted: pulumi.Output<Former | undefined>;
   constructor(name: string, args: MailAccountArgs, opts?: pulumi.CustomResourceOptions) {
-    super("paperless:PaperlessMailAccount", name, { ...args, paperlessId: undefined }, withSecrets(opts), [`${FORMER}:MailAccount`]);
+    super("paperless:PaperlessMailAccount", name, { ...args, ...OUTPUTS }, withSecrets(opts), [`${FORMER}:MailAccount`]);
   }
 }
 
 export class PaperlessMailRule extends DynamicResource {
   declare readonly paperlessId: pulumi.Output<number>;
+  /** Set only for an object found by name at create: the values destroy puts back (providers/paperless/adoption.ts). */
+  declare readonly adopted: pulumi.Output<Former | undefined>;
   constructor(name: string, args: MailRuleArgs, opts?: pulumi.CustomResourceOptions) {
-    super("paperless:PaperlessMailRule", name, { ...args, paperlessId: undefined }, withSecrets(opts), [`${FORMER}:MailRule`]);
+    super("paperless:PaperlessMailRule", name, { ...args, ...OUTPUTS }, withSecrets(opts), [`${FORMER}:MailRule`]);
   }
 }
 
 export class PaperlessTag extends DynamicResource {
   declare readonly paperlessId: pulumi.Output<number>;
+  /** Set only for an object found by name at create: the values destroy puts back (providers/paperless/adoption.ts). */
+  declare readonly adopted: pulumi.Output<Former | undefined>;
   constructor(name: string, args: TagArgs, opts?: pulumi.CustomResourceOptions) {
-    super("paperless:PaperlessTag", name, { ...args, paperlessId: undefined }, withSecrets(opts), [`${FORMER}:Tag`]);
+    super("paperless:PaperlessTag", name, { ...args, ...OUTPUTS }, withSecrets(opts), [`${FORMER}:Tag`]);
   }
 }

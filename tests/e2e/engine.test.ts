@@ -316,4 +316,30 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
     expect((await api.list("/api/mail_accounts/")).map((a) => a.name)).toEqual(["scanner@example.org"]);
     expect((await engine.stack.destroy()).summary.result).toBe("succeeded");
   });
+
+  test("destroy leaves what the stack did not create: adopted objects handed back, the account kept for a rule added by hand; the output said so before and during", async () => {
+    const hand = await api.post("/api/mail_accounts/", {
+      name: MAILBOX, imap_server: "old.example", imap_port: 143, imap_security: 3, username: "docs", password: "hand-password" });
+    const anca = await api.post("/api/mail_rules/", { name: "forward: Anca", account: hand.id, owner: server.users.anca!.id,
+      filter_from: "ancaelena98@gmail.com", order: 7, filter_subject: "invoice", action: 2, action_parameter: "Processed" });
+    const handBuilt = await api.snapshot();
+
+    const up = await engine.stack.up();
+    expect(up.outputs.keptAtDestroy!.value).toEqual({ [MAILBOX]: [`mail account "${MAILBOX}" (adopted)`, 'mail rule "forward: Anca" (adopted)'] });
+    const theirs = await api.post("/api/mail_rules/", { name: "scanner: invoices", account: hand.id, filter_subject: "invoice" });
+    const withTheirs = await api.snapshot();
+    // Before anything is deleted, the destroy's own preview lists what it will leave.
+    expect(engine.cli("destroy", "--preview-only")).toContain('mail rule "forward: Anca" (adopted)');
+    expect(await api.snapshot()).toBe(withTheirs);
+
+    const destroyed = await engine.stack.destroy();
+    expect(destroyed.summary.result).toBe("succeeded");
+    expect(destroyed.stdout).toContain(`paperless-ngx: left mail rule "forward: Anca" (id ${anca.id}) on ${proxy.url} in place: this stack adopted it`);
+    expect(destroyed.stdout).toContain(`paperless-ngx: left mail account "${MAILBOX}" (id ${hand.id}) on ${proxy.url} in place: this stack adopted it`);
+    // As built by hand (the masked password aside: the stack set another), plus the rule added since.
+    const maskless = (snapshot: string) => snapshot.replace(/"password":"\**"/g, '"password":"*"');
+    const now = JSON.parse(maskless(await api.snapshot())) as { rules: Row[] };
+    expect(now.rules.map((r) => r.id).sort()).toEqual([JSON.parse(before).rules[0].id, anca.id, theirs.id].sort());
+    expect(JSON.stringify({ ...now, rules: now.rules.filter((r) => r.id !== theirs.id) })).toBe(maskless(handBuilt));
+  });
 });

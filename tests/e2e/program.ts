@@ -10,6 +10,7 @@ import { readProgramConfig } from "../../components/programConfig";
 export const paperlessProgram: PulumiFn = async () => {
   const { config, mailboxPassword } = readProgramConfig();
   const ruleIds: Record<string, unknown> = {};
+  const keptAtDestroy: Record<string, unknown> = {};
   for (const mailbox of config.mailboxes) {
     // In production an absent password is generated into Vault; the E2E sets every one.
     const password = mailboxPassword(mailbox.address);
@@ -18,6 +19,7 @@ export const paperlessProgram: PulumiFn = async () => {
       mailbox, mailserver: config.mailserver, paperless: config.paperless, password,
     });
     ruleIds[mailbox.address] = box.ruleIds;
+    keptAtDestroy[mailbox.address] = box.keptAtDestroy;
   }
-  return { ruleIds };
+  return { ruleIds, keptAtDestroy };
 };

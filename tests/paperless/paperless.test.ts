@@ -7,6 +7,7 @@ import { badInputTests } from "./suites/badInput";
 import { clientTests } from "./suites/client";
 import { harnessTests } from "./suites/harness";
 import { lifecycleTests } from "./suites/lifecycle";
+import { ownershipTests } from "./suites/ownership";
 import { providerTests } from "./suites/provider";
 import { serializationTests } from "./suites/serialization";
 
@@ -20,5 +21,6 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
   describe("providers", () => providerTests(ctx));
   describe("serialized providers", () => serializationTests(ctx));
   describe("lifecycle", () => lifecycleTests(ctx));
+  describe("what the stack does not own", () => ownershipTests(ctx));
   describe("bad input", () => badInputTests(ctx));
 });

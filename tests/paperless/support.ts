@@ -38,3 +38,24 @@ export async function patiently<T>(fn: () => Promise<T>, timeoutMs = 30_000): Pr
     else process.env.PAPERLESS_HTTP_TIMEOUT_MS = saved;
   }
 }
+
+/**
+ * What the providers say on stderr during each test, by line (the engine shows a provider
+ * plugin's stderr as the CLI's output); everything else written there passes through.
+ */
+export function capturedStderr(): { lines(): string[] } {
+  let said: string[] = [];
+  let spy: jest.SpyInstance | undefined;
+  beforeEach(() => {
+    said = [];
+    const write = process.stderr.write.bind(process.stderr);
+    spy = jest.spyOn(process.stderr, "write").mockImplementation(((chunk: string | Uint8Array, ...rest: never[]) => {
+      const text = String(chunk);
+      if (!text.startsWith("paperless-ngx: ")) return write(chunk, ...rest);
+      said.push(...text.split("\n").filter(Boolean));
+      return true;
+    }) as typeof process.stderr.write);
+  });
+  afterEach(() => spy?.mockRestore());
+  return { lines: () => [...said] };
+}

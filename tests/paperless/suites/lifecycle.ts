@@ -5,6 +5,7 @@ import type { Row } from "../../support/paperless/admin";
 import { prodConfig } from "../../support/prodConfig";
 import type { Ctx } from "../context";
 import { mailboxResources, ProviderDriver } from "../providerDriver";
+import { capturedStderr } from "../support";
 
 const PASSWORD = "correct horse battery staple";
 
@@ -14,6 +15,7 @@ export function lifecycleTests(ctx: () => Ctx): void {
     mailboxResources("docs", mailbox, config.mailserver, { ...config.paperless, url: ctx().url }, { password: PASSWORD });
   const withSenders = (mailbox: Mailbox, senders: Sender[]): Mailbox => ({ ...mailbox, senders });
   const list = (c: string) => ctx().api.list<Row & { username?: string }>(`/api/${c}/`);
+  const stderr = capturedStderr();
 
   /** The server's rules as (name, filter_from, owner username, account name, tag names). */
   async function serverRules() {
@@ -134,8 +136,16 @@ export function lifecycleTests(ctx: () => Ctx): void {
       { op: "delete", name: "docs-rule-ancaelena98@gmail.com" },
     ]);
     expect((await list("mail_rules")).filter((r) => r.name === "forward: Anca")).toEqual([expect.objectContaining({ id: before.id, filter_from: "anca@new.example" })]);
-    // and the next operation manages it normally
+    // The new entry found the rule by name, as it finds a hand-made one: it cannot tell them apart,
+    // so it counts the rule as adopted, and destroy hands it back (README "Rollback") rather than
+    // risk deleting a rule the stack did not make; the account stays with it.
+    expect(driver.state.get("docs-rule-anca@new.example")!.outs.adopted).toEqual({ filter_from: "ancaelena98@gmail.com" });
     await driver.destroy();
-    expect(await list("mail_rules")).toEqual([]);
+    expect((await list("mail_rules")).map((r) => [r.id, r.filter_from])).toEqual([[before.id, "ancaelena98@gmail.com"]]);
+    expect(await list("mail_accounts")).toHaveLength(1);
+    expect(stderr.lines()).toEqual([
+      expect.stringMatching(/^paperless-ngx: left mail rule "forward: Anca" \(id \d+\) on \S+ in place: this stack adopted it \(it existed before, found by name\); the values it had then are put back \(filter_from\)$/),
+      expect.stringMatching(/^paperless-ngx: left mail account "docs@viktorbarzin.me" \(id \d+\) on \S+ in place: paperless would delete with it the mail rules on it that this stack did not create: "forward: Anca" \(id \d+\)\. /),
+    ]);
   });
 }
