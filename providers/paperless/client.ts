@@ -35,12 +35,20 @@ export function httpSettingsFromEnv(): HttpSettings {
 /** Highest API version this client speaks (contract §3 Versioning: 3.x allows 9 and 10, 2.20 up to 9). */
 export const CLIENT_MAX_API_VERSION = 10;
 
-/** What the server told us about itself on the first response (contract §3: X-Api-Version, X-Version). */
+/** The paperless user a token belongs to, as `GET /api/ui_settings/` names it (2.x and 3.x alike). */
+export interface TokenUser {
+  readonly id: number;
+  readonly username: string;
+  readonly is_superuser: boolean;
+}
+
+/** What the server told us on the first response: about itself (contract §3: X-Api-Version, X-Version) and the token's user. */
 export interface ServerInfo {
   /** Version sent in `Accept`, or undefined when the server announced none (very old servers). */
   readonly apiVersion: number | undefined;
   /** paperless-ngx release, e.g. "3.0.5"; undefined if the header is missing. */
   readonly serverVersion: string | undefined;
+  readonly user: TokenUser;
 }
 
 /** `stop_processing` exists from paperless-ngx 3.0 on (contract §1 MailRule, summary 6). */
@@ -145,17 +153,21 @@ export class PaperlessClient {
     this.waiting = [];
   }
 
-  /** Probes the server once (contract §3 Versioning): send min(serverMax, 10), so both 2.x and 3.x accept it. */
+  /**
+   * Probes the server once (contract §3 Versioning): send min(serverMax, 10), so both 2.x and 3.x
+   * accept it. The probe is the token's own UI settings, which also name its user: one request for both.
+   */
   serverInfo(): Promise<ServerInfo> {
-    this.info ??= this.send("GET", "/api/mail_accounts/?page_size=1", { retry: true }, undefined).then(({ headers }) => {
+    this.info ??= this.send("GET", "/api/ui_settings/", { retry: true }, undefined).then(({ body, headers }) => {
       const announced = Number.parseInt(headers.get("x-api-version") ?? "", 10);
       return {
         apiVersion: Number.isFinite(announced) ? Math.min(announced, CLIENT_MAX_API_VERSION) : undefined,
         serverVersion: headers.get("x-version") ?? undefined,
+        user: (body as { user: TokenUser }).user,
       };
     });
-    // A failed probe must not poison later calls.
-    this.info.catch(() => { this.info = undefined; });
+    // A failure that may pass must not poison later calls; a refusal (401, 403) stands for this token.
+    this.info.catch((e: unknown) => { if (!isPaperlessApiError(e) || e.retryable) this.info = undefined; });
     return this.info;
   }
 

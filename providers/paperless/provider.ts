@@ -7,6 +7,7 @@ import { type Former, formerValues } from "./adoption";
 import { backoffDelay, isPaperlessApiError, type PaperlessApiError, sleep, supportsStopProcessing } from "./client";
 import { redact } from "../redact";
 import { session, type Session } from "./session";
+import { requireSuperuser } from "./superuser";
 
 /**
  * Where the object lives. The API token is no input: it is read at call time (see credentials),
@@ -476,33 +477,44 @@ function credentials() {
       if (token) slot()[key()] = token;
       return Promise.resolve();
     },
-    token(): string | undefined {
-      return slot()[key()] ?? (process.env[TOKEN_ENV] || undefined);
+    /** The token and where it came from (for messages), if there is one. */
+    current(): { token: string; from: string } | undefined {
+      const configured = slot()[key()];
+      if (configured) return { token: configured, from: `the stack setting \`${TOKEN_CONFIG_KEY}\`` };
+      const env = process.env[TOKEN_ENV];
+      return env ? { token: env, from: TOKEN_ENV } : undefined;
     },
-    require(): string {
-      const token = this.token();
-      if (!token) {
+    require(): { token: string; from: string } {
+      const found = this.current();
+      if (!found) {
         throw new Error(`no paperless-ngx API token: set one with \`pulumi config set --secret paperlessToken <token>\` or export ${TOKEN_ENV}`);
       }
-      return token;
+      return found;
     },
   };
 }
 
 export function makeProvider<I extends Connection>(kind: Kind<I>): pulumi.dynamic.ResourceProvider {
   const creds = credentials();
-  /** Runs `action` on the session of `inputs.url` with the current token; errors name the object and never show a secret. */
-  const withSession = <T>(inputs: I, action: (s: Session) => Promise<T>): Promise<T> => {
-    const token = creds.token();
-    return guard(kind, inputs, token, () => action(session(inputs.url, creds.require())));
-  };
+  /**
+   * Runs `action` on the session of `inputs.url` with the current token, once that token is known
+   * to be a superuser's; errors name the object and never show a secret.
+   */
+  const withSession = <T>(inputs: I, action: (s: Session) => Promise<T>): Promise<T> =>
+    guard(kind, inputs, creds.current()?.token, async () => {
+      const { token, from } = creds.require();
+      const s = session(inputs.url, token);
+      await requireSuperuser(s, from);
+      return action(s);
+    });
   return {
     configure: (req) => creds.configure(req),
 
     async check(_olds: I, news: I) {
       const failures = [...validateFields(kind, news as unknown as Record<string, unknown>), ...(kind.validate?.(news) ?? [])];
-      if (!failures.length && kind.checkRemote && !isUnknown(news.url)) {
-        failures.push(...await withSession(news, (s) => kind.checkRemote!(s, news)));
+      // Valid inputs are checked against the server too: the token first (withSession), for every kind.
+      if (!failures.length && !isUnknown(news.url)) {
+        failures.push(...await withSession(news, async (s) => (kind.checkRemote ? kind.checkRemote(s, news) : [])));
       }
       return { inputs: news, failures };
     },

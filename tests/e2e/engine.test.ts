@@ -12,6 +12,7 @@ import { PROJECT } from "../../core/types";
 import { startFaultProxy, type FaultProxy } from "../support/faultProxy";
 import { admin, type Admin, type Row } from "../support/paperless/admin";
 import { PAPERLESS_VERSIONS, startPaperless, type PaperlessServer } from "../support/paperless/server";
+import { MAIL_TAG_USER_PERMISSIONS, userWithPermissions } from "../support/paperless/users";
 import { PROD_STACK_FILE, prodUsers } from "../support/prodConfig";
 import { engineStack, type EngineStack, stepRecorder } from "./engine";
 import { paperlessProgram } from "./program";
@@ -245,6 +246,30 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
     } finally {
       await setToken(token);
     }
+  });
+
+  test("a non-superuser's token is refused by preview, up and refresh, naming its user; the state and the server are untouched", async () => {
+    const clerk = await userWithPermissions(server, "clerk", MAIL_TAG_USER_PERMISSIONS);
+    const paperlessState = async () => JSON.stringify(((await engine.stack.exportStack()).deployment.resources as { type: string }[])
+      .filter((r) => r.type.startsWith(DYNAMIC)));
+    const [stateBefore, serverBefore] = [await paperlessState(), await api.snapshot()];
+    proxy.reset();
+    await setToken(clerk.token);
+    try {
+      const refused = 'the API token from the stack setting `paperless-mail-ingest:paperlessToken` belongs to paperless user "clerk", who is not a superuser';
+      const failed = async (op: Promise<unknown>) => String(await op.then(() => "succeeded", (e: Error) => e.message));
+      expect(await failed(engine.stack.preview())).toContain(refused);
+      expect(await failed(engine.stack.up())).toContain(refused);
+      expect(await failed(engine.stack.refresh({ runProgram: true } as Parameters<typeof engine.stack.refresh>[0]))).toContain(refused);
+      expect(await failed(engine.stack.refresh())).toContain(refused);
+    } finally {
+      await setToken(token);
+    }
+    expect(proxy.writes()).toEqual([]);
+    expect(await api.snapshot()).toBe(serverBefore);
+    expect(await paperlessState()).toBe(stateBefore);
+    // The saved configuration now holds the superuser's token again.
+    expect((await engine.stack.up()).summary.result).toBe("succeeded");
   });
 
   test("a rotated token is no diff, and refresh, up and destroy work with it (the old one revoked)", async () => {

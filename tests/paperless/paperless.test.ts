@@ -10,6 +10,7 @@ import { lifecycleTests } from "./suites/lifecycle";
 import { ownershipTests } from "./suites/ownership";
 import { providerTests } from "./suites/provider";
 import { serializationTests } from "./suites/serialization";
+import { superuserTests } from "./suites/superuser";
 
 jest.setTimeout(120_000);
 fastHttp();
@@ -22,5 +23,6 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
   describe("serialized providers", () => serializationTests(ctx));
   describe("lifecycle", () => lifecycleTests(ctx));
   describe("what the stack does not own", () => ownershipTests(ctx));
+  describe("only a superuser's token", () => superuserTests(ctx));
   describe("bad input", () => badInputTests(ctx));
 });

@@ -43,22 +43,28 @@ export function clientTests(ctx: () => Ctx): void {
     expect(bad.retryable).toBe(false);
   });
 
-  test("the version probe runs once, and a failed probe is tried again later", async () => {
-    const { proxy, version } = ctx();
+  test("the probe runs once and names the token's user; a failure that may pass is tried again later, a refusal stands", async () => {
+    const { proxy, version, server } = ctx();
     const c = client();
-    proxy.inject({ kind: "status", status: 503, times: 3, path: /mail_accounts/ });
+    proxy.inject({ kind: "status", status: 503, times: 3, path: /ui_settings/ });
     await expect(c.serverInfo()).rejects.toThrow(/503/);
-    expect(await c.serverInfo()).toEqual({ apiVersion: version.startsWith("3.") ? 10 : 9, serverVersion: version });
+    expect(await c.serverInfo()).toEqual({ apiVersion: version.startsWith("3.") ? 10 : 9, serverVersion: version,
+      user: expect.objectContaining({ username: "admin", is_superuser: true }) });
     await c.serverInfo();
     await c.request("GET", "/api/tags/");
-    expect(proxy.count("GET", "/api/mail_accounts/")).toBe(4);
+    expect(proxy.count("GET", "/api/ui_settings/")).toBe(4);
+    // A user's own UI settings name it on both versions; one without permissions is refused them, once.
+    const anca = new PaperlessClient(ctx().url, server.users.anca!.token, FAST);
+    proxy.reset();
+    for (let i = 0; i < 3; i++) expect((await failure<PaperlessApiError>(anca.serverInfo())).status).toBe(403);
+    expect(proxy.count("GET", "/api/ui_settings/")).toBe(1);
   });
 
   test("a dropped connection is a retryable failure without the token; errors keep their code across copies of the client", async () => {
     const { proxy, server } = ctx();
     proxy.inject({ kind: "reset", times: 3 });
     const e = await failure<PaperlessApiError>(client().serverInfo());
-    expect(e.message).toMatch(/^GET \/api\/mail_accounts\/\?page_size=1 → no response: connection failed \(\w+\)$/);
+    expect(e.message).toMatch(/^GET \/api\/ui_settings\/ → no response: connection failed \(\w+\)$/);
     expect([e.retryable, e.code, e instanceof Error]).toEqual([true, "PAPERLESS_API_ERROR", true]);
     expect(JSON.stringify(e) + e.stack).not.toContain(server.token);
     // What a serialized copy of the module sees: only the property, no shared class.

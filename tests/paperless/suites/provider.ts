@@ -97,19 +97,19 @@ export function providerTests(ctx: () => Ctx): void {
       process.env.PAPERLESS_API_TOKEN = "wrong-token-abcdef";
       try {
         const e = await failure(mailRuleProvider.check!({}, r()));
-        expect(e.message).toMatch(/^mail rule "forward: Anca": Invalid token\. \(GET \/api\/mail_accounts\/\?page_size=1 → 401\); the API token was rejected: set a valid one with `pulumi config set --secret paperlessToken <token>` \(or PAPERLESS_API_TOKEN\)\. /);
+        expect(e.message).toMatch(/^mail rule "forward: Anca": Invalid token\. \(GET \/api\/ui_settings\/ → 401\); the API token was rejected: set a valid one with `pulumi config set --secret paperlessToken <token>` \(or PAPERLESS_API_TOKEN\)\. /);
         expect(e.message + e.stack).not.toContain("wrong-token-abcdef");
       } finally {
         process.env.PAPERLESS_API_TOKEN = saved;
       }
     });
 
-    test("a token whose user has no model permissions: paperless answers 403 to the lists, and the message says to use a superuser's", async () => {
+    test("a token whose user has no permissions at all is refused at check, saying a superuser's is needed", async () => {
       const saved = process.env.PAPERLESS_API_TOKEN;
       process.env.PAPERLESS_API_TOKEN = ctx().server.users.anca!.token;
       try {
         const e = await failure(mailRuleProvider.check!({}, r()));
-        expect(e.message).toMatch(/^mail rule "forward: Anca": You do not have permission to perform this action\. \(GET \/api\/mail_accounts\/\?page_size=1 → 403\); the token's user may not do this: paperless answers 403 even to lists for a user without model permissions\. Use the API token of a paperless superuser$/);
+        expect(e.message).toMatch(/^mail rule "forward: Anca": the API token from PAPERLESS_API_TOKEN belongs to a user who is not a paperless superuser \(paperless refused it its own settings: GET \/api\/ui_settings\/ → 403\)\. .* Use the API token of a superuser \(`pulumi config set --secret paperlessToken <token>`\)$/);
       } finally {
         process.env.PAPERLESS_API_TOKEN = saved;
       }
@@ -279,8 +279,8 @@ export function providerTests(ctx: () => Ctx): void {
     test("a server that stays down fails after the configured retries, naming the request", async () => {
       proxy().inject({ kind: "status", status: 503, times: 100 });
       const e = await failure(tagProvider.create!(t()));
-      expect(e.message).toBe('tag "email-ingest": injected fault: 503 (GET /api/mail_accounts/?page_size=1 → 503)');
-      expect(proxy().count("GET", "/api/mail_accounts/")).toBe(4); // 1 + PAPERLESS_HTTP_RETRIES=3
+      expect(e.message).toBe('tag "email-ingest": injected fault: 503 (GET /api/ui_settings/ → 503)');
+      expect(proxy().count("GET", "/api/ui_settings/")).toBe(4); // 1 + PAPERLESS_HTTP_RETRIES=3
     });
 
     test("two resources ensuring the same tag at once end with one tag, both pointing at it", async () => {
@@ -328,8 +328,8 @@ export function providerTests(ctx: () => Ctx): void {
       const small = await cost(5);
       expect(await cost(300)).toEqual(small);
       // one probe and one list each; nothing per rule
-      expect(small).toEqual(["GET /api/mail_accounts/?page_size=1", "GET /api/mail_accounts/?page_size=1000", "GET /api/mail_rules/?page_size=1000",
-        "GET /api/tags/?page_size=1000", "GET /api/users/?page_size=1000"]);
+      expect(small).toEqual(["GET /api/mail_accounts/?page_size=1000", "GET /api/mail_rules/?page_size=1000",
+        "GET /api/tags/?page_size=1000", "GET /api/ui_settings/", "GET /api/users/?page_size=1000"]);
     });
 
     test("creates one after another (engine --parallel 1) list the rules once, not once per rule", async () => {
