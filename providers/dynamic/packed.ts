@@ -53,6 +53,18 @@ export function unpack(props: Props | undefined): Props {
   return typeof spec === "string" ? { ...(JSON.parse(spec) as Props), ...rest } : rest;
 }
 
+/**
+ * A check failure as the engine can show it. It prints a failure's property with that property's
+ * value among the inputs, where a packed field has none (`property owner value {<nil>}`), and `spec`
+ * would print the whole JSON: so a packed field's failure is one of the resource, its reason
+ * naming the field.
+ */
+function shownFailure(f: pulumi.dynamic.CheckFailure, kept: readonly string[]): pulumi.dynamic.CheckFailure {
+  if (f.property === "" || kept.includes(f.property)) return f;
+  const named = f.reason.startsWith(`${f.property} `) || f.reason.startsWith(`${f.property}:`);
+  return { property: "", reason: named ? f.reason : `${f.property}: ${f.reason}` };
+}
+
 /** Property names the engine knows (for replaces/stables): a packed field is a change of `spec`. */
 function stateNames(names: readonly string[] | undefined, kept: readonly string[]): string[] | undefined {
   return names && [...new Set(names.map((n) => (kept.includes(n) ? n : SPEC)))];
@@ -72,7 +84,11 @@ export function packedProvider(p: pulumi.dynamic.ResourceProvider, kept: readonl
       // Some input unknown at preview: nothing can be checked until it is known (at apply).
       if (news[SPEC] === UNKNOWN) return { inputs: news, failures: [] };
       const result = await p.check!(unpack(olds), unpack(news));
-      return { ...result, inputs: result.inputs === undefined ? news : pack(result.inputs, kept) };
+      return {
+        ...result,
+        inputs: result.inputs === undefined ? news : pack(result.inputs, kept),
+        ...(result.failures ? { failures: result.failures.map((f) => shownFailure(f, kept)) } : {}),
+      };
     };
   }
   if (p.diff) {

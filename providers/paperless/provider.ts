@@ -5,6 +5,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { MailAccountPlan, MailRulePlan } from "../../core/paperlessPlan";
 import { type Former, formerValues } from "./adoption";
 import { backoffDelay, isPaperlessApiError, type PaperlessApiError, sleep, supportsStopProcessing } from "./client";
+import { closestName } from "./closestName";
 import { redact } from "../redact";
 import { session, type Session } from "./session";
 import { requireSuperuser } from "./superuser";
@@ -147,15 +148,27 @@ function outputs<I extends Connection>(kind: Kind<I>, news: I, id: number, adopt
 // Errors: name the object, keep the server's field errors, never show a secret.
 
 
+/** Where the operation's API token came from: the stack setting as the engine handed it over, else the environment. */
+interface TokenSource {
+  readonly token: string;
+  readonly fromEnv: boolean;
+}
+const describeSource = (t: TokenSource) => (t.fromEnv ? TOKEN_ENV : `the stack setting \`${TOKEN_CONFIG_KEY}\``);
+
 /** What the user can do about a failure that is not the object's own fault. */
-function remedy(e: PaperlessApiError, url: string): string {
+function remedy(e: PaperlessApiError, url: string, source: TokenSource | undefined): string {
   if (e.status === undefined) {
     return `; paperless-ngx at ${url} did not answer: check \`paperless.url\` in the stack config and that paperless-ngx is running and reachable from here`;
   }
+  if (e.status === 401 && source?.fromEnv) {
+    return `; the API token from ${TOKEN_ENV} was rejected (no stack setting \`${TOKEN_CONFIG_KEY}\` reached this operation): export a valid one`;
+  }
   if (e.status === 401) {
-    return "; the API token was rejected: set a valid one with `pulumi config set --secret paperlessToken <token>` (or PAPERLESS_API_TOKEN). "
-      + "Right after a change of the token, `pulumi refresh` and `pulumi destroy` still read the one the last `pulumi up` used: "
-      + "add `--run-program` (or run `pulumi up` first)";
+    // The engine hands a plain refresh or destroy the provider configuration the last `up` saved,
+    // so neither the stack file's current setting nor the environment reaches them.
+    return `; the API token from the stack setting \`${TOKEN_CONFIG_KEY}\` was rejected. Set a valid one with \`pulumi config set --secret `
+      + "paperlessToken <token>`, then run `pulumi up`: until then `pulumi refresh` and `pulumi destroy` use the token the last `up` saved "
+      + `(add \`--run-program\` to them to use the new one), and ${TOKEN_ENV} is not read while the setting is there`;
   }
   if (e.status === 403) {
     return "; the token's user may not do this: paperless answers 403 even to lists for a user without model permissions. "
@@ -170,14 +183,14 @@ function messageOf(e: unknown): string {
   return typeof m === "string" && m !== "" ? m : String(e);
 }
 
-async function guard<I extends Connection, T>(kind: Kind<I>, inputs: I, token: string | undefined, action: () => Promise<T>): Promise<T> {
+async function guard<I extends Connection, T>(kind: Kind<I>, inputs: I, source: TokenSource | undefined, action: () => Promise<T>): Promise<T> {
   try {
     return await action();
   } catch (e) {
-    const secrets = [token, ...kind.secrets.map((f) => (inputs as Record<string, unknown>)[f])];
+    const secrets = [source?.token, ...kind.secrets.map((f) => (inputs as Record<string, unknown>)[f])];
     const what = `${kind.label} ${JSON.stringify(inputs.name)}`;
     const message = isPaperlessApiError(e)
-      ? `${what}: ${e.detail} (${e.method} ${e.path} → ${e.status ?? "no response"})${remedy(e, inputs.url)}`
+      ? `${what}: ${e.detail} (${e.method} ${e.path} → ${e.status ?? "no response"})${remedy(e, inputs.url, source)}`
       : `${what}: ${messageOf(e)}`;
     const err = new Error(redact(message, secrets));
     // The original stack would repeat the unredacted message.
@@ -209,8 +222,9 @@ async function userId(s: Session, username: string): Promise<number> {
       + `(${found.map((u) => u.username).join(", ")}); write the username exactly`);
   }
   if (!found.length) {
-    throw new Error(`owner: paperless user ${JSON.stringify(username)} does not exist on ${s.client.baseUrl} `
-      + `(users: ${users.map((u) => u.username).join(", ") || "none visible"}); create the user in paperless-ngx or fix the sender's \`user\` in the stack config`);
+    const near = closestName(username, users.map((u) => u.username));
+    throw new Error(`owner: paperless user ${JSON.stringify(username)} does not exist on ${s.client.baseUrl}${near ? ` (did you mean ${JSON.stringify(near)}?)` : ""}; `
+      + "create the user in paperless-ngx or fix the sender's `user` in the stack config");
   }
   return found[0]!.id;
 }
@@ -322,15 +336,15 @@ export const ruleKind: Kind<RuleInputs> = {
   },
   async checkRemote(s, news) {
     if (isUnknown(news.owner)) return [];
-    try {
-      await userId(s, news.owner);
-      // A name taken on another account must stop the preview, not a create half-way through `up`.
-      if (!isUnknown(news.account) && !isUnknown(news.filter_from)) await ruleKind.find(s, news, await s.list<WireObject>(RULES));
-      return [];
-    } catch (e) {
+    // A failure of the server itself is thrown; one of the inputs becomes the failure of its field.
+    const failure = (property: string) => (e: unknown) => {
       if (isPaperlessApiError(e)) throw e;
-      return [{ property: "owner", reason: `mail rule ${JSON.stringify(news.name)}: ${messageOf(e)}` }];
-    }
+      return [{ property, reason: messageOf(e) }];
+    };
+    const unknownOwner = await userId(s, news.owner).then(() => [], failure("owner"));
+    if (unknownOwner.length || isUnknown(news.account) || isUnknown(news.filter_from)) return unknownOwner;
+    // A name taken on another account must stop the preview, not a create half-way through `up`.
+    return ruleKind.find(s, news, await s.list<WireObject>(RULES)).then(() => [], failure("name"));
   },
   async toWire(s, news) {
     const info = await s.client.serverInfo();
@@ -477,14 +491,13 @@ function credentials() {
       if (token) slot()[key()] = token;
       return Promise.resolve();
     },
-    /** The token and where it came from (for messages), if there is one. */
-    current(): { token: string; from: string } | undefined {
+    current(): TokenSource | undefined {
       const configured = slot()[key()];
-      if (configured) return { token: configured, from: `the stack setting \`${TOKEN_CONFIG_KEY}\`` };
+      if (configured) return { token: configured, fromEnv: false };
       const env = process.env[TOKEN_ENV];
-      return env ? { token: env, from: TOKEN_ENV } : undefined;
+      return env ? { token: env, fromEnv: true } : undefined;
     },
-    require(): { token: string; from: string } {
+    require(): TokenSource {
       const found = this.current();
       if (!found) {
         throw new Error(`no paperless-ngx API token: set one with \`pulumi config set --secret paperlessToken <token>\` or export ${TOKEN_ENV}`);
@@ -500,13 +513,14 @@ export function makeProvider<I extends Connection>(kind: Kind<I>): pulumi.dynami
    * Runs `action` on the session of `inputs.url` with the current token, once that token is known
    * to be a superuser's; errors name the object and never show a secret.
    */
-  const withSession = <T>(inputs: I, action: (s: Session) => Promise<T>): Promise<T> =>
-    guard(kind, inputs, creds.current()?.token, async () => {
-      const { token, from } = creds.require();
-      const s = session(inputs.url, token);
-      await requireSuperuser(s, from);
+  const withSession = <T>(inputs: I, action: (s: Session) => Promise<T>): Promise<T> => {
+    return guard(kind, inputs, creds.current(), async () => {
+      const source = creds.require();
+      const s = session(inputs.url, source.token);
+      await requireSuperuser(s, describeSource(source));
       return action(s);
     });
+  };
   return {
     configure: (req) => creds.configure(req),
 

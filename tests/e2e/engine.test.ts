@@ -272,6 +272,48 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
     expect((await engine.stack.up()).summary.result).toBe("succeeded");
   });
 
+  test("a rule's check failure names the field and the closest user, never `{<nil>}` or the list of users", async () => {
+    const saved = await engine.stack.workspace.stackSettings(engine.stack.name);
+    await editStackConfig((config) => {
+      const [mailbox, ...rest] = config[`${PROJECT}:mailboxes`] as { senders: { user: string }[] }[];
+      config[`${PROJECT}:mailboxes`] = [{ ...mailbox, senders: mailbox!.senders.map((x) => (x.user === "emo" ? { ...x, user: "emoo" } : x)) }, ...rest];
+    });
+    try {
+      const failed = await engine.stack.preview().then(() => "succeeded", (e: Error) => e.message);
+      expect(failed).toContain(`resource '${BOX}-rule-emil.barzin@gmail.com' has a problem: owner: paperless user "emoo" does not exist on ${proxy.url} `
+        + "(did you mean \"emo\"?); create the user in paperless-ngx or fix the sender's `user` in the stack config");
+      expect(failed).not.toContain("<nil>");
+      expect(failed).not.toMatch(/\badmin\b/);
+    } finally {
+      await engine.stack.workspace.saveStackSettings(engine.stack.name, saved);
+    }
+  });
+
+  test("after a token rotation, a plain refresh says which token it used and how to pass the new one, and that advice works", async () => {
+    const { stdout } = await server.manage(["drf_create_token", "-r", "admin"]);
+    token = /Generated token (\S+)/.exec(stdout)![1]!;
+    api = admin(server, token);
+    const refresh = (opts: { runProgram?: boolean } = {}) =>
+      engine.stack.refresh(opts as Parameters<typeof engine.stack.refresh>[0]).then(() => "succeeded", (e: Error) => e.message);
+    const rejected = "the API token from the stack setting `paperless-mail-ingest:paperlessToken` was rejected. "
+      + "Set a valid one with `pulumi config set --secret paperlessToken <token>`, then run `pulumi up`: until then `pulumi refresh` and "
+      + "`pulumi destroy` use the token the last `up` saved (add `--run-program` to them to use the new one), and PAPERLESS_API_TOKEN is not read while the setting is there";
+    expect(await refresh()).toContain(rejected);
+    // What the message says holds: the environment is not read, and a plain refresh keeps the saved setting ...
+    process.env.PAPERLESS_API_TOKEN = token;
+    try {
+      expect(await refresh()).toContain(rejected);
+    } finally {
+      delete process.env.PAPERLESS_API_TOKEN;
+    }
+    await setToken(token);
+    expect(await refresh()).toContain(rejected);
+    // ... and its way out works.
+    expect(await refresh({ runProgram: true })).toBe("succeeded");
+    expect((await engine.stack.up()).summary.result).toBe("succeeded");
+    expect(await refresh()).toBe("succeeded");
+  });
+
   test("a rotated token is no diff, and refresh, up and destroy work with it (the old one revoked)", async () => {
     const { stdout } = await server.manage(["drf_create_token", "-r", "admin"]);
     const rotated = /Generated token (\S+)/.exec(stdout)![1]!;

@@ -45,11 +45,17 @@ describe("packedProvider", () => {
     expect(calls).toEqual([{ method: "configure", args: [req] }]);
   });
 
-  test("check sees fields and its inputs go back packed, failures as they are", async () => {
+  test("check sees fields and its inputs go back packed; a packed field's failure is the resource's, its reason naming the field", async () => {
     const result = await p.check!({}, news);
     expect(calls[0]!.args).toEqual([{}, unpack(news)]);
     expect(unpack(result.inputs)).toEqual({ ...unpack(news), owner: "anca" });
-    expect(result.failures).toEqual([{ property: "owner", reason: "no such user" }]);
+    expect(result.failures).toEqual([{ property: "", reason: "owner: no such user" }]);
+    // Reasons that already start with their field, and failures of kept properties, stay as they are.
+    const failing = (failures: pulumi.dynamic.CheckFailure[]) => packedProvider({ ...inner, check: async (_o, n) => ({ inputs: n, failures }) }, ["paperlessId"]);
+    expect((await failing([{ property: "action", reason: "action 9 must be one of 1, 2" }, { property: "owner", reason: "owner: gone" },
+      { property: "paperlessId", reason: "bad" }, { property: "", reason: "whole" }]).check!({}, news)).failures).toEqual([
+      { property: "", reason: "action 9 must be one of 1, 2" }, { property: "", reason: "owner: gone" },
+      { property: "paperlessId", reason: "bad" }, { property: "", reason: "whole" }]);
   });
 
   test("an unknown spec (an input not known at preview) is neither checked nor diffed: it is a change", async () => {

@@ -27,11 +27,11 @@ export function badInputTests(ctx: () => Ctx): void {
     return failure(new ProviderDriver().up(resources));
   }
 
-  test("an unknown paperless user stops the preview, naming the user, the rule and the fix; nothing is written", async () => {
+  test("an unknown paperless user stops the preview, naming the user, the sender's rule and the fix; nothing is written", async () => {
     const mailbox = { ...docs, senders: docs.senders.map((s) => (s.user === "anca" ? { ...s, user: "anka" } : s)) };
     const e = await up({ mailbox });
-    expect(e.message).toContain('mail rule "forward: Anca": owner: paperless user "anka" does not exist');
-    expect(e.message).toContain("create the user in paperless-ngx or fix the sender's `user` in the stack config");
+    expect(e.message).toContain('docs-rule-ancaelena98@gmail.com: owner: paperless user "anka" does not exist on');
+    expect(e.message).toContain('(did you mean "anca"?); create the user in paperless-ngx or fix the sender\'s `user` in the stack config');
     expect(ctx().proxy.writes()).toEqual([]);
   });
 
@@ -48,7 +48,7 @@ export function badInputTests(ctx: () => Ctx): void {
     try {
       const e = await up();
       expect(e.message).toContain("Invalid token.");
-      expect(e.message).toContain("→ 401); the API token was rejected: set a valid one with `pulumi config set --secret paperlessToken <token>`");
+      expect(e.message).toContain("→ 401); the API token from PAPERLESS_API_TOKEN was rejected");
       expect(e.message).not.toContain("expired-token-123456");
       expect(ctx().proxy.writes()).toEqual([]);
     } finally {
@@ -62,7 +62,7 @@ export function badInputTests(ctx: () => Ctx): void {
     await api.post("/api/mail_rules/", { name: "forward: Anca", account: other.id, owner: ctx().userId("anca"), filter_from: "someone@example.com" });
     ctx().proxy.reset();
     const e = await up();
-    expect(e.message).toMatch(/mail rule "forward: Anca": a rule with this name and owner "anca" already exists on another mail account \(rule id \d+, account id \d+\); rename or remove it/);
+    expect(e.message).toMatch(/docs-rule-ancaelena98@gmail.com: a rule with this name and owner "anca" already exists on another mail account \(rule id \d+, account id \d+\); rename or remove it/);
     expect(ctx().proxy.writes()).toEqual([]);
     expect((await api.list("/api/mail_accounts/")).map((a) => a.name)).toEqual(["receipts@viktorbarzin.me"]);
   });

@@ -67,11 +67,16 @@ export function providerTests(ctx: () => Ctx): void {
       expect(res.failures).toEqual([{ property: "action_parameter", reason: "action_parameter is required when action is 2 (MOVE/TAG)" }]);
     });
 
-    test("an unknown owner is a preview error naming the user and the rule, and nothing is written", async () => {
-      const res = await mailRuleProvider.check!({}, r({ owner: "bob" }));
-      expect(res.failures).toHaveLength(1);
-      expect(res.failures![0]!.property).toBe("owner");
-      expect(res.failures![0]!.reason).toMatch(/^mail rule "forward: Anca": owner: paperless user "bob" does not exist on http:\/\/127\.0\.0\.1:\d+ \(users: admin, anca, emo, root\); create the user in paperless-ngx or fix the sender's `user` in the stack config$/);
+    test("an unknown owner is a preview error naming the user, the closest existing one if any, and the fix; never the list of users; nothing is written", async () => {
+      const reason = async (owner: string) => {
+        const res = await mailRuleProvider.check!({}, r({ owner }));
+        expect(res.failures!.map((f) => f.property)).toEqual(["owner"]);
+        return res.failures![0]!.reason;
+      };
+      const fix = "; create the user in paperless-ngx or fix the sender's `user` in the stack config";
+      expect(await reason("bob")).toBe(`owner: paperless user "bob" does not exist on ${ctx().url}${fix}`);
+      expect(await reason("ancca")).toBe(`owner: paperless user "ancca" does not exist on ${ctx().url} (did you mean "anca"?)${fix}`);
+      expect(await reason("Rooot")).toBe(`owner: paperless user "Rooot" does not exist on ${ctx().url} (did you mean "root"?)${fix}`);
       expect(ctx().proxy.writes()).toEqual([]);
     });
 
@@ -92,15 +97,25 @@ export function providerTests(ctx: () => Ctx): void {
       expect(ctx().proxy.count("GET")).toBe(0);
     });
 
-    test("a bad token fails check with the server's answer, the fix, and without the token", async () => {
+    test("a bad token fails check with the server's answer, where the token came from, the fix that works from there, and without the token", async () => {
       const saved = process.env.PAPERLESS_API_TOKEN;
+      const config = (token: string) => ({ config: { get: (k: string) => (k === "paperless-mail-ingest:paperlessToken" ? token : undefined), require: () => "" } });
       process.env.PAPERLESS_API_TOKEN = "wrong-token-abcdef";
       try {
-        const e = await failure(mailRuleProvider.check!({}, r()));
-        expect(e.message).toMatch(/^mail rule "forward: Anca": Invalid token\. \(GET \/api\/ui_settings\/ → 401\); the API token was rejected: set a valid one with `pulumi config set --secret paperlessToken <token>` \(or PAPERLESS_API_TOKEN\)\. /);
-        expect(e.message + e.stack).not.toContain("wrong-token-abcdef");
+        const fromEnv = await failure(mailRuleProvider.check!({}, r()));
+        expect(fromEnv.message).toBe('mail rule "forward: Anca": Invalid token. (GET /api/ui_settings/ → 401); the API token from PAPERLESS_API_TOKEN was rejected '
+          + "(no stack setting `paperless-mail-ingest:paperlessToken` reached this operation): export a valid one");
+        // From the stack setting, the environment is not read: the advice is the setting, and how a refresh or destroy gets the new one.
+        await mailRuleProvider.configure!(config("stale-setting-123456"));
+        const fromSetting = await failure(mailRuleProvider.check!({}, r()));
+        expect(fromSetting.message).toBe('mail rule "forward: Anca": Invalid token. (GET /api/ui_settings/ → 401); the API token from the stack setting '
+          + "`paperless-mail-ingest:paperlessToken` was rejected. Set a valid one with `pulumi config set --secret paperlessToken <token>`, then run "
+          + "`pulumi up`: until then `pulumi refresh` and `pulumi destroy` use the token the last `up` saved (add `--run-program` to them to use the new one), "
+          + "and PAPERLESS_API_TOKEN is not read while the setting is there");
+        expect(fromEnv.message + fromEnv.stack + fromSetting.message + fromSetting.stack).not.toMatch(/wrong-token-abcdef|stale-setting-123456/);
       } finally {
         process.env.PAPERLESS_API_TOKEN = saved;
+        clearSessions(); // forgets the configured token too
       }
     });
 
