@@ -64,10 +64,11 @@ export class PaperlessMailbox extends pulumi.ComponentResource {
     this.ruleIds = pulumi.all(rules.map((r) => r.resource.paperlessId))
       .apply((ids) => Object.fromEntries(rules.map((r, i) => [r.sender, ids[i]!])));
     this.rulesFingerprint = pulumi.output(children.rulesFingerprint);
+    // Single quotes: the CLI shows an output's strings quoted, and escaped double quotes are hard to read.
     const kept = [
-      { what: `mail account ${JSON.stringify(children.account.inputs.name)}`, resource: account },
-      ...children.tags.map((t, i) => ({ what: `tag ${JSON.stringify(t.inputs.name)}`, resource: tags[i]! })),
-      ...children.rules.map((r, i) => ({ what: `mail rule ${JSON.stringify(r.inputs.name)}`, resource: rules[i]!.resource })),
+      { what: `mail account '${children.account.inputs.name}'`, resource: account },
+      ...children.tags.map((t, i) => ({ what: `tag '${t.inputs.name}'`, resource: tags[i]! })),
+      ...children.rules.map((r, i) => ({ what: `mail rule '${r.inputs.name}'`, resource: rules[i]!.resource })),
     ];
     this.keptAtDestroy = pulumi.all(kept.map((k) => k.resource.adopted))
       .apply((adopted) => kept.filter((_, i) => adopted[i] !== undefined).map((k) => `${k.what} (adopted)`));

@@ -468,6 +468,7 @@ function reportKept<I extends Connection>(kind: Kind<I>, olds: I, id: string, wh
 
 /** Hands an adopted object back: the fields this stack changed get their former values again. */
 async function handBack<I extends Connection>(s: Session, kind: Kind<I>, id: string, olds: I, former: Former): Promise<void> {
+  if (!(await s.list<WireObject>(kind.collection)).some((o) => String(o.id) === id)) return; // gone already: nothing left
   const fields = Object.keys(former);
   if (fields.length) await s.write("PATCH", `${kind.collection}${id}/`, former, kind.invalidates);
   const restored = fields.length ? `; the values it had then are put back (${fields.join(", ")})` : "";

@@ -11,6 +11,7 @@ import type { Row } from "../../support/paperless/admin";
 import { prodConfig } from "../../support/prodConfig";
 import type { Ctx } from "../context";
 import { mailboxResources, ProviderDriver, type Providers } from "../providerDriver";
+import { capturedStderr } from "../support";
 
 const PASSWORD = "serialized-mailbox-password";
 
@@ -18,6 +19,7 @@ export function serializationTests(ctx: () => Ctx): void {
   let dir: string;
   beforeEach(() => { dir = mkdtempSync(join(tmpdir(), "paperless-provider-")); });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const stderr = capturedStderr();
 
   /** What the engine's plugin process does with the text: load it as a module and call `handler()`
    * (in the project, as jest runs). Loaded through jest's require so it shares this test's globals
@@ -56,14 +58,15 @@ export function serializationTests(ctx: () => Ctx): void {
     // They share one per-process cache: a refresh lists each collection once for all three providers.
     ctx().proxy.reset();
     await driver.refresh();
-    for (const c of ["mail_rules", "tags", "users"]) expect(ctx().proxy.count("GET", `/api/${c}/`)).toBe(1);
-    expect(ctx().proxy.count("GET", "/api/mail_accounts/")).toBe(2); // the list and the one version probe
+    for (const c of ["mail_accounts", "mail_rules", "tags", "users", "ui_settings"]) expect(ctx().proxy.count("GET", `/api/${c}/`)).toBe(1);
 
-    // The account deleted by hand (its rules cascade): every delete then meets a 404, which is
-    // "already gone", whichever provider's client the session was made by.
+    // The account deleted by hand (its rules cascade): every delete then meets a 404 or no object,
+    // which is "already gone", whichever provider's client the session was made by. The tag the
+    // warm-up made is this driver's by adoption: it is handed back, not deleted.
     const account = (await list("mail_accounts"))[0]!;
     await ctx().api.request("DELETE", `/api/mail_accounts/${account.id}/`);
     await driver.destroy(["docs-rule-ancaelena98@gmail.com", "docs-account", ...[...driver.state.keys()].filter((k) => k !== "docs-account" && k !== "docs-rule-ancaelena98@gmail.com")]);
-    expect([await list("mail_accounts"), await list("mail_rules"), await list("tags")]).toEqual([[], [], []]);
+    expect([await list("mail_accounts"), await list("mail_rules"), (await list("tags")).map((t) => t.name)]).toEqual([[], [], ["email-ingest"]]);
+    expect(stderr.lines()).toEqual([expect.stringMatching(/^paperless-ngx: left tag "email-ingest" \(id \d+\) on \S+ in place: this stack adopted it \(it existed before, found by name\)$/)]);
   });
 }
