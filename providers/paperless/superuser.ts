@@ -1,5 +1,5 @@
 // The program works only with a superuser's API token. paperless shows any other user just the
-// objects it owns, may see or that nobody owns (contract §3, list visibility): an object missing
+// objects it owns, may see or that nobody owns (docs/paperless-api.md, Errors): an object missing
 // from a list would look deleted (a refresh would drop it from the state), and a hidden rule of
 // the same name would make a create fail. So every operation asks first whose token it holds:
 // once per session, as part of the client's probe (no request of its own).
