@@ -42,12 +42,16 @@ export interface TokenUser {
   readonly is_superuser: boolean;
 }
 
-/** What the server told us on the first response: about itself (contract §3: X-Api-Version, X-Version) and the token's user. */
+/** What the server told us about itself on the first response (contract §3: X-Api-Version, X-Version). */
 export interface ServerInfo {
   /** Version sent in `Accept`, or undefined when the server announced none (very old servers). */
   readonly apiVersion: number | undefined;
   /** paperless-ngx release, e.g. "3.0.5"; undefined if the header is missing. */
   readonly serverVersion: string | undefined;
+}
+
+/** The probe's answer: the server, and whose token this client holds. */
+export interface Probe extends ServerInfo {
   readonly user: TokenUser;
 }
 
@@ -143,7 +147,7 @@ export function backoffDelay(http: HttpSettings, attempt: number, retryAfterMs =
 export const MAX_IN_FLIGHT = 8;
 
 export class PaperlessClient {
-  private info: Promise<ServerInfo> | undefined;
+  private info: Promise<Probe> | undefined;
   private inFlight: number;
   private readonly waiting: (() => void)[];
 
@@ -157,7 +161,7 @@ export class PaperlessClient {
    * Probes the server once (contract §3 Versioning): send min(serverMax, 10), so both 2.x and 3.x
    * accept it. The probe is the token's own UI settings, which also name its user: one request for both.
    */
-  serverInfo(): Promise<ServerInfo> {
+  serverInfo(): Promise<Probe> {
     this.info ??= this.send("GET", "/api/ui_settings/", { retry: true }, undefined).then(({ body, headers }) => {
       const announced = Number.parseInt(headers.get("x-api-version") ?? "", 10);
       return {
