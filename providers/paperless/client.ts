@@ -1,6 +1,5 @@
-// A small paperless-ngx REST client on Node's built-in fetch (shared/contracts/paperless-api.md §3).
-// It runs inside Pulumi's dynamic-provider process, where it arrives as serialized text: it keeps
-// no module-level state (see session.ts for the per-process memo) and needs no npm package.
+// A small paperless-ngx REST client on Node's built-in fetch (docs/paperless-api.md). What it
+// remembers for the operation is session.ts's.
 
 /** Timeouts and retry pacing. Read from the environment so the engine's plugin process (which
  * inherits the `pulumi` CLI's environment) and the tests can tune them without touching state. */
@@ -32,7 +31,7 @@ export function httpSettingsFromEnv(): HttpSettings {
   };
 }
 
-/** Highest API version this client speaks (contract §3 Versioning: 3.x allows 9 and 10, 2.20 up to 9). */
+/** Highest API version this client speaks (docs/paperless-api.md#versioning: 3.x allows 9 and 10, 2.20 up to 9). */
 export const CLIENT_MAX_API_VERSION = 10;
 
 /** The paperless user a token belongs to, as `GET /api/ui_settings/` names it (2.x and 3.x alike). */
@@ -42,7 +41,7 @@ export interface TokenUser {
   readonly is_superuser: boolean;
 }
 
-/** What the server told us about itself on the first response (contract §3: X-Api-Version, X-Version). */
+/** What the server told us about itself on the first response (docs/paperless-api.md#versioning: X-Api-Version, X-Version). */
 export interface ServerInfo {
   /** Version sent in `Accept`, or undefined when the server announced none (very old servers). */
   readonly apiVersion: number | undefined;
@@ -55,7 +54,7 @@ export interface Probe extends ServerInfo {
   readonly user: TokenUser;
 }
 
-/** `stop_processing` exists from paperless-ngx 3.0 on (contract §1 MailRule, summary 6). */
+/** `stop_processing` exists from paperless-ngx 3.0 on (docs/paperless-api.md#objects). */
 export function supportsStopProcessing(info: ServerInfo): boolean {
   const major = info.serverVersion ? Number.parseInt(info.serverVersion, 10) : NaN;
   return Number.isFinite(major) ? major >= 3 : (info.apiVersion ?? 0) >= 10;
@@ -66,11 +65,7 @@ export type FieldErrors = Record<string, string[]>;
 /**
  * A failed request: method, path, status and the server's field errors, never the token, a
  * password or a request body. `retryable` marks failures after which the request may still have
- * landed or may succeed later (timeouts, dropped connections, 5xx, 429).
- *
- * A plain Error with a `code`, not a class: the engine runs each dynamic provider from its own
- * serialized text, so each has its own copy of any class, and `instanceof` fails for an error
- * thrown by a client another provider made. The built-in Error and a property survive that.
+ * landed or may succeed later (timeouts, dropped connections, 5xx, 429). An Error with a `code` property, which isPaperlessApiError checks.
  */
 export interface PaperlessApiError extends Error {
   readonly code: typeof API_ERROR;
@@ -100,7 +95,7 @@ export function formatFieldErrors(errors: FieldErrors): string {
   return Object.entries(errors).map(([field, msgs]) => `${field}: ${msgs.join(" ")}`).join("; ");
 }
 
-/** DRF error bodies (contract §3 Error shapes): field map, `{detail}`, `{error}` or plain text. */
+/** DRF error bodies (docs/paperless-api.md#errors): field map, `{detail}`, `{error}` or plain text. */
 function describeBody(text: string): { detail: string; fieldErrors: FieldErrors | undefined } {
   let body: unknown;
   try {
@@ -148,17 +143,13 @@ export const MAX_IN_FLIGHT = 8;
 
 export class PaperlessClient {
   private info: Promise<Probe> | undefined;
-  private inFlight: number;
-  private readonly waiting: (() => void)[];
+  private inFlight = 0;
+  private readonly waiting: (() => void)[] = [];
 
-  constructor(readonly baseUrl: string, private readonly token: string, readonly http: HttpSettings = httpSettingsFromEnv()) {
-    // Set here, not as field initializers: Pulumi's function serializer keeps only the constructor body.
-    this.inFlight = 0;
-    this.waiting = [];
-  }
+  constructor(readonly baseUrl: string, private readonly token: string, readonly http: HttpSettings = httpSettingsFromEnv()) {}
 
   /**
-   * Probes the server once (contract §3 Versioning): send min(serverMax, 10), so both 2.x and 3.x
+   * Probes the server once (docs/paperless-api.md#versioning): send min(serverMax, 10), so both 2.x and 3.x
    * accept it. The probe is the token's own UI settings, which also name its user: one request for both.
    */
   serverInfo(): Promise<Probe> {
@@ -181,7 +172,7 @@ export class PaperlessClient {
     return body as T;
   }
 
-  /** Every object of a collection, following `next` (contract §3 Pagination). */
+  /** Every object of a collection, following `next` (docs/paperless-api.md#reads). */
   async listAll<T>(collection: string, query = ""): Promise<T[]> {
     const out: T[] = [];
     let path: string | null = `${collection}?page_size=1000${query ? `&${query}` : ""}`;

@@ -1,5 +1,5 @@
 // Pulumi dynamic providers for paperless-ngx mail accounts, mail rules and tags
-// (shared/contracts/paperless-api.md). Inputs name the account, owner and tags; ids are resolved
+// (docs/paperless-api.md). Inputs name the account, owner and tags; ids are resolved
 // against the server at write time, so the same program works on any installation.
 import type * as pulumi from "@pulumi/pulumi";
 import type { MailAccountPlan, MailRulePlan } from "../../core/paperlessPlan";
@@ -63,7 +63,7 @@ interface Kind<I extends Connection> {
   readonly fields: Readonly<Record<string, FieldType>>;
   /** Secret declared fields: compared against state only, never against the server (it masks them). */
   readonly secrets: readonly string[];
-  /** Cached lists a write to this kind makes stale (an account delete cascades to its rules, contract §1). */
+  /** Cached lists a write to this kind makes stale (an account delete cascades to its rules: docs/paperless-api.md#objects). */
   readonly invalidates: readonly string[];
   validate?(news: I): pulumi.dynamic.CheckFailure[];
   checkRemote?(s: Session, news: I): Promise<pulumi.dynamic.CheckFailure[]>;
@@ -177,7 +177,7 @@ function remedy(e: PaperlessApiError, url: string, source: TokenSource | undefin
   return "";
 }
 
-/** A readable message of anything thrown (a serialized class may not even be an Error). */
+/** A readable message of anything thrown (not everything thrown is an Error). */
 function messageOf(e: unknown): string {
   const m = typeof e === "object" && e !== null ? (e as { message?: unknown }).message : undefined;
   return typeof m === "string" && m !== "" ? m : String(e);
@@ -207,7 +207,7 @@ const named = (o: WireObject): string => `${JSON.stringify(o.name)} (id ${o.id})
 // ---------------------------------------------------------------------------------------------
 // Name <-> id resolution over the memoized lists
 
-/** Exact match first, then case-insensitive if that is unambiguous (Django `__iexact`, contract §3). */
+/** Exact match first, then case-insensitive if that is unambiguous (Django's `__iexact`: docs/paperless-api.md#reads). */
 function byName<T>(items: readonly T[], name: string, key: (t: T) => string): T[] {
   const exact = items.filter((t) => key(t) === name);
   if (exact.length) return exact;
@@ -269,15 +269,14 @@ function nameOf<T extends { id: number }>(items: readonly T[], id: unknown, key:
 
 const pick = (obj: Record<string, unknown>, fields: readonly string[]) => Object.fromEntries(fields.map((f) => [f, obj[f]]));
 
-// Declared fields per kind (contract §1/§2 names and enum values). Referenced by name rather than
-// through `this`, so the serialized methods do not depend on how they are called.
+// Declared fields per kind, in paperless's names and enum values (docs/paperless-api.md).
 // Integer ranges are the database columns' (PositiveInteger, SmallInteger, PositiveSmallInteger):
 // SQLite stores anything, PostgreSQL refuses past them at write time.
 const ACCOUNT_FIELDS: Readonly<Record<string, FieldType>> = {
   name: "text", imap_server: "text", imap_port: { min: 1, max: 65535 }, imap_security: { choices: [1, 2, 3] }, username: "text",
   character_set: "text", account_type: { choices: [1, 2, 3] }, is_token: "bool",
 };
-// Every writable field of MailRuleSerializer (contract §2) but the permission ones.
+// Every writable field of paperless's mail rule serializer but the permission ones.
 const RULE_FIELDS: Readonly<Record<string, FieldType>> = {
   name: "text", account: "text", owner: "text", order: { min: -32768, max: 32767 }, enabled: "bool", folder: "text",
   filter_from: "optionalText", filter_to: "optionalText", filter_subject: "optionalText", filter_body: "optionalText",
@@ -288,7 +287,7 @@ const RULE_FIELDS: Readonly<Record<string, FieldType>> = {
   attachment_type: { choices: [1, 2] }, consumption_scope: { choices: [1, 2, 3] }, pdf_layout: { choices: [0, 1, 2, 3, 4] },
   stop_processing: "bool",
 };
-// Nullable text fields: paperless stores null where the plan says "" (contract §1).
+// Nullable text fields: paperless stores null where the plan says "" (docs/paperless-api.md#objects).
 const NULLABLE_TEXT = ["filter_from", "filter_to", "filter_subject", "filter_body", "filter_attachment_filename_include",
   "filter_attachment_filename_exclude", "action_parameter"] as const;
 
@@ -300,16 +299,16 @@ export const accountKind: Kind<AccountInputs> = {
   invalidates: [ACCOUNTS, RULES],
   async toWire(_s, news, olds) {
     const body = pick(news as unknown as Record<string, unknown>, Object.keys(ACCOUNT_FIELDS));
-    // Only send the password when it is new: the server keeps the stored one otherwise (contract §2).
+    // Only send the password when it is new: the server keeps the stored one otherwise (docs/paperless-api.md#writes).
     if (!olds || olds.password !== news.password) body.password = news.password;
     return body;
   },
   async fromWire(_s, obj, olds) {
-    // The server masks the password on read (contract §2), so the stored one is kept.
+    // The server masks the password on read (docs/paperless-api.md#writes), so the stored one is kept.
     return { ...pick(obj, Object.keys(ACCOUNT_FIELDS)), password: olds.password };
   },
   async find(_s, news, objects) {
-    return objects.find((a) => a.name === news.name); // globally unique (contract §1)
+    return objects.find((a) => a.name === news.name); // globally unique (docs/paperless-api.md#objects)
   },
   async keptBecause(s, id) {
     // Our rules are deleted before the account they depend on: a rule still on it is not the
@@ -328,7 +327,7 @@ export const ruleKind: Kind<RuleInputs> = {
   secrets: [],
   invalidates: [RULES],
   validate(news) {
-    // The server checks this only when both travel together (contract §2 validate()); say it at preview.
+    // The server checks this only when both travel together (docs/paperless-api.md#writes); say it at preview.
     if ((news.action === 2 || news.action === 5) && news.action_parameter === "") {
       return [{ property: "action_parameter", reason: `action_parameter is required when action is ${news.action} (MOVE/TAG)` }];
     }
@@ -351,13 +350,13 @@ export const ruleKind: Kind<RuleInputs> = {
     const body: Record<string, unknown> = {
       ...pick(news as unknown as Record<string, unknown>, Object.keys(RULE_FIELDS)),
       account: await accountId(s, news.account),
-      // Always explicit: a body without `owner` would make the token's user the owner (contract §2).
+      // Always explicit: a body without `owner` would make the token's user the owner (docs/paperless-api.md#writes).
       owner: await userId(s, news.owner),
       assign_tags: await tagIds(s, news.assign_tags),
       assign_correspondent: await refId(s, CORRESPONDENTS, "assign_correspondent", news.assign_correspondent),
       assign_document_type: await refId(s, DOCUMENT_TYPES, "assign_document_type", news.assign_document_type),
     };
-    if (!supportsStopProcessing(info)) delete body.stop_processing; // 3.x only (contract §1)
+    if (!supportsStopProcessing(info)) delete body.stop_processing; // 3.x only (docs/paperless-api.md#objects)
     return body;
   },
   async fromWire(s, obj, olds) {
@@ -387,7 +386,7 @@ export const ruleKind: Kind<RuleInputs> = {
     if (pickOne) return pickOne;
     const clash = named.find((r) => r.owner === owner);
     if (clash) {
-      // Names are unique per owner (contract §1): adopting would move another account's rule.
+      // Names are unique per owner (docs/paperless-api.md#objects): adopting would move another account's rule.
       throw new Error(`a rule with this name and owner ${JSON.stringify(news.owner)} already exists on another mail account `
         + `(rule id ${clash.id}, account id ${String(clash.account)}); rename or remove it`);
     }
@@ -587,7 +586,7 @@ export function makeProvider<I extends Connection>(kind: Kind<I>): pulumi.dynami
           if (why) return reportKept(kind, olds, id, why);
           await s.write("DELETE", `${kind.collection}${id}/`, undefined, kind.invalidates);
         } catch (e) {
-          // Already gone: deleted by hand, or with its mail account (contract §1).
+          // Already gone: deleted by hand, or with its mail account (docs/paperless-api.md#objects).
           if (!notFound(e)) throw e;
         }
       });

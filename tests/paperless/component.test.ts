@@ -1,6 +1,6 @@
 // PaperlessMailbox under Pulumi's mocks for the production config: every dynamic resource is
-// constructed (so provider serialization errors surface), named after its sender, wired to its
-// dependencies; the password travels only secret-wrapped, and the API token is no input at all.
+// constructed, named after its sender, wired to its dependencies; the password travels only
+// secret-wrapped, and the API token is no input at all.
 import * as pulumi from "@pulumi/pulumi";
 import { PaperlessMailbox } from "../../components/paperlessMailbox";
 import { unpack } from "../../providers/dynamic/packed";

@@ -67,7 +67,7 @@ export function clientTests(ctx: () => Ctx): void {
     expect(e.message).toMatch(/^GET \/api\/ui_settings\/ → no response: connection failed \(\w+\)$/);
     expect([e.retryable, e.code, e instanceof Error]).toEqual([true, "PAPERLESS_API_ERROR", true]);
     expect(JSON.stringify(e) + e.stack).not.toContain(server.token);
-    // What a serialized copy of the module sees: only the property, no shared class.
+    // Recognised by the property alone: a copy of the error (here through JSON) is still one.
     expect(isPaperlessApiError(JSON.parse(JSON.stringify({ ...e, message: e.message })))).toBe(true);
   });
 
