@@ -8,6 +8,7 @@
 import type { KubeTarget } from "../../core/kubectlCommands";
 import * as http from "node:http";
 import * as https from "node:https";
+import { remembered } from "../processMemory";
 
 /** Where and how to reach the API server: base URL plus TLS/agent/header options for node:https. */
 export interface KubeConnection {
@@ -42,10 +43,8 @@ function apiStatus(e: unknown): number | undefined {
 /** The field manager our writes are recorded under in managedFields. */
 const FIELD_MANAGER = "paperless-mail-ingest";
 
-// Per-process state, on globalThis for the reason providers/paperless/session.ts gives: Pulumi
-// serializes each dynamic provider by value, so a module-level Map would be one copy per provider
-// text (and be written into the state); globalThis is never captured and lives in the plugin
-// process only, shared by every resource of one `pulumi` operation.
+// What this client remembers for the rest of the operation (providers/processMemory.ts), shared by
+// every resource of it.
 interface KubeProcessState {
   /** Tail of the chain of edits per ConfigMap: `<server> <namespace>/<name>`. */
   edits: Map<string, Promise<void>>;
@@ -56,10 +55,7 @@ interface KubeProcessState {
 }
 
 function processState(): KubeProcessState {
-  // Looked up here, not held in a module constant: the serializer cannot carry a symbol value.
-  const key = Symbol.for("paperless-mail-ingest/kube-client-state");
-  const g = globalThis as unknown as Record<symbol, KubeProcessState | undefined>;
-  return (g[key] ??= { edits: new Map(), connections: new Map(), reads: new Map() });
+  return remembered("kubernetes client", () => ({ edits: new Map(), connections: new Map(), reads: new Map() }));
 }
 
 type KubeConfig = import("@kubernetes/client-node").KubeConfig;
@@ -238,13 +234,6 @@ async function replaceConfigMap(conn: KubeConnection, cm: ConfigMapObject): Prom
   const answer = await call(conn, "PUT", `${configMapPath(namespace, cm.metadata.name)}?fieldManager=${FIELD_MANAGER}`, cm);
   if (answer.status !== 200) throw apiError(`writing ConfigMap ${namespace}/${cm.metadata.name}`, answer);
   return answer.json as ConfigMapObject;
-}
-
-/** Forget cached connections and reads (the next call starts as a new operation's process would). */
-export function clearKubeCaches(): void {
-  const state = processState();
-  state.connections.clear();
-  state.reads.clear();
 }
 
 /**

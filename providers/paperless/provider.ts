@@ -6,6 +6,7 @@ import type { MailAccountPlan, MailRulePlan } from "../../core/paperlessPlan";
 import { type Former, formerValues } from "./adoption";
 import { backoffDelay, isPaperlessApiError, type PaperlessApiError, sleep, supportsStopProcessing } from "./client";
 import { closestName } from "./closestName";
+import { remembered } from "../processMemory";
 import { redact } from "../redact";
 import { session, type Session } from "./session";
 import { requireSuperuser } from "./superuser";
@@ -481,19 +482,18 @@ async function handBack<I extends Connection>(s: Session, kind: Kind<I>, id: str
  * a rotated token is no diff, and no operation needs one from the state.
  */
 function credentials() {
-  // Kept on globalThis, like the session memo: the closure serializer never captures it, so a
-  // configured token can never end up in a serialized provider's text (and so in the state).
-  const slot = () => globalThis as unknown as Record<symbol, string | undefined>;
-  const key = () => Symbol.for("paperless-mail-ingest/paperless-token");
+  // In the process memory, like the sessions: the token `configure` got serves every kind's
+  // provider for the rest of the operation.
+  const configured = () => remembered<{ token?: string }>("paperless token", () => ({}));
   return {
     configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
       const token = req.config.get(TOKEN_CONFIG_KEY);
-      if (token) slot()[key()] = token;
+      if (token) configured().token = token;
       return Promise.resolve();
     },
     current(): TokenSource | undefined {
-      const configured = slot()[key()];
-      if (configured) return { token: configured, fromEnv: false };
+      const token = configured().token;
+      if (token) return { token, fromEnv: false };
       const env = process.env[TOKEN_ENV];
       return env ? { token: env, fromEnv: true } : undefined;
     },

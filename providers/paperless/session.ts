@@ -1,13 +1,6 @@
-// Per-process memo of the paperless collections, shared by every resource of one Pulumi operation.
-//
-// Why globalThis: Pulumi serializes each dynamic provider *by value*, closure included, and the
-// engine's plugin process evaluates every distinct provider text separately (one per provider
-// object, and again whenever the text differs). A module-level Map would be copied into each
-// serialized text — one cache per provider, and whatever it held at serialization time would be
-// written into the state. `globalThis` is a built-in the serializer never captures, so the one
-// object below lives in the plugin process only, is shared by the account, rule and tag providers,
-// and starts empty in every process (= every `pulumi` operation). No module-path `require` is
-// needed either, which matters because the plugin process has no TypeScript loader.
+// Per-operation memo of the paperless collections, shared by every resource of one Pulumi operation
+// (providers/processMemory.ts): the account, rule and tag providers list each collection once.
+import { remembered } from "../processMemory";
 import { PaperlessClient } from "./client";
 
 export interface Session {
@@ -19,23 +12,6 @@ export interface Session {
   write<T>(method: "POST" | "PATCH" | "DELETE", path: string, body: unknown, invalidates: readonly string[]): Promise<T>;
   /** Objects a create of this operation took (made or adopted): see provider.ts delete. */
   readonly claimed: Set<string>;
-}
-
-interface ProcessCache {
-  sessions: Map<string, Session>;
-}
-
-function processCache(): ProcessCache {
-  // Looked up here, not held in a module constant: the serializer cannot carry a symbol value.
-  const key = Symbol.for("paperless-mail-ingest/paperless-session-cache");
-  const g = globalThis as unknown as Record<symbol, ProcessCache | undefined>;
-  return (g[key] ??= { sessions: new Map() });
-}
-
-/** Forget every memoized list, server probe and configured token (the next operation starts as a new process would). */
-export function clearSessions(): void {
-  processCache().sessions.clear();
-  delete (globalThis as unknown as Record<symbol, unknown>)[Symbol.for("paperless-mail-ingest/paperless-token")];
 }
 
 /** The memo after a successful write: POST adds the returned object, PATCH replaces it, DELETE drops `<id>/`. */
@@ -88,7 +64,7 @@ function newSession(url: string, token: string): Session {
 
 /** The session for one server and credential; the key lives only in this process's memory. */
 export function session(url: string, token: string): Session {
-  const sessions = processCache().sessions;
+  const sessions = remembered("paperless sessions", () => new Map<string, Session>());
   const key = `${url}\u0000${token}`;
   let s = sessions.get(key);
   if (!s) {

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
 import { markers } from "../../core/ownedLines";
 import { ConfigMapLinesProps, configMapLinesProvider } from "../../providers/kubernetes/configMapLines";
-import { clearKubeCaches, editConfigMapKey, getConfigMap, KubeConnection } from "../../providers/kubernetes/kubeClient";
+import { editConfigMapKey, getConfigMap, KubeConnection } from "../../providers/kubernetes/kubeClient";
+import { forgetProcessMemory } from "../../providers/processMemory";
 import { binary } from "../support/cluster/binaries";
 import { adminRequest, serviceAccountKubeconfig, startKubeApi, type KubeApi } from "../support/cluster/kubeApi";
 import { startFaultProxy, type FaultProxy } from "../support/faultProxy";
@@ -79,7 +80,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 beforeEach(async () => {
-  clearKubeCaches(); // each test is a new operation (a new plugin process)
+  forgetProcessMemory(); // each test is a new operation (a new plugin process)
   NS = `mailserver-${++namespaces}`;
   await adminRequest(api, "POST", "/api/v1/namespaces", { metadata: { name: NS } });
   await terraformWrites({ "postfix-accounts.cf": OTHERS, "dovecot.cf": "x = y\n" });
@@ -301,7 +302,7 @@ describe("ConfigMapLines check (runs at preview)", () => {
 
   it("diff replaces (delete first) on a new target and updates on new lines", async () => {
     await provider.create!(props());
-    clearKubeCaches(); // a new operation reads the ConfigMap afresh
+    forgetProcessMemory(); // a new operation reads the ConfigMap afresh
     expect(await provider.diff!("id", props(), props())).toMatchObject({ changes: false, replaces: [] });
     expect(await provider.diff!("id", props(), props({ lines: ["docs@viktorbarzin.me|new"] }))).toMatchObject({ changes: true, replaces: [] });
     expect(await provider.diff!("id", props(), props({ name: "other" }))).toMatchObject({ changes: true, replaces: ["name"], deleteBeforeReplace: true });
@@ -310,7 +311,7 @@ describe("ConfigMapLines check (runs at preview)", () => {
   it("diff sees a block the owner's stack removed (its nightly apply, a -replace), so a plain up puts it back", async () => {
     await provider.create!(props());
     await terraformWritesKey("postfix-accounts.cf", OTHERS);
-    clearKubeCaches();
+    forgetProcessMemory();
     expect(await provider.diff!("id", props(), props())).toMatchObject({ changes: true, replaces: [] });
     await provider.update!("id", props(), props());
     expect((await live()).data["postfix-accounts.cf"]).toContain(LINE);
@@ -353,6 +354,6 @@ describe("as the engine's plugin runs it: the shim, the built provider, real @ku
 describe("kubeClient's surface", () => {
   it("exports only what the providers and tests use (the PUT and its error type stay private)", async () => {
     expect(Object.keys(await import("../../providers/kubernetes/kubeClient")).sort())
-      .toEqual(["clearKubeCaches", "connect", "editConfigMapKey", "getConfigMap", "getObject", "keyManagers", "peekConfigMap", "selfAccess", "selfRules", "serverSideApply"]);
+      .toEqual(["connect", "editConfigMapKey", "getConfigMap", "getObject", "keyManagers", "peekConfigMap", "selfAccess", "selfRules", "serverSideApply"]);
   });
 });

@@ -1,7 +1,7 @@
 // One real paperless-ngx per version for a test file, with the fault proxy in front of it. The
 // providers find the server's token where they would in a deploy without stack config: the
 // environment (PAPERLESS_API_TOKEN), read at call time.
-import { clearSessions } from "../../providers/paperless/session";
+import { forgetProcessMemory } from "../../providers/processMemory";
 import { startFaultProxy, type FaultProxy } from "../support/faultProxy";
 import { admin, type Admin } from "../support/paperless/admin";
 import { startPaperless, type PaperlessServer, type PaperlessVersion } from "../support/paperless/server";
@@ -40,7 +40,7 @@ export function realPaperless(version: PaperlessVersion): () => Ctx {
   });
   beforeEach(async () => {
     await ctx!.api.clean();
-    clearSessions();
+    forgetProcessMemory();
     ctx!.proxy.reset();
   });
   return () => ctx!;

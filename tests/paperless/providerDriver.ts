@@ -6,7 +6,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { paperlessChildren } from "../../components/paperlessMailbox";
 import type { Mailbox, MailserverSettings, PaperlessSettings } from "../../core/types";
 import { mailAccountProvider, mailRuleProvider, tagProvider } from "../../providers/paperless/provider";
-import { clearSessions } from "../../providers/paperless/session";
+import { forgetProcessMemory } from "../../providers/processMemory";
 
 export interface DesiredResource {
   /** Unique within the driver (the Pulumi resource name). */
@@ -67,7 +67,7 @@ export class ProviderDriver {
 
   /** check every resource; throws with every failure, like a preview does. Returns the planned steps without writing. */
   async preview(desired: readonly DesiredResource[]): Promise<Step[]> {
-    clearSessions();
+    forgetProcessMemory();
     await this.checkAll(desired);
     const steps: Step[] = [];
     for (const d of desired) {
@@ -81,7 +81,7 @@ export class ProviderDriver {
   }
 
   async up(desired: readonly DesiredResource[]): Promise<Step[]> {
-    clearSessions();
+    forgetProcessMemory();
     const checked = await this.checkAll(desired);
     const steps: Step[] = [];
     for (const wave of waves(checked)) {
@@ -94,7 +94,7 @@ export class ProviderDriver {
 
   /** `pulumi refresh`: read every resource; a resource the server no longer has leaves the state. */
   async refresh(): Promise<Step[]> {
-    clearSessions();
+    forgetProcessMemory();
     return Promise.all([...this.state.values()].map(async (e): Promise<Step> => {
       const r = await e.provider.read!(e.id, e.outs);
       if (!r.id) {
@@ -108,7 +108,7 @@ export class ProviderDriver {
 
   /** Delete everything: dependents first (as the engine does), or in the given order. */
   async destroy(order?: readonly string[]): Promise<Step[]> {
-    clearSessions();
+    forgetProcessMemory();
     const steps: Step[] = [];
     if (order) {
       for (const name of order) await this.deleteOne(this.state.get(name)!, steps);

@@ -2,7 +2,7 @@
 // read, update (PATCH), delete; adoption; faults; the request budget; secrets in errors and state.
 import type { AccountInputs, RuleInputs, TagInputs } from "../../../providers/paperless/provider";
 import { accountKind, changedFields, mailAccountProvider, mailRuleProvider, SECRET_OUTPUTS, tagProvider } from "../../../providers/paperless/provider";
-import { clearSessions } from "../../../providers/paperless/session";
+import { forgetProcessMemory } from "../../../providers/processMemory";
 import type { Row } from "../../support/paperless/admin";
 import { prodConfig } from "../../support/prodConfig";
 import type { Ctx } from "../context";
@@ -83,7 +83,7 @@ export function providerTests(ctx: () => Ctx): void {
     test("the owner is matched case-insensitively, like username__iexact, unless that is ambiguous", async () => {
       expect((await mailRuleProvider.check!({}, r({ owner: "Anca" }))).failures).toEqual([]);
       await ctx().server.manage(["shell", "-c", "from django.contrib.auth.models import User; User.objects.get_or_create(username='ANCA')"]);
-      clearSessions();
+      forgetProcessMemory();
       expect((await mailRuleProvider.check!({}, r({ owner: "anca" }))).failures).toEqual([]);
       expect((await mailRuleProvider.check!({}, r({ owner: "Anca" }))).failures![0]!.reason)
         .toMatch(/^owner: "Anca" matches several paperless users when case is ignored \((anca, ANCA|ANCA, anca)\); write the username exactly$/);
@@ -115,7 +115,7 @@ export function providerTests(ctx: () => Ctx): void {
         expect(fromEnv.message + fromEnv.stack + fromSetting.message + fromSetting.stack).not.toMatch(/wrong-token-abcdef|stale-setting-123456/);
       } finally {
         process.env.PAPERLESS_API_TOKEN = saved;
-        clearSessions(); // forgets the configured token too
+        forgetProcessMemory(); // forgets the configured token too
       }
     });
 
@@ -138,7 +138,7 @@ export function providerTests(ctx: () => Ctx): void {
         await mailRuleProvider.configure!(config(ctx().server.token));
         expect((await mailRuleProvider.check!({}, r())).failures).toEqual([]);
         delete process.env.PAPERLESS_API_TOKEN;
-        clearSessions(); // a new operation: nothing configured yet
+        forgetProcessMemory(); // a new operation: nothing configured yet
         const e = await failure(tagProvider.create!(t()));
         expect(e.message).toBe('tag "email-ingest": no paperless-ngx API token: set one with `pulumi config set --secret paperlessToken <token>` or export PAPERLESS_API_TOKEN');
       } finally {
@@ -179,7 +179,7 @@ export function providerTests(ctx: () => Ctx): void {
       expect(res.outs).toEqual({ ...r(), paperlessId: row.id });
       // stop_processing exists on 3.x only: not sent to 2.x, and 2.x shows no drift for it.
       expect("stop_processing" in sent).toBe(is3());
-      clearSessions();
+      forgetProcessMemory();
       expect((await mailRuleProvider.read!(res.id, res.outs)).props).toEqual(res.outs);
     });
 
@@ -281,7 +281,7 @@ export function providerTests(ctx: () => Ctx): void {
 
     test("transient 5xx, 429 and dropped reads are retried and succeed", async () => {
       await dependencies();
-      clearSessions();
+      forgetProcessMemory();
       proxy().inject({ kind: "status", status: 503, times: 2, method: "GET" });
       proxy().inject({ kind: "status", status: 429, retryAfter: 0, method: "GET", path: /users/ });
       proxy().inject({ kind: "reset", method: "GET", path: /tags/ });
@@ -317,24 +317,24 @@ export function providerTests(ctx: () => Ctx): void {
       const res = await mailRuleProvider.create!(r());
       const acc = (await list("mail_accounts"))[0]!;
       await ctx().api.request("PATCH", `/api/mail_rules/${res.id}/`, { owner: ctx().userId("emo"), folder: "Other", filter_body: "secret plan" });
-      clearSessions();
+      forgetProcessMemory();
       expect(await mailRuleProvider.read!(res.id, res.outs))
         .toEqual({ id: res.id, props: { ...r(), owner: "emo", folder: "Other", filter_body: "secret plan", paperlessId: Number(res.id) } });
       const readAccount = await mailAccountProvider.read!(String(acc.id), { ...a(), paperlessId: acc.id });
       expect(readAccount.props).toEqual({ ...a(), paperlessId: acc.id }); // password from state, never the mask
       await ctx().api.request("DELETE", `/api/mail_rules/${res.id}/`);
-      clearSessions();
+      forgetProcessMemory();
       expect(await mailRuleProvider.read!(res.id, res.outs)).toEqual({ id: "", props: {} });
     });
 
     test("request budget: reading N rules costs the same few list requests for N=5 and N=300", async () => {
       const cost = async (n: number): Promise<string[]> => {
         await ctx().api.clean();
-        clearSessions();
+        forgetProcessMemory();
         await dependencies();
         await bulkRules(n, true);
         const rows = await list("mail_rules");
-        clearSessions();
+        forgetProcessMemory();
         proxy().reset();
         const reads = await patiently(() => Promise.all(rows.map((row) => mailRuleProvider.read!(String(row.id), r({ name: String(row.name) })))));
         expect(reads.every((x) => x.id !== "")).toBe(true);
@@ -349,7 +349,7 @@ export function providerTests(ctx: () => Ctx): void {
 
     test("creates one after another (engine --parallel 1) list the rules once, not once per rule", async () => {
       await dependencies();
-      clearSessions();
+      forgetProcessMemory();
       proxy().reset();
       for (let i = 0; i < 10; i++) await mailRuleProvider.create!(r({ name: `forward: S${i}`, filter_from: `s${i}@example.com` }));
       const rows = await list("mail_rules");
@@ -357,7 +357,7 @@ export function providerTests(ctx: () => Ctx): void {
       expect(proxy().count("GET", "/api/mail_rules/")).toBe(1);
       expect(proxy().count("POST", "/api/mail_rules/")).toBe(10);
       // What the memo learned from the writes is what the server holds.
-      clearSessions();
+      forgetProcessMemory();
       const reads = await Promise.all(rows.map((row) => mailRuleProvider.read!(String(row.id), r({ name: String(row.name), filter_from: String(row.filter_from) }))));
       expect(reads.map((x) => x.props.name)).toEqual(rows.map((x) => x.name));
     });
@@ -366,7 +366,7 @@ export function providerTests(ctx: () => Ctx): void {
       await dependencies();
       await bulkRules(1200, false);
       const last = (await list("mail_rules")).find((x) => x.name === "rule 1199")!;
-      clearSessions();
+      forgetProcessMemory();
       proxy().reset();
       const read = await patiently(() => mailRuleProvider.read!(String(last.id), r({ name: "rule 1199" })));
       expect(read.id).toBe(String(last.id));
@@ -417,18 +417,18 @@ export function providerTests(ctx: () => Ctx): void {
 
     test("a tag that documents carry, or another rule assigns, is kept", async () => {
       const tg = await tagProvider.create!(t());
-      clearSessions(); // destroy is a later operation
+      forgetProcessMemory(); // destroy is a later operation
       const doc = await ctx().api.addDocument("invoice", [Number(tg.id)]);
       await tagProvider.delete!(tg.id, tg.outs);
       expect(await list("tags")).toHaveLength(1);
       await ctx().api.request("PATCH", `/api/documents/${doc.id}/`, { tags: [] });
       const other = await handAccount("other@example.com");
       const foreign = await handRule("theirs", other.id, { assign_tags: [Number(tg.id)] });
-      clearSessions();
+      forgetProcessMemory();
       await tagProvider.delete!(tg.id, tg.outs);
       expect(await list("tags")).toHaveLength(1);
       await ctx().api.request("PATCH", `/api/mail_rules/${foreign.id}/`, { assign_tags: [] });
-      clearSessions();
+      forgetProcessMemory();
       await tagProvider.delete!(tg.id, tg.outs);
       expect(await list("tags")).toEqual([]);
       const left = `paperless-ngx: left tag "email-ingest" (id ${tg.id}) on ${ctx().url} in place: `;
@@ -438,7 +438,7 @@ export function providerTests(ctx: () => Ctx): void {
 
     test("a failed delete names the object and the request", async () => {
       const tg = await tagProvider.create!(t());
-      clearSessions();
+      forgetProcessMemory();
       proxy().inject({ kind: "status", status: 503, times: 100, method: "DELETE" });
       const e = await failure(tagProvider.delete!(tg.id, tg.outs));
       expect(e.message).toBe(`tag "email-ingest": injected fault: 503 (DELETE /api/tags/${tg.id}/ → 503)`);
