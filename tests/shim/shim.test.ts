@@ -50,6 +50,7 @@ test("every registered provider has its type token under the one scheme; the sta
   expect(Object.keys(PROVIDERS).map((k) => dynamicType(k as DynamicKey)).sort()).toEqual([
     "pulumi-nodejs:dynamic/kubernetes:ConfigMapLines",
     "pulumi-nodejs:dynamic/kubernetes:DeploymentMountsPatch",
+    "pulumi-nodejs:dynamic/kubernetes:KubernetesRights",
     "pulumi-nodejs:dynamic/paperless:PaperlessMailAccount",
     "pulumi-nodejs:dynamic/paperless:PaperlessMailRule",
     "pulumi-nodejs:dynamic/paperless:PaperlessTag",
