@@ -2,7 +2,7 @@
 // report. The measurements themselves are the bench's run (`npm test` runs a quick one, N=5,50).
 import { readFileSync } from "fs";
 import { parse as parseYaml } from "yaml";
-import { BUDGETS, budgetProblems, STEPS, table, withSenders, type BenchRun, type Step } from "../../scripts/bench";
+import { BUDGETS, budgetProblems, STEPS, table, withSenders, type BenchRun, type Step } from "./bench";
 import { parseConfig } from "../../core/config";
 import { fromStackFile } from "../../core/stackConfig";
 import { PROD_STACK_FILE } from "../support/prodConfig";

@@ -18,14 +18,14 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
-import { renderArtifacts } from "../core/artifacts";
-import { parseConfig } from "../core/config";
-import { fromStackFile } from "../core/stackConfig";
-import type { EngineStack } from "../tests/e2e/engine";
-import { FLOOR_TYPE, floorStack, paperlessStack, stateBytes } from "../tests/bench/stacks";
-import { dynamicType } from "../providers/dynamic/resource";
-import { startFaultProxy, type FaultProxy } from "../tests/support/faultProxy";
-import { startPaperless, type PaperlessServer } from "../tests/support/paperless/server";
+import { renderArtifacts } from "../../core/artifacts";
+import { parseConfig } from "../../core/config";
+import { fromStackFile } from "../../core/stackConfig";
+import type { EngineStack } from "../e2e/engine";
+import { FLOOR_TYPE, floorStack, paperlessStack, stateBytes } from "./stacks";
+import { dynamicType } from "../../providers/dynamic/resource";
+import { startFaultProxy, type FaultProxy } from "../support/faultProxy";
+import { startPaperless, type PaperlessServer } from "../support/paperless/server";
 
 export const PAPERLESS_VERSION = "3.0.5";
 
