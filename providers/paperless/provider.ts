@@ -428,34 +428,53 @@ export const tagKind: Kind<TagInputs> = {
 // The lifecycle, shared by the three kinds
 
 /**
+ * The name a create gives an object until it has heard back: an object found under it was made by
+ * a create of this stack whose answer never came (a timeout, a killed CLI), so it is the stack's to
+ * finish, never a hand-made one to adopt. It fits paperless's shortest name column (a tag's, 128).
+ */
+export function unfinishedName(name: string): string {
+  const suffix = " (unfinished pulumi create)";
+  return name.slice(0, 128 - suffix.length) + suffix;
+}
+
+/** The object a create should take over: one it left unfinished, else one of the same name (to adopt). */
+async function located<I extends Connection>(s: Session, kind: Kind<I>, news: I): Promise<{ object?: WireObject; unfinished: boolean }> {
+  const objects = await s.list<WireObject>(kind.collection);
+  const unfinished = await kind.find(s, { ...news, name: unfinishedName(news.name) }, objects);
+  return unfinished ? { object: unfinished, unfinished: true } : { object: await kind.find(s, news, objects), unfinished: false };
+}
+
+/**
  * Adopt by name or create; a create that failed in a way that may have landed is looked up again,
- * never re-sent blindly. `former` is set when the object was adopted: it existed before this
- * operation, neither made by an earlier attempt here nor by another resource of it.
+ * never re-sent blindly. A create posts the object under its unfinished name, then renames it.
+ * `former` is set when the object was adopted: it existed before, made neither by a create of this
+ * stack nor by another resource of this operation.
  */
 async function createOrAdopt<I extends Connection>(s: Session, kind: Kind<I>, news: I): Promise<{ obj: WireObject; former?: Former }> {
+  const claim = (id: number) => s.claimed.add(`${kind.collection}${id}`);
   let raced = false;
-  let mayHaveLanded = false;
   for (let attempt = 1; ; attempt++) {
-    const existing = await kind.find(s, news, await s.list<WireObject>(kind.collection));
+    const { object: existing, unfinished } = await located(s, kind, news);
     const body = await kind.toWire(s, news, undefined);
     try {
-      const obj = existing
-        ? await s.write<WireObject>("PATCH", `${kind.collection}${existing.id}/`, body, kind.invalidates)
-        : await s.write<WireObject>("POST", kind.collection, body, kind.invalidates);
-      const key = `${kind.collection}${obj.id}`;
-      const ours = !existing || mayHaveLanded || s.claimed.has(key);
-      s.claimed.add(key);
-      return ours ? { obj } : { obj, former: formerValues(existing, body, kind.secrets) };
+      if (existing) {
+        const ours = unfinished || s.claimed.has(`${kind.collection}${existing.id}`);
+        const obj = await s.write<WireObject>("PATCH", `${kind.collection}${existing.id}/`, body, kind.invalidates);
+        claim(obj.id);
+        return ours ? { obj } : { obj, former: formerValues(existing, body, kind.secrets) };
+      }
+      const made = await s.write<WireObject>("POST", kind.collection, { ...body, name: unfinishedName(news.name) }, kind.invalidates);
+      claim(made.id);
+      return { obj: await s.write<WireObject>("PATCH", `${kind.collection}${made.id}/`, { name: news.name }, kind.invalidates) };
     } catch (e) {
       if (existing || !isPaperlessApiError(e)) throw e;
       // Two resources ensuring one name in parallel (mailboxes sharing a tag): the loser gets a
-      // uniqueness 400. If the name exists now, adopt the winner; otherwise the 400 stands.
+      // uniqueness 400. If the name exists now, take the winner's; otherwise the 400 stands.
       if (e.status === 400 && !raced) {
         raced = true;
-        if (await kind.find(s, news, await s.list<WireObject>(kind.collection))) continue;
+        if ((await located(s, kind, news)).object) continue;
       }
       if (!e.retryable || attempt > s.client.http.retries) throw e;
-      mayHaveLanded = true;
       await sleep(backoffDelay(s.client.http, attempt, e.retryAfterMs));
     }
   }

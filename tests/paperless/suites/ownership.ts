@@ -2,6 +2,7 @@
 // hand to the stack's mail account keeps that account alive, and a hand-built setup the first `up`
 // adopted is handed back as it was, each said on the output. Against the real server.
 import type { Mailbox } from "../../../core/types";
+import { unfinishedName } from "../../../providers/paperless/provider";
 import type { Row } from "../../support/paperless/admin";
 import { prodConfig } from "../../support/prodConfig";
 import type { Ctx } from "../context";
@@ -45,6 +46,24 @@ export function ownershipTests(ctx: () => Ctx): void {
     expect(stderr.lines()).toEqual([`paperless-ngx: left mail account "docs@viktorbarzin.me" (id ${account.id}) on ${ctx().url} in place: `
       + `paperless would delete with it the mail rules on it that this stack did not create: "scanner: invoices" (id ${theirs.id}). `
       + "Move those rules to another mail account or delete them in paperless-ngx, then delete the account there"]);
+  });
+
+  test("a rule a killed create left under its unfinished name is finished as the stack's own: not adopted, and destroy deletes it", async () => {
+    const driver = new ProviderDriver();
+    const desired = resources();
+    await driver.up(desired.filter((d) => !d.name.includes("-rule-"))); // the account and the tag
+    const account = (await list("mail_accounts"))[0]!;
+    const anca = docs.senders.find((s) => s.user === "anca")!;
+    // What the create's POST leaves when its answer never comes (a killed CLI), as tests/stack makes it for real.
+    const left = await ctx().api.post("/api/mail_rules/", { name: unfinishedName(anca.ruleName), account: account.id,
+      owner: ctx().userId("anca"), filter_from: anca.address });
+    await driver.up(desired);
+    expect((await list("mail_rules")).filter((r) => r.id === left.id).map((r) => r.name)).toEqual([anca.ruleName]);
+    expect(await list("mail_rules")).toHaveLength(docs.senders.length);
+    expect(driver.state.get(`docs-rule-${anca.address}`)!.outs).not.toHaveProperty("adopted");
+    await driver.destroy();
+    expect([await list("mail_accounts"), await list("mail_rules"), await list("tags")]).toEqual([[], [], []]);
+    expect(stderr.lines()).toEqual([]);
   });
 
   test("a hand-built setup adopted by the first up, then changed by a later up, is handed back by destroy as it was", async () => {
