@@ -40,7 +40,7 @@ const mounts = new SieveMounts("mailserver", {
 
 const fetch = new MailFetchTrigger("paperless-fetch", {
   paperless,
-  kube,
+  accounts: ingests.map(({ mailbox }) => mailbox.accountName),
   rulesFingerprint: pulumi.all(ingests.map(({ ingest }) => ingest.rulesFingerprint)).apply((prints) => prints.join(",")),
 }, { dependsOn: [...ingests.map(({ ingest }) => ingest.paperless), ...Object.values(mounts.ready)] });
 

@@ -1,20 +1,17 @@
-// Optional: run paperless's mail fetcher right after the rules change instead of waiting for
-// the 10-minute schedule. Always as the paperless user: a root run leaves root-owned files
-// the consumer (uid 1000) cannot read. One run serves every mailbox: the fetcher polls all
-// mail accounts.
-import * as command from "@pulumi/command";
+// Optional: have paperless fetch mail right after the rules change instead of at its next
+// scheduled run (every 10 minutes by default). Through paperless's API, as the stack's API token:
+// one fetch per mail account of the stack, then a wait until paperless shows it finished
+// (providers/paperless/mailFetch.ts).
 import * as pulumi from "@pulumi/pulumi";
-import { kubectlEnvironment, kubectlExec, kubectlScript, KubeTarget, podTarget } from "../core/kubectlCommands";
 import type { PaperlessSettings } from "../core/types";
-
-export const MAIL_FETCHER = ["s6-setuidgid", "paperless", "python3", "manage.py", "mail_fetcher"] as const;
+import { PaperlessMailFetch } from "../providers/paperless/resources";
 
 export interface MailFetchTriggerArgs {
   paperless: PaperlessSettings;
+  /** The stack's paperless mail accounts, by name: one per ingest mailbox. */
+  accounts: readonly string[];
   /** Changes exactly when some paperless rule changes; the fetch re-runs only then. */
   rulesFingerprint: pulumi.Input<string>;
-  /** The cluster (components/kubernetesConnection.ts). */
-  kube: KubeTarget;
 }
 
 export class MailFetchTrigger extends pulumi.ComponentResource {
@@ -26,10 +23,10 @@ export class MailFetchTrigger extends pulumi.ComponentResource {
     const { paperless } = args;
     this.enabled = paperless.fetchAfterChange;
     if (this.enabled) {
-      new command.local.Command(name, {
-        create: kubectlScript(kubectlExec(podTarget(args.kube, paperless), MAIL_FETCHER)),
-        environment: pulumi.secret(kubectlEnvironment(args.kube)),
-        triggers: [args.rulesFingerprint],
+      new PaperlessMailFetch(name, {
+        url: paperless.url,
+        accounts: [...args.accounts],
+        rulesFingerprint: args.rulesFingerprint,
         // Passed on explicitly: the fetch must wait for the rules and mailboxes the caller made it depend on.
       }, { parent: this, ...(opts?.dependsOn ? { dependsOn: opts.dependsOn } : {}) });
     }

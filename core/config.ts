@@ -94,9 +94,6 @@ const paperlessSchema = z.strictObject({
       message: "holds a user name or password (masked here): give paperless's API token with "
         + "`pulumi config set --secret paperlessToken <token>` (or PAPERLESS_API_TOKEN) and remove it from the URL",
     }),
-  namespace: namespace.default("paperless-ngx"),
-  deployment: deployment.default("paperless-ngx"),
-  container: container.default("paperless-ngx"),
   fetchAfterChange: z.boolean().default(false),
 });
 
@@ -151,10 +148,22 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
+// Keys earlier versions of the program read, and why they are gone: a stack file that still has
+// one is told what to delete instead of seeing a bare "unknown key".
+const FETCH_BY_API = "no longer used: the fetch after a change goes through paperless's API, not kubectl exec into its pod; delete this key";
+const RETIRED_KEYS: Readonly<Record<string, string>> = {
+  "paperless.namespace": FETCH_BY_API,
+  "paperless.deployment": FETCH_BY_API,
+  "paperless.container": FETCH_BY_API,
+};
+
 function describeIssue(raw: unknown, issue: z.core.$ZodIssue): string[] {
   const where = formatPath(issue.path);
   if (issue.code === "unrecognized_keys") {
-    return issue.keys.map((k) => `${formatPath([...issue.path, k])}: unknown key (check the spelling)`);
+    return issue.keys.map((k) => {
+      const at = formatPath([...issue.path, k]);
+      return `${at}: ${RETIRED_KEYS[at] ?? "unknown key (check the spelling)"}`;
+    });
   }
   const value = valueAt(raw, issue.path);
   if (issue.code === "invalid_type") {

@@ -43,11 +43,12 @@ export interface KubeRight {
   readonly why: string;
 }
 
-export function kubernetesRules(config: Pick<IngestConfig, "mailboxes" | "mailserver" | "paperless">): KubeRule[] {
-  const { mailserver, paperless } = config;
+export function kubernetesRules(config: Pick<IngestConfig, "mailboxes" | "mailserver">): KubeRule[] {
+  const { mailserver } = config;
   const namespace = mailserver.namespace;
   const sieves = config.mailboxes.map((m) => sieveMount(m, mailserver).configMapName);
-  const rules: KubeRule[] = [
+  // Nothing in paperless's namespace: the fetch after a change goes through paperless's API.
+  return [
     {
       namespace, apiGroup: "", resource: "configmaps", names: [mailserver.configMap],
       uses: { up: ["get", "update"], destroy: ["get", "update"], doctor: ["get"] },
@@ -77,16 +78,6 @@ export function kubernetesRules(config: Pick<IngestConfig, "mailboxes" | "mailse
       why: "`kubectl exec`: the installed-sieve check, the Processed folder, the sieve removal at destroy",
     },
   ];
-  if (paperless.fetchAfterChange) {
-    const why = "paperless.fetchAfterChange: `kubectl exec deploy/…` runs the paperless mail fetcher";
-    const upOnly = (verb: string) => ({ up: [verb], destroy: [], doctor: [] });
-    rules.push(
-      { namespace: paperless.namespace, apiGroup: "apps", resource: "deployments", names: [paperless.deployment], uses: upOnly("get"), why },
-      { namespace: paperless.namespace, apiGroup: "", resource: "pods", uses: upOnly("list"), why },
-      { namespace: paperless.namespace, apiGroup: "", resource: "pods/exec", uses: upOnly("create"), why },
-    );
-  }
-  return rules;
 }
 
 /** The single rights a use needs, one per verb and named object. */

@@ -65,10 +65,7 @@ export interface MailserverSettings {
 /** Where paperless-ngx runs. The API token is a secret and is not part of this type. */
 export interface PaperlessSettings {
   readonly url: string;
-  readonly namespace: string;
-  readonly deployment: string;
-  readonly container: string;
-  /** Run the mail fetcher (as the paperless user) after the rules change. */
+  /** Ask paperless (through its API) to fetch mail after the rules change, and wait for it. */
   readonly fetchAfterChange: boolean;
 }
 

@@ -8,6 +8,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { configMapLinesProvider } from "../kubernetes/configMapLines";
 import { deploymentMountsProvider } from "../kubernetes/deploymentMounts";
 import { kubernetesRightsProvider } from "../kubernetes/kubernetesRights";
+import { mailFetchProvider } from "../paperless/mailFetchProvider";
 import { mailAccountProvider, mailRuleProvider, tagProvider } from "../paperless/provider";
 import { randomTextProvider } from "../random/randomText";
 import { vaultWritePreflightProvider } from "../vault/vaultPreflight";
@@ -19,6 +20,7 @@ export const PROVIDERS = {
   "kubernetes:DeploymentMountsPatch": () => deploymentMountsProvider(),
   "kubernetes:KubernetesRights": () => kubernetesRightsProvider(),
   "paperless:PaperlessMailAccount": () => mailAccountProvider,
+  "paperless:PaperlessMailFetch": () => mailFetchProvider(),
   "paperless:PaperlessMailRule": () => packedProvider(mailRuleProvider, PACKED_KINDS["paperless:PaperlessMailRule"]!),
   "paperless:PaperlessTag": () => tagProvider,
   "random:RandomText": () => randomTextProvider,

@@ -184,16 +184,24 @@ function messageOf(e: unknown): string {
   return typeof m === "string" && m !== "" ? m : String(e);
 }
 
-async function guard<I extends Connection, T>(kind: Kind<I>, inputs: I, source: TokenSource | undefined, action: () => Promise<T>): Promise<T> {
+/**
+ * Runs `action` on the session of `url` with the operation's token, once that token is known to
+ * be a superuser's. What fails is named `what` and gets its remedy; neither the token nor
+ * `secrets` ever shows.
+ */
+export async function withSuperuserSession<T>(creds: Credentials, what: string, url: string, secrets: readonly unknown[],
+  action: (s: Session) => Promise<T>): Promise<T> {
+  const current = creds.current();
   try {
-    return await action();
+    const source = creds.require();
+    const s = session(url, source.token);
+    await requireSuperuser(s, describeSource(source));
+    return await action(s);
   } catch (e) {
-    const secrets = [source?.token, ...kind.secrets.map((f) => (inputs as Record<string, unknown>)[f])];
-    const what = `${kind.label} ${JSON.stringify(inputs.name)}`;
     const message = isPaperlessApiError(e)
-      ? `${what}: ${e.detail} (${e.method} ${e.path} → ${e.status ?? "no response"})${remedy(e, inputs.url, source)}`
+      ? `${what}: ${e.detail} (${e.method} ${e.path} → ${e.status ?? "no response"})${remedy(e, url, current)}`
       : `${what}: ${messageOf(e)}`;
-    const err = new Error(redact(message, secrets));
+    const err = new Error(redact(message, [current?.token, ...secrets]));
     // The original stack would repeat the unredacted message.
     err.stack = `${err.name}: ${err.message}`;
     throw err;
@@ -500,7 +508,9 @@ async function handBack<I extends Connection>(s: Session, kind: Kind<I>, id: str
  * provider's, so `paperless-mail-ingest:paperlessToken`), else the environment. Never an input:
  * a rotated token is no diff, and no operation needs one from the state.
  */
-function credentials() {
+export type Credentials = ReturnType<typeof credentials>;
+
+export function credentials() {
   // In the process memory, like the sessions: the token `configure` got serves every kind's
   // provider for the rest of the operation.
   const configured = () => remembered<{ token?: string }>("paperless token", () => ({}));
@@ -528,18 +538,9 @@ function credentials() {
 
 export function makeProvider<I extends Connection>(kind: Kind<I>): pulumi.dynamic.ResourceProvider {
   const creds = credentials();
-  /**
-   * Runs `action` on the session of `inputs.url` with the current token, once that token is known
-   * to be a superuser's; errors name the object and never show a secret.
-   */
-  const withSession = <T>(inputs: I, action: (s: Session) => Promise<T>): Promise<T> => {
-    return guard(kind, inputs, creds.current(), async () => {
-      const source = creds.require();
-      const s = session(inputs.url, source.token);
-      await requireSuperuser(s, describeSource(source));
-      return action(s);
-    });
-  };
+  const withSession = <T>(inputs: I, action: (s: Session) => Promise<T>): Promise<T> =>
+    withSuperuserSession(creds, `${kind.label} ${JSON.stringify(inputs.name)}`, inputs.url,
+      kind.secrets.map((f) => (inputs as Record<string, unknown>)[f]), action);
   return {
     configure: (req) => creds.configure(req),
 

@@ -2,6 +2,7 @@
 // outputs, so no caller can forget them.
 import * as pulumi from "@pulumi/pulumi";
 import type { MailAccountPlan, MailRulePlan } from "../../core/paperlessPlan";
+import type { MailFetchInputs } from "./mailFetchProvider";
 import { DynamicResource } from "../dynamic/resource";
 import type { Former } from "./adoption";
 import { SECRET_OUTPUTS } from "./provider";
@@ -14,6 +15,7 @@ interface ConnectionArgs {
 export type MailAccountArgs = ConnectionArgs & Inputs<MailAccountPlan> & { password: pulumi.Input<string> };
 export type MailRuleArgs = ConnectionArgs & Inputs<MailRulePlan>;
 export type TagArgs = ConnectionArgs & { name: pulumi.Input<string> };
+export type MailFetchArgs = Inputs<MailFetchInputs>;
 
 /** Their type tokens' module before the one scheme of providers/dynamic/resource.ts. */
 const FORMER = "pulumi-nodejs:dynamic/paperless";
@@ -50,5 +52,12 @@ export class PaperlessTag extends DynamicResource {
   declare readonly adopted: pulumi.Output<Former | undefined>;
   constructor(name: string, args: TagArgs, opts?: pulumi.CustomResourceOptions) {
     super("paperless:PaperlessTag", name, { ...args, ...OUTPUTS }, withSecrets(opts), [`${FORMER}:Tag`]);
+  }
+}
+
+/** Asks paperless to fetch the accounts' mail when created and whenever its inputs change (mailFetchProvider.ts). */
+export class PaperlessMailFetch extends DynamicResource {
+  constructor(name: string, args: MailFetchArgs, opts?: pulumi.CustomResourceOptions) {
+    super("paperless:PaperlessMailFetch", name, { ...args }, opts, []);
   }
 }

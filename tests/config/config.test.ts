@@ -301,12 +301,9 @@ describe("hostile configs", () => {
 
     it.each([
       ["mailserver.namespace", (r: any) => (r.mailserver.namespace = "n".repeat(64)), "namespace name: it must be a DNS label (RFC 1123): at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit (it has 64)"],
-      ["paperless.namespace", (r: any) => (r.paperless.namespace = "Paperless"), "namespace name: it must be a DNS label (RFC 1123): at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit"],
       ["mailserver.container", (r: any) => (r.mailserver.container = "c".repeat(64)), "container name: it must be a DNS label (RFC 1123): at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit (it has 64)"],
-      ["paperless.container", (r: any) => (r.paperless.container = "c".repeat(64)), "container name: it must be a DNS label (RFC 1123): at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit (it has 64)"],
       ["mailserver.configMap", (r: any) => (r.mailserver.configMap = "mailserver..config"), "ConfigMap name: it must be a DNS subdomain (RFC 1123): at most 253 characters, lower-case letters, digits, '-' and '.', each part between dots starting and ending with a letter or digit"],
       ["mailserver.accountsKey", (r: any) => (r.mailserver.accountsKey = "k".repeat(254)), "ConfigMap key: it must be a ConfigMap key: at most 253 letters, digits, '-', '_' and '.', not '.' or '..' (it has 254)"],
-      ["paperless.deployment", (r: any) => (r.paperless.deployment = "d".repeat(254)), "Deployment name: it must be a DNS subdomain (RFC 1123): at most 253 characters, lower-case letters, digits, '-' and '.', each part between dots starting and ending with a letter or digit (it has 254)"],
     ])("refuses an invalid %s with the Kubernetes rule it breaks", (where, mutate, rule) => {
       const raw = base();
       mutate(raw);

@@ -1,9 +1,12 @@
 // The paperless half of the Pulumi program, as the E2E runs it inline: the stack config read and
-// validated by components/programConfig.ts, one components/paperlessMailbox.ts per mailbox.
+// validated by components/programConfig.ts, one components/paperlessMailbox.ts per mailbox, and
+// the fetch after a change (components/mailFetchTrigger.ts) wired as index.ts wires it.
 // The mailserver and Vault halves are left out: their providers (Kubernetes, Vault) cannot be
 // built from Go modules here.
+import * as pulumi from "@pulumi/pulumi";
 import type { PulumiFn } from "@pulumi/pulumi/automation";
 import { mailboxResourceName } from "../../core/names";
+import { MailFetchTrigger } from "../../components/mailFetchTrigger";
 import { PaperlessMailbox } from "../../components/paperlessMailbox";
 import { readProgramConfig } from "../../components/programConfig";
 
@@ -11,7 +14,7 @@ export const paperlessProgram: PulumiFn = async () => {
   const { config, mailboxPassword } = readProgramConfig();
   const ruleIds: Record<string, unknown> = {};
   const keptAtDestroy: Record<string, unknown> = {};
-  for (const mailbox of config.mailboxes) {
+  const boxes = config.mailboxes.map((mailbox) => {
     // In production an absent password is generated into Vault; the E2E sets every one.
     const password = mailboxPassword(mailbox.address);
     if (!password) throw new Error(`mailboxPasswords.${mailbox.address}: not set in the E2E stack`);
@@ -20,6 +23,12 @@ export const paperlessProgram: PulumiFn = async () => {
     });
     ruleIds[mailbox.address] = box.ruleIds;
     keptAtDestroy[mailbox.address] = box.keptAtDestroy;
-  }
+    return box;
+  });
+  new MailFetchTrigger("paperless-fetch", {
+    paperless: config.paperless,
+    accounts: config.mailboxes.map((m) => m.accountName),
+    rulesFingerprint: pulumi.all(boxes.map((b) => b.rulesFingerprint)).apply((prints) => prints.join(",")),
+  }, { dependsOn: boxes });
   return { ruleIds, keptAtDestroy };
 };

@@ -148,20 +148,19 @@ describe("mailserver side of the production stack (mocks)", () => {
   });
 
   it("triggers no fetch in production (fetchAfterChange: false)", () => {
-    expect(run.all.filter((r) => r.type === COMMAND && r.name === "paperless-fetch")).toEqual([]);
+    expect(run.all.filter((r) => r.name === "paperless-fetch" && r.type !== "paperless-mail-ingest:paperless:MailFetchTrigger")).toEqual([]);
   });
 });
 
 describe("the cluster, given once (kubernetes:kubeconfig / kubernetes:context)", () => {
   it("a kubeconfig path and context reach the provider, the ConfigMap editor, the preflight and every kubectl command", async () => {
-    const run = await up({ "kubernetes:kubeconfig": "/etc/kube/prod.yaml", "kubernetes:context": "prod",
-      "paperless-mail-ingest:paperless": { ...config.paperless, fetchAfterChange: true } });
+    const run = await up({ "kubernetes:kubeconfig": "/etc/kube/prod.yaml", "kubernetes:context": "prod" });
     expect(run.find("pulumi:providers:kubernetes", "mailserver-cluster").inputs).toMatchObject({ kubeconfig: "/etc/kube/prod.yaml", context: "prod" });
     const cluster = { kubeconfigPath: "/etc/kube/prod.yaml", kubeconfigText: "", context: "prod" };
     expect(run.find(LINES, `${DOCS}-account-line`).inputs).toMatchObject({ cluster });
     expect(run.find(LINES, `${DOCS}-alias-line`).inputs).toMatchObject({ cluster });
     expect(run.find(MOUNTS, "mailserver").inputs).toMatchObject({ cluster });
-    for (const name of [`${DOCS}-uninstall`, `${DOCS}-ready`, "paperless-fetch"]) {
+    for (const name of [`${DOCS}-uninstall`, `${DOCS}-ready`]) {
       const c = run.find(COMMAND, name);
       expect(c.inputs!.environment).toEqual({ KUBECONFIG: "/etc/kube/prod.yaml" });
       expect(`${c.inputs!.create ?? ""}${c.inputs!.delete ?? ""}`).toContain("kubectl --context 'prod' -n ");
@@ -181,23 +180,39 @@ describe("the cluster, given once (kubernetes:kubeconfig / kubernetes:context)",
   });
 
   it("absent, leaves kubectl and the provider on the default kubeconfig and its current context", async () => {
-    const run = await up({ "paperless-mail-ingest:paperless": { ...config.paperless, fetchAfterChange: true } });
+    const run = await up();
     expect(run.find(LINES, `${DOCS}-account-line`).inputs).toMatchObject({ cluster: { kubeconfigPath: "", kubeconfigText: "", context: "" } });
-    expect(run.find(COMMAND, "paperless-fetch").inputs!.environment).toEqual({});
-    expect(run.find(COMMAND, "paperless-fetch").inputs!.create).toContain(
-      "kubectl -n 'paperless-ngx' exec deploy/'paperless-ngx' -c 'paperless-ngx' -- 's6-setuidgid' 'paperless' 'python3' 'manage.py' 'mail_fetcher'");
+    expect(run.find(COMMAND, `${DOCS}-ready`).inputs!.environment).toEqual({});
     expect(run.find("pulumi:providers:kubernetes", "mailserver-cluster").inputs).not.toHaveProperty("kubeconfig");
   });
 });
 
 describe("mail fetch trigger (fetchAfterChange: true)", () => {
-  it("runs once for the program, after every mailbox's rules and readiness, re-run only by the rules' fingerprint", async () => {
+  const FETCH = "pulumi-nodejs:dynamic/paperless:PaperlessMailFetch";
+
+  it("asks paperless's API to fetch every mail account of the stack, after every mailbox's rules and readiness, re-run only by the rules' fingerprint", async () => {
     const run = await up({ "paperless-mail-ingest:paperless": { ...config.paperless, fetchAfterChange: true } });
-    const fetch = run.find(COMMAND, "paperless-fetch");
-    expect(fetch.inputs!.delete).toBeUndefined();
-    expect(fetch.inputs!.triggers).toHaveLength(1);
+    const fetch = run.find(FETCH, "paperless-fetch");
+    expect(fetch.inputs).toEqual({
+      url: config.paperless.url,
+      accounts: [mailbox.accountName],
+      rulesFingerprint: expect.stringMatching(/^[0-9a-f]{64}$/),
+      __provider: expect.any(String),
+    });
     expect(fetch.dependsOn).toEqual(expect.arrayContaining([
       keyOf({ type: "paperless-mail-ingest:paperless:PaperlessMailbox", name: DOCS }), keyOf({ type: COMMAND, name: `${DOCS}-ready` }),
     ]));
+    // Nothing of it runs kubectl: no command of the program reaches into paperless's namespace.
+    expect(run.all.filter((r) => r.type === COMMAND).map((r) => `${r.inputs!.create ?? ""}${r.inputs!.delete ?? ""}`).join("\n")).not.toMatch(/paperless-ngx|mail_fetcher/);
+  });
+
+  it("the fingerprint moves with a rule's declared state, and only then", async () => {
+    const fingerprint = async (extra: Config) => (await up({ "paperless-mail-ingest:paperless": { ...config.paperless, fetchAfterChange: true }, ...extra }))
+      .find(FETCH, "paperless-fetch").inputs!.rulesFingerprint;
+    const prod = prodStack()["paperless-mail-ingest:mailboxes"] as { senders: { user: string }[] }[];
+    const moved = structuredClone(prod);
+    moved[0]!.senders[0]!.user = "emo";
+    expect(await fingerprint({})).toBe(await fingerprint({}));
+    expect(await fingerprint({ "paperless-mail-ingest:mailboxes": moved })).not.toBe(await fingerprint({}));
   });
 });

@@ -32,9 +32,9 @@ describe("the Kubernetes Role", () => {
     expect(docs.map((d) => `${d.kind} ${d.metadata.namespace}/${d.metadata.name}`)).toEqual(["Role mailserver/paperless-mail-ingest"]);
     const names = docs[0].rules.flatMap((r: { resourceNames?: string[] }) => r.resourceNames ?? []);
     expect(names).toEqual(["mailserver.config", "mailserver-sieve-docs-at-viktorbarzin.me", "mailserver-sieve-receipts-at-viktorbarzin.me", "mailserver"]);
-    // The optional fetch runs in paperless's namespace: a Role there only when it is on.
+    // The optional fetch goes through paperless's API: no Role in paperless's namespace.
     const fetching = { ...config, paperless: { ...config.paperless, fetchAfterChange: true } };
-    expect(parseAllDocuments(kubernetesRole(fetching)).map((d) => d.toJS()?.metadata?.namespace).filter(Boolean)).toEqual(["mailserver", "paperless-ngx"]);
+    expect(parseAllDocuments(kubernetesRole(fetching)).map((d) => d.toJS()?.metadata?.namespace).filter(Boolean)).toEqual(["mailserver"]);
   });
 
   it("grants up's verbs, which hold destroy's and the doctor's (read-only, plus exec in the mailserver)", () => {

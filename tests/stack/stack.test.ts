@@ -186,7 +186,7 @@ async function exactlyOneOfEach(): Promise<void> {
 
 beforeAll(async () => {
   const started = Date.now();
-  [cluster, paperless] = await Promise.all([startCluster(), startPaperless("3.0.5", { users: ["root", "anca", "emo"] })]);
+  [cluster, paperless] = await Promise.all([startCluster(), startPaperless("3.0.5", { users: ["root", "anca", "emo"], worker: true })]);
   api = admin(paperless);
   paperlessProxy = await startFaultProxy(paperless.url);
   objects = await cluster.installProductionObjects();
@@ -291,8 +291,9 @@ describe("the whole program through the real CLI", () => {
     expect(changed(preview)).toEqual(expect.arrayContaining([
       "update kubernetes:core/v1:ConfigMap::docs-at-viktorbarzin.me",
       "create pulumi-nodejs:dynamic/paperless:PaperlessMailRule::docs-at-viktorbarzin.me-rule-anca.work@example.com",
+      "update pulumi-nodejs:dynamic/paperless:PaperlessMailFetch::paperless-fetch",
     ]));
-    expect(changed(preview).filter((c) => !/Command::/.test(c))).toHaveLength(2);
+    expect(changed(preview).filter((c) => !/Command::/.test(c))).toHaveLength(3);
     await apply("up adding a sender");
     const pod = await mailserverPod();
     expect(pod.name).not.toBe(podBefore);
@@ -302,16 +303,26 @@ describe("the whole program through the real CLI", () => {
     expect(await documents()).toContainEqual({ title: "Payslip", owner: paperless.users.anca!.id, tags: ["email-ingest"] });
   });
 
-  test("4. changing an owner updates one rule; removing a sender deletes its rule and their mail is then discarded", async () => {
+  test("4. changing an owner updates one rule, and the program has paperless fetch (fetchAfterChange): mail waiting in INBOX is filed when up ends; removing a sender deletes its rule and their mail is then discarded", async () => {
+    const waiting = await forward(ANCA, DOCS, "Waiting for a fetch");
+    expect(waiting.stored).toEqual([`${DOCS}:INBOX`]);
     mailboxes[0]!.senders.find((s) => s.address === "anca.work@example.com")!.user = "emo";
     const owner = await apply();
-    expect(changed(owner).filter((c) => !/Command::/.test(c)))
-      .toEqual(["update pulumi-nodejs:dynamic/paperless:PaperlessMailRule::docs-at-viktorbarzin.me-rule-anca.work@example.com"]);
+    expect(changed(owner).filter((c) => !/Command::/.test(c))).toEqual([
+      "update pulumi-nodejs:dynamic/paperless:PaperlessMailFetch::paperless-fetch",
+      "update pulumi-nodejs:dynamic/paperless:PaperlessMailRule::docs-at-viktorbarzin.me-rule-anca.work@example.com",
+    ]);
+    // No fetch by hand: the program's own, through paperless's API, filed it before up ended.
+    expect(await documents()).toContainEqual({ title: "Waiting for a fetch", owner: paperless.users.anca!.id, tags: ["email-ingest"] });
+    // paperless moves the mail once its documents are filed (docs/paperless-api.md, Fetching mail).
+    await eventually("paperless to move the fetched mail to Processed", async () =>
+      ((await mailserverPod()).server.locate(waiting.id)[0] === `${DOCS}:Processed` ? true : undefined));
     mailboxes[0]!.senders = mailboxes[0]!.senders.filter((s) => s.address !== "anca.work@example.com");
     const removed = await apply();
     expect(changed(removed).filter((c) => !/Command::/.test(c))).toEqual([
       "delete pulumi-nodejs:dynamic/paperless:PaperlessMailRule::docs-at-viktorbarzin.me-rule-anca.work@example.com",
       "update kubernetes:core/v1:ConfigMap::docs-at-viktorbarzin.me",
+      "update pulumi-nodejs:dynamic/paperless:PaperlessMailFetch::paperless-fetch",
     ].sort());
     const mail = await forward("anca.work@example.com", DOCS, "After removal");
     expect(mail.stored).toEqual([]);

@@ -34,6 +34,8 @@ export interface Fault {
   readonly delayMs?: number;
   /** Runs before the request goes on (or gets its fault): what another client does just then. */
   readonly before?: () => Promise<void>;
+  /** pass, slow: headers set on the server's answer (`{"x-version": "2.13.5"}`: an older server's announcement). */
+  readonly answerHeaders?: Readonly<Record<string, string>>;
 }
 
 export interface ProxiedRequest {
@@ -144,7 +146,7 @@ export async function startFaultProxy(targetUrl: string, opts: { ca?: Buffer } =
       if (!fault || fault.kind === "slow" || fault.kind === "pass") {
         const answer = await forward(target, req, body, opts.ca);
         if (fault?.kind === "slow") await new Promise((r) => setTimeout(r, fault.delayMs ?? 1000));
-        res.writeHead(answer.status, answer.headers).end(answer.body);
+        res.writeHead(answer.status, { ...answer.headers, ...fault?.answerHeaders }).end(answer.body);
         return;
       }
       if (fault.landed) await forward(target, req, body, opts.ca);

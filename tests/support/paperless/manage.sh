@@ -3,7 +3,8 @@
 # Usage: manage.sh <install dir> <instance dir> <manage.py args…>
 #   install dir   what scripts/setup-paperless.sh made: venv/, src/ (the release source)
 #   instance dir  data/ (db.sqlite3), media/, consume/, static/, nltk/ — created if missing
-# The server itself is `manage.sh <install> <instance> runserver 127.0.0.1:<port> --noreload`.
+# The server itself is `manage.sh <install> <instance> runserver 127.0.0.1:<port> --noreload`;
+# `manage.sh <install> <instance> celery <args…>` runs Celery (its worker) in the same environment.
 set -euo pipefail
 install=${1:?usage: manage.sh <install dir> <instance dir> <args…>}
 instance=${2:?usage: manage.sh <install dir> <instance dir> <args…>}
@@ -24,7 +25,14 @@ export PAPERLESS_CHANNELS_BACKEND=channels.layers.InMemoryChannelLayer
 export PAPERLESS_THUMBNAIL_FONT_NAME=/usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf
 # Never a paperless.conf of the host (/etc/paperless.conf would be read otherwise).
 export PAPERLESS_CONFIGURATION_PATH=/dev/null
-export PYTHONPATH=$here DJANGO_SETTINGS_MODULE=pmi_test_settings
+# PMI_SETTINGS: pmi_worker_settings for a server and its worker (server.ts, `worker: true`).
+export PYTHONPATH=$here DJANGO_SETTINGS_MODULE=${PMI_SETTINGS:-pmi_test_settings}
 export PYTHONDONTWRITEBYTECODE=1
+# The server, manage.py and a worker share one SQLite file: wait for a lock rather than fail.
+export PAPERLESS_DB_TIMEOUT=30
 cd "$install/src/src"
+if [ "${1:-}" = celery ]; then
+  shift
+  exec "$install/venv/bin/python" -m celery --app paperless "$@"
+fi
 exec "$install/venv/bin/python" manage.py "$@"

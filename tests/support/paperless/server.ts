@@ -1,7 +1,8 @@
 // A real paperless-ngx on loopback for the tests: the release source and venv that
 // scripts/setup-paperless.sh installed, a copy of its migrated template database, users and API
-// tokens made with manage.py, and `manage.py runserver`. Everything runs through manage.sh, so
-// the server, `manage()` and `mailFetcher()` share one environment.
+// tokens made with manage.py, and `manage.py runserver`, optionally with a Celery worker. Everything
+// runs through manage.sh, so the server, its worker, `manage()` and `mailFetcher()` share one
+// environment.
 import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -38,6 +39,8 @@ export interface PaperlessServer {
   manage(args: readonly string[]): Promise<ManageResult>;
   /** The real `manage.py mail_fetcher`, with Celery eager (tests/support/paperless/pmi_test_settings.py). */
   mailFetcher(): Promise<ManageResult>;
+  /** The server's Celery worker, when started with `worker: true`. */
+  readonly worker: Worker | undefined;
   /** The server's log so far (for failure messages). */
   log(): string;
   stop(): Promise<void>;
@@ -46,12 +49,29 @@ export interface PaperlessServer {
 export interface StartOptions {
   /** Plain users to create besides the superuser `admin` (default: none). */
   readonly users?: readonly string[];
+  /**
+   * Run a Celery worker beside the server, the broker in files (default false). Tasks the server
+   * queues (a fetch asked for with `POST /api/mail_accounts/{id}/process/`) then go through the
+   * broker to the worker, and paperless records them as in production; without a worker, Celery
+   * runs each task inside the request that queued it, and 3.x records no task for it.
+   */
+  readonly worker?: boolean;
+}
+
+export interface Worker {
+  /** Stops the worker (SIGTERM): queued tasks then wait, as with a dead worker in production. */
+  stop(): Promise<void>;
+  /** Starts it again (a no-op while it runs); resolves once it takes tasks. */
+  start(): Promise<void>;
+  /** The worker's log so far. */
+  log(): string;
 }
 
 const ROOT = join(__dirname, "..", "..", "..");
 const MANAGE_SH = join(__dirname, "manage.sh");
 const SETUP = "bash scripts/setup-paperless.sh";
 const READY_TIMEOUT_MS = 180_000;
+const WORKER_READY_TIMEOUT_MS = 120_000;
 
 /** The install dir of a version, from the setup script's own cache check; throws naming the setup command. */
 export function paperlessInstallDir(version: PaperlessVersion): string {
@@ -123,6 +143,43 @@ async function waitReady(url: string, token: string, child: ChildProcess, log: (
   throw new Error(`paperless-ngx did not answer at ${url} within ${READY_TIMEOUT_MS / 1000} s:\n${log().slice(-4000)}`);
 }
 
+/** A Celery worker of the instance, logging to `<dir>/worker.log`; `env` names its broker. */
+function celeryWorker(install: string, dir: string, env: Record<string, string>): Worker {
+  const logFile = join(dir, "worker.log");
+  const log = () => { try { return readFileSync(logFile, "utf8"); } catch { return ""; } };
+  let child: ChildProcess | undefined;
+  const stop = async () => {
+    const c = child;
+    child = undefined;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    c.kill("SIGTERM");
+    const killer = setTimeout(() => c.kill("SIGKILL"), 10_000);
+    await exited(c);
+    clearTimeout(killer);
+  };
+  const start = async () => {
+    if (child && child.exitCode === null && child.signalCode === null) return;
+    const from = log().length;
+    const fd = openSync(logFile, "a");
+    // No mingle, gossip or heartbeat: they talk to other workers over broadcast, and there are none.
+    const c = spawn("bash", [MANAGE_SH, install, dir, "celery", "worker", "--loglevel", "INFO", "--without-mingle", "--without-gossip", "--without-heartbeat"], {
+      stdio: ["ignore", fd, fd], env: { ...process.env, ...env },
+    });
+    closeSync(fd);
+    child = c;
+    const deadline = Date.now() + WORKER_READY_TIMEOUT_MS;
+    while (!/ ready\.?\s*$/m.test(log().slice(from))) {
+      if (c.exitCode !== null || c.signalCode !== null) throw new Error(`the paperless Celery worker exited before it was ready:\n${log().slice(-4000)}`);
+      if (Date.now() > deadline) {
+        await stop();
+        throw new Error(`the paperless Celery worker was not ready within ${WORKER_READY_TIMEOUT_MS / 1000} s:\n${log().slice(-4000)}`);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  };
+  return { stop, start, log };
+}
+
 /** Starts a paperless-ngx of `version` on a free loopback port, from a copy of the template database. */
 export async function startPaperless(version: PaperlessVersion, opts: StartOptions = {}): Promise<PaperlessServer> {
   const install = paperlessInstallDir(version);
@@ -134,14 +191,19 @@ export async function startPaperless(version: PaperlessVersion, opts: StartOptio
 
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
+  // The server and its worker share the broker; manage() and mailFetcher() keep Celery eager.
+  const brokerEnv: Record<string, string> = opts.worker ? { PMI_SETTINGS: "pmi_worker_settings", PMI_CELERY_BROKER_DIR: join(dir, "broker") } : {};
+  for (const d of opts.worker ? ["queue", "control", "results"] : []) mkdirSync(join(dir, "broker", d), { recursive: true });
+  const worker = opts.worker ? celeryWorker(install, dir, brokerEnv) : undefined;
   // Users are made while the server starts: both take a Django start-up, and they share only the database.
   const seeding = run(install, dir, ["shell", "-c", SEED_USERS], { PMI_USERS: JSON.stringify(opts.users ?? []) });
   const fd = openSync(logFile, "a");
   const child = spawn("bash", [MANAGE_SH, install, dir, "runserver", `127.0.0.1:${port}`, "--noreload"], {
-    stdio: ["ignore", fd, fd],
+    stdio: ["ignore", fd, fd], env: { ...process.env, ...brokerEnv },
   });
   closeSync(fd);
   const stop = async () => {
+    await worker?.stop();
     if (child.exitCode === null && child.signalCode === null) {
       child.kill("SIGTERM");
       const killer = setTimeout(() => child.kill("SIGKILL"), 5000);
@@ -155,9 +217,9 @@ export async function startPaperless(version: PaperlessVersion, opts: StartOptio
     const line = seeded.stdout.split("\n").find((l) => l.startsWith("PMI_SEED "));
     if (!line) throw new Error(`seeding users printed no result:\n${seeded.stdout}\n${seeded.stderr}`);
     const { token, users } = JSON.parse(line.slice("PMI_SEED ".length)) as { token: string; users: Record<string, PaperlessUser> };
-    await waitReady(url, token, child, log);
+    await Promise.all([waitReady(url, token, child, log), worker?.start()]);
     const manage = (args: readonly string[]) => run(install, dir, args);
-    return { version, url, token, users, dir, manage, mailFetcher: () => manage(["mail_fetcher"]), log, stop };
+    return { version, url, token, users, dir, manage, mailFetcher: () => manage(["mail_fetcher"]), worker, log, stop };
   } catch (e) {
     await stop();
     throw e;

@@ -1,0 +1,22 @@
+# Django settings of a paperless-ngx test server started with a Celery worker
+# (tests/support/paperless/server.ts, `worker: true`), for the server and its worker alike:
+# pmi_test_settings.py, but tasks go through a broker, as in production, so paperless records
+# them as it does there. The broker and the results are files, so no Redis server is needed.
+# (A module of its own: pmi_test_settings.py keys the cached template database.)
+import os
+
+from pmi_test_settings import *  # noqa: F401,F403
+
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_TASK_EAGER_PROPAGATES = False
+
+_broker = os.environ["PMI_CELERY_BROKER_DIR"]
+CELERY_BROKER_URL = "filesystem://"
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "data_folder_in": os.path.join(_broker, "queue"),
+    "data_folder_out": os.path.join(_broker, "queue"),
+    "control_folder": os.path.join(_broker, "control"),
+}
+# 2.x keeps results in the database (django-db); 3.x in Redis, here in files.
+if CELERY_RESULT_BACKEND.startswith("redis"):  # noqa: F405
+    CELERY_RESULT_BACKEND = "file://" + os.path.join(_broker, "results")
