@@ -60,8 +60,9 @@ export function mailFetchProvider(): pulumi.dynamic.ResourceProvider {
     });
     const failed = results.filter((r) => r.failed);
     if (failed.length) {
-      throw new Error(`${failed.map((r) => `${r.account}: ${r.detail}`).join("; ")}. The rules are in place; `
-        + `\`pulumi up\` asks for the fetch again once that is fixed (set ${FETCH_TIMEOUT_ENV} to wait longer than ${Math.round(timeoutMs() / 1000)} s), ${OFF}`);
+      const what = failed.map((r) => `${r.account}: ${r.detail}`).join("; ");
+      throw new Error(`${what}${/[.?!]$/.test(what) ? "" : "."} The rules are in place: the next \`pulumi up\` asks for the fetch again `
+        + `(set ${FETCH_TIMEOUT_ENV} to wait longer than ${Math.round(timeoutMs() / 1000)} s), ${OFF}`);
     }
     return { ...news };
   });

@@ -187,7 +187,7 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
       const id = await inInbox(`Late ${version}`);
       const run = await stderrOf(() => mailFetchProvider().create({ url: proxy.url, accounts: [mailbox.accountName], rulesFingerprint: "c".repeat(64) }));
       expect(run.error?.message).toMatch(new RegExp("^paperless mail fetch: docs@viktorbarzin\\.me: mail_fetch task (\\d+) still pending after 3 s: "
-        + "no worker took it; is paperless's Celery worker running\\?\\. The rules are in place; `pulumi up` asks for the fetch again once that is fixed "
+        + "no worker took it; is paperless's Celery worker running\\? The rules are in place: the next `pulumi up` asks for the fetch again "
         + `\\(set ${FETCH_TIMEOUT_ENV} to wait longer than 3 s\\), or set \`paperless.fetchAfterChange: false\``));
       expect(run.lines.join("")).toMatch(/pending: waiting for a paperless worker to take it/);
       expect(await api.list("/api/mail_rules/")).toHaveLength(mailbox.senders.length);

@@ -1,7 +1,8 @@
 # Django settings of a paperless-ngx test server started with a Celery worker
 # (tests/support/paperless/server.ts, `worker: true`), for the server and its worker alike:
 # pmi_test_settings.py, but tasks go through a broker, as in production, so paperless records
-# them as it does there. The broker and the results are files, so no Redis server is needed.
+# them as it does there. The broker (pmi_broker.py) and the results are files, so no Redis server
+# is needed; one worker process at a time reads and writes the results.
 # (A module of its own: pmi_test_settings.py keys the cached template database.)
 import os
 
@@ -12,6 +13,7 @@ CELERY_TASK_EAGER_PROPAGATES = False
 
 _broker = os.environ["PMI_CELERY_BROKER_DIR"]
 CELERY_BROKER_URL = "filesystem://"
+CELERY_BROKER_TRANSPORT = "pmi_broker:Transport"
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "data_folder_in": os.path.join(_broker, "queue"),
     "data_folder_out": os.path.join(_broker, "queue"),

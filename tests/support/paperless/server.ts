@@ -4,7 +4,7 @@
 // runs through manage.sh, so the server, its worker, `manage()` and `mailFetcher()` share one
 // environment.
 import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -167,6 +167,8 @@ function celeryWorker(install: string, dir: string, env: Record<string, string>)
     });
     closeSync(fd);
     child = c;
+    // Said in its log, so a test that finds tasks pending can tell a dead worker from a busy one.
+    c.once("exit", (code, signal) => appendFileSync(logFile, `[test harness] the worker exited (code ${code}, signal ${signal})\n`));
     const deadline = Date.now() + WORKER_READY_TIMEOUT_MS;
     while (!/ ready\.?\s*$/m.test(log().slice(from))) {
       if (c.exitCode !== null || c.signalCode !== null) throw new Error(`the paperless Celery worker exited before it was ready:\n${log().slice(-4000)}`);
@@ -193,7 +195,7 @@ export async function startPaperless(version: PaperlessVersion, opts: StartOptio
   const url = `http://127.0.0.1:${port}`;
   // The server and its worker share the broker; manage() and mailFetcher() keep Celery eager.
   const brokerEnv: Record<string, string> = opts.worker ? { PMI_SETTINGS: "pmi_worker_settings", PMI_CELERY_BROKER_DIR: join(dir, "broker") } : {};
-  for (const d of opts.worker ? ["queue", "control", "results"] : []) mkdirSync(join(dir, "broker", d), { recursive: true });
+  for (const d of opts.worker ? ["queue", "staging", "control", "results"] : []) mkdirSync(join(dir, "broker", d), { recursive: true });
   const worker = opts.worker ? celeryWorker(install, dir, brokerEnv) : undefined;
   // Users are made while the server starts: both take a Django start-up, and they share only the database.
   const seeding = run(install, dir, ["shell", "-c", SEED_USERS], { PMI_USERS: JSON.stringify(opts.users ?? []) });
