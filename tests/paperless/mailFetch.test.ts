@@ -11,7 +11,7 @@ import type { MailserverSettings } from "../../core/types";
 import { PaperlessClient } from "../../providers/paperless/client";
 import { fetchAndWait } from "../../providers/paperless/mailFetch";
 import { FETCH_TIMEOUT_ENV, mailFetchProvider, type MailFetchInputs } from "../../providers/paperless/mailFetchProvider";
-import { clearSessions } from "../../providers/paperless/session";
+import { forgetProcessMemory } from "../../providers/processMemory";
 import { startFaultProxy, type FaultProxy } from "../support/faultProxy";
 import { forwardedMail } from "../support/mailserver/forwardedMail";
 import { deployedMailserver } from "../support/mailserver/deployedMailserver";
@@ -93,7 +93,7 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
     await server?.stop();
   });
   beforeEach(() => {
-    clearSessions();
+    forgetProcessMemory();
     proxy.reset();
   });
 
@@ -168,7 +168,7 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
       .toBe(`paperless mail fetch: mail account "nobody@viktorbarzin.me" does not exist on ${proxy.url}`);
     process.env.PAPERLESS_API_TOKEN = "0123456789abcdef-wrong";
     try {
-      clearSessions();
+      forgetProcessMemory();
       const e = await failure(provider.create({ ...inputs, accounts: [mailbox.accountName] }));
       expect(e.message).toMatch(/^paperless mail fetch: Invalid token\. \(GET \/api\/mail_accounts\/\?page_size=1 → 401\); the API token was rejected/);
       expect(e.message).not.toContain("0123456789abcdef-wrong");
