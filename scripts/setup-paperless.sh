@@ -24,8 +24,11 @@ root=$PWD
 UV_VERSION=0.13.9
 VERSIONS=(3.0.5 2.20.15)
 ML_EXTRAS='^(torch|transformers|sentence-transformers|llama-index-embeddings-huggingface)=='
-# Debian packages: libmagic (python-magic sniffs attachments), the thumbnail font (manage.sh).
-DEBIAN_PACKAGES=(libmagic1 fonts-liberation)
+# Debian packages: libmagic (python-magic sniffs attachments), the thumbnail font (manage.sh),
+# Redis (the broker of a test server started with `redis: true`, as in production), and what
+# paperless-ngx 3.x needs to consume a PDF with a text layer without OCR: pdftotext for its text,
+# Ghostscript for its thumbnail (the doctor's canary mails one).
+DEBIAN_PACKAGES=(libmagic1 fonts-liberation redis-server poppler-utils ghostscript)
 
 cache=${PMI_CACHE:-$HOME/.cache/paperless-mail-ingest}
 log() { echo "setup-paperless: $*" >&2; }

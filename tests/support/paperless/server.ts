@@ -5,7 +5,7 @@
 // environment.
 import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -56,6 +56,12 @@ export interface StartOptions {
    * runs each task inside the request that queued it, and 3.x records no task for it.
    */
   readonly worker?: boolean;
+  /**
+   * With the worker, a real Redis (redis-server on a free loopback port) is its broker and the
+   * server's Redis, as in production, instead of files (default false): /api/status/ then finds
+   * Redis and pings the worker, as it does in production.
+   */
+  readonly redis?: boolean;
 }
 
 export interface Worker {
@@ -182,6 +188,36 @@ function celeryWorker(install: string, dir: string, env: Record<string, string>)
   return { stop, start, log };
 }
 
+/** redis-server on a free loopback port, in memory only; ready when it answers PING. */
+async function startRedis(dir: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const fd = openSync(join(dir, "redis.log"), "a");
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", fd, fd] });
+  closeSync(fd);
+  let spawnError: Error | undefined;
+  child.on("error", (e) => { spawnError = e; });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGTERM");
+      await exited(child);
+    }
+  };
+  const pong = () => new Promise<boolean>((resolve) => {
+    const sock = connect(port, "127.0.0.1", () => sock.write("PING\r\n"));
+    sock.once("data", (d) => { sock.destroy(); resolve(d.toString().startsWith("+PONG")); });
+    sock.once("error", () => resolve(false));
+  });
+  const deadline = Date.now() + 30_000;
+  while (!(await pong())) {
+    if (spawnError || child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`redis-server did not answer on 127.0.0.1:${port}${spawnError ? ` (${spawnError.message}: install it with bash scripts/setup-paperless.sh)` : ""}:\n${readFileSync(join(dir, "redis.log"), "utf8").slice(-2000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { url: `redis://127.0.0.1:${port}`, stop };
+}
+
 /** Starts a paperless-ngx of `version` on a free loopback port, from a copy of the template database. */
 export async function startPaperless(version: PaperlessVersion, opts: StartOptions = {}): Promise<PaperlessServer> {
   const install = paperlessInstallDir(version);
@@ -194,8 +230,11 @@ export async function startPaperless(version: PaperlessVersion, opts: StartOptio
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   // The server and its worker share the broker; manage() and mailFetcher() keep Celery eager.
-  const brokerEnv: Record<string, string> = opts.worker ? { PMI_SETTINGS: "pmi_worker_settings", PMI_CELERY_BROKER_DIR: join(dir, "broker") } : {};
-  for (const d of opts.worker ? ["queue", "staging", "control", "results"] : []) mkdirSync(join(dir, "broker", d), { recursive: true });
+  const redis = opts.worker && opts.redis ? await startRedis(dir) : undefined;
+  const brokerEnv: Record<string, string> = !opts.worker ? {}
+    : redis ? { PMI_SETTINGS: "pmi_worker_settings", PAPERLESS_REDIS: redis.url }
+      : { PMI_SETTINGS: "pmi_worker_settings", PMI_CELERY_BROKER_DIR: join(dir, "broker") };
+  for (const d of opts.worker && !redis ? ["queue", "staging", "control", "results"] : []) mkdirSync(join(dir, "broker", d), { recursive: true });
   const worker = opts.worker ? celeryWorker(install, dir, brokerEnv) : undefined;
   // Users are made while the server starts: both take a Django start-up, and they share only the database.
   const seeding = run(install, dir, ["shell", "-c", SEED_USERS], { PMI_USERS: JSON.stringify(opts.users ?? []) });
@@ -212,6 +251,7 @@ export async function startPaperless(version: PaperlessVersion, opts: StartOptio
       await exited(child);
       clearTimeout(killer);
     }
+    await redis?.stop();
     rmSync(dir, { recursive: true, force: true });
   };
   try {
