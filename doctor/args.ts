@@ -8,15 +8,25 @@ export interface DoctorArgs {
   readonly check?: string;
   /** Window for failed consumptions, in ms (--since, default 24 h). */
   readonly sinceMs: number;
+  /** Ask paperless to fetch now, before the checks. */
+  readonly fetch: boolean;
+  /** Send a canary mail through the whole path, after the checks. */
+  readonly canary: boolean;
+  /** How long --fetch and each --canary wait (--deadline, default 5 min). */
+  readonly deadlineMs: number;
   readonly help: boolean;
 }
 
-export const USAGE = `usage: npm run doctor -- [--stack <name>] [--json] [--check <id>] [--since <duration>] [--list-checks]
+export const USAGE = `usage: npm run doctor -- [--stack <name>] [--json] [--check <id>] [--since <duration>] [--fetch] [--canary] [--deadline <duration>] [--list-checks]
 
   --stack <name>      the stack to check (default: the selected stack)
   --json              the report as one JSON document on stdout
   --check <id>        run one check (and the checks it needs)
   --since <duration>  window for failed consumptions, e.g. 90m, 24h, 7d (default 24h)
+  --fetch             ask paperless to fetch mail now and wait for it, then check (writes: a fetch)
+  --canary            send a mail from canary.sender through the whole path, wait until it is filed,
+                      then delete the document and the mail again (writes: see README.md#doctor-canary)
+  --deadline <dur>    how long --fetch and --canary wait (default 5m)
   --list-checks       list every check and exit
 
 exit 0: no check failed; 1: a check failed; 2: the doctor could not run (see README.md#doctor)
@@ -33,6 +43,9 @@ export function parseArgs(argv: readonly string[]): DoctorArgs {
   let stack: string | undefined;
   let check: string | undefined;
   let sinceMs = 24 * 3_600_000;
+  let deadlineMs = 5 * 60_000;
+  let fetch = false;
+  let canary = false;
   let json = false;
   let listChecks = false;
   let help = false;
@@ -47,11 +60,14 @@ export function parseArgs(argv: readonly string[]): DoctorArgs {
       case "--stack": stack = value(); break;
       case "--check": check = value(); break;
       case "--since": sinceMs = parseDuration(value(), name); break;
+      case "--deadline": deadlineMs = parseDuration(value(), name); break;
+      case "--fetch": fetch = true; break;
+      case "--canary": canary = true; break;
       case "--json": json = true; break;
       case "--list-checks": listChecks = true; break;
       case "--help": case "-h": help = true; break;
       default: throw new Error(`unknown option ${JSON.stringify(argv[i])}`);
     }
   }
-  return { ...(stack ? { stack } : {}), ...(check ? { check } : {}), sinceMs, json, listChecks, help };
+  return { ...(stack ? { stack } : {}), ...(check ? { check } : {}), sinceMs, fetch, canary, deadlineMs, json, listChecks, help };
 }

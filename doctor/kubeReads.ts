@@ -40,11 +40,7 @@ export function selectorQuery(selector: Deployment["spec"]["selector"]): string 
   return [...labels, ...expressions].join(",");
 }
 
-/**
- * The hash Stakater Reloader writes into its `STAKATER_<NAME>_CONFIGMAP` variable when it rolls a
- * workload for a ConfigMap: sha1 of the sorted `key=value` pairs joined with `;`
- * (reloader internal/pkg/util GetSHAfromConfigmap), binary data base64.
- */
+/** The hash Stakater Reloader writes into its `STAKATER_<NAME>_CONFIGMAP` variable when it rolls a workload for a ConfigMap (docs/mailserver.md). */
 export function reloaderHash(cm: ConfigMapObject): string {
   const values = [
     ...Object.entries(cm.data ?? {}).map(([k, v]) => `${k}=${v}`),

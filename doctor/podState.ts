@@ -4,8 +4,8 @@
 // copy of it, and the program's blocks in the account and alias files the pod started from
 // (subPath mounts: what the pod read at its start).
 // The compiled .svbin beside the script is not looked at: docker-mailserver only copies the script
-// at start (target/scripts/helpers/accounts.sh), Pigeonhole compiles it at the next delivery, so a
-// missing or older .svbin is normal after every restart; whether it compiles is asked of sievec.
+// at start and Pigeonhole compiles it at the next delivery (docs/mailserver.md), so a missing or
+// older .svbin is normal after every restart; whether it compiles is asked of sievec.
 import { execFile } from "node:child_process";
 import { kubectlEnvironment, kubectlExec, kubectlScript, type KubeTarget, podTarget } from "../core/kubectlCommands";
 import { shellQuote, sieveHome } from "../core/mailboxCommands";

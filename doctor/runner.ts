@@ -14,10 +14,11 @@ export interface Outcome {
  * An error that says how to fix it: what the context's readers throw (an unreachable server, a
  * rejected token). A check that lets one through fails with its message and fix.
  */
-export type FixableError = Error & { fix: string };
+export type FixableError = Error & { fix: string; notChecked: boolean };
 
-export function fixable(message: string, fix: string): FixableError {
-  return Object.assign(new Error(message), { fix });
+/** `notChecked`: the doctor may not look (a refused permission): a warning, never a pass nor a failure. */
+export function fixable(message: string, fix: string, opts: { notChecked?: boolean } = {}): FixableError {
+  return Object.assign(new Error(message), { fix, notChecked: opts.notChecked === true });
 }
 
 const fixOf = (e: unknown): string | undefined => {
@@ -60,8 +61,11 @@ export async function runChecks<C>(checks: readonly Check<C>[], ctx: C): Promise
       try {
         return await check.run(ctx);
       } catch (e) {
-        return { status: "fail", problems: [{ status: "fail", message: (e as Error).message ?? String(e),
-          fix: fixFor(check.id, fixOf(e) ?? "see the message") }] };
+        const message = (e as Error).message ?? String(e);
+        const fix = fixFor(check.id, fixOf(e) ?? "see the message");
+        return (e as { notChecked?: unknown }).notChecked === true
+          ? { status: "warn", problems: [{ status: "warn", message: `not checked: ${message}`, fix }] }
+          : { status: "fail", problems: [{ status: "fail", message, fix }] };
       }
     })();
     results.set(check.id, pending);

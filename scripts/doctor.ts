@@ -1,10 +1,13 @@
 // `npm run doctor`: checks that the deployed stack works, system by system along the mail's path,
-// and names the broken link (README.md#doctor). Read-only. Exit 0 when no check failed, 1 when one
+// and names the broken link (README.md#doctor). Read-only but for --fetch (a fetch) and --canary
+// (one mail and its document, removed again). Exit 0 when no check failed, 1 when one
 // did, 2 when the doctor itself could not run (bad arguments, an unreadable or invalid stack,
 // missing credentials).
 import { parseArgs, USAGE } from "../doctor/args";
 import { DoctorContext } from "../doctor/context";
-import { renderJson, renderList, renderText, type Report, summary } from "../doctor/output";
+import { runCanary } from "../doctor/canary";
+import { fetchNow } from "../doctor/fetch";
+import { type Exercise, renderJson, renderList, renderText, type Report, summary } from "../doctor/output";
 import { CHECKS } from "../doctor/registry";
 import { runChecks, selectChecks } from "../doctor/runner";
 import { isSetupError, readStack } from "../doctor/stackSource";
@@ -38,9 +41,22 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const progress = (line: string) => process.stderr.write(`doctor: ${line}\n`);
   for (const warning of stack.warnings) progress(`warning: ${warning}`);
-  const ctx = new DoctorContext(stack, new Date(Date.now() - args.sinceMs), progress);
+  const since = new Date(Date.now() - args.sinceMs);
+  const exercises: Exercise[] = [];
+  if (args.fetch) {
+    // Before any check reads: they then see what this fetch left. The checks get a fresh context,
+    // so nothing read before the fetch is taken for after it.
+    const before = new DoctorContext(stack, since, progress);
+    exercises.push(await fetchNow(before, args.deadlineMs).catch((e: unknown): Exercise =>
+      ({ name: "fetch", status: "fail", steps: [{ what: "fetch", status: "fail", seconds: 0, detail: (e as Error).message }] })));
+  }
+  const ctx = new DoctorContext(stack, since, progress);
   const outcomes = await runChecks(checks, ctx);
-  const report: Report = { stack: stack.name, outcomes, exercises: [], seconds: (Date.now() - started) / 1000, requests: ctx.requests() };
+  if (args.canary) {
+    exercises.push(await runCanary(ctx, args.deadlineMs).catch((e: unknown): Exercise =>
+      ({ name: "canary", status: "fail", steps: [{ what: "canary", status: "fail", seconds: 0, detail: (e as Error).message }] })));
+  }
+  const report: Report = { stack: stack.name, outcomes, exercises, seconds: (Date.now() - started) / 1000, requests: ctx.requests() };
   process.stdout.write(args.json ? renderJson(report, stack.secrets) : renderText(report, stack.secrets));
   return summary(report).failed ? 1 : 0;
 }

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { accountLine } from "../../core/accountLine";
 import { selfAliasLine } from "../../core/aliasLine";
 import { readOwnedLines } from "../../core/ownedLines";
-import { reloaderEnvVar } from "../../core/sieveMount";
+import { RELOADER_MATCH, RELOADER_SEARCH, reloaderEnvVar } from "../../core/sieveMount";
 import type { Mailbox } from "../../core/types";
 import type { ConfigMapObject } from "../../providers/kubernetes/kubeClient";
 import { type Check, eachMailbox, passed, type Problem, problems, verdict } from "../check";
@@ -133,11 +133,11 @@ async function accountLive(ctx: DoctorContext, mailbox: Mailbox): Promise<Proble
     found.push(p.fail(`${mailbox.address}: ${where} key ${ms.virtualKey} lacks the self-alias \`${alias}\`: the domain's catch-all takes the mail`,
       "run `pulumi up --refresh`: it writes the block back"));
   }
+  // The pod's files against the ConfigMap's, a block missing on either side included: what the
+  // pod does now is not what it will do after its next restart.
   const pod = state.get(mailbox.address)!;
-  const stale = [
-    ...(accounts !== undefined && JSON.stringify(pod.accountsBlock ?? null) !== JSON.stringify(accounts) ? [ms.accountsKey] : []),
-    ...(virtual !== undefined && JSON.stringify(pod.virtualBlock ?? null) !== JSON.stringify(virtual) ? [ms.virtualKey] : []),
-  ];
+  const same = (a: readonly string[] | undefined, b: readonly string[] | undefined) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  const stale = [...(same(pod.accountsBlock, accounts) ? [] : [ms.accountsKey]), ...(same(pod.virtualBlock, virtual) ? [] : [ms.virtualKey])];
   if (stale.length) {
     found.push(p.fail(`${mailbox.address}: the running pod started from other ${stale.join(" and ")} lines than ${where} holds now. ${dep ? reloaderStory(ctx, dep, cm) : ""}`,
       restart(ctx)));
@@ -145,6 +145,27 @@ async function accountLive(ctx: DoctorContext, mailbox: Mailbox): Promise<Proble
   return found;
 }
 
+
+/** Will Reloader roll the mailserver when one of our ConfigMaps changes? The annotations it goes by (docs/mailserver.md). */
+async function reloaderWatching(ctx: DoctorContext): Promise<Problem[]> {
+  const p = problems("mailserver.reloader");
+  const ms = ctx.config.mailserver;
+  const [dep, shared, ...sieves] = await Promise.all([ctx.deployment(), ctx.sharedConfigMap(), ...ctx.config.mailboxes.map((m) => ctx.sieveConfigMap(m))]);
+  const found: Problem[] = [];
+  const search = dep?.metadata.annotations?.[RELOADER_SEARCH];
+  if (dep && search !== "true") {
+    found.push(p.fail(`deploy/${ms.deployment} carries ${RELOADER_SEARCH}: ${JSON.stringify(search ?? null)}, not "true": Reloader does not restart the mailserver when a sieve or the account lines change, so a sender added or removed takes effect only at the next restart`,
+      `set ${RELOADER_SEARCH}: "true" again where the Deployment is managed (its own stack), then run \`pulumi up --refresh\``));
+  }
+  for (const cm of [shared, ...sieves]) {
+    const match = (cm?.metadata.annotations as Record<string, string> | undefined)?.[RELOADER_MATCH];
+    if (cm && match !== "true") {
+      found.push(p.fail(`ConfigMap ${ms.namespace}/${cm.metadata.name} carries ${RELOADER_MATCH}: ${JSON.stringify(match ?? null)}, not "true": Reloader ignores its changes`,
+        cm === shared ? `set ${RELOADER_MATCH}: "true" again where the ConfigMap is managed (the mailserver's own stack)` : "run `pulumi up --refresh`: it writes the annotation back"));
+    }
+  }
+  return found;
+}
 
 export const mailserverChecks: Check<DoctorContext>[] = [
   {
@@ -156,6 +177,12 @@ export const mailserverChecks: Check<DoctorContext>[] = [
       const found = deploymentReady(ctx, dep, pods);
       return found.length ? verdict(found) : passed(`${pods.length} pod(s)`);
     },
+  },
+  {
+    id: "mailserver.reloader",
+    group: "mailserver",
+    description: "Reloader restarts the mailserver when a sieve or the account lines change",
+    async run(ctx) { return verdict(await reloaderWatching(ctx)); },
   },
   {
     id: "mailserver.sieve-installed",

@@ -2,11 +2,17 @@
 // (kube-apiserver, Reloader, docker-mailserver pods), Vault and paperless-ngx 3.0.5. After the
 // deploy every check passes; then one link at a time is broken the way it breaks in the field, the
 // matching check must fail (or warn) with its hint while every other check still passes, and after
-// the repair every check passes again. One cluster and one paperless for the whole suite.
+// the repair every check passes again. One cluster and one paperless (with its Celery worker and
+// Redis, as in production) for the whole suite; a paperless-ngx 2.20.15 shows what 2.x lacks.
+import { ImapFlow } from "imapflow";
+import { byNamespace, kubernetesRules, rightsFor } from "../../core/kubernetesRights";
+import { readStackFile } from "../../core/stackConfig";
 import { vaultPolicy } from "../../core/vaultPolicy";
+import { stringify } from "yaml";
 import { startCluster, type Cluster } from "../support/cluster/cluster";
 import { ImapClient, imapQuote } from "../support/mailserver/imap";
 import { MAILSERVER } from "../support/cluster/productionObjects";
+import { admin, type Admin, type Row } from "../support/paperless/admin";
 import { startPaperless, type PaperlessServer } from "../support/paperless/server";
 import { programStack, type ProgramStack } from "../support/programStack";
 import { eventually, key, kubectl, kubectlJson, type MailboxEntry, prodStack, type StackConfig } from "../stack/scenarios";
@@ -17,23 +23,34 @@ jest.setTimeout(900_000);
 const DOCS = "docs@viktorbarzin.me";
 const SIEVE_CM = "mailserver-sieve-docs-at-viktorbarzin.me";
 const SIEVE_KEY = "docs-at-viktorbarzin.me.dovecot.sieve";
+/** A listed sender without requireAuthentication, owned by root. */
+const CANARY = "me@viktorbarzin.me";
 
 let cluster: Cluster;
 let paperless: PaperlessServer;
+let api: Admin;
+/** A paperless-ngx 2.x beside it: what the doctor cannot check there. */
+let paperless2: PaperlessServer;
 let stack: ProgramStack;
 let vaultToken: string;
+let doctorIdentity: { kubeconfig: string; vaultToken: string };
 const prod = prodStack();
 const mailboxes = structuredClone(prod[key("mailboxes")]) as MailboxEntry[];
 /** Every healthy run's time and requests, for the report at the end. */
 const healthy: DoctorRun[] = [];
 
-function config(extra: StackConfig = {}): StackConfig {
+/** Stack config a test sets for a while (the fetch period, another paperless); {} restores it. */
+let overrides: StackConfig = {};
+
+function config(extra: StackConfig = overrides): StackConfig {
   const imap = cluster.service(MAILSERVER.namespace, MAILSERVER.service, 143);
+  const smtp = cluster.service(MAILSERVER.namespace, MAILSERVER.service, 25);
   return {
     ...prod,
     [key("mailboxes")]: mailboxes,
     [key("mailserver")]: { ...(prod[key("mailserver")] as object), imapHost: imap.host, imapPort: imap.port, imapSecurity: "none" },
     [key("paperless")]: { ...(prod[key("paperless")] as object), url: paperless.url },
+    [key("canary")]: { sender: CANARY, smtp: `${smtp.host}:${smtp.port}` },
     "kubernetes:kubeconfig": cluster.kubeconfig,
     "kubernetes:context": cluster.context,
     "vault:address": cluster.vault.addr,
@@ -44,19 +61,26 @@ function config(extra: StackConfig = {}): StackConfig {
 const k = (...args: string[]) => kubectl(cluster.kubectl, cluster.kubeconfig, ...args);
 
 async function up(...args: string[]): Promise<void> {
+  stack.setConfig(config());
   const op = await stack.up(...args);
   if (!op.ok) throw new Error(`pulumi up failed:\n${op.stdout.slice(-6000)}\n${op.stderr.slice(-3000)}`);
 }
 
+/**
+ * The doctor as the identity README.md#doctor-rights documents: a ServiceAccount bound to exactly
+ * the doctor's Kubernetes rights, a Vault token that may only read the mailbox secrets.
+ */
 async function doctor(...args: string[]): Promise<DoctorRun> {
-  const run = await runDoctor(stack, ["--json", ...args]);
+  stack.setConfig(config({ ...overrides, "kubernetes:kubeconfig": doctorIdentity.kubeconfig }));
+  const run = await runDoctor(stack, ["--json", ...args], { VAULT_TOKEN: doctorIdentity.vaultToken });
   if (!run.report) throw new Error(`the doctor printed no report (exit ${run.code}):\n${run.stdout}\n${run.stderr}`);
   return run;
 }
 
-/** Every check passes (exit 0). */
-async function expectHealthy(): Promise<DoctorRun> {
-  const run = await doctor();
+/** Every check passes (exit 0); with --fetch, after a fetch that succeeded. */
+async function expectHealthy(...args: string[]): Promise<DoctorRun> {
+  const run = await doctor(...args);
+  if (args.includes("--fetch")) expect(run.report!.fetch).toMatchObject({ result: "success" });
   expect(results(run.report!)).toEqual(expectedResults(run.report!, {}));
   expect(run.code).toBe(0);
   healthy.push(run);
@@ -70,6 +94,11 @@ async function expectOnly(expected: Record<string, "warning" | "error">, ...args
   for (const id of Object.keys(expected)) expect(problemText(run.report!, id)).toContain(`README.md#doctor-${id.replace(/\./g, "-")}`);
   expect(run.code).toBe(Object.values(expected).includes("error") ? 1 : 0);
   return run;
+}
+
+/** The Deployment's owner turns Reloader's search for it off or on (off: Reloader ignores this workload). */
+async function reloaderSearch(on: boolean): Promise<void> {
+  await k("-n", MAILSERVER.namespace, "annotate", "deploy", MAILSERVER.deployment, "--field-manager", "Terraform", "--overwrite", `reloader.stakater.com/search=${on}`);
 }
 
 async function sieveScript(): Promise<string> {
@@ -111,19 +140,98 @@ async function asMailClient(...commands: string[]): Promise<void> {
   }
 }
 
+/** Appends a message to docs@'s INBOX with the given arrival time, as if it had waited there since. */
+async function waitingSince(message: string, arrived: Date): Promise<number> {
+  const endpoint = cluster.service(MAILSERVER.namespace, MAILSERVER.service, 143);
+  const client = new ImapFlow({ host: endpoint.host, port: endpoint.port, secure: false, doSTARTTLS: false, logger: false,
+    auth: { user: DOCS, pass: await vaultPassword() } });
+  await client.connect();
+  try {
+    const appended = await client.append("INBOX", message, [], arrived);
+    if (!appended || !appended.uid) throw new Error("APPEND gave no uid");
+    return appended.uid;
+  } finally {
+    await client.logout();
+  }
+}
+
+async function deleteFromInbox(uid: number): Promise<void> {
+  const endpoint = cluster.service(MAILSERVER.namespace, MAILSERVER.service, 143);
+  const client = new ImapFlow({ host: endpoint.host, port: endpoint.port, secure: false, doSTARTTLS: false, logger: false,
+    auth: { user: DOCS, pass: await vaultPassword() } });
+  await client.connect();
+  try {
+    await client.mailboxOpen("INBOX");
+    expect(await client.messageDelete(String(uid), { uid: true })).toBe(true);
+  } finally {
+    await client.logout();
+  }
+}
+
+/** A forwarded mail whose one file is the given MIME part (headers, then body). */
+function mailWith(from: string, subject: string, part: string): string {
+  const boundary = `b-${Math.random().toString(36).slice(2)}`;
+  return [`From: ${from}`, `To: ${DOCS}`, `Subject: ${subject}`, `Date: ${new Date(Date.now() - 3_600_000).toUTCString()}`,
+    `Message-ID: <${Math.random().toString(36).slice(2)}@forwarded.test>`, "MIME-Version: 1.0", `Content-Type: multipart/mixed; boundary="${boundary}"`, "",
+    `--${boundary}`, "Content-Type: text/plain; charset=utf-8", "", "Forwarded, see below.", "", `--${boundary}`, part, `--${boundary}--`, ""].join("\r\n");
+}
+
+const HOUR_AGO = () => new Date(Date.now() - 3_600_000);
+
+/** What a canary could leave: documents (and the trash), processed-mail records, the mail in docs@'s folders. */
+async function leftovers(): Promise<unknown> {
+  const endpoint = cluster.service(MAILSERVER.namespace, MAILSERVER.service, 143);
+  const client = new ImapFlow({ host: endpoint.host, port: endpoint.port, secure: false, doSTARTTLS: false, logger: false,
+    auth: { user: DOCS, pass: await vaultPassword() } });
+  await client.connect();
+  const mail: Record<string, string[]> = {};
+  try {
+    for (const folder of (await client.list()).map((f) => f.path)) {
+      const box = await client.mailboxOpen(folder, { readOnly: true });
+      mail[folder] = box.exists ? (await client.fetchAll("1:*", { envelope: true })).map((m) => m.envelope?.messageId ?? "") : [];
+    }
+  } finally {
+    await client.logout();
+  }
+  return {
+    documents: (await api.list<Row>("/api/documents/")).map((d) => d.id),
+    trash: (await api.list<Row>("/api/trash/")).map((d) => d.id),
+    processed: (await api.list<Row>("/api/processed_mail/")).map((r) => r.id),
+    mail,
+  };
+}
+
+/** A Role with exactly the Kubernetes rights core/kubernetesRights.ts lists for the doctor, one rule per right. */
+function doctorRole(): string {
+  const rights = rightsFor(kubernetesRules(readStackFile(stack.stackFile).config), "doctor");
+  return [...byNamespace(rights)].map(([namespace, list]) => stringify({
+    apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "paperless-mail-ingest-doctor", namespace },
+    rules: list.map((r) => ({ apiGroups: [r.apiGroup], resources: [r.resource], ...(r.name ? { resourceNames: [r.name] } : {}), verbs: [r.verb] })),
+  })).join("---\n");
+}
+
 beforeAll(async () => {
   const started = Date.now();
-  [cluster, paperless] = await Promise.all([startCluster(), startPaperless("3.0.5", { users: ["root", "anca", "emo"] })]);
+  [cluster, paperless, paperless2] = await Promise.all([startCluster(), startPaperless("3.0.5", { users: ["root", "anca", "emo"], worker: true, redis: true }),
+    startPaperless("2.20.15", { users: ["root", "anca", "emo"] })]);
+  api = admin(paperless);
   await cluster.installProductionObjects();
   const policy = await cluster.vault.api("PUT", "sys/policies/acl/paperless-mail-ingest", { policy: vaultPolicy({ mount: "secret", pathPrefix: "paperless-mail-ingest" }) });
   expect(policy.status).toBe(204);
   vaultToken = (await cluster.vault.api("POST", "auth/token/create", { policies: ["paperless-mail-ingest"], ttl: "2h" })).json.auth.client_token;
-  stack = await programStack(`e2e-doctor-${Math.random().toString(36).slice(2, 8)}`, { path: [cluster.binDir] });
+  const read = await cluster.vault.api("PUT", "sys/policies/acl/paperless-mail-ingest-read", { policy: 'path "secret/data/paperless-mail-ingest/*" { capabilities = ["read"] }' });
+  expect(read.status).toBe(204);
+  // The deploying token through the environment, so the doctor's own one can take its place.
+  stack = await programStack(`e2e-doctor-${Math.random().toString(36).slice(2, 8)}`, { path: [cluster.binDir], env: { VAULT_TOKEN: vaultToken } });
   stack.setConfig(config());
   await stack.setSecret(key("paperlessToken"), paperless.token);
-  await stack.setSecret("vault:token", vaultToken);
   await up();
   await settled();
+  doctorIdentity = {
+    kubeconfig: await cluster.serviceAccount("doctor"),
+    vaultToken: (await cluster.vault.api("POST", "auth/token/create", { policies: ["paperless-mail-ingest-read"], ttl: "2h" })).json.auth.client_token,
+  };
+  await cluster.bindRoles(doctorRole(), "doctor");
   console.log(`doctor suite: servers up and stack deployed in ${Math.round((Date.now() - started) / 1000)} s`);
 });
 
@@ -135,12 +243,14 @@ afterAll(async () => {
   }
   await stack?.dispose();
   await paperless?.stop();
+  await paperless2?.stop();
   await cluster?.stop();
 });
 
 describe("npm run doctor against the deployed stack", () => {
   test("after the deploy every check passes, exit 0; the text report has the same checks", async () => {
-    const run = await expectHealthy();
+    // --fetch: the first fetch, so paperless.mail-fetch finds one (the later checks find it or a newer one).
+    const run = await expectHealthy("--fetch");
     const text = await runDoctor(stack, []);
     expect(text.code).toBe(0);
     for (const id of Object.keys(results(run.report!))) expect(text.stdout).toMatch(new RegExp(`✔ ${id.replace(/\./g, "\\.")}\\s`));
@@ -172,71 +282,217 @@ describe("npm run doctor against the deployed stack", () => {
     const broken = declared.replace(/\bstop;/, "stop");
     expect(broken).not.toBe(declared);
     await k("-n", MAILSERVER.namespace, "patch", "configmap", SIEVE_CM, "--type", "merge", "-p", JSON.stringify({ data: { [SIEVE_KEY]: broken } }));
-    await settled();
-    const run = await expectOnly({ "mailserver.sieve-compiles": "error", "mailserver.sieve-installed": "error" });
-    expect(problemText(run.report!, "mailserver.sieve-compiles")).toContain("fails open: every sender's mail is kept");
-    expect(problemText(run.report!, "mailserver.sieve-installed")).toMatch(/edited outside Pulumi[\s\S]*pulumi up --refresh/);
-
-    await up("--refresh");
-    await settled();
+    try {
+      await settled();
+      const run = await expectOnly({ "mailserver.sieve-compiles": "error", "mailserver.sieve-installed": "error" });
+      expect(problemText(run.report!, "mailserver.sieve-compiles")).toContain("fails open: every sender's mail is kept");
+      expect(problemText(run.report!, "mailserver.sieve-installed")).toMatch(/edited outside Pulumi[\s\S]*pulumi up --refresh/);
+    } finally {
+      await up("--refresh");
+      await settled();
+    }
     await expectHealthy();
   });
 
   test("the sieve ConfigMap changes while the pod does not roll (Reloader not watching): sieve-installed fails, saying Reloader did not roll", async () => {
     const declared = await sieveScript();
     // The Deployment's owner turns Reloader's search off (Reloader then ignores this workload), then the sieve changes.
-    await k("-n", MAILSERVER.namespace, "annotate", "deploy", MAILSERVER.deployment, "--field-manager", "Terraform", "--overwrite", "reloader.stakater.com/search=false");
+    await reloaderSearch(false);
     await k("-n", MAILSERVER.namespace, "patch", "configmap", SIEVE_CM, "--type", "merge", "-p",
       JSON.stringify({ data: { [SIEVE_KEY]: `# reviewed by hand\n${declared}` } }));
-    const run = await expectOnly({ "mailserver.sieve-installed": "error" });
-    const text = problemText(run.report!, "mailserver.sieve-installed");
-    expect(text).toMatch(/the running pod's \/var\/mail\/viktorbarzin\.me\/docs\/home\/\.dovecot\.sieve \(sha256 \w+…\) is not ConfigMap mailserver-sieve-docs-at-viktorbarzin\.me's/);
-    expect(text).toMatch(/Reloader (has never rolled|last rolled) deploy\/mailserver/);
-    expect(text).toContain("kubectl -n mailserver rollout restart deploy/mailserver");
-
-    await k("-n", MAILSERVER.namespace, "annotate", "deploy", MAILSERVER.deployment, "--field-manager", "Terraform", "--overwrite", "reloader.stakater.com/search=true");
-    await up("--refresh");
-    await settled();
+    try {
+      const run = await expectOnly({ "mailserver.sieve-installed": "error", "mailserver.reloader": "error" });
+      expect(problemText(run.report!, "mailserver.reloader")).toContain('deploy/mailserver carries reloader.stakater.com/search: "false", not "true"');
+      const text = problemText(run.report!, "mailserver.sieve-installed");
+      expect(text).toMatch(/the running pod's \/var\/mail\/viktorbarzin\.me\/docs\/home\/\.dovecot\.sieve \(sha256 \w+…\) is not ConfigMap mailserver-sieve-docs-at-viktorbarzin\.me's/);
+      expect(text).toMatch(/Reloader (has never rolled|last rolled) deploy\/mailserver/);
+      expect(text).toContain("kubectl -n mailserver rollout restart deploy/mailserver");
+    } finally {
+      await reloaderSearch(true);
+      await up("--refresh");
+      await settled();
+    }
     await expectHealthy();
   });
 
-  test("the mailserver's own stack drops our self-alias from postfix-virtual.cf (its drift job): account-live fails, naming the alias and the pod's files", async () => {
+  test("the mailserver's own stack drops our self-alias from postfix-virtual.cf (its drift job), caught before the next restart: account-live fails, naming the alias and the pod's files", async () => {
+    // Caught before the mailserver restarts (Reloader not rolling it yet): the pod still has the
+    // alias, the ConfigMap it starts from next no longer does.
+    await reloaderSearch(false);
     const shared = (await kubectlJson(cluster.kubectl, cluster.kubeconfig, "-n", MAILSERVER.namespace, "get", "configmap", MAILSERVER.configMap)).data;
     const virtual = (shared["postfix-virtual.cf"] as string).split("\n")
       .filter((l) => !l.includes("paperless-mail-ingest docs at viktorbarzin.me") && l !== `${DOCS} ${DOCS}`).join("\n");
     await k("-n", MAILSERVER.namespace, "patch", "configmap", MAILSERVER.configMap, "--field-manager", "Terraform", "--type", "merge", "-p",
       JSON.stringify({ data: { "postfix-virtual.cf": virtual } }));
-    // Reloader rolls the mailserver for the shared ConfigMap: the new pod starts without the alias.
-    await settled();
-    const run = await expectOnly({ "mailserver.account-live": "error" });
-    expect(problemText(run.report!, "mailserver.account-live")).toContain(`lacks the self-alias \`${DOCS} ${DOCS}\``);
-
-    await up("--refresh");
-    await settled();
+    try {
+      const run = await expectOnly({ "mailserver.account-live": "error", "mailserver.reloader": "error" });
+      const text = problemText(run.report!, "mailserver.account-live");
+      expect(text).toContain(`lacks the self-alias \`${DOCS} ${DOCS}\`: the domain's catch-all takes the mail`);
+      expect(text).toMatch(/the running pod started from other postfix-virtual\.cf lines than ConfigMap mailserver\/mailserver\.config holds now/);
+    } finally {
+      // search back first: the program's patch owns that annotation's "true". Restoring the lines
+      // gives the ConfigMap the data Reloader last rolled for, so it does not roll again.
+      await reloaderSearch(true);
+      await up("--refresh");
+      await settled();
+    }
     await expectHealthy();
   });
 
   test("the processed folder is deleted in a mail client: mailbox.folders fails, saying how to create it", async () => {
     await asMailClient(`DELETE ${imapQuote("Processed")}`);
-    const run = await expectOnly({ "mailbox.folders": "error" });
-    expect(problemText(run.report!, "mailbox.folders")).toMatch(/folder Processed does not exist: paperless's MOVE fails[\s\S]*doveadm mailbox create -s -u docs@viktorbarzin\.me Processed/);
-
-    await asMailClient(`CREATE ${imapQuote("Processed")}`, `SUBSCRIBE ${imapQuote("Processed")}`);
+    try {
+      const run = await expectOnly({ "mailbox.folders": "error" });
+      expect(problemText(run.report!, "mailbox.folders")).toMatch(/folder Processed does not exist: paperless's MOVE fails[\s\S]*doveadm mailbox create -s -u docs@viktorbarzin\.me Processed/);
+    } finally {
+      await asMailClient(`CREATE ${imapQuote("Processed")}`, `SUBSCRIBE ${imapQuote("Processed")}`);
+    }
     await expectHealthy();
   });
 
   test("the mailbox password in Vault is rewritten by hand: the IMAP login and the account line fail, naming Vault", async () => {
     const password = await vaultPassword();
     await cluster.vault.api("POST", `secret/data/paperless-mail-ingest/${DOCS}`, { data: { username: DOCS, password: "rewritten-by-hand" } });
-    const run = await expectOnly({ "mailbox.login": "error", "mailbox.folders": "warning", "mailserver.account-live": "error" });
-    expect(problemText(run.report!, "mailbox.login")).toMatch(/login refused/);
-    expect(problemText(run.report!, "mailserver.account-live")).toContain("does not hash the password in Vault");
-    expect(problemText(run.report!, "mailbox.folders")).toContain("not checked: mailbox.login failed");
-    expect(run.stdout + run.stderr).not.toContain("rewritten-by-hand");
-
-    await up("--refresh");
+    try {
+      // The folders and the backlog need the login: not checked.
+      const run = await expectOnly({ "mailbox.login": "error", "mailbox.folders": "warning", "paperless.backlog": "warning", "mailserver.account-live": "error" });
+      expect(problemText(run.report!, "mailbox.login")).toMatch(/login refused/);
+      expect(problemText(run.report!, "mailserver.account-live")).toContain("does not hash the password in Vault");
+      expect(problemText(run.report!, "mailbox.folders")).toContain("not checked: mailbox.login failed");
+      expect(run.stdout + run.stderr).not.toContain("rewritten-by-hand");
+    } finally {
+      await up("--refresh");
+    }
     expect(await vaultPassword()).toBe(password);
     await expectHealthy();
+  });
+
+  test("paperless's stored password of the account is changed by hand: account-test fails, though the IMAP login with Vault's password works", async () => {
+    const account = (await api.list<Row>("/api/mail_accounts/")).find((a) => a.name === DOCS)!;
+    await api.request("PATCH", `/api/mail_accounts/${account.id}/`, { password: "typed-wrong-in-the-ui" });
+    try {
+      const run = await expectOnly({ "paperless.account-test": "error" });
+      expect(problemText(run.report!, "paperless.account-test")).toMatch(/paperless cannot log in to .* as docs@viktorbarzin\.me with the password it stored[\s\S]*vault kv get -field=password secret\/paperless-mail-ingest\/docs@viktorbarzin\.me/);
+    } finally {
+      await api.request("PATCH", `/api/mail_accounts/${account.id}/`, { password: await vaultPassword() });
+    }
+    await expectHealthy();
+  });
+
+  test("a rule disabled by hand and a hand-made rule put before ours: paperless.rules fails, naming both", async () => {
+    const account = (await api.list<Row>("/api/mail_accounts/")).find((a) => a.name === DOCS)!;
+    const anca = (await api.list<Row & { filter_from: string }>("/api/mail_rules/")).find((r) => r.filter_from === "ancaelena98@gmail.com")!;
+    await api.request("PATCH", `/api/mail_rules/${anca.id}/`, { enabled: false });
+    const foreign = await api.post("/api/mail_rules/", { name: "hand-made: gmail", account: account.id, order: 1, filter_from: "gmail.com", action: 3, maximum_age: 30 });
+    try {
+      const run = await expectOnly({ "paperless.rules": "error" });
+      const text = problemText(run.report!, "paperless.rules");
+      expect(text).toContain(`rule "forward: Anca" (#${anca.id}) for ancaelena98@gmail.com on account ${DOCS} is disabled`);
+      expect(text).toMatch(new RegExp(`rule "hand-made: gmail" \\(#${foreign.id}, order 1\\) on account ${DOCS} is not the stack's and runs before "forward: Viktor \\(gmail\\)"`));
+    } finally {
+      await api.request("DELETE", `/api/mail_rules/${foreign.id}/`);
+      await up("--refresh");
+    }
+    await expectHealthy();
+  });
+
+  test("mail waiting in INBOX: a stranger's (the sieve did not run) fails, a listed sender's with only an inline file warns, naming the part", async () => {
+    const stranger = await waitingSince(mailWith("vbarzin@gmial.com", "Invoice", 'Content-Type: text/plain; name="invoice.txt"\r\nContent-Disposition: attachment; filename="invoice.txt"\r\n\r\npay now'), HOUR_AGO());
+    try {
+      const run = await expectOnly({ "paperless.backlog": "error" }, "--fetch");
+      expect(problemText(run.report!, "paperless.backlog")).toMatch(/"Invoice" from vbarzin@gmial\.com \(INBOX uid \d+, waiting 60 min\): its From is not on the list \(closest listed: vbarzin@gmail\.com\): the sieve did not run/);
+    } finally {
+      await deleteFromInbox(stranger);
+    }
+    const inline = await waitingSince(mailWith("ancaelena98@gmail.com", "Scan", 'Content-Type: application/pdf; name="scan.pdf"\r\nContent-Disposition: inline; filename="scan.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK'), HOUR_AGO());
+    try {
+      const run = await expectOnly({ "paperless.backlog": "warning" }, "--fetch");
+      expect(problemText(run.report!, "paperless.backlog")).toContain('paperless took it but consumed nothing: application/pdf "scan.pdf" (inline) is not an attachment: the rule takes attachments only');
+    } finally {
+      await deleteFromInbox(inline);
+    }
+    await expectHealthy();
+  });
+
+  test("--canary: a mail from canary.sender becomes a document owned by its user with its tags, each hop timed; nothing is left behind", async () => {
+    const before = await leftovers();
+    const run = await doctor("--canary");
+    expect(results(run.report!)).toEqual(expectedResults(run.report!, {}));
+    const canary = run.report!.canary!;
+    expect(canary.result).toBe("success");
+    expect(canary.steps.map((s) => [s.what.replace(/[0-9a-f]{12}|#\d+/g, "…"), s.result])).toEqual([
+      [`${DOCS}: sent over SMTP to ${cluster.service(MAILSERVER.namespace, MAILSERVER.service, 25).host}:${cluster.service(MAILSERVER.namespace, MAILSERVER.service, 25).port} from ${CANARY}`, "success"],
+      [`${DOCS}: kept by the sieve, in INBOX`, "success"],
+      [`${DOCS}: fetched by paperless`, "success"],
+      [`${DOCS}: filed as document …, owned by root, tagged email-ingest`, "success"],
+      [`${DOCS}: moved to Processed`, "success"],
+    ]);
+    for (const s of canary.steps) expect(s.seconds).toBeGreaterThanOrEqual(0);
+    expect(canary.cleanup).toEqual([
+      expect.stringMatching(/^deleted document #\d+ \(and emptied it from the trash\)$/),
+      expect.stringMatching(/^deleted processed-mail record #\d+$/),
+      `deleted the canary mail from ${DOCS} Processed`,
+    ]);
+    expect(run.code).toBe(0);
+    expect(await leftovers()).toEqual(before);
+  });
+
+  test("the worker is down, so no fetch runs for longer than two periods (3.x): mail-fetch fails and status warns", async () => {
+    overrides = { [key("doctor")]: { fetchPeriodMinutes: 0.05 } };
+    await paperless.worker!.stop();
+    try {
+      const account = (await api.list<Row>("/api/mail_accounts/")).find((a) => a.name === DOCS)!;
+      await api.request("POST", `/api/mail_accounts/${account.id}/process/`); // queued; no worker takes it
+      await new Promise((r) => setTimeout(r, 7_000));
+      const run = await expectOnly({ "paperless.mail-fetch": "error", "paperless.status": "warning" });
+      expect(problemText(run.report!, "paperless.mail-fetch")).toMatch(/the last mail fetch was \d+ s ago \(task #\d+, pending\): more than two fetch periods \(0\.05 min each\)[\s\S]*scheduler \(celery beat\) or the worker/);
+      expect(problemText(run.report!, "paperless.status")).toContain("celery worker: WARNING (No celery workers responded to ping");
+
+      // A canary that fails half-way (no worker fetches it) cleans up all the same, and says so.
+      const before = await leftovers();
+      const canary = await doctor("--check", "paperless.api", "--canary", "--deadline", "20s");
+      expect(canary.report!.canary!.result).toBe("error");
+      expect(canary.report!.canary!.steps.map((x) => x.result)).toEqual(["success", "success", "error"]);
+      expect(canary.report!.canary!.steps[2]!.detail).toMatch(/pending/);
+      expect(canary.report!.canary!.cleanup).toEqual([`deleted the canary mail from ${DOCS} INBOX`]);
+      expect(canary.code).toBe(1);
+      expect(await leftovers()).toEqual(before);
+    } finally {
+      await paperless.worker!.start();
+      overrides = {};
+    }
+    await expectHealthy("--fetch");
+  });
+
+  test("paperless-ngx 2.20.15 records no task: mail-fetch and consume-failures say not checked, never passed", async () => {
+    overrides = { [key("paperless")]: { ...(prod[key("paperless")] as object), url: paperless2.url } };
+    await stack.setSecret(key("paperlessToken"), paperless2.token);
+    try {
+      for (const id of ["paperless.mail-fetch", "paperless.consume-failures"]) {
+        const run = await doctor("--check", id);
+        expect(results(run.report!)).toEqual({ "paperless.api": "success", [id]: "warning" });
+        expect(problemText(run.report!, id)).toMatch(/^not checked: paperless-ngx 2\.20\.15 records no (task for a mail fetch|source of a consumption)/);
+        expect(run.code).toBe(0);
+      }
+    } finally {
+      overrides = {};
+      await stack.setSecret(key("paperlessToken"), paperless.token);
+    }
+  });
+
+  test("50 senders: the same number of requests per system as 5 (one list per collection, one exec, one IMAP session per mailbox)", async () => {
+    const five = healthy[healthy.length - 1]!.report!.requests;
+    for (let i = 0; i < 45; i++) mailboxes[0]!.senders.push({ address: `sender${i}@bench${i}.example`, user: "anca", label: `bench ${i}` });
+    try {
+      await up();
+      await settled();
+      const run = await expectHealthy();
+      healthy.pop(); // the report at the end is of 5 senders
+      console.log(`doctor suite: a healthy run at 50 senders: ${(run.ms / 1000).toFixed(1)} s; requests ${JSON.stringify(run.report!.requests)}`);
+      expect(run.report!.requests).toEqual(five);
+    } finally {
+      mailboxes[0]!.senders.splice(5);
+    }
   });
 });
 

@@ -1,6 +1,8 @@
 // The doctor's own logic, without servers: which checks run for --check, what a failed need or a
 // thrown error becomes, and that the report never prints a secret. The checks themselves are proven
 // against the real servers in doctor.test.ts.
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "../../doctor/args";
 import { type Check, passed, problems, verdict } from "../../doctor/check";
 import { renderJson, renderText } from "../../doctor/output";
@@ -44,6 +46,11 @@ describe("runChecks", () => {
     const out = await runChecks([check("a", async () => { throw fixable("server X did not answer", "check X's address"); })], { calls: [] });
     expect(out[0]!.result).toEqual({ status: "fail", problems: [{ status: "fail", message: "server X did not answer", fix: "check X's address; see README.md#doctor-a" }] });
   });
+
+  it("a check the doctor may not make (a refused read) is a warning saying so, never a pass", async () => {
+    const out = await runChecks([check("a", async () => { throw fixable("the token may not read /x", "use another token", { notChecked: true }); })], { calls: [] });
+    expect(out[0]!.result).toEqual({ status: "warn", problems: [{ status: "warn", message: "not checked: the token may not read /x", fix: "use another token; see README.md#doctor-a" }] });
+  });
 });
 
 describe("the report", () => {
@@ -71,9 +78,22 @@ describe("the report", () => {
 describe("parseArgs", () => {
   it("reads every option; an unknown one or a bad duration is an error", () => {
     expect(parseArgs(["--stack", "prod", "--json", "--check=paperless.rules", "--since", "90m"]))
-      .toEqual({ stack: "prod", check: "paperless.rules", sinceMs: 90 * 60_000, json: true, listChecks: false, help: false });
+      .toEqual({ stack: "prod", check: "paperless.rules", sinceMs: 90 * 60_000, fetch: false, canary: false, deadlineMs: 300_000, json: true, listChecks: false, help: false });
     expect(() => parseArgs(["--frobnicate"])).toThrow('unknown option "--frobnicate"');
     expect(() => parseArgs(["--since", "soon"])).toThrow('--since "soon": not a duration');
     expect(() => parseArgs(["--stack"])).toThrow("--stack needs a value");
+  });
+});
+
+describe("README anchors", () => {
+  it("every hint the doctor can print links to an anchor the README has", () => {
+    const readme = readFileSync(join(__dirname, "..", "..", "README.md"), "utf8");
+    const anchors = new Set([...readme.matchAll(/<a id="([^"]+)"><\/a>/g)].map((m) => m[1]));
+    const linked = new Set([
+      ...CHECKS.map((c) => `doctor-${c.id.replace(/\./g, "-")}`),
+      ...readdirSync(join(__dirname, "..", "..", "doctor"), { recursive: true }).filter((f) => String(f).endsWith(".ts"))
+        .flatMap((f) => [...readFileSync(join(__dirname, "..", "..", "doctor", String(f)), "utf8").matchAll(/README\.md#(doctor-[a-z-]+)/g)].map((m) => m[1]!)),
+    ]);
+    expect([...linked].filter((a) => !anchors.has(a))).toEqual([]);
   });
 });
