@@ -56,10 +56,14 @@ export class PaperlessMailIngest extends pulumi.ComponentResource {
     // mailserver is touched.
     const afterSecret = { parent: this, dependsOn: [secret] };
     new MailAlias(name, { mailbox, mailserver, kube }, afterSecret);
-    this.sieve = new SieveFilter(name, { mailbox, mailserver, script: renderSieve(mailbox), kube, provider: args.kubernetesProvider }, afterSecret);
     this.paperless = new PaperlessMailbox(name, {
-      mailbox, mailserver, paperless, password: secret.password,
+      mailbox, mailserver, paperless, password: secret.password, stackAccounts: config.mailboxes.map((m) => m.accountName),
     }, parent);
+    // The sieve keeps a sender's mail only once that sender's rule is on this mailbox's account, so
+    // a change that fails half-way (a rule that could not be made) never leaves mail kept here that
+    // no rule files. (So destroy, in reverse, removes the sieve before the rules.)
+    this.sieve = new SieveFilter(name, { mailbox, mailserver, script: renderSieve(mailbox), kube, provider: args.kubernetesProvider },
+      { parent: this, dependsOn: [secret, this.paperless] });
 
     this.accountLine = account.line;
     this.senders = Object.fromEntries(mailbox.senders.map((s) => [s.address, s.user]));

@@ -12,6 +12,8 @@ export interface PaperlessMailboxArgs {
   mailserver: MailserverSettings;
   paperless: PaperlessSettings;
   password: pulumi.Input<string>; // secret mailbox password (from the Vault component)
+  /** The mail accounts of every mailbox of the stack (default: this one's): a sender's rule may move between them. */
+  stackAccounts?: readonly string[];
 }
 
 type WithSecrets<T, S> = { [K in keyof T]: K extends "password" ? S : T[K] };
@@ -28,13 +30,13 @@ export interface PaperlessChildren<S> {
 
 /** Children names and inputs, shared by the component and the test driver so both build the same thing. */
 export function paperlessChildren<S>(name: string, mailbox: Mailbox, mailserver: MailserverSettings,
-  paperless: PaperlessSettings, secrets: { password: S }): PaperlessChildren<S> {
+  paperless: PaperlessSettings, secrets: { password: S }, stackAccounts: readonly string[] = [mailbox.accountName]): PaperlessChildren<S> {
   const plan = paperlessPlan(mailbox, mailserver);
   const url = paperless.url;
   return {
     account: { name: `${name}-account`, inputs: { url, ...plan.account, password: secrets.password } },
     tags: plan.tags.map((tag) => ({ name: `${name}-tag-${tag}`, inputs: { url, name: tag } })),
-    rules: plan.rules.map((rule, i) => ({ name: `${name}-rule-${mailbox.senders[i]!.address}`, inputs: { url, ...rule } })),
+    rules: plan.rules.map((rule, i) => ({ name: `${name}-rule-${mailbox.senders[i]!.address}`, inputs: { url, ...rule, stackAccounts } })),
     rulesFingerprint: createHash("sha256").update(JSON.stringify(plan.rules)).digest("hex"),
   };
 }
@@ -50,7 +52,7 @@ export class PaperlessMailbox extends pulumi.ComponentResource {
   constructor(name: string, args: PaperlessMailboxArgs, opts?: pulumi.ComponentResourceOptions) {
     super("paperless-mail-ingest:paperless:PaperlessMailbox", name, {}, opts);
     const children = paperlessChildren(name, args.mailbox, args.mailserver, args.paperless,
-      { password: pulumi.secret(args.password) });
+      { password: pulumi.secret(args.password) }, args.stackAccounts);
 
     const account = new PaperlessMailAccount(children.account.name, children.account.inputs, { parent: this });
     const tags = children.tags.map((t) => new PaperlessTag(t.name, t.inputs, { parent: this }));

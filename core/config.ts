@@ -331,14 +331,17 @@ function build(raw: RawConfig): IngestConfig {
     const [localPart, domain] = address.split("@") as [string, string];
     const tag = m.tag ?? DEFAULT_TAG;
     const orderStart = m.ruleOrderStart ?? 100;
-    const senders: Sender[] = m.senders.map((s, j) => {
+    const senders: Sender[] = m.senders.map((s) => {
       const label = s.label ?? s.address.toLowerCase();
       return {
         address: s.address.toLowerCase(),
         user: s.user,
         label,
         ruleName: RULE_PREFIX + label,
-        order: s.order ?? Math.min(orderStart + j, 32767),
+        // One default for every sender, so removing one never renumbers the others' rules. Their
+        // relative order does not matter: a rule takes only mail whose From contains its sender's
+        // address, and no sender's address contains another's (validated; README "Limits").
+        order: s.order ?? orderStart,
         tags: [tag, ...(s.tags ?? [])],
         requireAuthentication: s.requireAuthentication ?? false,
       };

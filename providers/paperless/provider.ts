@@ -21,7 +21,12 @@ export interface Connection {
   readonly name: string;
 }
 export type AccountInputs = Connection & MailAccountPlan & { readonly password: string };
-export type RuleInputs = Connection & MailRulePlan;
+/**
+ * `stackAccounts`: the mail accounts of every mailbox of this stack. A sender's rule on another of
+ * them is this stack's, so moving the sender may rename it aside (see makeRoom); a rule on any other
+ * account is never touched. Not a field: never compared, never stored in the outputs.
+ */
+export type RuleInputs = Connection & MailRulePlan & { readonly stackAccounts?: readonly string[] };
 export type TagInputs = Connection;
 /**
  * Outputs = the declared inputs plus the server's numeric id and, only for an object the stack
@@ -74,6 +79,8 @@ interface Kind<I extends Connection> {
   find(s: Session, news: I, objects: readonly WireObject[]): Promise<WireObject | undefined>;
   /** Why a delete must leave the object in place (a tag documents still carry), or undefined to delete it. */
   keptBecause?(s: Session, id: string, olds: I): Promise<string | undefined>;
+  /** Frees what this object is about to take (its name), before it is created or `id` is updated. */
+  makeRoom?(s: Session, news: I, id?: string): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -135,6 +142,27 @@ export function changedFields<I extends Connection>(kind: Kind<I>, olds: I, news
   if ("token" in olds) changed.push("token");
   const replaces = olds.url !== news.url ? ["url"] : [];
   return { changed, replaces };
+}
+
+/**
+ * How the object on the server differs from what a write of `news` would send: "gone" (deleted by
+ * hand, or with its mail account) or the fields that differ. Names are resolved to ids exactly as a
+ * write resolves them; secrets are not compared (the server masks them). Reads the memoized lists
+ * check() read: no request per object.
+ */
+async function handChanges<I extends Connection>(s: Session, kind: Kind<I>, id: string, olds: I, news: I,
+  edited: boolean): Promise<"gone" | string[]> {
+  const obj = (await s.list<WireObject>(kind.collection)).find((o) => String(o.id) === id);
+  if (!obj) return "gone";
+  if (edited) return []; // the update writes every declared field anyway
+  let body: Record<string, unknown>;
+  try {
+    body = await kind.toWire(s, news, olds);
+  } catch (e) {
+    if (isPaperlessApiError(e)) throw e;
+    return ["a tag or user it names is gone"]; // the update resolves the names again, after their own resources
+  }
+  return Object.keys(formerValues(obj, body, kind.secrets)); // the fields a write would change
 }
 
 /** Declared state to store: only the kind's own fields (no `__provider`, nothing unexpected); `adopted` only when it was. */
@@ -394,14 +422,38 @@ export const ruleKind: Kind<RuleInputs> = {
       ?? onAccount.find((r) => typeof r.filter_from === "string" && r.filter_from.toLowerCase() === sender);
     if (pickOne) return pickOne;
     const clash = named.find((r) => r.owner === owner);
-    if (clash) {
+    if (clash && clash !== await movingRule(s, news, objects)) {
       // Names are unique per owner (docs/paperless-api.md#objects): adopting would move another account's rule.
-      throw new Error(`a rule with this name and owner ${JSON.stringify(news.owner)} already exists on another mail account `
-        + `(rule id ${clash.id}, account id ${String(clash.account)}); rename or remove it`);
+      const where = (await s.list<WireObject>(ACCOUNTS)).find((a) => a.id === clash.account)?.name ?? `id ${String(clash.account)}`;
+      throw new Error(`a rule with this name and owner ${JSON.stringify(news.owner)} already exists on mail account ${JSON.stringify(where)} `
+        + `(rule id ${clash.id}), which is not this sender's on another mailbox of this stack; rename or remove it. `
+        + "To move a sender off a mailbox you are also removing, move it in one `pulumi up` and remove the mailbox in the next");
     }
     return undefined;
   },
+  async makeRoom(s, news, id) {
+    const moving = await movingRule(s, news, await s.list<WireObject>(RULES), id);
+    if (!moving) return;
+    // Names are unique per owner (docs/paperless-api.md#objects). Renamed, the old rule keeps filing the sender's
+    // mail on its account until its own resource deletes it: deletes come last in an operation,
+    // after the old mailbox's sieve has let the sender go, so no mail is kept there without a rule.
+    const aside = `${news.name.slice(0, 120)} (moving to ${news.account.slice(0, 120)})`;
+    await s.write("PATCH", `${RULES}${moving.id}/`, { name: aside }, [RULES]);
+  },
 };
+
+/**
+ * The sender's rule under the same name and owner on another mail account of this stack (not `except`):
+ * the sender moved between this stack's mailboxes, and that rule's own resource goes at the end of this operation.
+ */
+async function movingRule(s: Session, news: RuleInputs, rules: readonly WireObject[], except?: string): Promise<WireObject | undefined> {
+  const others = (news.stackAccounts ?? []).filter((a) => a !== news.account);
+  if (!others.length) return undefined;
+  const accounts = new Set((await s.list<WireObject>(ACCOUNTS)).filter((a) => others.includes(a.name)).map((a) => a.id));
+  const [owner, sender] = [await userId(s, news.owner), news.filter_from.toLowerCase()];
+  return rules.find((r) => r.name === news.name && r.owner === owner && accounts.has(r.account as number) && String(r.id) !== except
+    && typeof r.filter_from === "string" && r.filter_from.toLowerCase() === sender);
+}
 
 export const tagKind: Kind<TagInputs> = {
   label: "tag",
@@ -463,6 +515,7 @@ async function createOrAdopt<I extends Connection>(s: Session, kind: Kind<I>, ne
   let raced = false;
   for (let attempt = 1; ; attempt++) {
     const { object: existing, unfinished } = await located(s, kind, news);
+    if (!existing) await kind.makeRoom?.(s, news);
     const body = await kind.toWire(s, news, undefined);
     try {
       if (existing) {
@@ -553,12 +606,24 @@ export function makeProvider<I extends Connection>(kind: Kind<I>): pulumi.dynami
       return { inputs: news, failures };
     },
 
-    async diff(_id: string, olds: I, news: I) {
+    async diff(id: string, olds: I, news: I) {
       const { changed, replaces } = changedFields(kind, olds, news);
       // The object lives on one server: moving it means delete there, then create (or adopt) here.
       // Otherwise updates are PATCHes in place, so the id is known at preview.
       const replacing = replaces.length > 0;
-      return { changes: changed.length > 0 || replacing, replaces, stables: replacing ? [] : ["paperlessId"], deleteBeforeReplace: replacing };
+      // What was changed or deleted by hand shows on a plain preview, and up puts it back.
+      const live = replacing || isUnknown(news.url) ? [] : await withSession(news, (s) => handChanges(s, kind, id, olds, news, changed.length > 0));
+      // The engine shows the plugin's stderr: the diff itself cannot name fields the config did not change.
+      const what = `paperless-ngx: ${kind.label} ${JSON.stringify(news.name)} (id ${id}) on ${news.url}`;
+      if (live === "gone") {
+        process.stderr.write(`${what} is gone (deleted by hand?): up creates it again\n`);
+        return { changes: true, replaces: ["paperlessId"], stables: [], deleteBeforeReplace: false };
+      }
+      if (live.length) process.stderr.write(`${what} was changed outside this stack (${live.join(", ")}): up writes the declared values back\n`);
+      return {
+        changes: changed.length > 0 || live.length > 0 || replacing, replaces,
+        stables: replacing ? [] : ["paperlessId"], deleteBeforeReplace: replacing,
+      };
     },
 
     async create(news: I) {
@@ -584,6 +649,7 @@ export function makeProvider<I extends Connection>(kind: Kind<I>): pulumi.dynami
         // On an adopted object, a field's first change is one more value to put back at destroy.
         const current = olds.adopted && (await s.list<WireObject>(kind.collection)).find((o) => String(o.id) === id);
         const adopted = olds.adopted && formerValues(current ?? {}, body, kind.secrets, olds.adopted);
+        await kind.makeRoom?.(s, news, id);
         try {
           await s.write("PATCH", `${kind.collection}${id}/`, body, kind.invalidates);
         } catch (e) {

@@ -50,6 +50,18 @@ describe("defaults", () => {
     expect(result.config.vault).toEqual({ mount: "secret", pathPrefix: "paperless-mail-ingest" });
   });
 
+  it("gives every sender the same default order, so removing one renumbers no other rule; an explicit order stays", () => {
+    const senders = [{ address: "a@example.net", user: "alice" }, { address: "b@example.net", user: "bob", order: 7 }, { address: "c@example.net", user: "bob" }];
+    const orders = (list: typeof senders) => {
+      const raw = base();
+      const result = parseConfig({ ...raw, mailboxes: [{ ...raw.mailboxes[0]!, ruleOrderStart: 300, senders: list }] });
+      if (!result.ok) throw new Error(result.problems.join("\n"));
+      return Object.fromEntries(result.config.mailboxes[0]!.senders.map((s) => [s.address, s.order]));
+    };
+    expect(orders(senders)).toEqual({ "a@example.net": 300, "b@example.net": 7, "c@example.net": 300 });
+    expect(orders(senders.slice(1))).toEqual({ "b@example.net": 7, "c@example.net": 300 });
+  });
+
   it("lower-cases addresses and puts the ingest tag first", () => {
     const raw = base();
     raw.mailboxes[0]!.senders[0] = { address: "A@Example.NET", user: "alice", tags: ["bank", "tax"] } as never;

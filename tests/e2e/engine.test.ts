@@ -157,11 +157,8 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
     for (const r of rules.filter((x) => x.account === MAILBOX)) {
       expect(r).toMatchObject({ tags: ["email-ingest"], action: 2, action_parameter: "Processed", folder: "INBOX" });
     }
-    // Rules run in the order of the sender list.
-    const order = (address: string) => rules.find((r) => r.filter_from === address)!.order as number;
-    const orders = PROD_RULES.map((r) => order(r.filter_from));
-    expect(orders).toEqual([...orders].sort((a, b) => a - b));
-    expect(new Set(orders).size).toBe(orders.length);
+    // One default order for every sender (ruleOrderStart): removing one renumbers no other rule.
+    expect(PROD_RULES.map((r) => rules.find((x) => x.filter_from === r.filter_from)!.order)).toEqual(PROD_RULES.map(() => 100));
     // The hand-made objects are untouched.
     expect(rules.filter((r) => r.account !== MAILBOX)).toEqual([expect.objectContaining({ name: "scanner: everything", account: "scanner@example.org" })]);
   });
@@ -213,6 +210,26 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
     await engine.stack.up({ onEvent: up.onEvent });
     expect(up.changes()).toEqual([{ op: "update", resource: ruleResource("ancaelena98@gmail.com") }]);
     expect((await serverRules()).find((r) => r.name === anca.name)).toEqual(declared);
+  });
+
+  test("removing one of several senders previews and applies only its rule's delete: no other rule is renumbered", async () => {
+    let mailboxes: unknown;
+    await editStackConfig((config) => {
+      mailboxes = config[`${PROJECT}:mailboxes`];
+      const [mailbox, ...rest] = mailboxes as { senders: { address: string }[] }[];
+      config[`${PROJECT}:mailboxes`] = [{ ...mailbox, senders: mailbox!.senders.filter((s) => s.address !== "vbarzin@gmail.com") }, ...rest];
+    });
+    const expected = [{ op: "delete", resource: ruleResource("vbarzin@gmail.com") }]; // the second of six
+    const preview = stepRecorder();
+    await engine.stack.preview({ onEvent: preview.onEvent });
+    expect(paperlessSteps(preview.changes())).toEqual(expected);
+    proxy.reset();
+    const up = stepRecorder();
+    await engine.stack.up({ onEvent: up.onEvent });
+    expect(paperlessSteps(up.changes())).toEqual(expected);
+    expect(proxy.writes().map((w) => `${w.method} ${w.path}`)).toEqual([expect.stringMatching(/^DELETE \/api\/mail_rules\/\d+\/$/)]);
+    await editStackConfig((config) => { config[`${PROJECT}:mailboxes`] = mailboxes; }); // back, as the tests after this expect
+    await engine.stack.up();
   });
 
   test("neither the API token nor the mailbox password is stored in clear, and the token is no resource's input", async () => {

@@ -19,7 +19,7 @@ export const paperlessProgram: PulumiFn = async () => {
     const password = mailboxPassword(mailbox.address);
     if (!password) throw new Error(`mailboxPasswords.${mailbox.address}: not set in the E2E stack`);
     const box = new PaperlessMailbox(mailboxResourceName(mailbox), {
-      mailbox, mailserver: config.mailserver, paperless: config.paperless, password,
+      mailbox, mailserver: config.mailserver, paperless: config.paperless, password, stackAccounts: config.mailboxes.map((m) => m.accountName),
     });
     ruleIds[mailbox.address] = box.ruleIds;
     keptAtDestroy[mailbox.address] = box.keptAtDestroy;

@@ -308,13 +308,17 @@ describe("ConfigMapLines check (runs at preview)", () => {
     expect(await provider.diff!("id", props(), props({ name: "other" }))).toMatchObject({ changes: true, replaces: ["name"], deleteBeforeReplace: true });
   });
 
-  it("diff sees a block the owner's stack removed (its nightly apply, a -replace), so a plain up puts it back", async () => {
+  it("diff sees a block the owner's stack removed (its nightly apply, a -replace), or a line of it edited by hand, so a plain up puts it back", async () => {
     await provider.create!(props());
+    const ours = (await live()).data["postfix-accounts.cf"]!;
     await terraformWritesKey("postfix-accounts.cf", OTHERS);
     forgetProcessMemory();
     expect(await provider.diff!("id", props(), props())).toMatchObject({ changes: true, replaces: [] });
     await provider.update!("id", props(), props());
-    expect((await live()).data["postfix-accounts.cf"]).toContain(LINE);
+    expect((await live()).data["postfix-accounts.cf"]).toBe(ours);
+    await terraformWritesKey("postfix-accounts.cf", ours.replace(LINE, `${LINE}0`));
+    forgetProcessMemory();
+    expect(await provider.diff!("id", props(), props())).toMatchObject({ changes: true, replaces: [] });
   });
 });
 

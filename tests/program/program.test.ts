@@ -35,9 +35,12 @@ describe("index.ts under mocks, production stack", () => {
 
   it("the mailserver side waits for the Vault secret and its write check", () => {
     const secret = "paperless-mail-ingest:vault:MailboxSecret::docs-at-viktorbarzin.me";
-    for (const type of ["MailAlias", "SieveFilter"]) {
-      expect(run.resources.get(`paperless-mail-ingest:mailserver:${type}::docs-at-viktorbarzin.me`)?.dependsOn).toEqual([secret]);
-    }
+    expect(run.resources.get("paperless-mail-ingest:mailserver:MailAlias::docs-at-viktorbarzin.me")?.dependsOn).toEqual([secret]);
+  });
+
+  it("the sieve (its ConfigMap waits for it) comes after the mailbox's paperless rules: it keeps a sender's mail only once their rule exists", () => {
+    expect(run.resources.get("paperless-mail-ingest:mailserver:SieveFilter::docs-at-viktorbarzin.me")?.dependsOn)
+      .toEqual(["paperless-mail-ingest:vault:MailboxSecret::docs-at-viktorbarzin.me", "paperless-mail-ingest:paperless:PaperlessMailbox::docs-at-viktorbarzin.me"]);
   });
 
   it("at the stack root: the cluster's provider, one PaperlessMailIngest per mailbox, then what they share", () => {

@@ -441,6 +441,116 @@ describe("the whole program through the real CLI", () => {
     await cluster.bindRoles(role, DEPLOYER);
   });
 
+  // Day-to-day changes between mailboxes, each in one `pulumi up` with real mail before and after,
+  // and hand edits in paperless seen by a plain preview (README "Day-to-day changes").
+  const RULE = "pulumi-nodejs:dynamic/paperless:PaperlessMailRule";
+  const docsBox = () => mailboxes.find((m) => m.address === DOCS)!;
+  const receiptsBox = () => mailboxes.find((m) => m.address === RECEIPTS)!;
+  /** The paperless rules for `sender`: name and the mail account they are on. */
+  async function rulesFor(sender: string): Promise<{ name: string; account: string }[]> {
+    const accounts = await api.list("/api/mail_accounts/");
+    return (await api.list<Row & { filter_from: string; account: number }>("/api/mail_rules/")).filter((r) => r.filter_from === sender)
+      .map((r) => ({ name: r.name, account: accounts.find((a) => a.id === r.account)!.name }));
+  }
+  /** A mail from `sender` to each mailbox; where one is kept, a rule for the sender is on that mailbox's account. */
+  async function keptOnlyWithRule(sender: string, subject: string): Promise<Record<string, string[]>> {
+    const kept: Record<string, string[]> = {};
+    for (const box of [DOCS, RECEIPTS]) {
+      kept[box] = (await forward(sender, box, `${subject} to ${box}`)).stored;
+      if (kept[box].length) expect((await rulesFor(sender)).map((r) => r.account)).toContain(box);
+    }
+    return kept;
+  }
+  const moveSender = (address: string, from: MailboxEntry, to: MailboxEntry) => {
+    to.senders.push(from.senders.find((s) => s.address === address)!);
+    from.senders = from.senders.filter((s) => s.address !== address);
+  };
+
+  test("14. moving a sender from docs@ to receipts@ in one up: its rule is on receipts@'s account before that sieve keeps the mail; the old rule files what docs@ kept until the end", async () => {
+    const before = await forward(ANCA, DOCS, "Before the move");
+    expect(before.stored).toEqual([`${DOCS}:INBOX`]);
+    moveSender(ANCA, docsBox(), receiptsBox());
+    const up = await apply();
+    // No other rule changes: docs@'s senders after Anca keep their order (one default order).
+    expect(changed(up).filter((c) => !/Command::/.test(c))).toEqual([
+      `create ${RULE}::receipts-at-viktorbarzin.me-rule-${ANCA}`, `delete ${RULE}::docs-at-viktorbarzin.me-rule-${ANCA}`,
+      "update kubernetes:core/v1:ConfigMap::docs-at-viktorbarzin.me", "update kubernetes:core/v1:ConfigMap::receipts-at-viktorbarzin.me",
+    ].sort());
+    expect(await rulesFor(ANCA)).toEqual([{ name: "forward: Anca", account: RECEIPTS }]);
+    // The up's fetch ran while docs@ still had the rule (renamed aside; it is deleted last): nothing was stranded in docs@.
+    expect((await mailserverPod()).server.locate(before.id)).toEqual([`${DOCS}:Processed`]);
+    expect(await keptOnlyWithRule(ANCA, "After the move")).toEqual({ [DOCS]: [], [RECEIPTS]: [`${RECEIPTS}:INBOX`] });
+    await fetchMail();
+    expect(await documents()).toEqual(expect.arrayContaining([
+      { title: "Before the move", owner: paperless.users.anca!.id, tags: ["email-ingest"] },
+      { title: `After the move to ${RECEIPTS}`, owner: paperless.users.anca!.id, tags: ["email-ingest"] },
+    ]));
+  });
+
+  test("15. a move whose new rule cannot be made (paperless answers 500) fails with the mail kept only where a rule files it; the next up completes it", async () => {
+    moveSender(ANCA, receiptsBox(), docsBox());
+    stack.setConfig(config());
+    paperlessProxy.inject({ kind: "status", status: 500, method: "POST", path: /^\/api\/mail_rules\//, times: 20 });
+    const failed = await stack.up();
+    paperlessProxy.reset();
+    expect(failed.ok).toBe(false);
+    expect(failed.errors.join("\n")).toContain("injected fault: 500 (POST /api/mail_rules/ → 500)");
+    // docs@ does not keep the sender's mail yet (its rule could not be made); receipts@ either still does, with its rule, or has let go.
+    expect((await keptOnlyWithRule(ANCA, "During the failed move"))[DOCS]).toEqual([]);
+    await apply();
+    expect(await rulesFor(ANCA)).toEqual([{ name: "forward: Anca", account: DOCS }]);
+    expect(await keptOnlyWithRule(ANCA, "After the completed move")).toEqual({ [DOCS]: [`${DOCS}:INBOX`], [RECEIPTS]: [] });
+  });
+
+  test("16. renaming a sender's label updates its one rule in place, which then files their mail", async () => {
+    const id = (await api.list<Row & { filter_from: string }>("/api/mail_rules/")).find((r) => r.filter_from === ANCA)!.id;
+    docsBox().senders.find((s) => s.address === ANCA)!.label = "Anca (docs)";
+    const up = await apply();
+    expect(changed(up).filter((c) => !/Command::/.test(c))).toEqual([`update ${RULE}::docs-at-viktorbarzin.me-rule-${ANCA}`]);
+    expect((await api.request<Row>("GET", `/api/mail_rules/${id}/`)).name).toBe("forward: Anca (docs)");
+    expect((await forward(ANCA, DOCS, "After the rename")).stored).toEqual([`${DOCS}:INBOX`]);
+    await fetchMail();
+    expect(await documents()).toContainEqual({ title: "After the rename", owner: paperless.users.anca!.id, tags: ["email-ingest"] });
+  });
+
+  test("17. a rule deleted and one edited in the paperless UI show on a plain preview, naming what changed; up puts them back", async () => {
+    const rules = await api.list<Row & { filter_from: string }>("/api/mail_rules/");
+    await api.request("DELETE", `/api/mail_rules/${rules.find((r) => r.filter_from === ANCA)!.id}/`);
+    const me = rules.find((r) => r.filter_from === "me@viktorbarzin.me")!;
+    await api.request("PATCH", `/api/mail_rules/${me.id}/`, { filter_subject: "invoice", order: 1 });
+
+    const preview = await (stack.setConfig(config()), stack.preview());
+    expect(preview.ok).toBe(true);
+    // The deleted rule is a replacement (made anew; the gone one's state dropped last), the edited one an update.
+    expect(changed(preview).filter((c) => !/Command::/.test(c))).toEqual([
+      `delete-replaced ${RULE}::docs-at-viktorbarzin.me-rule-${ANCA}`, `update ${RULE}::docs-at-viktorbarzin.me-rule-me@viktorbarzin.me`,
+    ]);
+    expect(preview.stdout + preview.stderr).toMatch(/mail rule "forward: Anca \(docs\)" \(id \d+\) on \S+ is gone \(deleted by hand\?\): up creates it again/);
+    expect(preview.stdout + preview.stderr).toContain(`mail rule "forward: Viktor (me@)" (id ${me.id}) on ${paperlessProxy.url} was changed outside this stack (order, filter_subject)`);
+    await apply();
+    expect(await rulesFor(ANCA)).toEqual([{ name: "forward: Anca (docs)", account: DOCS }]);
+    const restored = await api.request<Row & { filter_subject: string | null; order: number }>("GET", `/api/mail_rules/${me.id}/`);
+    expect([restored.filter_subject || "", restored.order]).toEqual(["", 100]);
+    expect((await forward(ANCA, DOCS, "After the hand delete")).stored).toEqual([`${DOCS}:INBOX`]);
+    await fetchMail();
+    expect(await documents()).toContainEqual({ title: "After the hand delete", owner: paperless.users.anca!.id, tags: ["email-ingest"] });
+    expect(changed(await stack.preview())).toEqual([]);
+  });
+
+  test("18. removing a mailbox (receipts@) in one up: its sieve, mount, lines, secret and paperless account go; docs@ works on", async () => {
+    const emo = receiptsBox().senders[0]!.address;
+    expect((await forward(emo, RECEIPTS, "Before the removal")).stored).toEqual([`${RECEIPTS}:INBOX`]);
+    mailboxes = mailboxes.filter((m) => m !== receiptsBox());
+    await apply();
+    expect((await api.list("/api/mail_accounts/")).map((a) => a.name)).toEqual([DOCS]);
+    expect(await vaultRead(RECEIPTS)).toBeUndefined();
+    expect(JSON.stringify((await deployment()).spec.template)).not.toMatch(/receipts/i); // volume, mount, Reloader's variable
+    expect((await sharedConfig())["postfix-virtual.cf"]).not.toContain(RECEIPTS);
+    // With its account line and self-alias gone, the domain's catch-all takes receipts@'s mail, as before it was added.
+    expect((await forward(emo, RECEIPTS, "After the removal")).stored).toEqual([`${objects.mailboxes.spam.address}:INBOX`]);
+    expect((await forward(ANCA, DOCS, "After the mailbox removal")).stored).toEqual([`${DOCS}:INBOX`]);
+  });
+
   test("9. destroy: the runbook's rollback; stored mail and the tag in use stay, and mail flows unfiltered afterwards", async () => {
     const docsBefore = await documents();
     const podBefore = (await mailserverPod()).name;

@@ -62,7 +62,7 @@ export function badInputTests(ctx: () => Ctx): void {
     await api.post("/api/mail_rules/", { name: "forward: Anca", account: other.id, owner: ctx().userId("anca"), filter_from: "someone@example.com" });
     ctx().proxy.reset();
     const e = await up();
-    expect(e.message).toMatch(/docs-rule-ancaelena98@gmail.com: a rule with this name and owner "anca" already exists on another mail account \(rule id \d+, account id \d+\); rename or remove it/);
+    expect(e.message).toMatch(/docs-rule-ancaelena98@gmail.com: a rule with this name and owner "anca" already exists on mail account "receipts@viktorbarzin\.me" \(rule id \d+\), which is not this sender's on another mailbox of this stack; rename or remove it/);
     expect(ctx().proxy.writes()).toEqual([]);
     expect((await api.list("/api/mail_accounts/")).map((a) => a.name)).toEqual(["receipts@viktorbarzin.me"]);
   });

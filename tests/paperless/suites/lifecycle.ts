@@ -47,11 +47,11 @@ export function lifecycleTests(ctx: () => Ctx): void {
     expect(await storedPassword("docs@viktorbarzin.me")).toContain(`PW ${PASSWORD}\n`);
     expect((await list("tags")).map((t) => [t.name, t.owner])).toEqual([["email-ingest", null]]);
     expect(await serverRules()).toEqual([
-      { name: "forward: Anca", filter_from: "ancaelena98@gmail.com", owner: "anca", account: "docs@viktorbarzin.me", tags: ["email-ingest"], action: 2, action_parameter: "Processed", order: 103 },
-      { name: "forward: Emo", filter_from: "emil.barzin@gmail.com", owner: "emo", account: "docs@viktorbarzin.me", tags: ["email-ingest"], action: 2, action_parameter: "Processed", order: 104 },
-      { name: "forward: Viktor (gmail)", filter_from: "vbarzin@gmail.com", owner: "root", account: "docs@viktorbarzin.me", tags: ["email-ingest"], action: 2, action_parameter: "Processed", order: 101 },
+      { name: "forward: Anca", filter_from: "ancaelena98@gmail.com", owner: "anca", account: "docs@viktorbarzin.me", tags: ["email-ingest"], action: 2, action_parameter: "Processed", order: 100 },
+      { name: "forward: Emo", filter_from: "emil.barzin@gmail.com", owner: "emo", account: "docs@viktorbarzin.me", tags: ["email-ingest"], action: 2, action_parameter: "Processed", order: 100 },
+      { name: "forward: Viktor (gmail)", filter_from: "vbarzin@gmail.com", owner: "root", account: "docs@viktorbarzin.me", tags: ["email-ingest"], action: 2, action_parameter: "Processed", order: 100 },
       { name: "forward: Viktor (me@)", filter_from: "me@viktorbarzin.me", owner: "root", account: "docs@viktorbarzin.me", tags: ["email-ingest"], action: 2, action_parameter: "Processed", order: 100 },
-      { name: "forward: Viktor (meta)", filter_from: "viktorbarzin@meta.com", owner: "root", account: "docs@viktorbarzin.me", tags: ["email-ingest"], action: 2, action_parameter: "Processed", order: 102 },
+      { name: "forward: Viktor (meta)", filter_from: "viktorbarzin@meta.com", owner: "root", account: "docs@viktorbarzin.me", tags: ["email-ingest"], action: 2, action_parameter: "Processed", order: 100 },
     ]);
     // A second up with nothing changed writes nothing.
     ctx().proxy.reset();

@@ -1,7 +1,7 @@
 // Every provider method against the real server through the fault proxy: check, diff, create,
 // read, update (PATCH), delete; adoption; faults; the request budget; secrets in errors and state.
 import type { AccountInputs, RuleInputs, TagInputs } from "../../../providers/paperless/provider";
-import { accountKind, changedFields, mailAccountProvider, mailRuleProvider, SECRET_OUTPUTS, tagProvider } from "../../../providers/paperless/provider";
+import { accountKind, changedFields, mailAccountProvider, mailRuleProvider, ruleKind, SECRET_OUTPUTS, tagProvider } from "../../../providers/paperless/provider";
 import { forgetProcessMemory } from "../../../providers/processMemory";
 import type { Row } from "../../support/paperless/admin";
 import { prodConfig } from "../../support/prodConfig";
@@ -153,15 +153,42 @@ export function providerTests(ctx: () => Ctx): void {
 
   describe("diff", () => {
     test("reports exactly the changed fields; tag order does not count; url forces a delete-before-replace; the token is none of them", async () => {
-      const olds = { ...r(), paperlessId: 1 };
-      expect(await mailRuleProvider.diff!("1", olds, r())).toEqual({ changes: false, replaces: [], stables: ["paperlessId"], deleteBeforeReplace: false });
+      await dependencies();
+      const { id, outs: olds } = await mailRuleProvider.create!(r());
+      expect(await mailRuleProvider.diff!(id, olds, r())).toEqual({ changes: false, replaces: [], stables: ["paperlessId"], deleteBeforeReplace: false });
       expect(changedFields(accountKind, a(), a({ password: "new", imap_port: 143 }))).toEqual({ changed: ["imap_port", "password"], replaces: [] });
-      expect((await mailRuleProvider.diff!("1", r({ assign_tags: ["a", "b"] }), r({ assign_tags: ["b", "a"] }))).changes).toBe(false);
-      expect(await mailRuleProvider.diff!("1", olds, r({ owner: "emo" }))).toEqual({ changes: true, replaces: [], stables: ["paperlessId"], deleteBeforeReplace: false });
-      expect((await mailRuleProvider.diff!("1", olds, r({ filter_subject: "invoice" }))).changes).toBe(true);
-      expect(await mailRuleProvider.diff!("1", olds, r({ url: "http://elsewhere.example" }))).toEqual({ changes: true, replaces: ["url"], stables: [], deleteBeforeReplace: true });
+      expect(changedFields(ruleKind, r({ assign_tags: ["a", "b"] }), r({ assign_tags: ["b", "a"] })).changed).toEqual([]);
+      expect(await mailRuleProvider.diff!(id, olds, r({ owner: "emo" }))).toEqual({ changes: true, replaces: [], stables: ["paperlessId"], deleteBeforeReplace: false });
+      expect((await mailRuleProvider.diff!(id, olds, r({ filter_subject: "invoice" }))).changes).toBe(true);
+      expect(await mailRuleProvider.diff!(id, olds, r({ url: "http://elsewhere.example" }))).toEqual({ changes: true, replaces: ["url"], stables: [], deleteBeforeReplace: true });
       // A state from before the token left the inputs is rewritten once, without it.
       expect(changedFields(accountKind, { ...a(), token: "old" } as AccountInputs, a())).toEqual({ changed: ["token"], replaces: [] });
+    });
+
+    test("what was changed or deleted by hand in paperless shows on a plain diff (no refresh), from the lists check read", async () => {
+      await dependencies();
+      const acc = (await list("mail_accounts"))[0]!;
+      const tg = (await list("tags"))[0]!;
+      const { id, outs } = await mailRuleProvider.create!(r({ owner: "Anca" })); // the owner as written, resolved like a write
+      const unchanged = async () => Promise.all([
+        mailRuleProvider.diff!(id, outs, r({ owner: "Anca" })), mailAccountProvider.diff!(String(acc.id), a(), a()), tagProvider.diff!(String(tg.id), t(), t()),
+      ]).then((ds) => ds.map((d) => d.changes));
+      forgetProcessMemory();
+      expect(await unchanged()).toEqual([false, false, false]);
+
+      await ctx().api.request("PATCH", `/api/mail_rules/${id}/`, { filter_subject: "invoice" });
+      await ctx().api.request("PATCH", `/api/mail_accounts/${acc.id}/`, { imap_port: 143 });
+      await ctx().api.request("PATCH", `/api/tags/${tg.id}/`, { name: "renamed" });
+      forgetProcessMemory();
+      proxy().reset();
+      expect(await unchanged()).toEqual([true, true, true]);
+      expect(proxy().writes()).toEqual([]);
+      expect(new Set(proxy().requests.map((q) => q.path)).size).toBe(proxy().requests.length); // each list once
+
+      await ctx().api.request("DELETE", `/api/mail_rules/${id}/`);
+      forgetProcessMemory();
+      expect(await mailRuleProvider.diff!(id, outs, r({ owner: "Anca" })))
+        .toEqual({ changes: true, replaces: ["paperlessId"], stables: [], deleteBeforeReplace: false });
     });
   });
 
@@ -243,9 +270,45 @@ export function providerTests(ctx: () => Ctx): void {
       await dependencies();
       const other = await handAccount("other@example.com");
       const theirs = await handRule("forward: Anca", other.id, { owner: ctx().userId("anca") });
+      forgetProcessMemory(); // a later operation
       const e = await failure(mailRuleProvider.create!(r()));
-      expect(e.message).toBe(`mail rule "forward: Anca": a rule with this name and owner "anca" already exists on another mail account (rule id ${theirs.id}, account id ${other.id}); rename or remove it`);
+      expect(e.message).toBe(`mail rule "forward: Anca": a rule with this name and owner "anca" already exists on mail account "other@example.com" (rule id ${theirs.id}), `
+        + "which is not this sender's on another mailbox of this stack; rename or remove it. To move a sender off a mailbox you are also removing, move it in one `pulumi up` and remove the mailbox in the next");
       expect(await list("mail_rules")).toHaveLength(1);
+      // The same sender's rule there is no different while that account is not one of the stack's.
+      await ctx().api.request("PATCH", `/api/mail_rules/${theirs.id}/`, { filter_from: "anca@example.com" });
+      forgetProcessMemory();
+      expect((await failure(mailRuleProvider.create!(r({ stackAccounts: ["docs@example.com", "receipts@example.com"] })))).message).toContain("rename or remove it");
+      expect(await list("mail_rules")).toHaveLength(1);
+    });
+
+    test("a sender moved to another mailbox of the stack: a new rule there; the old one, renamed aside, files the sender's mail on its account until its own delete", async () => {
+      await dependencies();
+      await mailAccountProvider.create!(a({ name: "receipts@example.com", username: "receipts@example.com" }));
+      const stackAccounts = ["docs@example.com", "receipts@example.com"];
+      const rules = async () => {
+        const accounts = await list("mail_accounts");
+        return Object.fromEntries((await list("mail_rules")).map((x) => [x.id, `${x.name} @${accounts.find((y) => y.id === x.account)!.name} <${x.filter_from}>`]));
+      };
+      const docs = await mailRuleProvider.create!(r({ stackAccounts }));
+      forgetProcessMemory(); // the move is a later operation
+      const moved = r({ account: "receipts@example.com", stackAccounts });
+      expect((await mailRuleProvider.check!({}, moved)).failures).toEqual([]);
+      const receipts = await mailRuleProvider.create!(moved);
+      expect(receipts.outs).toEqual({ ...r({ account: "receipts@example.com" }), paperlessId: Number(receipts.id) });
+      expect(await rules()).toEqual({
+        [docs.id]: "forward: Anca (moving to receipts@example.com) @docs@example.com <anca@example.com>",
+        [receipts.id]: "forward: Anca @receipts@example.com <anca@example.com>",
+      });
+      // Moved back before the docs rule's delete came (the up failed after the create): its update takes the name back the same way.
+      forgetProcessMemory();
+      await mailRuleProvider.update!(docs.id, docs.outs, r({ stackAccounts }));
+      expect(await rules()).toEqual({
+        [docs.id]: "forward: Anca @docs@example.com <anca@example.com>",
+        [receipts.id]: "forward: Anca (moving to docs@example.com) @receipts@example.com <anca@example.com>",
+      });
+      await mailRuleProvider.delete!(receipts.id, receipts.outs);
+      expect(Object.keys(await rules())).toEqual([docs.id]);
     });
 
     test("a permanent 4xx fails at once with the server's field error", async () => {
