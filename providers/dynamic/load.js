@@ -50,6 +50,35 @@ function userError(message) {
   return e;
 }
 
+// The Node dynamic-provider plugin answers an error thrown by check, diff, read or delete to the
+// engine, which shows it under its resource, and also writes it to its stderr as
+// `${e}: ${e.stack}`, which the engine shows again, trace and all. The plugin's echo of an error
+// the engine already has is dropped here; anything else the plugin writes still shows.
+const ECHOED = ["check", "diff", "read", "delete"];
+const answered = new Set();
+const consoleError = console.error.bind(console);
+console.error = (...args) => {
+  if (args.length === 1 && answered.delete(args[0])) return;
+  consoleError(...args);
+};
+
+/** `impl` with each echoed method noting the errors it throws, as the plugin will print them. */
+function echoOnce(impl) {
+  const wrapped = Object.create(impl);
+  for (const method of ECHOED) {
+    if (typeof impl[method] !== "function") continue;
+    wrapped[method] = async (...args) => {
+      try {
+        return await impl[method](...args);
+      } catch (e) {
+        answered.add(`${e}: ${e && e.stack}`);
+        throw e;
+      }
+    };
+  }
+  return wrapped;
+}
+
 /** The provider registered under `key` (providers/dynamic/registry.ts), from a build of the current sources. */
 function provider(key) {
   const built = buildProblem();
@@ -61,7 +90,7 @@ function provider(key) {
       + `or moved, register its old key again for it in registry.ts, run \`npm run build\` and retry; if it was removed on purpose, `
       + "check out the commit that still has it to destroy its resources, or drop them with `pulumi state delete <urn>`");
   }
-  return PROVIDERS[key]();
+  return echoOnce(PROVIDERS[key]());
 }
 
 module.exports = { provider, digest, ROOT, BUILD, STAMP };

@@ -9,12 +9,12 @@ import { parse as parseYaml } from "yaml";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackSettings } from "@pulumi/pulumi/automation";
 import { PROJECT } from "../../core/types";
-import { startFaultProxy, type FaultProxy } from "../support/faultProxy";
+import { type Fault, startFaultProxy, type FaultProxy } from "../support/faultProxy";
 import { admin, type Admin, type Row } from "../support/paperless/admin";
 import { PAPERLESS_VERSIONS, startPaperless, type PaperlessServer } from "../support/paperless/server";
 import { MAIL_TAG_USER_PERMISSIONS, userWithPermissions } from "../support/paperless/users";
 import { PROD_STACK_FILE, prodUsers } from "../support/prodConfig";
-import { engineStack, type EngineStack, stepRecorder } from "./engine";
+import { engineStack, type EngineStack, shownErrors, STACK_TRACE_LINE, stepRecorder, transcript } from "./engine";
 import { paperlessProgram } from "./program";
 
 jest.setTimeout(300_000);
@@ -251,16 +251,29 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
     expect(leaks).toEqual([]);
   });
 
-  test("a rejected token stops the preview with a readable message naming the fix, and without the token", async () => {
+  test("a rejected token stops the preview with a readable message naming the fix, once, and without the token", async () => {
     await setToken("not-the-token-0123456789");
     try {
-      const failed = await engine.stack.preview().then(() => undefined, (e: Error) => e);
+      const out = transcript();
+      const failed = await engine.stack.preview({ diff: true, ...out.on }).then(() => undefined, (e: Error) => e);
       expect(failed).toBeDefined();
       const text = String(failed!.message);
       expect(text).toContain("Invalid token");
       expect(text).toContain("pulumi config set --secret paperlessToken");
       expect(text).not.toContain("[object Object]");
       expect(text).not.toContain("not-the-token-0123456789");
+      // Thrown by check: shown once, under its resource, with no stack trace (providers/dynamic/load.js).
+      // (Each kind checks the token: the engine shows the error of one or more of them.)
+      const onceEach = (shown: { error: string; times: number }[]) => {
+        expect(shown.filter((e) => e.error.includes("Invalid token. (GET /api/ui_settings/ → 401)"))).not.toEqual([]);
+        expect(shown.filter((e) => e.times !== 1)).toEqual([]);
+      };
+      onceEach(shownErrors(out.text()));
+      expect(out.text()).not.toMatch(STACK_TRACE_LINE);
+      // The default display echoes each error in its progress lines, then lists it in its Diagnostics section: once there.
+      const plain = transcript();
+      await expect(engine.stack.preview(plain.on)).rejects.toThrow();
+      onceEach(shownErrors(plain.text().split("\nDiagnostics:\n")[1]!));
     } finally {
       await setToken(token);
     }
@@ -299,12 +312,49 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
       config[`${PROJECT}:mailboxes`] = [{ ...mailbox, senders: mailbox!.senders.map((x) => (x.user === "emo" ? { ...x, user: "emoo" } : x)) }, ...rest];
     });
     try {
-      const failed = await engine.stack.preview().then(() => "succeeded", (e: Error) => e.message);
+      const out = transcript();
+      const failed = await engine.stack.preview({ diff: true, ...out.on }).then(() => "succeeded", (e: Error) => e.message);
+      expect(shownErrors(out.text()).filter((e) => e.times !== 1)).toEqual([]);
       // The engine reports the first of the two senders mapped to emo it checks.
       expect(failed).toMatch(new RegExp(`resource '${BOX}-rule-(emil\\.barzin@gmail\\.com|new\\.person@example\\.org)' has a problem: owner: paperless user "emoo" `
         + `does not exist on ${proxy.url.replace(/\./g, "\\.")} \\(did you mean "emo"\\?\\); create the user in paperless-ngx or fix the sender's \`user\` in the stack config`));
       expect(failed).not.toContain("<nil>");
       expect(failed).not.toMatch(/\badmin\b/);
+    } finally {
+      await engine.stack.workspace.saveStackSettings(engine.stack.name, saved);
+    }
+  });
+
+  test("an error thrown by read (a refresh) or by delete (a sender removed) shows once, with no stack trace", async () => {
+    /** The operation's output, from --diff, with the faults injected; then none left for the next test. */
+    const failedOutput = async (faults: Fault[], op: (on: ReturnType<typeof transcript>["on"]) => Promise<unknown>) => {
+      const out = transcript();
+      proxy.reset();
+      for (const f of faults) proxy.inject(f);
+      try {
+        await expect(op(out.on)).rejects.toThrow();
+      } finally {
+        proxy.reset();
+      }
+      expect(out.text()).not.toMatch(STACK_TRACE_LINE);
+      return shownErrors(out.text());
+    };
+    const read = await failedOutput([{ kind: "status", status: 400, method: "GET", path: /^\/api\/mail_rules\//, times: 10 }],
+      (on) => engine.stack.preview({ refresh: true, diff: true, ...on }));
+    // Every rule's read fails, each with its own message (the engine may stop before it has shown all).
+    expect(read.filter((e) => e.error.includes(': injected fault: 400 (GET /api/mail_rules/'))).not.toEqual([]);
+    expect(read.filter((e) => e.times !== 1)).toEqual([]);
+
+    const saved = await engine.stack.workspace.stackSettings(engine.stack.name);
+    await editStackConfig((config) => {
+      const [mailbox, ...rest] = config[`${PROJECT}:mailboxes`] as { senders: { address: string }[] }[];
+      config[`${PROJECT}:mailboxes`] = [{ ...mailbox, senders: mailbox!.senders.filter((x) => x.address !== NEW_SENDER.address) }, ...rest];
+    });
+    try {
+      const deleted = await failedOutput([{ kind: "status", status: 400, method: "DELETE", path: /^\/api\/mail_rules\/\d+\/$/ }],
+        (on) => engine.stack.up({ diff: true, ...on }));
+      expect(deleted.filter((e) => e.error.includes('mail rule "forward: New": injected fault: 400 (DELETE /api/mail_rules/'))).toEqual([{ error: expect.any(String), times: 1 }]);
+      expect(deleted.filter((e) => e.times !== 1)).toEqual([]);
     } finally {
       await engine.stack.workspace.saveStackSettings(engine.stack.name, saved);
     }

@@ -123,3 +123,26 @@ export function stepRecorder(): { onEvent: (e: EngineEvent) => void; steps: Step
   };
   return { onEvent, steps, changes: () => steps.filter((s) => s.op !== "same") };
 }
+
+/**
+ * What a person reads of an operation: everything the CLI writes to stdout and stderr. Pass `on`
+ * in the operation's options.
+ */
+export function transcript(): { on: { onOutput: (out: string) => void; onError: (err: string) => void }; text: () => string } {
+  let text = "";
+  const add = (chunk: string) => void (text += chunk);
+  return { on: { onOutput: add, onError: add }, text: () => text };
+}
+
+/**
+ * The errors an output shows (the text of its `error: …` lines), each with how often that text
+ * appears in the whole output. For a `--diff` display, which prints each diagnostic once (the
+ * default display echoes them in its progress lines before its Diagnostics section).
+ */
+export function shownErrors(text: string): { error: string; times: number }[] {
+  const errors = new Set([...text.matchAll(/^\s*error: (.+)$/gm)].map((m) => m[1]!));
+  return [...errors].map((error) => ({ error, times: text.split(error).length - 1 }));
+}
+
+/** A line of a JavaScript stack trace (`    at fn (file:line:column)`). */
+export const STACK_TRACE_LINE = /^\s+at .*:\d+:\d+\)?$/m;
