@@ -42,6 +42,8 @@ const TAG_RESOURCE = `${DYNAMIC}:PaperlessTag::${BOX}-tag-email-ingest`;
 const PROD_RESOURCES = [
   "pulumi:pulumi:Stack::paperless-mail-ingest-e2e",
   `paperless-mail-ingest:paperless:PaperlessMailbox::${BOX}`,
+  // The fetch after a change: its component only, as the E2E stack leaves fetchAfterChange off.
+  "paperless-mail-ingest:paperless:MailFetchTrigger::paperless-fetch",
   ACCOUNT_RESOURCE,
   TAG_RESOURCE,
   ...PROD_RULES.map((r) => ruleResource(r.filter_from)),

@@ -170,7 +170,7 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
     try {
       forgetProcessMemory();
       const e = await failure(provider.create({ ...inputs, accounts: [mailbox.accountName] }));
-      expect(e.message).toMatch(/^paperless mail fetch: Invalid token\. \(GET \/api\/mail_accounts\/\?page_size=1 → 401\); the API token was rejected/);
+      expect(e.message).toMatch(/^paperless mail fetch: Invalid token\. \(GET \/api\/ui_settings\/ → 401\); the API token from PAPERLESS_API_TOKEN was rejected/);
       expect(e.message).not.toContain("0123456789abcdef-wrong");
     } finally {
       process.env.PAPERLESS_API_TOKEN = server.token;

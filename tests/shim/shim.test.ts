@@ -52,6 +52,7 @@ test("every registered provider has its type token under the one scheme; the sta
     "pulumi-nodejs:dynamic/kubernetes:DeploymentMountsPatch",
     "pulumi-nodejs:dynamic/kubernetes:KubernetesRights",
     "pulumi-nodejs:dynamic/paperless:PaperlessMailAccount",
+    "pulumi-nodejs:dynamic/paperless:PaperlessMailFetch",
     "pulumi-nodejs:dynamic/paperless:PaperlessMailRule",
     "pulumi-nodejs:dynamic/paperless:PaperlessTag",
     "pulumi-nodejs:dynamic/random:RandomText",
