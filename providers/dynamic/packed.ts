@@ -107,7 +107,7 @@ export function packedProvider(p: pulumi.dynamic.ResourceProvider, kept: readonl
       const found = result.props !== undefined && Object.keys(result.props).length > 0;
       return {
         ...result,
-        ...(found ? { props: pack(result.props!, kept) } : {}),
+        ...(found ? { props: pack(result.props, kept) } : {}),
         ...(result.inputs !== undefined ? { inputs: pack(result.inputs, kept) } : {}),
       };
     };

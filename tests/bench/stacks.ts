@@ -41,7 +41,7 @@ function prodStackConfig(): Record<string, unknown> {
 
 export async function floorStack(n: number): Promise<EngineStack> {
   const engine = await engineStack(`floor-${n}`, floorProgram(n));
-  await engine.stack.workspace.saveStackSettings(engine.stack.name, { config: prodStackConfig() as never });
+  await engine.stack.workspace.saveStackSettings(engine.stack.name, { config: prodStackConfig() });
   return engine;
 }
 
@@ -57,7 +57,7 @@ export async function paperlessStack(n: number, stackRaw: Record<string, unknown
   const config = Object.fromEntries(Object.entries(stackRaw).map(([k, v]) => [`${PROJECT}:${k}`, v]));
   const paperless = config[`${PROJECT}:paperless`] as Record<string, unknown>;
   config[`${PROJECT}:paperless`] = { ...paperless, url: target.url };
-  await engine.stack.workspace.saveStackSettings(engine.stack.name, { config: config as never });
+  await engine.stack.workspace.saveStackSettings(engine.stack.name, { config });
   await engine.stack.setConfig(`${PROJECT}:paperlessToken`, { value: target.token, secret: true });
   const mailboxes = stackRaw.mailboxes as { address: string }[];
   for (const m of mailboxes) {

@@ -106,7 +106,7 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
     const settings: StackSettings = await ws.stackSettings(engine.stack.name);
     const config = { ...(settings.config ?? {}) } as Record<string, unknown>;
     edit(config);
-    await ws.saveStackSettings(engine.stack.name, { ...settings, config: config as StackSettings["config"] });
+    await ws.saveStackSettings(engine.stack.name, { ...settings, config });
   }
   const setToken = (value: string) => engine.stack.setConfig(`${PROJECT}:paperlessToken`, { value, secret: true });
 
@@ -295,7 +295,7 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
       const failed = async (op: Promise<unknown>) => String(await op.then(() => "succeeded", (e: Error) => e.message));
       expect(await failed(engine.stack.preview())).toContain(refused);
       expect(await failed(engine.stack.up())).toContain(refused);
-      expect(await failed(engine.stack.refresh({ runProgram: true } as Parameters<typeof engine.stack.refresh>[0]))).toContain(refused);
+      expect(await failed(engine.stack.refresh({ runProgram: true }))).toContain(refused);
       expect(await failed(engine.stack.refresh())).toContain(refused);
     } finally {
       await setToken(token);
@@ -401,7 +401,7 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
     // refresh reads the stack config as it is now (it would otherwise reuse the old token the
     // default provider kept in the state).
     const refresh = stepRecorder();
-    await engine.stack.refresh({ onEvent: refresh.onEvent, runProgram: true } as Parameters<typeof engine.stack.refresh>[0]);
+    await engine.stack.refresh({ onEvent: refresh.onEvent, runProgram: true });
     expect(paperlessSteps(refresh.changes())).toEqual([]);
     proxy.reset();
     const up = stepRecorder();

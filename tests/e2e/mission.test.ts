@@ -49,7 +49,7 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
       [`${PROJECT}:paperless`]: { ...prod[`${PROJECT}:paperless`], url: server.url, fetchAfterChange: true },
       // Dovecot on loopback, plain IMAP (the test instance has no certificate).
       [`${PROJECT}:mailserver`]: { ...prod[`${PROJECT}:mailserver`], imapHost: "127.0.0.1", imapPort: mail.imapPort, imapSecurity: "none" },
-    } as never });
+    } });
     await engine.stack.setConfig(`${PROJECT}:paperlessToken`, { value: server.token, secret: true });
     await engine.stack.setConfig(`${PROJECT}:mailboxPasswords["${mailbox.address}"]`, { value: password, secret: true }, true);
   });

@@ -27,7 +27,7 @@ beforeAll(async () => {
   kubeconfigPath = join(engine.dir, "kubeconfig-not-there");
   // The CLI requires the project's declared config keys before any program runs: the prod stack's.
   const prod = (parseYaml(readFileSync(PROD_STACK_FILE, "utf8")) as { config: Record<string, unknown> }).config;
-  await engine.stack.workspace.saveStackSettings(engine.stack.name, { config: prod as never });
+  await engine.stack.workspace.saveStackSettings(engine.stack.name, { config: prod });
 });
 
 afterAll(() => engine?.dispose());

@@ -91,7 +91,7 @@ const puts = () => proxy.count("PUT");
 
 describe("ConfigMapLines provider against the API server", () => {
   it("create inserts our block, keeps the other lines byte for byte and ends with LF", async () => {
-    const { id } = await provider.create!(props());
+    const { id } = await provider.create(props());
     expect(id).toBe(`${NS}/mailserver.config/postfix-accounts.cf/docs@viktorbarzin.me`);
     const cm = await live();
     expect(cm.data["postfix-accounts.cf"]).toBe(OTHERS + "\n" + BLOCK);
@@ -102,14 +102,14 @@ describe("ConfigMapLines provider against the API server", () => {
   });
 
   it("re-applying the same lines writes nothing", async () => {
-    await provider.create!(props());
+    await provider.create(props());
     const version = (await live()).metadata.resourceVersion;
     await provider.update!("id", props(), props());
     expect((await live()).metadata.resourceVersion).toBe(version);
   });
 
   it("update replaces the block in place; delete restores the original lines", async () => {
-    await provider.create!(props());
+    await provider.create(props());
     const data = (await live()).data;
     await terraformWrites({ ...data, "postfix-accounts.cf": data["postfix-accounts.cf"] + "late@x.de|h\n" });
     await provider.update!("id", props(), props({ lines: ["docs@viktorbarzin.me|new"] }));
@@ -149,7 +149,7 @@ describe("ConfigMapLines provider against the API server", () => {
 
   it("many parallel writers of this process all land, one after another, without a single conflict", async () => {
     const all = writers(8);
-    await Promise.all(all.map((p) => viaProxy.create!(p)));
+    await Promise.all(all.map((p) => viaProxy.create(p)));
     const data = (await live()).data;
     for (const p of all) {
       expect(data[p.key]).toContain(`${markers(p.owner).begin}\n${p.lines[0]}\n${markers(p.owner).end}\n`);
@@ -163,7 +163,7 @@ describe("ConfigMapLines provider against the API server", () => {
     // Just before three of our writes, Terraform writes another key: each of those PUTs meets a real 409.
     proxy.inject({ kind: "pass", method: "PUT", times: 3, before: () => terraformWritesKey("dovecot.cf", `x = y\nexternal${++external}\n`) });
     const all = writers(3);
-    await Promise.all(all.map((p) => viaProxy.create!(p)));
+    await Promise.all(all.map((p) => viaProxy.create(p)));
     const data = (await live()).data;
     for (const p of all) expect(data[p.key]).toContain(`\n${p.lines[0]}\n`);
     expect(data["dovecot.cf"]).toBe("x = y\nexternal3\n");
@@ -180,7 +180,7 @@ describe("ConfigMapLines provider against the API server", () => {
 
   it("a write whose answer was lost after it landed is not made twice: the re-read shows it, and that is all", async () => {
     proxy.inject({ kind: "reset", method: "PUT", landed: true });
-    await viaProxy.create!(props());
+    await viaProxy.create(props());
     expect((await live()).data["postfix-accounts.cf"]).toBe(OTHERS + "\n" + BLOCK);
     expect(puts()).toBe(1);
     proxy.reset();
@@ -199,7 +199,7 @@ describe("ConfigMapLines provider against the API server", () => {
   it("refuses to add a second definition of our address, naming the other manager and writing nothing", async () => {
     await terraformWrites({ "postfix-accounts.cf": "docs@viktorbarzin.me|$2a$06$terraform\n" });
     const version = (await live()).metadata.resourceVersion;
-    await expect(provider.create!(props())).rejects.toThrow(
+    await expect(provider.create(props())).rejects.toThrow(
       /key postfix-accounts.cf already defines docs@viktorbarzin.me \(line 1\) outside the block of docs@viktorbarzin.me \(the key is managed by "Terraform"\)/);
     expect((await live()).metadata.resourceVersion).toBe(version);
   });
@@ -212,7 +212,7 @@ describe("ConfigMapLines provider against the API server", () => {
   });
 
   it("read reports the block as it really is (refresh)", async () => {
-    await provider.create!(props());
+    await provider.create(props());
     expect((await provider.read!("id", props({ lines: ["stale"] }))).props!.lines).toEqual([LINE]);
     await terraformWrites({ "postfix-accounts.cf": OTHERS });
     expect((await provider.read!("id", props())).props!.lines).toEqual([]);
@@ -268,7 +268,7 @@ describe("ConfigMapLines check (runs at preview)", () => {
     for (const p of all) expect((await viaProxy.check!(p, p)).failures).toEqual([]);
     expect(proxy.count("GET")).toBe(1);
     // Our own write makes the memo stale: the next check reads again and sees the new block.
-    await viaProxy.create!(all[0]!);
+    await viaProxy.create(all[0]!);
     proxy.reset();
     const clash = props({ owner: "other@viktorbarzin.me", keys: ["a@viktorbarzin.me"], lines: ["a@viktorbarzin.me|x"] });
     expect((await viaProxy.check!(clash, clash)).failures).toEqual([{ property: "keys", reason: expect.stringContaining("already defines a@viktorbarzin.me") }]);
@@ -289,7 +289,7 @@ describe("ConfigMapLines check (runs at preview)", () => {
     for (const p of [props(), props({ lines: undefined as unknown as string[] })]) {
       expect((await provider.check!(p, p)).failures).toEqual([{ property: "keys", reason: expect.stringMatching(hazard) }]);
     }
-    await expect(provider.create!(props())).rejects.toThrow(hazard);
+    await expect(provider.create(props())).rejects.toThrow(hazard);
     expect((await live()).metadata.resourceVersion).toBe(version);
   });
 
@@ -301,7 +301,7 @@ describe("ConfigMapLines check (runs at preview)", () => {
   });
 
   it("diff replaces (delete first) on a new target and updates on new lines", async () => {
-    await provider.create!(props());
+    await provider.create(props());
     forgetProcessMemory(); // a new operation reads the ConfigMap afresh
     expect(await provider.diff!("id", props(), props())).toMatchObject({ changes: false, replaces: [] });
     expect(await provider.diff!("id", props(), props({ lines: ["docs@viktorbarzin.me|new"] }))).toMatchObject({ changes: true, replaces: [] });
@@ -309,7 +309,7 @@ describe("ConfigMapLines check (runs at preview)", () => {
   });
 
   it("diff sees a block the owner's stack removed (its nightly apply, a -replace), or a line of it edited by hand, so a plain up puts it back", async () => {
-    await provider.create!(props());
+    await provider.create(props());
     const ours = (await live()).data["postfix-accounts.cf"]!;
     await terraformWritesKey("postfix-accounts.cf", OTHERS);
     forgetProcessMemory();

@@ -81,7 +81,7 @@ describe("DeploymentMountsPatch check: the apply, dry-run at preview", () => {
   it("does not conflict with its own earlier apply (same field manager), e.g. of another ConfigMap name", async () => {
     const ms = await production();
     const earlier = props(ms);
-    await provider.create!({ ...earlier, mounts: [{ ...earlier.mounts[0]!, configMapName: "an-earlier-name" }] });
+    await provider.create({ ...earlier, mounts: [{ ...earlier.mounts[0]!, configMapName: "an-earlier-name" }] });
     expect((await provider.check!(props(ms), props(ms))).failures).toEqual([]);
   });
 
@@ -123,7 +123,7 @@ describe("DeploymentMountsPatch lifecycle", () => {
   it("applies only our volumes, mounts and annotation; no change is a no-op diff although the owner's mounts come first", async () => {
     const ms = await production();
     const before = mountPaths(ms);
-    const { outs } = await provider.create!(props(ms));
+    const { outs } = await provider.create(props(ms));
     expect(mountPaths(ms)).toEqual([...before, MOUNT_PATH]);
     expect(managers(ms)).toEqual(expect.arrayContaining([TERRAFORM_MANAGER, DEPLOYMENT_FIELD_MANAGER]));
     // What the real DeploymentPatch got wrong: its index-wise diff saw the owner's mounts as ours.
@@ -138,7 +138,7 @@ describe("DeploymentMountsPatch lifecycle", () => {
 
   it("adds a second mailbox's mount in place and gives up a removed one", async () => {
     const ms = await production();
-    const { outs } = await provider.create!(props(ms));
+    const { outs } = await provider.create(props(ms));
     const two = props(ms, [mailbox, receipts]);
     expect((await provider.diff!("id", outs, two)).changes).toBe(true);
     await provider.update!("id", outs, two);
@@ -150,7 +150,7 @@ describe("DeploymentMountsPatch lifecycle", () => {
 
   it("sees a mount the owner's stack took away (its nightly apply), on refresh and on a plain diff", async () => {
     const ms = await production();
-    const { outs } = await provider.create!(props(ms));
+    const { outs } = await provider.create(props(ms));
     const at = mountPaths(ms).indexOf(MOUNT_PATH);
     kubectl(["-n", ms.namespace, "patch", "deployment", ms.deployment, `--field-manager=${TERRAFORM_MANAGER}`, "--type=json", "-p",
       JSON.stringify([{ op: "remove", path: `/spec/template/spec/containers/0/volumeMounts/${at}` }])]);
@@ -163,7 +163,7 @@ describe("DeploymentMountsPatch lifecycle", () => {
   it("delete gives up exactly our fields: the owner's mounts and the co-owned search annotation stay", async () => {
     const ms = await production();
     const before = live(ms);
-    const { outs } = await provider.create!(props(ms));
+    const { outs } = await provider.create(props(ms));
     await provider.delete!("id", outs);
     const after = live(ms);
     expect(after.spec.template.spec).toEqual(before.spec.template.spec);

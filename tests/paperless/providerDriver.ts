@@ -143,7 +143,7 @@ export class ProviderDriver {
         // Every replacement here is delete-before-replace (diff says so for `url`).
         await old.provider.delete!(old.id, old.outs);
         this.state.delete(d.name);
-        const r = await d.provider.create!(d.inputs);
+        const r = await d.provider.create(d.inputs);
         this.state.set(d.name, { name: d.name, provider: d.provider, id: r.id, outs: r.outs, dependsOn });
         return { op: "replace", name: d.name };
       }
@@ -152,7 +152,7 @@ export class ProviderDriver {
       this.state.set(d.name, { ...old, provider: d.provider, outs: r.outs, dependsOn });
       return { op: "update", name: d.name };
     }
-    const r = await d.provider.create!(d.inputs);
+    const r = await d.provider.create(d.inputs);
     this.state.set(d.name, { name: d.name, provider: d.provider, id: r.id, outs: r.outs, dependsOn });
     return { op: "create", name: d.name };
   }

@@ -247,7 +247,7 @@ describe("npm run render", () => {
       expect(run.stdout).toBe("");
       const lines = run.stderr.trim().split("\n");
       expect(lines[0]).toBe(`${stack}: 6 problem(s) in the configuration:`);
-      expect(lines.slice(1, -1).map((l) => l.replace(/^  - ((?:vault:|kubernetes:)?[^:]+):.*$/, "$1"))).toEqual([
+      expect(lines.slice(1, -1).map((l) => l.replace(/^ {2}- ((?:vault:|kubernetes:)?[^:]+):.*$/, "$1"))).toEqual([
         "vault:token", "kubernetes:kubeconfig",
         "mailboxes[0].authResultsHeader", "paperless.url", "mailboxes[0].senders[1].label", "mailboxes[0].senders[0].tags[1]",
       ]);
@@ -278,7 +278,7 @@ describe("npm run render", () => {
       });
       const run = render("--config", stack, "--out", out);
       expect(run.status).toBe(1);
-      expect(run.stderr).toMatch(/^  - config: is 1\d{5} bytes as the Pulumi CLI hands it to the program \(all of it in one environment variable, PULUMI_CONFIG\), over the 131072 bytes Linux allows one variable \(MAX_ARG_STRLEN\)/m);
+      expect(run.stderr).toMatch(/^ {2}- config: is 1\d{5} bytes as the Pulumi CLI hands it to the program \(all of it in one environment variable, PULUMI_CONFIG\), over the 131072 bytes Linux allows one variable \(MAX_ARG_STRLEN\)/m);
       expect(existsSync(out)).toBe(false);
     });
 

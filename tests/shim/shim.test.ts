@@ -32,7 +32,7 @@ async function randomTextStack(name: string, opts: { workDir?: string; declare?:
   const engine = await engineStack(name, program, opts.workDir ? { workDir: opts.workDir } : {});
   // The CLI requires the project's declared config keys before any program runs: the prod stack's.
   const prod = (parseYaml(readFileSync(PROD_STACK_FILE, "utf8")) as { config: Record<string, unknown> }).config;
-  await engine.stack.workspace.saveStackSettings(engine.stack.name, { config: prod as never });
+  await engine.stack.workspace.saveStackSettings(engine.stack.name, { config: prod });
   return engine;
 }
 

@@ -37,7 +37,7 @@ const RANDOM_TEXT = "pulumi-nodejs:dynamic/random:RandomText";
  */
 export async function mockedState(args: pulumi.runtime.MockResourceArgs, state: Map<string, string>) {
   if (args.type === RANDOM_TEXT) {
-    if (!state.has(args.name)) state.set(args.name, (await randomTextProvider.create!(args.inputs as RandomTextProps)).outs.value);
+    if (!state.has(args.name)) state.set(args.name, (await randomTextProvider.create(args.inputs as RandomTextProps)).outs.value);
     return { id: args.name, state: { ...args.inputs, value: state.get(args.name) } };
   }
   return { id: `${args.name}-id`, state: args.inputs };

@@ -146,8 +146,8 @@ export async function programStack(name: string, opts: ProgramStackOptions = {})
       { cwd: ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
-    child.stdout!.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
-    child.stderr!.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
     let ended: number | null | undefined;
     void exited.then((code) => (ended = code));

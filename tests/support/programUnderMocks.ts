@@ -70,7 +70,7 @@ export async function runProgram(config: StackConfigValues, opts: { secretKeys?:
 /** Resolve every output in the stack exports, so all resources have registered. */
 async function settle(value: unknown): Promise<void> {
   if (pulumi.Output.isInstance(value)) {
-    await new Promise<void>((resolve) => (value as pulumi.Output<unknown>).apply(() => resolve()));
+    await new Promise<void>((resolve) => value.apply(() => resolve()));
   } else if (value !== null && typeof value === "object") {
     for (const v of Object.values(value)) await settle(v);
   }

@@ -63,7 +63,7 @@ beforeAll(async () => {
   engine = await engineStack("vault-preflight", withPreflight);
   // The CLI requires the project's declared config keys before any program runs: the prod stack's.
   const prod = (parseYaml(readFileSync(PROD_STACK_FILE, "utf8")) as { config: Record<string, unknown> }).config;
-  await engine.stack.workspace.saveStackSettings(engine.stack.name, { config: prod as never });
+  await engine.stack.workspace.saveStackSettings(engine.stack.name, { config: prod });
   await engine.stack.setConfig("vault:address", { value: server.addr });
 });
 
@@ -103,7 +103,7 @@ test("the Vault provider creates a child token first: a token that may write but
   });
   try {
     const prod = (parseYaml(readFileSync(PROD_STACK_FILE, "utf8")) as { config: Record<string, unknown> }).config;
-    await bare.stack.workspace.saveStackSettings(bare.stack.name, { config: prod as never });
+    await bare.stack.workspace.saveStackSettings(bare.stack.name, { config: prod });
     await bare.stack.setConfig("vault:address", { value: server.addr });
     await bare.stack.setConfig("vault:token", (await engine.stack.getConfig("vault:token")));
     expect(await failure(bare.stack.up())).toMatch(/failed to create limited child token: .*permission denied/s);

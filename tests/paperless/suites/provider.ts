@@ -35,8 +35,8 @@ export function providerTests(ctx: () => Ctx): void {
 
   /** Account and tag in place, as the rule's dependencies would be. */
   async function dependencies(): Promise<{ accountId: number; tagId: number }> {
-    const acc = await mailAccountProvider.create!(a());
-    const tg = await tagProvider.create!(t());
+    const acc = await mailAccountProvider.create(a());
+    const tg = await tagProvider.create(t());
     return { accountId: Number(acc.id), tagId: Number(tg.id) };
   }
   const handAccount = (name: string, over: Record<string, unknown> = {}) =>
@@ -56,7 +56,7 @@ export function providerTests(ctx: () => Ctx): void {
   describe("check", () => {
     test("accepts valid inputs and reports every invalid field by name and value", async () => {
       expect((await mailRuleProvider.check!({}, r())).failures).toEqual([]);
-      const bad = await mailRuleProvider.check!({}, { ...r(), action: 9, maximum_age: 32768, assign_tags: [""], pdf_layout: 7 } as unknown as RuleInputs);
+      const bad = await mailRuleProvider.check!({}, { ...r(), action: 9, maximum_age: 32768, assign_tags: [""], pdf_layout: 7 });
       expect(bad.failures!.map((f) => f.property).sort()).toEqual(["action", "assign_tags", "maximum_age", "pdf_layout"]);
       expect(bad.failures!.find((f) => f.property === "action")!.reason).toBe("action 9 must be one of 1, 2, 3, 4, 5");
       expect(bad.failures!.find((f) => f.property === "maximum_age")!.reason).toBe("maximum_age 32768 must be an integer from 0 to 32767");
@@ -139,7 +139,7 @@ export function providerTests(ctx: () => Ctx): void {
         expect((await mailRuleProvider.check!({}, r())).failures).toEqual([]);
         delete process.env.PAPERLESS_API_TOKEN;
         forgetProcessMemory(); // a new operation: nothing configured yet
-        const e = await failure(tagProvider.create!(t()));
+        const e = await failure(tagProvider.create(t()));
         expect(e.message).toBe('tag "email-ingest": no paperless-ngx API token: set one with `pulumi config set --secret paperlessToken <token>` or export PAPERLESS_API_TOKEN');
       } finally {
         process.env.PAPERLESS_API_TOKEN = saved;
@@ -154,7 +154,7 @@ export function providerTests(ctx: () => Ctx): void {
   describe("diff", () => {
     test("reports exactly the changed fields; tag order does not count; url forces a delete-before-replace; the token is none of them", async () => {
       await dependencies();
-      const { id, outs: olds } = await mailRuleProvider.create!(r());
+      const { id, outs: olds } = await mailRuleProvider.create(r());
       expect(await mailRuleProvider.diff!(id, olds, r())).toEqual({ changes: false, replaces: [], stables: ["paperlessId"], deleteBeforeReplace: false });
       expect(changedFields(accountKind, a(), a({ password: "new", imap_port: 143 }))).toEqual({ changed: ["imap_port", "password"], replaces: [] });
       expect(changedFields(ruleKind, r({ assign_tags: ["a", "b"] }), r({ assign_tags: ["b", "a"] })).changed).toEqual([]);
@@ -169,7 +169,7 @@ export function providerTests(ctx: () => Ctx): void {
       await dependencies();
       const acc = (await list("mail_accounts"))[0]!;
       const tg = (await list("tags"))[0]!;
-      const { id, outs } = await mailRuleProvider.create!(r({ owner: "Anca" })); // the owner as written, resolved like a write
+      const { id, outs } = await mailRuleProvider.create(r({ owner: "Anca" })); // the owner as written, resolved like a write
       const unchanged = async () => Promise.all([
         mailRuleProvider.diff!(id, outs, r({ owner: "Anca" })), mailAccountProvider.diff!(String(acc.id), a(), a()), tagProvider.diff!(String(tg.id), t(), t()),
       ]).then((ds) => ds.map((d) => d.changes));
@@ -195,7 +195,7 @@ export function providerTests(ctx: () => Ctx): void {
   describe("create", () => {
     test("creates the rule with ids resolved from names, owner sent explicitly, every declared field", async () => {
       const { accountId, tagId } = await dependencies();
-      const res = await mailRuleProvider.create!(r());
+      const res = await mailRuleProvider.create(r());
       const row = (await list("mail_rules")).find((x) => x.id === Number(res.id))!;
       expect(row).toMatchObject({ account: accountId, owner: ctx().userId("anca"), assign_tags: [tagId], filter_from: "anca@example.com",
         pdf_layout: 0, assign_correspondent_from: 1, assign_correspondent: null, assign_document_type: null });
@@ -223,7 +223,7 @@ export function providerTests(ctx: () => Ctx): void {
         return realFetch(input, init);
       });
       try {
-        await tagProvider.create!(t());
+        await tagProvider.create(t());
       } finally {
         spy.mockRestore();
       }
@@ -240,9 +240,9 @@ export function providerTests(ctx: () => Ctx): void {
       const mine = await handRule("forward: Anca", hand.id, { owner: ctx().userId("root"), filter_from: "Anca@Example.com", action: 3, filter_subject: "invoice", pdf_layout: 2 });
       proxy().reset();
 
-      const acc = await mailAccountProvider.create!(a());
-      const tgr = await tagProvider.create!(t());
-      const res = await mailRuleProvider.create!(r());
+      const acc = await mailAccountProvider.create(a());
+      const tgr = await tagProvider.create(t());
+      const res = await mailRuleProvider.create(r());
       expect([acc.id, tgr.id, res.id]).toEqual([String(hand.id), String(tg.id), String(mine.id)]);
       expect(await list("mail_accounts")).toHaveLength(2);
       expect((await list("tags")).map((x) => x.name)).toEqual(["email-ingest"]);
@@ -257,8 +257,8 @@ export function providerTests(ctx: () => Ctx): void {
       const { accountId } = await dependencies();
       const roots = await handRule("forward: Viktor", accountId, { owner: ctx().userId("root"), filter_from: "v@example.com" });
       const [x, y] = await Promise.all([
-        mailRuleProvider.create!(r({ name: "forward: Viktor", owner: "root", filter_from: "v@example.com" })),
-        mailRuleProvider.create!(r({ name: "forward: Viktor", owner: "anca", filter_from: "v2@example.com" })),
+        mailRuleProvider.create(r({ name: "forward: Viktor", owner: "root", filter_from: "v@example.com" })),
+        mailRuleProvider.create(r({ name: "forward: Viktor", owner: "anca", filter_from: "v2@example.com" })),
       ]);
       expect(x.id).toBe(String(roots.id));
       expect(y.id).not.toBe(x.id);
@@ -271,30 +271,30 @@ export function providerTests(ctx: () => Ctx): void {
       const other = await handAccount("other@example.com");
       const theirs = await handRule("forward: Anca", other.id, { owner: ctx().userId("anca") });
       forgetProcessMemory(); // a later operation
-      const e = await failure(mailRuleProvider.create!(r()));
+      const e = await failure(mailRuleProvider.create(r()));
       expect(e.message).toBe(`mail rule "forward: Anca": a rule with this name and owner "anca" already exists on mail account "other@example.com" (rule id ${theirs.id}), `
         + "which is not this sender's on another mailbox of this stack; rename or remove it. To move a sender off a mailbox you are also removing, move it in one `pulumi up` and remove the mailbox in the next");
       expect(await list("mail_rules")).toHaveLength(1);
       // The same sender's rule there is no different while that account is not one of the stack's.
       await ctx().api.request("PATCH", `/api/mail_rules/${theirs.id}/`, { filter_from: "anca@example.com" });
       forgetProcessMemory();
-      expect((await failure(mailRuleProvider.create!(r({ stackAccounts: ["docs@example.com", "receipts@example.com"] })))).message).toContain("rename or remove it");
+      expect((await failure(mailRuleProvider.create(r({ stackAccounts: ["docs@example.com", "receipts@example.com"] })))).message).toContain("rename or remove it");
       expect(await list("mail_rules")).toHaveLength(1);
     });
 
     test("a sender moved to another mailbox of the stack: a new rule there; the old one, renamed aside, files the sender's mail on its account until its own delete", async () => {
       await dependencies();
-      await mailAccountProvider.create!(a({ name: "receipts@example.com", username: "receipts@example.com" }));
+      await mailAccountProvider.create(a({ name: "receipts@example.com", username: "receipts@example.com" }));
       const stackAccounts = ["docs@example.com", "receipts@example.com"];
       const rules = async () => {
         const accounts = await list("mail_accounts");
         return Object.fromEntries((await list("mail_rules")).map((x) => [x.id, `${x.name} @${accounts.find((y) => y.id === x.account)!.name} <${x.filter_from}>`]));
       };
-      const docs = await mailRuleProvider.create!(r({ stackAccounts }));
+      const docs = await mailRuleProvider.create(r({ stackAccounts }));
       forgetProcessMemory(); // the move is a later operation
       const moved = r({ account: "receipts@example.com", stackAccounts });
       expect((await mailRuleProvider.check!({}, moved)).failures).toEqual([]);
-      const receipts = await mailRuleProvider.create!(moved);
+      const receipts = await mailRuleProvider.create(moved);
       expect(receipts.outs).toEqual({ ...r({ account: "receipts@example.com" }), paperlessId: Number(receipts.id) });
       expect(await rules()).toEqual({
         [docs.id]: "forward: Anca (moving to receipts@example.com) @docs@example.com <anca@example.com>",
@@ -314,7 +314,7 @@ export function providerTests(ctx: () => Ctx): void {
     test("a permanent 4xx fails at once with the server's field error", async () => {
       await dependencies();
       proxy().reset();
-      const e = await failure(mailRuleProvider.create!(r({ maximum_age: 40000 })));
+      const e = await failure(mailRuleProvider.create(r({ maximum_age: 40000 })));
       expect(e.message).toBe('mail rule "forward: Anca": maximum_age: Maximum mail age is unreasonably large. (POST /api/mail_rules/ → 400)');
       expect(proxy().count("POST", "/api/mail_rules/")).toBe(1);
       expect(await list("mail_rules")).toEqual([]);
@@ -323,7 +323,7 @@ export function providerTests(ctx: () => Ctx): void {
     test("a create whose request landed but timed out is found under its unfinished name, finished as the stack's own, not created twice", async () => {
       await dependencies();
       proxy().inject({ kind: "slow", method: "POST", path: /mail_rules/, delayMs: 4000 }); // client timeout is 3 s
-      const res = await mailRuleProvider.create!(r());
+      const res = await mailRuleProvider.create(r());
       const rules = await list("mail_rules");
       expect(rules.map((x) => [String(x.id), x.name])).toEqual([[res.id, "forward: Anca"]]);
       expect(proxy().count("POST", "/api/mail_rules/")).toBe(1);
@@ -334,16 +334,16 @@ export function providerTests(ctx: () => Ctx): void {
     test("a rule create that lands and answers 500 (paperless saves the row before its tags) is adopted, tags set", async () => {
       const { tagId } = await dependencies();
       proxy().inject({ kind: "status", status: 500, landed: true, method: "POST", path: /mail_rules/ });
-      await mailRuleProvider.create!(r());
+      await mailRuleProvider.create(r());
       expect((await list("mail_rules")).map((x) => x.assign_tags)).toEqual([[tagId]]);
     });
 
     test("a create whose connection dropped after landing is adopted; one dropped before landing is re-sent", async () => {
       proxy().inject({ kind: "reset", method: "POST", path: /mail_accounts/, landed: true });
-      await mailAccountProvider.create!(a());
+      await mailAccountProvider.create(a());
       expect(await list("mail_accounts")).toHaveLength(1);
       proxy().inject({ kind: "reset", method: "POST", path: /tags/ });
-      await tagProvider.create!(t());
+      await tagProvider.create(t());
       expect(await list("tags")).toHaveLength(1);
       expect(proxy().count("POST", "/api/tags/")).toBe(2);
     });
@@ -356,26 +356,26 @@ export function providerTests(ctx: () => Ctx): void {
       proxy().inject({ kind: "reset", method: "GET", path: /tags/ });
       proxy().inject({ kind: "status", status: 502, method: "POST" });
       proxy().inject({ kind: "hang", method: "GET", path: /mail_rules/ });
-      await mailRuleProvider.create!(r());
+      await mailRuleProvider.create(r());
       expect(await list("mail_rules")).toHaveLength(1);
     });
 
     test("a server that stays down fails after the configured retries, naming the request", async () => {
       proxy().inject({ kind: "status", status: 503, times: 100 });
-      const e = await failure(tagProvider.create!(t()));
+      const e = await failure(tagProvider.create(t()));
       expect(e.message).toBe('tag "email-ingest": injected fault: 503 (GET /api/ui_settings/ → 503)');
       expect(proxy().count("GET", "/api/ui_settings/")).toBe(4); // 1 + PAPERLESS_HTTP_RETRIES=3
     });
 
     test("two resources ensuring the same tag at once end with one tag, both pointing at it", async () => {
-      const [x, y] = await Promise.all([tagProvider.create!(t()), tagProvider.create!(t())]);
+      const [x, y] = await Promise.all([tagProvider.create(t()), tagProvider.create(t())]);
       const tags = await list("tags");
       expect(tags).toHaveLength(1);
       expect([x.id, y.id]).toEqual([String(tags[0]!.id), String(tags[0]!.id)]);
     });
 
     test("tags are created unowned so every mapped owner sees them", async () => {
-      await tagProvider.create!(t());
+      await tagProvider.create(t());
       expect((await list("tags"))[0]!.owner).toBeNull();
     });
   });
@@ -383,7 +383,7 @@ export function providerTests(ctx: () => Ctx): void {
   describe("read", () => {
     test("returns the server's state in names, keeps the masked password, and reports a vanished object as gone", async () => {
       await dependencies();
-      const res = await mailRuleProvider.create!(r());
+      const res = await mailRuleProvider.create(r());
       const acc = (await list("mail_accounts"))[0]!;
       await ctx().api.request("PATCH", `/api/mail_rules/${res.id}/`, { owner: ctx().userId("emo"), folder: "Other", filter_body: "secret plan" });
       forgetProcessMemory();
@@ -420,7 +420,7 @@ export function providerTests(ctx: () => Ctx): void {
       await dependencies();
       forgetProcessMemory();
       proxy().reset();
-      for (let i = 0; i < 10; i++) await mailRuleProvider.create!(r({ name: `forward: S${i}`, filter_from: `s${i}@example.com` }));
+      for (let i = 0; i < 10; i++) await mailRuleProvider.create(r({ name: `forward: S${i}`, filter_from: `s${i}@example.com` }));
       const rows = await list("mail_rules");
       expect(rows).toHaveLength(10);
       expect(proxy().count("GET", "/api/mail_rules/")).toBe(1);
@@ -455,7 +455,7 @@ export function providerTests(ctx: () => Ctx): void {
       const { stdout } = await ctx().server.manage(["shell", "-c", `from paperless_mail.models import MailAccount; print("PW " + MailAccount.objects.get(id=${acc.id}).password)`]);
       expect(stdout).toContain("PW rotated-password\n");
 
-      const res = await mailRuleProvider.create!(r());
+      const res = await mailRuleProvider.create(r());
       proxy().reset();
       const u = await mailRuleProvider.update!(res.id, res.outs, r({ owner: "emo", filter_from: "new@example.com" }));
       expect(proxy().writes()[0]).toMatchObject({ method: "PATCH", body: { owner: ctx().userId("emo"), filter_from: "new@example.com", action: 2, action_parameter: "Processed" } });
@@ -463,7 +463,7 @@ export function providerTests(ctx: () => Ctx): void {
     });
 
     test("updating an object deleted by hand says to refresh", async () => {
-      const tg = await tagProvider.create!(t());
+      const tg = await tagProvider.create(t());
       await ctx().api.request("DELETE", `/api/tags/${tg.id}/`);
       const e = await failure(tagProvider.update!(tg.id, tg.outs, t({ name: "renamed" })));
       expect(e.message).toMatch(/^tag "renamed": id \d+ no longer exists on http:\/\/127\.0\.0\.1:\d+; run `pulumi refresh`/);
@@ -485,7 +485,7 @@ export function providerTests(ctx: () => Ctx): void {
     });
 
     test("a tag that documents carry, or another rule assigns, is kept", async () => {
-      const tg = await tagProvider.create!(t());
+      const tg = await tagProvider.create(t());
       forgetProcessMemory(); // destroy is a later operation
       const doc = await ctx().api.addDocument("invoice", [Number(tg.id)]);
       await tagProvider.delete!(tg.id, tg.outs);
@@ -506,7 +506,7 @@ export function providerTests(ctx: () => Ctx): void {
     });
 
     test("a failed delete names the object and the request", async () => {
-      const tg = await tagProvider.create!(t());
+      const tg = await tagProvider.create(t());
       forgetProcessMemory();
       proxy().inject({ kind: "status", status: 503, times: 100, method: "DELETE" });
       const e = await failure(tagProvider.delete!(tg.id, tg.outs));
@@ -521,10 +521,10 @@ export function providerTests(ctx: () => Ctx): void {
       await collect(mailAccountProvider.check!({}, a({ imap_security: 7 })).then((x) => x.failures));
       await collect(mailAccountProvider.diff!("1", a(), a({ password: "other-password" })));
       proxy().inject({ kind: "status", status: 503, times: 100 });
-      await collect(mailAccountProvider.create!(a()));
+      await collect(mailAccountProvider.create(a()));
       proxy().reset();
       proxy().inject({ kind: "reset", times: 100, method: "POST" });
-      await collect(mailAccountProvider.create!(a()));
+      await collect(mailAccountProvider.create(a()));
       expect(messages.join("\n")).not.toMatch(new RegExp(`${ctx().server.token}|${PASSWORD}|other-password`));
       expect(messages).toHaveLength(4);
     });

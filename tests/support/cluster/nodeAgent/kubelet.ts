@@ -143,7 +143,7 @@ export class Kubelet {
         // A mount that cannot be prepared yet is retried soon and is no restart; a failed start is.
         const delay = config ? 2_000 : this.backoff(slot);
         await this.report(slot, config
-          ? { reason: "CreateContainerConfigError", message: (e as Error).message }
+          ? { reason: "CreateContainerConfigError", message: e.message }
           : { reason: "CrashLoopBackOff", message: (e as Error).message });
         this.retryLater(slot, delay);
         return;
