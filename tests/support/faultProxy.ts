@@ -128,7 +128,8 @@ export async function startFaultProxy(targetUrl: string, opts: { ca?: Buffer } =
     return a.fault;
   };
 
-  const server = http.createServer(async (req, res) => {
+  // Every failure ends in the catch below, which answers 502: the promise never rejects.
+  const answer = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const method = req.method ?? "GET";
     const path = req.url ?? "/";
     peak = Math.max(peak, ++inFlight);
@@ -165,7 +166,8 @@ export async function startFaultProxy(targetUrl: string, opts: { ca?: Buffer } =
     } catch (e) {
       if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain" }).end(`fault proxy: ${(e as Error).message}`);
     }
-  });
+  };
+  const server = http.createServer((req, res) => void answer(req, res));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
 

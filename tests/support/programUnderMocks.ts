@@ -27,7 +27,7 @@ export async function runProgram(config: StackConfigValues, opts: { secretKeys?:
   const state = opts.state ?? new Map<string, string>();
   const resources = new Map<string, RecordedResource>();
   const byObject = new Map<pulumi.Resource, RecordedResource>();
-  pulumi.runtime.setMocks({
+  await pulumi.runtime.setMocks({
     newResource: async (args) => {
       const r = resources.get(keyOf(args));
       if (r) {

@@ -281,7 +281,7 @@ describe("MailboxSecret under mocks: the secret waits on the preflight", () => {
   it("creates the preflight as its child, for the secret's own mount and path, with the token secret", async () => {
     const inputs = new Map<string, any>();
     const options = new Map<string, pulumi.ResourceTransformationArgs>();
-    pulumi.runtime.setMocks({
+    await pulumi.runtime.setMocks({
       newResource: async (a) => { inputs.set(a.type, a.inputs); return { id: `${a.name}-id`, state: a.inputs }; },
       call: async () => ({}),
     }, "paperless-mail-ingest", "prod", false);

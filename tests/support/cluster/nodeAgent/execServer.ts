@@ -81,7 +81,8 @@ export function serveExec(socketPath: string, core: CoreV1Api, apps: AppsV1Api, 
       }
       const stderr = frame("e");
       log(`exec ${req.namespace}/${req.target}${req.container ? ` -c ${req.container}` : ""}: ${req.argv.join(" ").slice(0, 200)}`);
-      runExec(core, apps, kubelet, req, { ...(stdin ? { stdin } : {}), stdout: frame("o"), stderr })
+      // The first then's rejection handler turns every failure of the exec into its answer.
+      void runExec(core, apps, kubelet, req, { ...(stdin ? { stdin } : {}), stdout: frame("o"), stderr })
         .then((code) => ({ exit: code, remote: true }), (e) => {
           if (!(e instanceof ExecError)) log(`exec failed: ${(e as Error).stack}`);
           stderr.write(`${(e as Error).message}\n`);
