@@ -7,15 +7,18 @@
  * break lines where JSON and YAML see none; and the bidirectional formatting characters (marks,
  * embeddings, overrides, isolates), which make a name display in another order than it is stored.
  */
+// eslint-disable-next-line no-control-regex -- finding control characters is this pattern's job
 export const UNSAFE_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 const UNSAFE_CHARACTERS = new RegExp(UNSAFE_CHARACTER.source, "g");
+// eslint-disable-next-line no-control-regex -- finding control characters is this pattern's job
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 const codePoint = (c: string): string => `U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`;
 
 /** What an unsafe character is, for the message that refuses it: `U+202E (a bidirectional formatting character …)`. */
 export function describeUnsafe(c: string): string {
   const kind = c === "\u2028" || c === "\u2029" ? "a line or paragraph separator"
-    : /[\u0000-\u001f\u007f-\u009f]/.test(c) ? "a control character"
+    : CONTROL.test(c) ? "a control character"
     : "a bidirectional formatting character, which shows text in another order than it is stored";
   return `${codePoint(c)} (${kind})`;
 }

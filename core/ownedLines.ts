@@ -44,8 +44,8 @@ function findBlock(lines: readonly string[], owner: string): { begin: number; en
   const ends = lines.flatMap((l, i) => (l === end ? [i] : []));
   if (begins.length === 0 && ends.length === 0) return undefined;
   if (begins.length !== 1 || ends.length !== 1 || ends[0]! < begins[0]!) {
-    throw new Error(`the block of ${owner} is damaged (${JSON.stringify(begin)} at line(s) [${begins.map((i) => i + 1)}],`
-      + ` ${JSON.stringify(end)} at line(s) [${ends.map((i) => i + 1)}]); repair it by hand`);
+    throw new Error(`the block of ${owner} is damaged (${JSON.stringify(begin)} at line(s) [${begins.map((i) => i + 1).join(",")}],`
+      + ` ${JSON.stringify(end)} at line(s) [${ends.map((i) => i + 1).join(",")}]); repair it by hand`);
   }
   return { begin: begins[0]!, end: ends[0]! };
 }

@@ -10,7 +10,7 @@ const SLOT = Symbol.for("paperless-mail-ingest/process-memory");
 
 function memory(): Map<string, unknown> {
   const g = globalThis as unknown as Record<symbol, Map<string, unknown> | undefined>;
-  return (g[SLOT] ??= new Map());
+  return (g[SLOT] ??= new Map<string, unknown>());
 }
 
 /** What is remembered under `name` in this process, made by `make` on first use. */

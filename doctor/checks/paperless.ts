@@ -177,7 +177,7 @@ async function consumeFailures(ctx: DoctorContext): Promise<Problem[]> {
   const accounts = new Set((await Promise.all(ctx.config.mailboxes.map((m) => ctx.account(m)))).flatMap((a) => (a ? [a.id] : [])));
   for (const r of await ctx.rules()) if (accounts.has(r.account)) ourRules.add(r.id);
   return failed.value.filter((t) => ourRules.has(Number(t.input_data?.["mailrule_id"]))).map((t) => p.fail(
-    `consuming ${JSON.stringify(t.input_data?.["filename"] ?? "?")} from mail (rule #${t.input_data?.["mailrule_id"]}) failed ${ago(ctx.now.getTime() - Date.parse(t.date_created))} ago (task #${t.id}): ${quoteError(ctx, t.result_data?.error_message)}`,
+    `consuming ${JSON.stringify(t.input_data?.["filename"] ?? "?")} from mail (rule #${String(t.input_data?.["mailrule_id"])}) failed ${ago(ctx.now.getTime() - Date.parse(t.date_created))} ago (task #${t.id}): ${quoteError(ctx, t.result_data?.error_message)}`,
     "see the document's task in paperless (a duplicate is already filed; an unsupported type needs another format)"));
 }
 

@@ -18,7 +18,8 @@ function fail(diagnostics: readonly ts.Diagnostic[]): never {
 
 function main(): void {
   const started = Date.now();
-  const { config, error } = ts.readConfigFile(join(ROOT, "tsconfig.json"), ts.sys.readFile);
+  const read: { config?: unknown; error?: ts.Diagnostic } = ts.readConfigFile(join(ROOT, "tsconfig.json"), (path) => ts.sys.readFile(path));
+  const { config, error } = read;
   if (error) fail([error]);
   const { options } = ts.parseJsonConfigFileContent(config, ts.sys, ROOT);
   const program = ts.createProgram([ENTRY], {

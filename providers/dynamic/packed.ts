@@ -75,7 +75,8 @@ export function packedProvider(p: pulumi.dynamic.ResourceProvider, kept: readonl
   const wrapped: pulumi.dynamic.ResourceProvider = {
     async create(inputs: Props) {
       const result = await p.create(unpack(inputs));
-      return { ...result, outs: result.outs === undefined ? result.outs : pack(result.outs, kept) };
+      const outs = result.outs as Props | undefined;
+      return { ...result, outs: outs === undefined ? outs : pack(outs, kept) };
     },
   };
   if (p.configure) wrapped.configure = (req) => p.configure!(req);
@@ -86,7 +87,7 @@ export function packedProvider(p: pulumi.dynamic.ResourceProvider, kept: readonl
       const result = await p.check!(unpack(olds), unpack(news));
       return {
         ...result,
-        inputs: result.inputs === undefined ? news : pack(result.inputs, kept),
+        inputs: result.inputs === undefined ? news : pack(result.inputs as Props, kept),
         ...(result.failures ? { failures: result.failures.map((f) => shownFailure(f, kept)) } : {}),
       };
     };
@@ -104,18 +105,20 @@ export function packedProvider(p: pulumi.dynamic.ResourceProvider, kept: readonl
     wrapped.read = async (id: string, props: Props) => {
       const result = await p.read!(id, unpack(props));
       // A resource that is gone reads as no props at all: keep it so.
-      const found = result.props !== undefined && Object.keys(result.props).length > 0;
+      const { props: read, inputs } = result as { props?: Props; inputs?: Props };
+      const found = read !== undefined && Object.keys(read).length > 0 ? read : undefined;
       return {
         ...result,
-        ...(found ? { props: pack(result.props, kept) } : {}),
-        ...(result.inputs !== undefined ? { inputs: pack(result.inputs, kept) } : {}),
+        ...(found ? { props: pack(found, kept) } : {}),
+        ...(inputs !== undefined ? { inputs: pack(inputs, kept) } : {}),
       };
     };
   }
   if (p.update) {
     wrapped.update = async (id: string, olds: Props, news: Props) => {
       const result = await p.update!(id, unpack(olds), unpack(news));
-      return { ...result, ...(result.outs !== undefined ? { outs: pack(result.outs, kept) } : {}) };
+      const outs = result.outs as Props | undefined;
+      return { ...result, ...(outs !== undefined ? { outs: pack(outs, kept) } : {}) };
     };
   }
   if (p.delete) wrapped.delete = (id: string, props: Props) => p.delete!(id, unpack(props));

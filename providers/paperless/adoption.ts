@@ -9,7 +9,7 @@ export type Former = Readonly<Record<string, unknown>>;
 /** Equal on the server: a list of ids is a set (tags), and a nullable text's null is its "". */
 function sameOnServer(a: unknown, b: unknown): boolean {
   if (Array.isArray(a) && Array.isArray(b)) {
-    const [sa, sb] = [[...a].map(String).sort(), [...b].map(String).sort()];
+    const [sa, sb] = [a.map(String).sort(), b.map(String).sort()];
     return sa.length === sb.length && sa.every((x, i) => x === sb[i]);
   }
   return (a ?? "") === (b ?? "");

@@ -123,8 +123,8 @@ function validateFields<I extends Connection>(kind: Kind<I>, news: Record<string
 /** Tags are a set on the server (M2M): order never counts as a change. */
 function same(a: unknown, b: unknown): boolean {
   if (Array.isArray(a) && Array.isArray(b)) {
-    const sa = [...a].map(String).sort();
-    const sb = [...b].map(String).sort();
+    const sa = a.map(String).sort();
+    const sb = b.map(String).sort();
     return sa.length === sb.length && sa.every((x, i) => x === sb[i]);
   }
   return a === b;

@@ -11,12 +11,13 @@ import { PaperlessMailbox } from "../../components/paperlessMailbox";
 import { readProgramConfig } from "../../components/programConfig";
 
 export const paperlessProgram: PulumiFn = async () => {
-  const { config, mailboxPassword } = readProgramConfig();
+  const program = readProgramConfig();
+  const { config } = program;
   const ruleIds: Record<string, unknown> = {};
   const keptAtDestroy: Record<string, unknown> = {};
   const boxes = config.mailboxes.map((mailbox) => {
     // In production an absent password is generated into Vault; the E2E sets every one.
-    const password = mailboxPassword(mailbox.address);
+    const password = program.mailboxPassword(mailbox.address);
     if (!password) throw new Error(`mailboxPasswords.${mailbox.address}: not set in the E2E stack`);
     const box = new PaperlessMailbox(mailboxResourceName(mailbox), {
       mailbox, mailserver: config.mailserver, paperless: config.paperless, password, stackAccounts: config.mailboxes.map((m) => m.accountName),

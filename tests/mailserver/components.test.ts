@@ -16,6 +16,8 @@ const COMMAND = "command:local:Command";
 const DOCS = "docs-at-viktorbarzin.me";
 
 const config = prodConfig();
+/** A Command's create or delete script ("" when it has none). */
+const commandText = (c: RecordedResource, step: "create" | "delete"): string => (c.inputs![step] as string | undefined) ?? "";
 const mailbox = config.mailboxes[0]!;
 
 type Config = Record<string, unknown>;
@@ -133,7 +135,7 @@ describe("mailserver side of the production stack (mocks)", () => {
     expect(text).toContain("/var/mail/viktorbarzin.me/docs/home/.dovecot.svbin");
     expect(text).toContain("STAKATER_MAILSERVER_SIEVE_DOCS_AT_VIKTORBARZIN_ME_CONFIGMAP");
     for (const c of run.all.filter((r) => r.type === COMMAND)) {
-      expect(`${c.inputs!.create ?? ""}\n${c.inputs!.delete ?? ""}`).not.toMatch(/rm -r|rm -fr|rm -rf|expunge|mailbox delete|\/cur|\/new/);
+      expect(`${commandText(c, "create")}\n${commandText(c, "delete")}`).not.toMatch(/rm -r|rm -fr|rm -rf|expunge|mailbox delete|\/cur|\/new/);
     }
   });
 
@@ -163,7 +165,7 @@ describe("the cluster, given once (kubernetes:kubeconfig / kubernetes:context)",
     for (const name of [`${DOCS}-uninstall`, `${DOCS}-ready`]) {
       const c = run.find(COMMAND, name);
       expect(c.inputs!.environment).toEqual({ KUBECONFIG: "/etc/kube/prod.yaml" });
-      expect(`${c.inputs!.create ?? ""}${c.inputs!.delete ?? ""}`).toContain("kubectl --context 'prod' -n ");
+      expect(`${commandText(c, "create")}${commandText(c, "delete")}`).toContain("kubectl --context 'prod' -n ");
     }
   });
 
@@ -203,7 +205,7 @@ describe("mail fetch trigger (fetchAfterChange: true)", () => {
       keyOf({ type: "paperless-mail-ingest:paperless:PaperlessMailbox", name: DOCS }), keyOf({ type: COMMAND, name: `${DOCS}-ready` }),
     ]));
     // Nothing of it runs kubectl: no command of the program reaches into paperless's namespace.
-    expect(run.all.filter((r) => r.type === COMMAND).map((r) => `${r.inputs!.create ?? ""}${r.inputs!.delete ?? ""}`).join("\n")).not.toMatch(/paperless-ngx|mail_fetcher/);
+    expect(run.all.filter((r) => r.type === COMMAND).map((r) => `${commandText(r, "create")}${commandText(r, "delete")}`).join("\n")).not.toMatch(/paperless-ngx|mail_fetcher/);
   });
 
   it("the fingerprint moves with a rule's declared state, and only then", async () => {

@@ -33,9 +33,9 @@ const handler = shim.exports.handler();
   const child = spawn(process.execPath, ["-e", script], { env: { ...process.env, ...env }, cwd: ROOT });
   let out = "";
   let err = "";
-  child.stdout.on("data", (d: Buffer) => (out += d));
-  child.stderr.on("data", (d: Buffer) => (err += d));
-  const code = await new Promise((r) => child.on("close", r));
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((r) => child.on("close", r));
   if (code !== 0) throw new Error(`plugin process exited ${code}: ${err}`);
   return JSON.parse(out) as unknown[];
 }

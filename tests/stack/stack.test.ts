@@ -414,7 +414,7 @@ describe("the whole program through the real CLI", () => {
     await expect(stack.cli("cancel", "--yes")).rejects.toThrow(/failed to load checkpoint: EOF/);
     // The README's first step for the file backend: delete the empty side files.
     await new Promise<void>((resolve, reject) => execFile("find", [join(stack.dir, "backend", ".pulumi"), "-name", "*.attrs", "-empty", "-delete"],
-      (e) => (e ? reject(e) : resolve())));
+      (e: Error | null) => (e ? reject(e) : resolve())));
     await recoverFromKill();
     await exactlyOneOfEach();
     const mail = await forward("anca.bank@example.com", DOCS, "Bank letter");

@@ -82,7 +82,7 @@ interface EngineEvent {
 
 /** The events of a log; `partial`: of a run still writing (or killed mid-line), whose last line may be cut. */
 function readEvents(file: string, partial = false): EngineEvent[] {
-  let text = "";
+  let text: string;
   try { text = readFileSync(file, "utf8"); } catch { return []; }
   const lines = text.split("\n");
   if (partial) lines.pop();

@@ -288,7 +288,7 @@ export function providerTests(ctx: () => Ctx): void {
       const stackAccounts = ["docs@example.com", "receipts@example.com"];
       const rules = async () => {
         const accounts = await list("mail_accounts");
-        return Object.fromEntries((await list("mail_rules")).map((x) => [x.id, `${x.name} @${accounts.find((y) => y.id === x.account)!.name} <${x.filter_from}>`]));
+        return Object.fromEntries((await list("mail_rules")).map((x) => [x.id, `${x.name} @${accounts.find((y) => y.id === x.account)!.name} <${String(x.filter_from)}>`]));
       };
       const docs = await mailRuleProvider.create(r({ stackAccounts }));
       forgetProcessMemory(); // the move is a later operation

@@ -12,7 +12,7 @@ export interface VaultDev {
   readonly addr: string;
   readonly rootToken: string;
   /** Vault's HTTP API as the root token (or `token`); resolves with status and parsed body. */
-  api(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; json: any }>;
+  api: (method: string, path: string, body?: unknown, token?: string) => Promise<{ status: number; json: any }>;
   readonly timings: Record<string, number>;
   stop(): Promise<void>;
 }

@@ -105,6 +105,7 @@ function run(args: string[]): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     execFile("bash", [INSTANCE_SCRIPT, ...args], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       // A string code is a failure to run bash at all; a signal counts as a failed command.
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- an Error, which @types/node's Omit<> hides
       if (typeof error?.code === "string") reject(error);
       else resolve({ code: error ? (error.code ?? -1) : 0, stdout, stderr });
     });
@@ -145,9 +146,9 @@ async function startOnce(options: MailserverOptions): Promise<Mailserver> {
     const child = spawn("bash", [INSTANCE_SCRIPT, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d));
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => {
-      stderr += d;
+      stderr += d.toString();
       if (/still starting|cannot run here/.test(String(d))) process.stderr.write(d);
     });
     child.once("error", reject);
