@@ -3,6 +3,7 @@
 // ConfigMap and each mailbox's sieve ConfigMap. Only get/list: the doctor never writes.
 import { createHash } from "node:crypto";
 import type { KubeTarget } from "../core/kubectlCommands";
+import type { KubeApis } from "../providers/kubernetes/kubeApi";
 import { type ConfigMapObject, connect, getObject, type KubeConnection } from "../providers/kubernetes/kubeClient";
 
 export interface Container {
@@ -21,7 +22,7 @@ export interface Deployment {
 }
 
 export interface Pod {
-  metadata: { name: string; deletionTimestamp?: string; labels?: Record<string, string> };
+  metadata: { name: string; deletionTimestamp?: Date; labels?: Record<string, string> };
   status?: { phase?: string; conditions?: { type: string; status: string }[]; containerStatuses?: { name: string; ready: boolean; restartCount: number }[] };
 }
 
@@ -56,24 +57,23 @@ export class KubeReads {
 
   constructor(private readonly target: KubeTarget) {}
 
-  private async get<T>(path: string, what: string): Promise<T | undefined> {
+  private async get<T>(what: string, read: (api: KubeApis) => Promise<T>): Promise<T | undefined> {
     this.conn ??= connect(this.target);
     const conn = await this.conn;
     this.requests++;
-    return (await getObject(conn, path, what)) as T | undefined;
+    return await getObject(conn, what, read);
   }
 
-  deployment(namespace: string, name: string): Promise<Deployment | undefined> {
-    return this.get(`/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/deployments/${encodeURIComponent(name)}`, `Deployment ${namespace}/${name}`);
+  async deployment(namespace: string, name: string): Promise<Deployment | undefined> {
+    return await this.get(`Deployment ${namespace}/${name}`, (api) => api.apps.readNamespacedDeployment({ name, namespace })) as Deployment | undefined;
   }
 
-  async pods(namespace: string, selector: string): Promise<Pod[]> {
-    const list = await this.get<{ items: Pod[] }>(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods?labelSelector=${encodeURIComponent(selector)}`,
-      `the pods of ${selector} in namespace ${namespace}`);
-    return list?.items ?? [];
+  async pods(namespace: string, labelSelector: string): Promise<Pod[]> {
+    const list = await this.get(`the pods of ${labelSelector} in namespace ${namespace}`, (api) => api.core.listNamespacedPod({ namespace, labelSelector }));
+    return (list?.items ?? []) as Pod[];
   }
 
-  configMap(namespace: string, name: string): Promise<ConfigMapObject | undefined> {
-    return this.get(`/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps/${encodeURIComponent(name)}`, `ConfigMap ${namespace}/${name}`);
+  async configMap(namespace: string, name: string): Promise<ConfigMapObject | undefined> {
+    return await this.get(`ConfigMap ${namespace}/${name}`, (api) => api.core.readNamespacedConfigMap({ name, namespace })) as ConfigMapObject | undefined;
   }
 }

@@ -9,29 +9,18 @@
 import type { KubeTarget } from "../../core/kubectlCommands";
 import type * as pulumi from "@pulumi/pulumi";
 import { type ConfigMapMount, type DeploymentMounts, mountsApplyBody } from "../../core/sieveMount";
+import type { V1Deployment } from "@kubernetes/client-node";
 import { connect, type Connector, type KubeConnection, getObject, serverSideApply } from "./kubeClient";
 
 /** The mounts to apply, and the cluster (kubeconfig and context; secret with an inline kubeconfig). */
 export type DeploymentMountsProps = DeploymentMounts & { cluster: KubeTarget };
-
-
-const path = (p: { namespace: string; deployment: string }): string =>
-  `/apis/apps/v1/namespaces/${encodeURIComponent(p.namespace)}/deployments/${encodeURIComponent(p.deployment)}`;
-
-interface LiveDeployment {
-  metadata?: { annotations?: Record<string, string> };
-  spec?: { template?: { spec?: {
-    volumes?: { name: string; configMap?: { name?: string } }[];
-    containers?: { name: string; volumeMounts?: { name: string; mountPath: string; subPath?: string; readOnly?: boolean }[] }[];
-  } } };
-}
 
 /**
  * What of our declared state the live Deployment holds: each declared annotation and mount as it
  * is live (a mount counts only with its volume pointing at its ConfigMap, read-only), matched by
  * key. A mount or annotation missing, or changed by hand, is missing here: that is the drift.
  */
-function observed(p: DeploymentMountsProps, live: LiveDeployment): Pick<DeploymentMountsProps, "annotations" | "mounts"> {
+function observed(p: DeploymentMountsProps, live: V1Deployment): Pick<DeploymentMountsProps, "annotations" | "mounts"> {
   const liveAnnotations = live.metadata?.annotations ?? {};
   const annotations = Object.fromEntries(Object.keys(p.annotations)
     .filter((k) => liveAnnotations[k] !== undefined).map((k) => [k, liveAnnotations[k]!]));
@@ -48,12 +37,12 @@ function observed(p: DeploymentMountsProps, live: LiveDeployment): Pick<Deployme
 
 const where = (p: DeploymentMountsProps): string => `Deployment ${p.namespace}/${p.deployment}`;
 
-async function liveDeployment(conn: KubeConnection, p: DeploymentMountsProps): Promise<LiveDeployment | undefined> {
-  return await getObject(conn, path(p), where(p)) as LiveDeployment | undefined;
+async function liveDeployment(conn: KubeConnection, p: DeploymentMountsProps): Promise<V1Deployment | undefined> {
+  return await getObject(conn, where(p), (api) => api.apps.readNamespacedDeployment({ name: p.deployment, namespace: p.namespace }));
 }
 
 /** A named container that does not exist would be created by the apply, without an image (422): say so plainly. */
-function containerProblem(p: DeploymentMountsProps, live: LiveDeployment): string | undefined {
+function containerProblem(p: DeploymentMountsProps, live: V1Deployment): string | undefined {
   const names = (live.spec?.template?.spec?.containers ?? []).map((c) => c.name);
   return names.includes(p.container) ? undefined
     : `${where(p)} has no container ${JSON.stringify(p.container)} (its containers: ${names.map((n) => JSON.stringify(n)).join(", ") || "none"}); `
@@ -62,7 +51,7 @@ function containerProblem(p: DeploymentMountsProps, live: LiveDeployment): strin
 
 async function apply(connector: Connector, p: DeploymentMountsProps, dryRun: boolean): Promise<void> {
   const conn = await connector(p.cluster);
-  await serverSideApply(conn, path(p), mountsApplyBody(p), p.fieldManager, { dryRun });
+  await serverSideApply(conn, { namespace: p.namespace, name: p.deployment }, mountsApplyBody(p), p.fieldManager, { dryRun });
 }
 
 /**
@@ -74,7 +63,7 @@ async function release(connector: Connector, p: DeploymentMountsProps): Promise<
   const conn = await connector(p.cluster);
   if (!await liveDeployment(conn, p)) return;
   const bare = { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: p.deployment, namespace: p.namespace } };
-  await serverSideApply(conn, path(p), bare, p.fieldManager, { dryRun: false });
+  await serverSideApply(conn, { namespace: p.namespace, name: p.deployment }, bare, p.fieldManager, { dryRun: false });
 }
 
 const TARGET = ["namespace", "deployment", "fieldManager"] as const;

@@ -1,44 +1,21 @@
-// The few Kubernetes API calls the dynamic providers need: GET and PUT of one ConfigMap, the PUT
-// conditional on the resourceVersion read (409 Conflict when someone wrote in between), server-side
-// apply, and the access reviews of the rights check. Idempotent requests (GET, apply, reviews) are retried with backoff when the connection drops or
+// The few Kubernetes API calls the dynamic providers and the doctor need, made with
+// @kubernetes/client-node's typed API (./kubeApi.ts): GET and PUT of one ConfigMap, the PUT
+// conditional on the resourceVersion read (409 Conflict when someone wrote in between), reads,
+// server-side apply of a Deployment, and the access reviews of the rights check. What is ours:
+// idempotent requests (GET, apply, reviews) are retried with backoff when the connection drops or
 // the server asks to come back (429, 5xx); a PUT is never re-sent as is: the edit is re-applied
 // to a fresh read instead, so a write that landed before its answer was lost is not doubled.
-// Authentication comes from @kubernetes/client-node so every kubeconfig form kubectl accepts
-// (exec plugins, OIDC, client certificates, tokens) works the same here.
+// The kubeconfig is read by client-node too, so every form kubectl accepts (exec plugins, OIDC,
+// client certificates, tokens) works the same here.
 import type { KubeTarget } from "../../core/kubectlCommands";
-import * as http from "node:http";
-import * as https from "node:https";
+import type { KubeConfig, V1ConfigMap, V1ObjectMeta, V1ResourceRule } from "@kubernetes/client-node";
 import { remembered } from "../processMemory";
+import { apiStatus, clientNode, type KubeApis, type KubeConnection, send } from "./kubeApi";
 
-/** Where and how to reach the API server: base URL plus TLS/agent/header options for node:https. */
-export interface KubeConnection {
-  readonly server: string;
-  readonly options: https.RequestOptions;
-}
+export type { KubeConnection } from "./kubeApi";
 
-export interface ConfigMapObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    resourceVersion?: string;
-    managedFields?: { manager?: string; operation?: string; fieldsV1?: Record<string, unknown> }[];
-    [k: string]: unknown;
-  };
-  data?: Record<string, string>;
-  immutable?: boolean;
-  [k: string]: unknown;
-}
-
-/** What the API server answered, when it was not what we asked for: an Error with properties, recognised by `status` (apiStatus). */
-type KubeApiError = Error & { status: number; reason: string; retryAfterMs?: number };
-
-/** The HTTP status of an error the API server answered, or undefined for any other error. */
-function apiStatus(e: unknown): number | undefined {
-  const status = (e as { status?: unknown } | undefined)?.status;
-  return typeof status === "number" ? status : undefined;
-}
+/** A ConfigMap as the API server sends it (which always includes its metadata). */
+export type ConfigMapObject = V1ConfigMap & { metadata: V1ObjectMeta & { name: string } };
 
 /** The field manager our writes are recorded under in managedFields. */
 const FIELD_MANAGER = "paperless-mail-ingest";
@@ -58,15 +35,13 @@ function processState(): KubeProcessState {
   return remembered("kubernetes client", () => ({ edits: new Map(), connections: new Map(), reads: new Map() }));
 }
 
-type KubeConfig = import("@kubernetes/client-node").KubeConfig;
-
 /** How long one resolved connection (headers, TLS agent) is reused before the auth is applied afresh. */
 const CONNECTION_TTL_MS = 60_000;
 
 async function resolveConnection(kc: KubeConfig, context: string): Promise<KubeConnection> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error(`kubeconfig has no cluster for context ${JSON.stringify(context || kc.getCurrentContext())}`);
-  const options: https.RequestOptions = {};
+  const options: KubeConnection["options"] = {};
   await kc.applyToHTTPSOptions(options);
   return { server: cluster.server.replace(/\/+$/, ""), options };
 }
@@ -87,10 +62,7 @@ export async function connect(target: KubeTarget): Promise<KubeConnection> {
   const key = JSON.stringify([target.kubeconfigPath, target.kubeconfigText, target.context]);
   let entry = cache.get(key);
   if (!entry) {
-    // ESM-only package, loaded with require(esm) (Node >= 20.19) only when a cluster is first reached:
-    // jest, which loads this module in the tests, cannot load it (they pass their own Connector).
-    const { KubeConfig } = require("@kubernetes/client-node") as typeof import("@kubernetes/client-node");
-    const kc = new KubeConfig();
+    const kc = new (clientNode().KubeConfig)();
     if (target.kubeconfigText) kc.loadFromString(target.kubeconfigText);
     else if (target.kubeconfigPath) kc.loadFromFile(target.kubeconfigPath);
     else kc.loadFromDefault();
@@ -107,78 +79,6 @@ export async function connect(target: KubeTarget): Promise<KubeConnection> {
     pending.catch(() => { if (current.connection === pending) delete current.connection; });
   }
   return entry.connection!;
-}
-
-function configMapPath(namespace: string, name: string): string {
-  return `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps/${encodeURIComponent(name)}`;
-}
-
-const DEFAULT_TIMEOUT_MS = 30_000;
-
-/** KUBERNETES_HTTP_TIMEOUT_MS, read per call: the engine's plugin process inherits the CLI's environment. */
-function timeoutMs(): number {
-  const raw = process.env.KUBERNETES_HTTP_TIMEOUT_MS;
-  if (raw === undefined || raw === "") return DEFAULT_TIMEOUT_MS;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`environment variable KUBERNETES_HTTP_TIMEOUT_MS: ${JSON.stringify(raw)} is not a positive number`);
-  return n;
-}
-
-interface Answer { status: number; json: any; retryAfterMs?: number }
-
-async function call(conn: KubeConnection, method: "GET" | "PUT" | "PATCH" | "POST", path: string, body?: unknown,
-  contentType = "application/json"): Promise<Answer> {
-  const url = new URL(conn.server + path);
-  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-  const transport = url.protocol === "http:" ? http : https;
-  const limit = timeoutMs();
-  return new Promise((resolve, reject) => {
-    let timedOut = false;
-    let timer: NodeJS.Timeout | undefined;
-    const fail = (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      reject(timedOut
-        ? new Error(`${method} ${url.origin}${path}: the Kubernetes API server ${conn.server} did not answer within ${limit} ms;`
-          + ` check that the kubeconfig context (kubernetes:context, or the current one) points at a reachable cluster`
-          + ` (kubectl cluster-info), or raise KUBERNETES_HTTP_TIMEOUT_MS`)
-        // The connection failed before an answer: `dropped` marks it as worth another try.
-        : Object.assign(new Error(`${method} ${url.origin}${path}: ${e.message}`), { dropped: true }));
-    };
-    const req = transport.request(url, {
-      ...conn.options,
-      method,
-      headers: {
-        ...conn.options.headers,
-        accept: "application/json",
-        ...(payload ? { "content-type": contentType, "content-length": payload.length } : {}),
-      },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        clearTimeout(timer);
-        const text = Buffer.concat(chunks).toString("utf8");
-        let json: unknown;
-        try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
-        const retryAfter = Number(res.headers["retry-after"]);
-        resolve({ status: res.statusCode ?? 0, json, ...(retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}) });
-      });
-      res.on("error", fail);
-      res.on("aborted", () => fail(new Error("response aborted")));
-    });
-    req.on("error", fail);
-    // One deadline for connect, request and response: a black-holed API server otherwise hangs preview forever.
-    timer = setTimeout(() => { timedOut = true; req.destroy(); }, limit);
-    req.end(payload);
-  });
-}
-
-// Only the API's Status message is quoted: it names the object, never the data we sent.
-function apiError(what: string, { status, json, retryAfterMs }: Answer): KubeApiError {
-  const reason = typeof json?.reason === "string" ? json.reason : "";
-  const message = typeof json?.message === "string" ? json.message : "";
-  return Object.assign(new Error(`${what}: HTTP ${status}${reason ? ` ${reason}` : ""}${message ? `: ${message}` : ""}`),
-    { name: "KubeApiError", status, reason, ...(retryAfterMs ? { retryAfterMs } : {}) });
 }
 
 /** Answers worth asking again: overload (429, with Retry-After) and the server's own failures. */
@@ -202,15 +102,13 @@ function backoff(attempt: number, e: unknown, baseMs = 250): Promise<void> {
 
 /**
  * An idempotent request, tried up to RETRY_ATTEMPTS times while it fails transiently. Answers
- * other than those (404, 409, 422, …) are returned to the caller as they are. A POST here is a
- * review (an access question the server answers and keeps nothing of).
+ * other than those (404, 409, 422, …) reach the caller as they are. A POST here is a review (an
+ * access question the server answers and keeps nothing of).
  */
-async function idempotent(conn: KubeConnection, what: string, method: "GET" | "PATCH" | "POST", path: string, body?: unknown, contentType?: string): Promise<Answer> {
+async function idempotent<T>(conn: KubeConnection, what: string, request: (api: KubeApis) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const answer = await call(conn, method, path, body, contentType);
-      if (RETRIED_STATUS.has(answer.status)) throw apiError(what, answer);
-      return answer;
+      return await send(conn, what, request);
     } catch (e) {
       if (!transient(e)) throw e;
       if (attempt >= RETRY_ATTEMPTS) throw Object.assign(e as Error, { message: `${(e as Error).message} (gave up after ${attempt} attempts)` });
@@ -219,21 +117,26 @@ async function idempotent(conn: KubeConnection, what: string, method: "GET" | "P
   }
 }
 
+/** One object (or list) read through the typed API, or undefined if it does not exist; `what` names it in errors. */
+export async function getObject<T>(conn: KubeConnection, what: string, read: (api: KubeApis) => Promise<T>): Promise<T | undefined> {
+  try {
+    return await idempotent(conn, `reading ${what}`, read);
+  } catch (e) {
+    if (apiStatus(e) === 404) return undefined;
+    throw e;
+  }
+}
+
 /** The ConfigMap, or undefined if it does not exist. */
 export async function getConfigMap(conn: KubeConnection, namespace: string, name: string): Promise<ConfigMapObject | undefined> {
-  const what = `reading ConfigMap ${namespace}/${name}`;
-  const answer = await idempotent(conn, what, "GET", configMapPath(namespace, name));
-  if (answer.status === 404) return undefined;
-  if (answer.status !== 200) throw apiError(what, answer);
-  return answer.json as ConfigMapObject;
+  return await getObject(conn, `ConfigMap ${namespace}/${name}`, (api) => api.core.readNamespacedConfigMap({ name, namespace })) as ConfigMapObject | undefined;
 }
 
 /** PUT back an object read earlier; its metadata.resourceVersion makes the write conditional. */
-async function replaceConfigMap(conn: KubeConnection, cm: ConfigMapObject): Promise<ConfigMapObject> {
-  const namespace = cm.metadata.namespace ?? "";
-  const answer = await call(conn, "PUT", `${configMapPath(namespace, cm.metadata.name)}?fieldManager=${FIELD_MANAGER}`, cm);
-  if (answer.status !== 200) throw apiError(`writing ConfigMap ${namespace}/${cm.metadata.name}`, answer);
-  return answer.json as ConfigMapObject;
+async function replaceConfigMap(conn: KubeConnection, cm: ConfigMapObject): Promise<void> {
+  const { name, namespace = "" } = cm.metadata;
+  await send(conn, `writing ConfigMap ${namespace}/${name}`,
+    (api) => api.core.replaceNamespacedConfigMap({ name, namespace, body: cm, fieldManager: FIELD_MANAGER }));
 }
 
 /**
@@ -258,7 +161,8 @@ export function peekConfigMap(conn: KubeConnection, namespace: string, name: str
 /** Field managers recorded as owning `data.<key>` (who else writes this key). */
 export function keyManagers(cm: ConfigMapObject, key: string): string[] {
   const owners = (cm.metadata.managedFields ?? []).filter((m) => {
-    const data = m.fieldsV1?.["f:data"];
+    // client-node types fieldsV1 as any: it is the server's field set, a JSON object.
+    const data = (m.fieldsV1 as Record<string, unknown> | undefined)?.["f:data"];
     return data !== null && typeof data === "object" && `f:${key}` in data;
   });
   return [...new Set(owners.map((m) => m.manager ?? "(unnamed manager)"))];
@@ -330,43 +234,36 @@ export function editConfigMapKey(
   });
 }
 
-/** Any object by its API path, or undefined if it does not exist; `what` names it in errors. */
-export async function getObject(conn: KubeConnection, path: string, what: string): Promise<unknown> {
-  const answer = await idempotent(conn, `reading ${what}`, "GET", path);
-  if (answer.status === 404) return undefined;
-  if (answer.status !== 200) throw apiError(`reading ${what}`, answer);
-  return answer.json;
-}
-
 /**
- * Server-side apply of `body` as `fieldManager`, without force: a field another manager owns
- * with another value gives 409 Conflict naming that manager and the fields; an object that does
- * not exist, its 404. With dryRun nothing changes (the check a preview makes). Retried like a
- * read: applying the same body as the same manager again gives the same object.
+ * Server-side apply of `body` to a Deployment as `fieldManager`, without force: a field another
+ * manager owns with another value gives 409 Conflict naming that manager and the fields; a
+ * Deployment that does not exist, its 404. With dryRun nothing changes (the check a preview makes).
+ * Retried like a read: applying the same body as the same manager again gives the same object.
  */
-export async function serverSideApply(conn: KubeConnection, path: string, body: unknown, fieldManager: string,
+export async function serverSideApply(conn: KubeConnection, deployment: { namespace: string; name: string }, body: object, fieldManager: string,
   opts: { dryRun: boolean }): Promise<void> {
-  const query = `?${opts.dryRun ? "dryRun=All&" : ""}fieldManager=${encodeURIComponent(fieldManager)}`;
+  const { namespace, name } = deployment;
+  const path = `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/deployments/${encodeURIComponent(name)}`;
   const what = `server-side apply${opts.dryRun ? " (dry run)" : ""} of ${path} as ${fieldManager}`;
-  // JSON is YAML: the apply patch type accepts it as is.
-  const answer = await idempotent(conn, what, "PATCH", path + query, body, "application/apply-patch+yaml");
-  if (answer.status === 200 || answer.status === 201) return;
-  // An apply creates what is missing, so for an absent object the server complains about the
-  // fields our patch leaves out (422); the object's own 404 says what is wrong.
-  if (answer.status === 422) {
-    const object = await idempotent(conn, what, "GET", path);
-    if (object.status === 404) throw apiError(what, object);
+  const { PatchStrategy, setHeaderOptions } = clientNode();
+  try {
+    // JSON is YAML: the apply patch type accepts the body client-node writes as JSON.
+    await idempotent(conn, what, (api) => api.apps.patchNamespacedDeployment(
+      { name, namespace, body, fieldManager, ...(opts.dryRun ? { dryRun: "All" } : {}) },
+      setHeaderOptions("Content-Type", PatchStrategy.ServerSideApply)));
+  } catch (e) {
+    // An apply creates what is missing, so for an absent object the server complains about the
+    // fields our patch leaves out (422); the object's own 404 says what is wrong.
+    if (apiStatus(e) === 422) {
+      const absent = await idempotent(conn, what, (api) => api.apps.readNamespacedDeployment({ name, namespace })).then(() => undefined, (g: unknown) => g);
+      if (apiStatus(absent) === 404) throw absent;
+    }
+    throw e;
   }
-  throw apiError(what, answer);
 }
 
 /** A rule as a SelfSubjectRulesReview lists it. */
-export interface ReviewedRule {
-  verbs: string[];
-  apiGroups?: string[];
-  resources?: string[];
-  resourceNames?: string[];
-}
+export type ReviewedRule = V1ResourceRule;
 
 /**
  * The caller's rules in one namespace (SelfSubjectRulesReview; every authenticated user may ask,
@@ -375,18 +272,17 @@ export interface ReviewedRule {
  */
 export async function selfRules(conn: KubeConnection, namespace: string): Promise<{ rules: ReviewedRule[]; incomplete: boolean }> {
   const what = `asking the API server which rights the kubeconfig's identity has in namespace ${namespace} (SelfSubjectRulesReview)`;
-  const answer = await idempotent(conn, what, "POST", "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
-    { apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectRulesReview", spec: { namespace } });
-  if (answer.status !== 201 && answer.status !== 200) throw apiError(what, answer);
-  const status = answer.json?.status ?? {};
-  return { rules: status.resourceRules ?? [], incomplete: status.incomplete === true };
+  const review = await idempotent(conn, what, (api) => api.authorization.createSelfSubjectRulesReview({
+    body: { apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectRulesReview", spec: { namespace } },
+  }));
+  return { rules: review.status?.resourceRules ?? [], incomplete: review.status?.incomplete === true };
 }
 
 /** Whether the caller may do one request (SelfSubjectAccessReview, which every authorizer answers). */
 export async function selfAccess(conn: KubeConnection, attributes: { namespace: string; verb: string; group: string; resource: string; subresource?: string; name?: string }): Promise<boolean> {
   const what = `asking the API server whether the kubeconfig's identity may ${attributes.verb} ${attributes.resource} in namespace ${attributes.namespace} (SelfSubjectAccessReview)`;
-  const answer = await idempotent(conn, what, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
-    { apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectAccessReview", spec: { resourceAttributes: attributes } });
-  if (answer.status !== 201 && answer.status !== 200) throw apiError(what, answer);
-  return answer.json?.status?.allowed === true;
+  const review = await idempotent(conn, what, (api) => api.authorization.createSelfSubjectAccessReview({
+    body: { apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectAccessReview", spec: { resourceAttributes: attributes } },
+  }));
+  return review.status?.allowed === true;
 }
