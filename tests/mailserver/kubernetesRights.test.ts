@@ -23,7 +23,7 @@ const ROLE = kubernetesRole(config);
 let dir: string;
 let api: KubeApi;
 let deployer: KubeTarget;
-// As connect() would reach the API server with that kubeconfig (its ESM client does not load under jest).
+// As connect() would reach the API server with that kubeconfig: its server, CA and token.
 const provider: pulumi.dynamic.ResourceProvider = kubernetesRightsProvider(async (target) => ({
   server: api.server,
   options: { ca: readFileSync(api.caFile), headers: { authorization: `Bearer ${JSON.parse(readFileSync(target.kubeconfigPath, "utf8")).users[0].user.token}` } },
