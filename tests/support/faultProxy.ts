@@ -28,8 +28,10 @@ export interface Fault {
   /** Forward the request to the server first, so it lands before the fault (status, hang, reset). Default false. */
   readonly landed?: boolean;
   readonly status?: number;
-  /** Seconds, sent as Retry-After with `status`. */
-  readonly retryAfter?: number;
+  /** Sent as Retry-After with `status`: seconds, or a string as is (an HTTP date). */
+  readonly retryAfter?: number | string;
+  /** status: the answer's body instead of `{detail}` (what a server or proxy echoes back). */
+  readonly answerBody?: string;
   /** slow: how late the answer is (default 1000 ms). */
   readonly delayMs?: number;
   /** Runs before the request goes on (or gets its fault): what another client does just then. */
@@ -47,6 +49,8 @@ export interface ProxiedRequest {
   /** The request headers, as Node gives them (lower-case names). Not enumerable: they carry
    * tokens, which must not show in a failed assertion's diff, and records compare without them. */
   readonly headers: http.IncomingHttpHeaders;
+  /** When it arrived (Date.now(): the clock a client reads an HTTP-date Retry-After by), not enumerable either: records compare without it. */
+  readonly at: number;
   /** The fault it got, if any. */
   readonly fault?: FaultKind;
 }
@@ -138,11 +142,12 @@ export async function startFaultProxy(targetUrl: string, opts: { ca?: Buffer } =
     const finish = () => { if (!done) { done = true; inFlight--; } };
     res.on("finish", finish);
     res.on("close", finish);
+    const at = Date.now();
     try {
       const body = await readBody(req);
       const fault = take(method, path);
       const record = { method, path, body: parseJson(body), ...(fault ? { fault: fault.kind } : {}) };
-      requests.push(Object.defineProperty(record, "headers", { value: req.headers, enumerable: false }) as ProxiedRequest);
+      requests.push(Object.defineProperties(record, { headers: { value: req.headers }, at: { value: at } }) as ProxiedRequest);
       await fault?.before?.();
       if (!fault || fault.kind === "slow" || fault.kind === "pass") {
         const answer = await forward(target, req, body, opts.ca);
@@ -161,7 +166,7 @@ export async function startFaultProxy(targetUrl: string, opts: { ca?: Buffer } =
         res.writeHead(status, {
           "content-type": "application/json",
           ...(fault.retryAfter === undefined ? {} : { "retry-after": String(fault.retryAfter) }),
-        }).end(JSON.stringify({ detail: `injected fault: ${status}` }));
+        }).end(fault.answerBody ?? JSON.stringify({ detail: `injected fault: ${status}` }));
       }
     } catch (e) {
       if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain" }).end(`fault proxy: ${(e as Error).message}`);
