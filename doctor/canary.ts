@@ -5,9 +5,10 @@
 // document (and its trash entry), paperless's processed-mail record and the mail are deleted again,
 // and the report says what was cleaned up.
 import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { createTransport } from "nodemailer";
 import type { Mailbox, Sender } from "../core/types";
-import { type Page, sleep } from "../providers/paperless/client";
+import type { Page } from "../providers/paperless/client";
 import { fetchAndWait } from "../providers/paperless/mailFetch";
 import { canaryPdf } from "./canaryPdf";
 import type { DoctorContext, WireProcessedMail } from "./context";

@@ -2,7 +2,7 @@
 // the Kubernetes objects, the pod's state (one exec), the mailbox passwords (Vault), one IMAP
 // session per mailbox, and one list per paperless collection. Requests are counted per system.
 import { isPaperlessApiError, type PaperlessApiError, PaperlessClient } from "../providers/paperless/client";
-import { readKvSecret } from "../providers/vault/vaultClient";
+import { readKvSecret, vaultHttpSettings } from "../providers/vault/vaultClient";
 import type { ConfigMapObject } from "../providers/kubernetes/kubeClient";
 import { sieveConfigMap, sieveMount } from "../core/sieveMount";
 import type { IngestConfig, Mailbox } from "../core/types";
@@ -140,7 +140,7 @@ export class DoctorContext {
       const v = this.stack.vault;
       this.vaultRequests++;
       const answer = await readKvSecret({ address: v.address, token: v.token, namespace: v.namespace, caCertFile: v.caCertFile, skipTlsVerify: v.skipTlsVerify },
-        mount, path, 30_000);
+        mount, path, vaultHttpSettings());
       const where = `Vault ${v.address} (${v.addressSource}), secret ${mount}/${path}`;
       switch (answer.kind) {
         case "ok": {
@@ -154,7 +154,7 @@ export class DoctorContext {
         case "missing": throw fixable(`${where} does not exist`, "run `pulumi up --refresh`: it writes the secret back");
         case "http": throw fixable(`${where}: HTTP ${answer.status}${answer.errors.length ? ` (${answer.errors.join("; ")})` : ""}`,
           `the token (${v.tokenSource}) needs read on ${mount}/data/${pathPrefix}/*`);
-        case "timeout": throw fixable(`${where}: no answer within ${answer.ms / 1000} s`, "check vault:address / VAULT_ADDR and that Vault is reachable from here");
+        case "timeout": throw fixable(`${where}: ${answer.message}`, "check vault:address / VAULT_ADDR and that Vault is reachable from here");
         case "unreachable": throw fixable(`${where}: ${answer.code || answer.message}`, "check vault:address / VAULT_ADDR and that Vault is reachable from here");
         case "caFile": throw fixable(`${where}: cannot read the CA file: ${answer.message}`, "fix vault:caCertFile / VAULT_CACERT");
       }

@@ -1,34 +1,15 @@
-// A small paperless-ngx REST client on Node's built-in fetch (docs/paperless-api.md). What it
+// A small paperless-ngx REST client on the shared HTTP request (providers/http/request.ts,
+// docs/paperless-api.md): its paths, token header, API version and error advice. What it
 // remembers for the operation is session.ts's.
+import { httpRequest, InFlightLimit } from "../http/request";
+import { retryAfterMs, transient } from "../http/retry";
+import { httpSettingsFromEnv, type HttpSettings } from "../http/settings";
 
-/** Timeouts and retry pacing. Read from the environment so the engine's plugin process (which
- * inherits the `pulumi` CLI's environment) and the tests can tune them without touching state. */
-export interface HttpSettings {
-  readonly timeoutMs: number;
-  /** Extra attempts after the first for idempotent requests (GET/PATCH/DELETE). */
-  readonly retries: number;
-  /** First backoff; doubles per attempt, capped by maxBackoffMs. */
-  readonly backoffMs: number;
-  readonly maxBackoffMs: number;
-}
+export type { HttpSettings };
 
-const DEFAULT_HTTP: HttpSettings = { timeoutMs: 30_000, retries: 4, backoffMs: 500, maxBackoffMs: 8_000 };
-
-function envNumber(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`environment variable ${name}: ${JSON.stringify(raw)} is not a non-negative number`);
-  return n;
-}
-
-export function httpSettingsFromEnv(): HttpSettings {
-  return {
-    timeoutMs: envNumber("PAPERLESS_HTTP_TIMEOUT_MS", DEFAULT_HTTP.timeoutMs),
-    retries: envNumber("PAPERLESS_HTTP_RETRIES", DEFAULT_HTTP.retries),
-    backoffMs: envNumber("PAPERLESS_HTTP_BACKOFF_MS", DEFAULT_HTTP.backoffMs),
-    maxBackoffMs: envNumber("PAPERLESS_HTTP_MAX_BACKOFF_MS", DEFAULT_HTTP.maxBackoffMs),
-  };
+/** PAPERLESS_HTTP_* (README), read when a client is made. */
+export function paperlessHttpSettings(): HttpSettings {
+  return httpSettingsFromEnv("PAPERLESS", { timeoutMs: 30_000, retries: 4, backoffMs: 500, maxBackoffMs: 8_000 });
 }
 
 /** Highest API version this client speaks (docs/paperless-api.md#versioning: 3.x allows 9 and 10, 2.20 up to 9). */
@@ -122,16 +103,9 @@ export interface Page<T> {
 
 export interface RequestOptions {
   body?: unknown;
-  /** Retry on transient failures. Off for POST: a create must re-look-up before trying again. */
+  /** Retry on transient failures. Off for POST: a create must re-look-up before trying again. On
+   * for PATCH: the providers' PATCHes send the fields' values, so a repetition changes nothing more. */
   retry?: boolean;
-}
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Exponential backoff for the given (1-based) failed attempt; a server's Retry-After wins up to the cap. */
-export function backoffDelay(http: HttpSettings, attempt: number, retryAfterMs = 0): number {
-  const exponential = Math.min(http.backoffMs * 2 ** (attempt - 1), http.maxBackoffMs);
-  return Math.max(exponential, Math.min(retryAfterMs, http.maxBackoffMs));
 }
 
 /**
@@ -143,10 +117,9 @@ export const MAX_IN_FLIGHT = 8;
 
 export class PaperlessClient {
   private info: Promise<Probe> | undefined;
-  private inFlight = 0;
-  private readonly waiting: (() => void)[] = [];
+  private readonly limit = new InFlightLimit(MAX_IN_FLIGHT);
 
-  constructor(readonly baseUrl: string, private readonly token: string, readonly http: HttpSettings = httpSettingsFromEnv()) {}
+  constructor(readonly baseUrl: string, private readonly token: string, readonly http: HttpSettings = paperlessHttpSettings()) {}
 
   /**
    * Probes the server once (docs/paperless-api.md#versioning): send min(serverMax, 10), so both 2.x and 3.x
@@ -195,58 +168,24 @@ export class PaperlessClient {
 
   private async send(method: string, path: string, opts: RequestOptions, apiVersion: number | undefined):
   Promise<{ body: unknown; headers: Headers }> {
-    const attempts = 1 + (opts.retry ? this.http.retries : 0);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.once(method, path, opts.body, apiVersion);
-      } catch (e) {
-        if (!isPaperlessApiError(e) || !e.retryable || attempt >= attempts) throw e;
-        await sleep(backoffDelay(this.http, attempt, e.retryAfterMs));
-      }
+    const outcome = await httpRequest({
+      method,
+      url: this.baseUrl.replace(/\/$/, "") + path,
+      headers: {
+        Authorization: `Token ${this.token}`,
+        Accept: apiVersion === undefined ? "application/json" : `application/json; version=${apiVersion}`,
+      },
+      body: opts.body,
+      secrets: [this.token],
+      retry: opts.retry ?? false,
+      limit: this.limit,
+    }, this.http);
+    if (outcome.kind !== "answer") {
+      throw apiError({ method, path, status: undefined, detail: outcome.detail, fieldErrors: undefined, retryable: true, retryAfterMs: undefined });
     }
-  }
-
-  private async once(method: string, path: string, body: unknown, apiVersion: number | undefined):
-  Promise<{ body: unknown; headers: Headers }> {
-    // A finished request hands its slot straight to the next waiter, so no newcomer slips in between.
-    if (this.inFlight >= MAX_IN_FLIGHT) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.inFlight++;
-    try {
-      return await this.exchange(method, path, body, apiVersion);
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.inFlight--;
-    }
-  }
-
-  private async exchange(method: string, path: string, body: unknown, apiVersion: number | undefined):
-  Promise<{ body: unknown; headers: Headers }> {
-    const url = this.baseUrl.replace(/\/$/, "") + path;
-    let res: Response;
-    let text: string;
-    try {
-      res = await fetch(url, {
-        method,
-        headers: {
-          Authorization: `Token ${this.token}`,
-          Accept: apiVersion === undefined ? "application/json" : `application/json; version=${apiVersion}`,
-          ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.http.timeoutMs),
-      });
-      text = await res.text();
-    } catch (e) {
-      // Only the error's class and code: the cause chain of a fetch failure can include the request.
-      const err = e as { name?: string; cause?: { code?: string } };
-      const why = err.name === "TimeoutError" ? `timed out after ${this.http.timeoutMs} ms` : `connection failed (${err.cause?.code ?? err.name ?? "unknown"})`;
-      throw apiError({ method, path, status: undefined, detail: why, fieldErrors: undefined, retryable: true, retryAfterMs: undefined });
-    }
-    if (res.ok) return { body: text === "" ? undefined : JSON.parse(text), headers: res.headers };
+    const { status, headers, text } = outcome;
+    if (status >= 200 && status < 300) return { body: text === "" ? undefined : JSON.parse(text), headers };
     const { detail, fieldErrors } = describeBody(text);
-    const retryAfter = Number(res.headers.get("retry-after") ?? NaN);
-    throw apiError({ method, path, status: res.status, detail, fieldErrors, retryable: res.status >= 500 || res.status === 429,
-      retryAfterMs: Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined });
+    throw apiError({ method, path, status, detail, fieldErrors, retryable: transient(status), retryAfterMs: retryAfterMs(headers.get("retry-after") ?? undefined) });
   }
 }

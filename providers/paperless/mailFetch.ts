@@ -6,7 +6,8 @@
 // `consume_file`, with the mail rule's id), so the fetch is waited for there. 2.x records neither:
 // there the end of a fetch cannot be seen through the API, and the result says so instead of
 // claiming it.
-import { isPaperlessApiError, type Page, type PaperlessClient, type ServerInfo, sleep } from "./client";
+import { setTimeout as sleep } from "node:timers/promises";
+import { isPaperlessApiError, type Page, type PaperlessClient, type ServerInfo } from "./client";
 
 export interface FetchAccount {
   readonly id: number;

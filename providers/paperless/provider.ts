@@ -1,11 +1,13 @@
 // Pulumi dynamic providers for paperless-ngx mail accounts, mail rules and tags
 // (docs/paperless-api.md). Inputs name the account, owner and tags; ids are resolved
 // against the server at write time, so the same program works on any installation.
+import { setTimeout as sleep } from "node:timers/promises";
 import type * as pulumi from "@pulumi/pulumi";
 import type { MailAccountPlan, MailRulePlan } from "../../core/paperlessPlan";
 import { type Former, formerValues } from "./adoption";
-import { backoffDelay, isPaperlessApiError, type PaperlessApiError, sleep, supportsStopProcessing } from "./client";
+import { isPaperlessApiError, type PaperlessApiError, supportsStopProcessing } from "./client";
 import { closestName } from "./closestName";
+import { retryDelay } from "../http/retry";
 import { remembered } from "../processMemory";
 import { redact } from "../redact";
 import { session, type Session } from "./session";
@@ -536,7 +538,7 @@ async function createOrAdopt<I extends Connection>(s: Session, kind: Kind<I>, ne
         if ((await located(s, kind, news)).object) continue;
       }
       if (!e.retryable || attempt > s.client.http.retries) throw e;
-      await sleep(backoffDelay(s.client.http, attempt, e.retryAfterMs));
+      await sleep(retryDelay(s.client.http, attempt, e.retryAfterMs));
     }
   }
 }

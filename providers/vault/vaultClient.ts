@@ -7,10 +7,11 @@
 // A token Vault does not know (expired, revoked, another cluster or namespace) gets 403 with
 // {"errors": ["permission denied"]}, or for a revoked one Go's multi-error text in one entry:
 // ["2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n"]. Every outcome is returned as a value, never thrown, and
-// none of them carries the token.
-import * as http from "node:http";
-import * as https from "node:https";
+// none of them carries the token. Deadline, retries and redaction are the shared HTTP request's
+// (providers/http/request.ts); this keeps Vault's paths, headers and answers.
 import { readFileSync } from "node:fs";
+import { httpRequest } from "../http/request";
+import { httpSettingsFromEnv, type HttpSettings } from "../http/settings";
 
 export interface VaultTarget {
   /** Origin URL, no trailing slash. */
@@ -30,7 +31,8 @@ export type CapabilitiesAnswer =
   | { kind: "malformed"; path: string }
   /** No HTTP answer: DNS, connection refused or reset, TLS. `code` is Node's error code. */
   | { kind: "unreachable"; code: string; message: string }
-  | { kind: "timeout"; ms: number }
+  /** `message` names the method, the path and the deadline. */
+  | { kind: "timeout"; ms: number; message: string }
   | { kind: "caFile"; message: string };
 
 export const CAPABILITIES_SELF = "/v1/sys/capabilities-self";
@@ -44,54 +46,49 @@ function errorList(errors: unknown): string[] {
   });
 }
 
+/** VAULT_HTTP_* (README), read at each call. */
+export function vaultHttpSettings(): HttpSettings {
+  return httpSettingsFromEnv("VAULT", { timeoutMs: 10_000, retries: 4, backoffMs: 500, maxBackoffMs: 8_000 });
+}
+
 /** What one request got: Vault's answer, or why there was none. Never carries the token. */
 type Exchange =
   | { kind: "answer"; status: number; json: any }
   | Extract<CapabilitiesAnswer, { kind: "unreachable" | "timeout" | "caFile" }>;
 
-function vaultCall(target: VaultTarget, method: "GET" | "POST", path: string, body: unknown, timeoutMs: number): Promise<Exchange> {
+async function vaultCall(target: VaultTarget, method: "GET" | "POST", path: string, body: unknown, http: HttpSettings): Promise<Exchange> {
   let ca: Buffer | undefined;
   if (target.caCertFile) {
     try { ca = readFileSync(target.caCertFile); } catch (e) {
-      return Promise.resolve({ kind: "caFile", message: (e as Error).message });
+      return { kind: "caFile", message: (e as Error).message };
     }
   }
-  const url = new URL(target.address + path);
-  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-  const transport = url.protocol === "http:" ? http : https;
-  return new Promise((resolve) => {
-    let settled = false;
-    let timer: NodeJS.Timeout | undefined;
-    const settle = (a: Exchange) => { if (!settled) { settled = true; clearTimeout(timer); resolve(a); } };
-    const req = transport.request(url, {
-      method,
-      ...(ca ? { ca } : {}),
-      ...(target.skipTlsVerify ? { rejectUnauthorized: false } : {}),
-      headers: {
-        "x-vault-token": target.token,
-        ...(target.namespace ? { "x-vault-namespace": target.namespace } : {}),
-        ...(payload ? { "content-type": "application/json", "content-length": payload.length } : {}),
-        accept: "application/json",
-      },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("error", (e: NodeJS.ErrnoException) => settle({ kind: "unreachable", code: e.code ?? "", message: e.message }));
-      res.on("end", () => {
-        let json: any;
-        try { json = JSON.parse(Buffer.concat(chunks).toString("utf8")); } catch { json = undefined; }
-        settle({ kind: "answer", status: res.statusCode ?? 0, json });
-      });
-    });
-    // A black-holed address would otherwise hold the caller for the OS connect timeout (minutes).
-    timer = setTimeout(() => { settle({ kind: "timeout", ms: timeoutMs }); req.destroy(); }, timeoutMs);
-    req.on("error", (e: NodeJS.ErrnoException) => settle({ kind: "unreachable", code: e.code ?? "", message: e.message }));
-    req.end(payload);
-  });
+  const outcome = await httpRequest({
+    method,
+    url: target.address + path,
+    headers: {
+      "x-vault-token": target.token,
+      ...(target.namespace ? { "x-vault-namespace": target.namespace } : {}),
+      accept: "application/json",
+    },
+    body,
+    secrets: [target.token],
+    tls: { ...(ca ? { ca } : {}), skipVerify: target.skipTlsVerify },
+  }, http);
+  switch (outcome.kind) {
+    case "timeout": return { kind: "timeout", ms: outcome.deadlineMs, message: outcome.message };
+    case "unreachable": return { kind: "unreachable", code: outcome.code, message: outcome.cause };
+    case "answer": {
+      let json: any;
+      try { json = JSON.parse(outcome.text); } catch { json = undefined; }
+      return { kind: "answer", status: outcome.status, json };
+    }
+  }
 }
 
-export async function capabilitiesSelf(target: VaultTarget, paths: readonly string[], timeoutMs: number): Promise<CapabilitiesAnswer> {
-  const answer = await vaultCall(target, "POST", CAPABILITIES_SELF, { paths }, timeoutMs);
+/** A POST, so never sent again after a failure, though it changes nothing (providers/http/retry.ts). */
+export async function capabilitiesSelf(target: VaultTarget, paths: readonly string[], http: HttpSettings): Promise<CapabilitiesAnswer> {
+  const answer = await vaultCall(target, "POST", CAPABILITIES_SELF, { paths }, http);
   if (answer.kind !== "answer") return answer;
   const { status, json } = answer;
   if (status !== 200) return { kind: "http", status, errors: errorList(json?.errors) };
@@ -118,8 +115,8 @@ export type KvReadAnswer =
  * (https://developer.hashicorp.com/vault/api-docs/secret/kv/kv-v2#read-secret-version), whose
  * answer holds the key/value map at `data.data`.
  */
-export async function readKvSecret(target: VaultTarget, mount: string, path: string, timeoutMs: number): Promise<KvReadAnswer> {
-  const answer = await vaultCall(target, "GET", encodeURI(`/v1/${mount}/data/${path}`), undefined, timeoutMs);
+export async function readKvSecret(target: VaultTarget, mount: string, path: string, http: HttpSettings): Promise<KvReadAnswer> {
+  const answer = await vaultCall(target, "GET", encodeURI(`/v1/${mount}/data/${path}`), undefined, http);
   if (answer.kind !== "answer") return answer;
   const { status, json } = answer;
   if (status === 404) return { kind: "missing" };

@@ -6,7 +6,8 @@
 // Here each fails the preview with one message naming the cause and the fix.
 import type * as pulumi from "@pulumi/pulumi";
 import { PROJECT } from "../../core/types";
-import { CAPABILITIES_SELF, capabilitiesSelf, type CapabilitiesAnswer } from "./vaultClient";
+import type { HttpSettings } from "../http/settings";
+import { CAPABILITIES_SELF, capabilitiesSelf, type CapabilitiesAnswer, vaultHttpSettings } from "./vaultClient";
 import { redact } from "../redact";
 
 export interface VaultWritePreflightProps {
@@ -117,7 +118,7 @@ export function judge(p: VaultWritePreflightProps, answer: CapabilitiesAnswer): 
 }
 
 /** The one problem that keeps `pulumi up` from writing the secret, or undefined. */
-export async function vaultWriteProblem(p: VaultWritePreflightProps, timeoutMs: number): Promise<PreflightFailure | undefined> {
+export async function vaultWriteProblem(p: VaultWritePreflightProps, http: HttpSettings): Promise<PreflightFailure | undefined> {
   if (!p.address) {
     return { property: "address", reason: "Vault address not set: run `pulumi config set vault:address https://<vault-host>:8200` or export VAULT_ADDR (the Vault provider reads the same two)" };
   }
@@ -128,7 +129,7 @@ export async function vaultWriteProblem(p: VaultWritePreflightProps, timeoutMs: 
     return { property: "token", reason: "Vault token not set: run `pulumi config set --secret vault:token <token>`, export VAULT_TOKEN, or `vault login` (which writes ~/.vault-token)" };
   }
   const { data, metadata } = kvV2Paths(p.mount, p.name);
-  const answer = await capabilitiesSelf(p, [data, metadata, ...(p.skipChildToken ? [] : [CHILD_TOKEN_PATH])], timeoutMs);
+  const answer = await capabilitiesSelf(p, [data, metadata, ...(p.skipChildToken ? [] : [CHILD_TOKEN_PATH])], http);
   const failure = judge(p, answer);
   // Vault's and Node's texts never hold the token; this keeps it that way whatever they say.
   return failure ? { ...failure, reason: redact(failure.reason, [p.token]) } : failure;
@@ -143,11 +144,12 @@ function withoutToken(p: VaultWritePreflightProps): Omit<VaultWritePreflightProp
   return rest;
 }
 
+/** `timeoutMs` overrides VAULT_HTTP_TIMEOUT_MS. */
 export function vaultWritePreflightProvider(opts: { timeoutMs?: number } = {}): pulumi.dynamic.ResourceProvider {
-  const timeoutMs = opts.timeoutMs ?? 10_000;
   return {
     async check(_olds: VaultWritePreflightProps, news: VaultWritePreflightProps) {
-      const failure = await vaultWriteProblem(news, timeoutMs);
+      const http = vaultHttpSettings();
+      const failure = await vaultWriteProblem(news, { ...http, timeoutMs: opts.timeoutMs ?? http.timeoutMs });
       // The token is only needed here: dropping it from the checked inputs keeps it out of the
       // state, and a rotated token (a new `vault login`) is then no change to deploy.
       return { inputs: withoutToken(news), failures: failure ? [failure] : [] };

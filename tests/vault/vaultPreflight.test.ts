@@ -7,9 +7,11 @@ import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { MailboxSecret } from "../../components/mailboxSecret";
 import { readVaultConnection } from "../../components/vaultConnection";
+import type { HttpSettings } from "../../providers/http/settings";
+import { capabilitiesSelf, readKvSecret, type VaultTarget } from "../../providers/vault/vaultClient";
 import { vaultWritePreflightProvider, type VaultWritePreflightProps } from "../../providers/vault/vaultPreflight";
 import { freePorts } from "../support/cluster/ports";
-import { startFaultProxy, type FaultProxy } from "../support/faultProxy";
+import { type Fault, startFaultProxy, type FaultProxy } from "../support/faultProxy";
 import { startVault, type VaultDev } from "../support/cluster/vault";
 import { prodConfig } from "../support/prodConfig";
 import { isSecretValue, unwrapSecrets } from "../support/mockValues";
@@ -237,6 +239,62 @@ describe("what the preflight sends, seen by a fault proxy in front of Vault", ()
     await check(viaProxy({ token: "", tokenSource: "" }));
     await check(viaProxy({ address: `${proxy.url}/ui` }));
     expect(proxy.requests).toEqual([]);
+  });
+});
+
+describe("the Vault client through a fault proxy: retries, deadlines, no token in any answer", () => {
+  const SECRET = "paperless-mail-ingest/client-test@viktorbarzin.me";
+  const HTTP: HttpSettings = { timeoutMs: 300, retries: 2, backoffMs: 1, maxBackoffMs: 1500 };
+  /** Timers and Date.now() count whole milliseconds: a pause of n ms can show as n - 1 between two arrivals. */
+  const MS = 2;
+  let proxy: FaultProxy;
+  beforeAll(async () => {
+    proxy = await startFaultProxy(vault.addr);
+    expect((await vault.api("POST", `secret/data/${SECRET}`, { data: { password: "pw" } })).status).toBe(200);
+  });
+  afterAll(() => proxy.close());
+  beforeEach(() => proxy.reset());
+  const target = (over: Partial<VaultTarget> = {}): VaultTarget =>
+    ({ address: proxy.url, token: vault.rootToken, namespace: "", caCertFile: "", skipTlsVerify: false, ...over });
+
+  it("asks a GET answered 503 again after the Retry-After the answer gave", async () => {
+    proxy.inject({ kind: "status", status: 503, retryAfter: 1, method: "GET" });
+    expect(await readKvSecret(target(), "secret", SECRET, HTTP)).toEqual({ kind: "ok", data: { password: "pw" } });
+    expect(proxy.requests.map((r) => r.fault)).toEqual(["status", undefined]);
+    expect(proxy.requests[1]!.at - proxy.requests[0]!.at).toBeGreaterThanOrEqual(1000 - MS);
+  });
+
+  it("never asks a POST again: not after a 503, a timeout or a dropped connection", async () => {
+    const faults: Fault[] = [{ kind: "status", status: 503, retryAfter: 0 }, { kind: "hang" }, { kind: "reset" }];
+    const answers = [];
+    for (const fault of faults) {
+      proxy.inject(fault);
+      answers.push((await capabilitiesSelf(target(), [DATA], HTTP)).kind);
+    }
+    expect(answers).toEqual(["http", "timeout", "unreachable"]);
+    expect(proxy.count("POST")).toBe(3);
+  });
+
+  it("names the method, the path and the deadline of a request that does not answer in time", async () => {
+    proxy.inject({ kind: "hang", times: 3 });
+    expect(await readKvSecret(target(), "secret", SECRET, HTTP)).toEqual(
+      { kind: "timeout", ms: 300, message: `GET /v1/secret/data/${SECRET} → no response: timed out after 300 ms` });
+    expect(proxy.count("GET")).toBe(3);
+  });
+
+  it("puts the token in no answer, even where Vault (or a proxy) echoes it back or it was pasted into the address", async () => {
+    const token = vault.rootToken;
+    proxy.inject({ kind: "status", status: 400, method: "GET", answerBody: JSON.stringify({ errors: [`token ${token} is not valid here`] }) });
+    expect(await readKvSecret(target(), "secret", SECRET, HTTP)).toEqual({ kind: "http", status: 400, errors: ["token [secret] is not valid here"] });
+    proxy.inject({ kind: "status", status: 502, times: 3, answerBody: `<html>bad gateway; you sent X-Vault-Token: ${token}</html>` });
+    const [port] = await freePorts(1);
+    const answers = [
+      await readKvSecret(target(), "secret", SECRET, HTTP),
+      await readKvSecret(target({ address: `http://${token}@127.0.0.1:${port}` }), "secret", SECRET, HTTP),
+      await capabilitiesSelf(target({ address: `http://${token}@127.0.0.1:${port}` }), [DATA], HTTP),
+    ];
+    expect(answers.map((a) => a.kind)).toEqual(["http", "unreachable", "unreachable"]);
+    expect(JSON.stringify(answers)).not.toContain(token);
   });
 });
 

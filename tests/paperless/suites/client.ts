@@ -5,6 +5,8 @@ import type { Ctx } from "../context";
 import { failure } from "../support";
 
 const FAST: HttpSettings = { timeoutMs: 2000, retries: 2, backoffMs: 1, maxBackoffMs: 5 };
+/** Timers and Date.now() count whole milliseconds: a pause of n ms can show as n - 1 between two arrivals. */
+const MS = 2;
 
 export function clientTests(ctx: () => Ctx): void {
   const client = () => new PaperlessClient(ctx().url, ctx().server.token, FAST);
@@ -78,5 +80,60 @@ export function clientTests(ctx: () => Ctx): void {
     proxy.inject({ kind: "slow", times: 40, delayMs: 50 });
     await Promise.all(Array.from({ length: 40 }, () => c.request("GET", "/api/tags/?page_size=1")));
     expect(proxy.peakInFlight()).toBe(MAX_IN_FLIGHT);
+  });
+
+  test("a 503's Retry-After, in seconds or as an HTTP date, is the pause before the retry, at most maxBackoffMs", async () => {
+    const { proxy } = ctx();
+    const c = new PaperlessClient(ctx().url, ctx().server.token, { ...FAST, maxBackoffMs: 2500 });
+    await c.serverInfo();
+    /** The refused request's and the retry's arrival at the proxy. */
+    const arrivals = async (retryAfter: number | string): Promise<[number, number]> => {
+      proxy.reset();
+      proxy.inject({ kind: "status", status: 503, method: "GET", path: /tags/, retryAfter });
+      await c.request("GET", "/api/tags/");
+      expect(proxy.requests.map((r) => r.fault)).toEqual(["status", undefined]);
+      return [proxy.requests[0]!.at, proxy.requests[1]!.at];
+    };
+    const [refused, retried] = await arrivals(1);
+    expect(retried - refused).toBeGreaterThanOrEqual(1000 - MS);
+    // An HTTP date says whole seconds: one 1 to 2 s ahead (within the cap).
+    const date = new Date(Math.ceil(Date.now() / 1000) * 1000 + 1000);
+    expect((await arrivals(date.toUTCString()))[1]).toBeGreaterThanOrEqual(date.getTime() - MS);
+    // An hour is capped at maxBackoffMs (the test would time out otherwise).
+    const [asked, again] = await arrivals(3600);
+    expect(again - asked).toBeGreaterThanOrEqual(2500 - MS);
+  });
+
+  test("a POST is never sent again, whatever befell it (it may have landed); it names its deadline; a PATCH is retried", async () => {
+    const { proxy, api } = ctx();
+    const c = client();
+    await c.serverInfo();
+    proxy.inject({ kind: "hang", method: "POST", landed: true });
+    const hung = await failure<PaperlessApiError>(c.request("POST", "/api/tags/", { body: { name: "landed" } }));
+    expect([hung.message, hung.retryable]).toEqual(["POST /api/tags/ → no response: timed out after 2000 ms", true]);
+    proxy.inject({ kind: "reset", method: "POST" });
+    await failure(c.request("POST", "/api/tags/", { body: { name: "reset" } }));
+    proxy.inject({ kind: "status", status: 503, retryAfter: 0, method: "POST" });
+    await failure(c.request("POST", "/api/tags/", { body: { name: "refused" } }));
+    expect(proxy.count("POST", "/api/tags/")).toBe(3);
+    const tags = await api.list<{ id: number; name: string }>("/api/tags/");
+    expect(tags.map((t) => t.name)).toEqual(["landed"]);
+    proxy.inject({ kind: "status", status: 503, method: "PATCH" });
+    await c.request("PATCH", `/api/tags/${tags[0]!.id}/`, { body: { name: "renamed" } });
+    expect(proxy.count("PATCH", "/api/tags/")).toBe(2);
+  });
+
+  test("no error carries the token, even where the server (or a proxy) echoes it back", async () => {
+    const { proxy, server } = ctx();
+    const c = client();
+    await c.serverInfo();
+    const token = server.token;
+    proxy.inject({ kind: "status", status: 400, method: "POST", answerBody: JSON.stringify({ name: [`not with Token ${token}`] }) });
+    const fields = await failure<PaperlessApiError>(c.request("POST", "/api/tags/", { body: { name: "x" } }));
+    expect(fields.fieldErrors).toEqual({ name: ["not with Token [secret]"] });
+    proxy.inject({ kind: "status", status: 502, times: 3, answerBody: `<html>bad gateway; you sent Authorization: Token ${token}</html>` });
+    const page = await failure<PaperlessApiError>(c.request("GET", "/api/tags/"));
+    expect(page.detail).toBe("<html>bad gateway; you sent Authorization: Token [secret]</html>");
+    for (const e of [fields, page]) expect(e.message + JSON.stringify(e) + e.stack).not.toContain(token);
   });
 }
