@@ -158,7 +158,7 @@ async function reloaderWatching(ctx: DoctorContext): Promise<Problem[]> {
       `set ${RELOADER_SEARCH}: "true" again where the Deployment is managed (its own stack), then run \`pulumi up --refresh\``));
   }
   for (const cm of [shared, ...sieves]) {
-    const match = (cm?.metadata.annotations as Record<string, string> | undefined)?.[RELOADER_MATCH];
+    const match = cm?.metadata.annotations?.[RELOADER_MATCH];
     if (cm && match !== "true") {
       found.push(p.fail(`ConfigMap ${ms.namespace}/${cm.metadata.name} carries ${RELOADER_MATCH}: ${JSON.stringify(match ?? null)}, not "true": Reloader ignores its changes`,
         cm === shared ? `set ${RELOADER_MATCH}: "true" again where the ConfigMap is managed (the mailserver's own stack)` : "run `pulumi up --refresh`: it writes the annotation back"));
