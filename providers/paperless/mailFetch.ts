@@ -3,7 +3,10 @@
 // `POST /api/mail_accounts/{id}/process/` (paperless-ngx 2.14 and later) queues the fetch as a
 // Celery task and answers at once, without the task's id. paperless-ngx 3.x records that task in
 // `/api/tasks/` (type `mail_fetch`, with the account's id) and each consumption it queues (type
-// `consume_file`, with the mail rule's id), so the fetch is waited for there. 2.x records neither:
+// `consume_file`, with the mail rule's id), so the fetch is waited for there, and then for the
+// `/api/processed_mail/` row of each rule that filed a document: the rule's action (the move to its
+// processed folder) runs in a further task that reads the rule, so a rule deleted before it ran
+// leaves its mail where it was (docs/paperless-api.md#fetching-mail). 2.x records neither:
 // there the end of a fetch cannot be seen through the API, and the result says so instead of
 // claiming it.
 import { setTimeout as sleep } from "node:timers/promises";
@@ -93,6 +96,30 @@ async function tasksAfter(client: PaperlessClient, after: number): Promise<WireT
   }
 }
 
+interface WireProcessedMail {
+  readonly id: number;
+  readonly rule: number;
+}
+
+const PROCESSED = "/api/processed_mail/?page_size=100";
+
+/** The highest processed-mail row id before the request (the list is newest first). */
+async function lastProcessedId(client: PaperlessClient): Promise<number> {
+  const page = await client.request<Page<WireProcessedMail>>("GET", PROCESSED);
+  return Math.max(0, ...page.results.map((m) => m.id));
+}
+
+/** The rules with a processed-mail row after `after`: their mail's action has run. */
+async function rulesActedOn(client: PaperlessClient, after: number): Promise<Set<number>> {
+  const rules = new Set<number>();
+  for (let page = 1; ; page++) {
+    const { results, next } = await client.request<Page<WireProcessedMail>>("GET", `${PROCESSED}&page=${page}`);
+    const fresh = results.filter((m) => m.id > after);
+    for (const m of fresh) rules.add(m.rule);
+    if (fresh.length < results.length || next === null) return rules;
+  }
+}
+
 /** mail rule id -> its account's id: a consumption names only the rule that queued it. */
 async function ruleAccounts(client: PaperlessClient): Promise<Map<number, number>> {
   const rules = await client.listAll<{ id: number; account: number }>("/api/mail_rules/");
@@ -114,7 +141,8 @@ type State =
   | { readonly done: true; readonly result: Omit<FetchResult, "account"> };
 
 /** Where the fetch of one account stands, from the tasks recorded since the request. */
-function accountState(account: FetchAccount, tasks: readonly WireTask[], rules: ReadonlyMap<number, number> | undefined, waitedS: number): State {
+function accountState(account: FetchAccount, tasks: readonly WireTask[], rules: ReadonlyMap<number, number> | undefined,
+  actedOn: ReadonlySet<number> | undefined, waitedS: number): State {
   const fetches = tasks.filter((t) => t.task_type === "mail_fetch" && t.input_data?.account_ids?.includes(account.id));
   if (!fetches.length) {
     return { done: false, waiting: "waiting for paperless to record the fetch", late: `no mail_fetch task for it appeared within ${waitedS} s of the request` };
@@ -144,6 +172,12 @@ function accountState(account: FetchAccount, tasks: readonly WireTask[], rules: 
   if (!consumptions.length) return { done: true, result: { confirmed: true, failed: false, detail: `${fetched}: nothing new to consume` } };
   const problems = consumptions.map(consumed).filter((p): p is string => p !== undefined);
   const filed = consumptions.length - problems.length;
+  const filing = new Set(consumptions.filter((t) => consumed(t) === undefined).map((t) => t.input_data!.mailrule_id!));
+  const unmoved = [...filing].filter((rule) => !actedOn?.has(rule));
+  if (unmoved.length) {
+    return { done: false, waiting: `${fetched}; ${filed} document(s) filed, waiting for paperless to move the mail to its processed folder`,
+      late: `${fetched}, ${filed} document(s) filed, but the action of mail rule ${unmoved.join(", ")} (the move to its processed folder) did not run within ${waitedS} s` };
+  }
   const notFiled = problems.length ? `; ${problems.length} not filed: ${problems.join("; ")}` : "";
   return { done: true, result: { confirmed: true, failed: false, detail: `${fetched}: ${filed} document(s) filed${notFiled}` } };
 }
@@ -163,12 +197,14 @@ export async function fetchAndWait(client: PaperlessClient, accounts: readonly F
   let unconfirmed: string | undefined = recordsFetchTasks(info) ? undefined
     : `paperless-ngx ${info.serverVersion ?? "(version not announced)"} records no task for a mail fetch (3.0 and later do), so its end is not confirmed`;
   let after = 0;
+  let afterProcessed = 0;
   if (!unconfirmed) {
     try {
       after = await lastTaskId(client);
+      afterProcessed = await lastProcessedId(client);
     } catch (e) {
       if (!isPaperlessApiError(e) || e.status !== 403) throw e;
-      unconfirmed = "the API token may not read /api/tasks/ (403), so its end is not confirmed";
+      unconfirmed = "the API token may not read /api/tasks/ or /api/processed_mail/ (403), so its end is not confirmed";
     }
   }
   for (const account of accounts) {
@@ -188,12 +224,14 @@ export async function fetchAndWait(client: PaperlessClient, accounts: readonly F
   for (;;) {
     const tasks = await tasksAfter(client, after);
     if (!rules && tasks.some((t) => t.task_type === "consume_file")) rules = await ruleAccounts(client);
+    // Read only once a consumption has filed a document: one more list call per poll from then on.
+    const actedOn = tasks.some((t) => t.task_type === "consume_file" && consumed(t) === undefined) ? await rulesActedOn(client, afterProcessed) : undefined;
     const waited = Date.now() - started;
     const late = waited >= opts.deadlineMs;
     const heartbeat = Date.now() - beat >= HEARTBEAT_MS;
     if (heartbeat) beat = Date.now();
     for (const account of accounts.filter((a) => !results.has(a.id))) {
-      const state = accountState(account, tasks, rules, Math.round(waited / 1000));
+      const state = accountState(account, tasks, rules, actedOn, Math.round(waited / 1000));
       if (state.done || late) {
         const result = state.done ? state.result : { confirmed: false, failed: true, detail: state.late };
         results.set(account.id, { account: account.name, ...result });
