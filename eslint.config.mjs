@@ -1,4 +1,4 @@
-// Lint (npm run lint): typescript-eslint's type-aware rules, so a promise nobody
+// Lint (npm run lint, part of npm test): typescript-eslint's type-aware rules, so a promise nobody
 // awaits and an `any` that leaks into typed code are errors. Formatting is prettier's (.prettierrc.json).
 import js from "@eslint/js";
 import { defineConfig } from "eslint/config";

@@ -51,9 +51,16 @@ export function vaultHttpSettings(): HttpSettings {
   return httpSettingsFromEnv("VAULT", { timeoutMs: 10_000, retries: 4, backoffMs: 500, maxBackoffMs: 8_000 });
 }
 
+/** A JSON answer of Vault's API: its fields are checked where they are read. */
+interface VaultJson {
+  readonly errors?: unknown;
+  readonly data?: Readonly<Record<string, unknown>>;
+  readonly [field: string]: unknown;
+}
+
 /** What one request got: Vault's answer, or why there was none. Never carries the token. */
 type Exchange =
-  | { kind: "answer"; status: number; json: any }
+  | { kind: "answer"; status: number; json: VaultJson | undefined }
   | Extract<CapabilitiesAnswer, { kind: "unreachable" | "timeout" | "caFile" }>;
 
 async function vaultCall(target: VaultTarget, method: "GET" | "POST", path: string, body: unknown, http: HttpSettings): Promise<Exchange> {
@@ -79,8 +86,9 @@ async function vaultCall(target: VaultTarget, method: "GET" | "POST", path: stri
     case "timeout": return { kind: "timeout", ms: outcome.deadlineMs, message: outcome.message };
     case "unreachable": return { kind: "unreachable", code: outcome.code, message: outcome.cause };
     case "answer": {
-      let json: any;
-      try { json = JSON.parse(outcome.text); } catch { json = undefined; }
+      let parsed: unknown;
+      try { parsed = JSON.parse(outcome.text); } catch { parsed = undefined; }
+      const json = parsed !== null && typeof parsed === "object" ? (parsed as VaultJson) : undefined;
       return { kind: "answer", status: outcome.status, json };
     }
   }
@@ -96,9 +104,9 @@ export async function capabilitiesSelf(target: VaultTarget, paths: readonly stri
   // (`data`) is accepted too.
   const capabilities: Record<string, string[]> = {};
   for (const p of paths) {
-    const list = json?.[p] ?? json?.data?.[p];
+    const list: unknown = json?.[p] ?? json?.data?.[p];
     if (!Array.isArray(list)) return { kind: "malformed", path: p };
-    capabilities[p] = list.map(String);
+    capabilities[p] = (list as unknown[]).map(String);
   }
   return { kind: "ok", capabilities };
 }
@@ -122,5 +130,5 @@ export async function readKvSecret(target: VaultTarget, mount: string, path: str
   if (status === 404) return { kind: "missing" };
   if (status !== 200) return { kind: "http", status, errors: errorList(json?.errors) };
   const data = json?.data?.data;
-  return data !== null && typeof data === "object" ? { kind: "ok", data } : { kind: "missing" };
+  return data !== null && typeof data === "object" ? { kind: "ok", data: data as Record<string, unknown> } : { kind: "missing" };
 }
