@@ -9,7 +9,7 @@ import { clusterInput, kubernetesProvider, readKubeTarget } from "./components/k
 import { MailFetchTrigger } from "./components/mailFetchTrigger";
 import { PaperlessMailIngest } from "./components/paperlessMailIngest";
 import { readProgramConfig } from "./components/programConfig";
-import { SieveMounts } from "./components/sieveMounts";
+import { SieveRollout } from "./components/sieveRollout";
 import { readVaultConnection } from "./components/vaultConnection";
 import { KubernetesRights } from "./providers/kubernetes/resources";
 
@@ -32,7 +32,7 @@ const ingests = program.config.mailboxes.map((mailbox) => {
   return { mailbox, ingest };
 });
 
-const mounts = new SieveMounts("mailserver", {
+const mounts = new SieveRollout("mailserver", {
   mailboxes: ingests.map(({ mailbox, ingest }) => ({ mailbox, sieve: ingest.sieve, accountLine: ingest.accountLine })),
   mailserver,
   kube,

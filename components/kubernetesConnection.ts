@@ -4,8 +4,7 @@
 // command take it from here, so all of them reach the same cluster as the same identity.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { KubeTarget } from "../core/kubectlCommands";
-import { kubeTargetFrom } from "../core/kubeTarget";
+import { type KubeTarget, kubeTargetFrom } from "../core/kubeTarget";
 
 export function readKubeTarget(): KubeTarget {
   // allConfig: the value may be a secret (inline kubeconfigs hold credentials); it is only ever

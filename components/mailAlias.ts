@@ -2,7 +2,7 @@
 // does not take its mail (docs/mailserver.md#the-self-alias).
 import * as pulumi from "@pulumi/pulumi";
 import { selfAliasLine } from "../core/aliasLine";
-import type { KubeTarget } from "../core/kubectlCommands";
+import type { KubeTarget } from "../core/kubeTarget";
 import { clusterInput } from "./kubernetesConnection";
 import type { Mailbox, MailserverSettings } from "../core/types";
 import { ConfigMapLines } from "../providers/kubernetes/resources";

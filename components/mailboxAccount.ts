@@ -2,7 +2,7 @@
 // once and kept in state, so the same password always gives the same line (no re-hash per apply).
 import * as pulumi from "@pulumi/pulumi";
 import { accountLine, CRYPT_ALPHABET, SALT_LENGTH } from "../core/accountLine";
-import type { KubeTarget } from "../core/kubectlCommands";
+import type { KubeTarget } from "../core/kubeTarget";
 import { clusterInput } from "./kubernetesConnection";
 import type { Mailbox, MailserverSettings } from "../core/types";
 import { ConfigMapLines } from "../providers/kubernetes/resources";

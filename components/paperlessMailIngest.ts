@@ -4,7 +4,7 @@
 // Deployment patch that mounts the sieves, the fetch) is built once by index.ts.
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { KubeTarget } from "../core/kubectlCommands";
+import type { KubeTarget } from "../core/kubeTarget";
 import { renderSieve } from "../core/sieve";
 import type { IngestConfig, Mailbox } from "../core/types";
 import { MailAlias } from "./mailAlias";

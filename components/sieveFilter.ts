@@ -1,13 +1,14 @@
 // One mailbox's sieve allowlist on the mailserver side: its own ConfigMap (key without `@`,
 // Reloader annotation) and the rollback step that removes the copy docker-mailserver installed.
-// The program-level SieveMounts mounts every mailbox's ConfigMap into the Deployment.
+// The program-level SieveRollout mounts every mailbox's ConfigMap into the Deployment.
 import { createHash } from "node:crypto";
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { execWhenRolledOut, kubectlEnvironment, kubectlScript, KubeTarget, podTarget, removeEnvVar } from "../core/kubectlCommands";
+import { execWhenRolledOut, kubectlEnvironment, kubectlScript, podTarget, removeEnvVar } from "../core/kubectlCommands";
+import type { KubeTarget } from "../core/kubeTarget";
 import { sieveRemovalCommand } from "../core/mailboxCommands";
-import { reloaderEnvVar, sieveConfigMap, sieveMount, type SieveMount } from "../core/sieveMount";
+import { reloaderEnvVar, sieveConfigMap, sieveNames, type SieveNames } from "../core/sieveConfigMap";
 import type { Mailbox, MailserverSettings } from "../core/types";
 
 export interface SieveFilterArgs {
@@ -22,7 +23,7 @@ export interface SieveFilterArgs {
 }
 
 export class SieveFilter extends pulumi.ComponentResource {
-  readonly mount: SieveMount;
+  readonly names: SieveNames;
   /** sha256 of the script, hex. */
   readonly sieveHash: string;
   /** What the Deployment patch must come after (and be removed before): the ConfigMap and the rollback step. */
@@ -31,7 +32,7 @@ export class SieveFilter extends pulumi.ComponentResource {
   constructor(name: string, args: SieveFilterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("paperless-mail-ingest:mailserver:SieveFilter", name, {}, opts);
     const { mailbox, mailserver, script } = args;
-    this.mount = sieveMount(mailbox, mailserver);
+    this.names = sieveNames(mailbox, mailserver);
     this.sieveHash = createHash("sha256").update(script).digest("hex");
 
     // Data changes are updates in place (the provider's enableConfigMapMutable): Reloader sees
@@ -51,7 +52,7 @@ export class SieveFilter extends pulumi.ComponentResource {
     const pod = podTarget(args.kube, mailserver);
     const uninstall = new command.local.Command(`${name}-uninstall`, {
       delete: kubectlScript(
-        removeEnvVar(pod, reloaderEnvVar(this.mount.configMapName)),
+        removeEnvVar(pod, reloaderEnvVar(this.names.configMapName)),
         execWhenRolledOut(pod, sieveRemovalCommand(mailbox, mailserver), {
           attempts: 10, pauseSeconds: 10,
           failure: `could not remove the installed sieve of ${mailbox.address} from the mailserver pod; `
@@ -62,6 +63,6 @@ export class SieveFilter extends pulumi.ComponentResource {
     }, { parent: this, dependsOn: [configMap] });
 
     this.mountDependencies = [configMap, uninstall];
-    this.registerOutputs({ configMapName: this.mount.configMapName, sieveHash: this.sieveHash });
+    this.registerOutputs({ configMapName: this.names.configMapName, sieveHash: this.sieveHash });
   }
 }

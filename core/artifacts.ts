@@ -6,7 +6,8 @@ import { selfAliasLine } from "./aliasLine";
 import { writeOwnedLines } from "./ownedLines";
 import { AccountType, AttachmentProcessing, ConsumptionScope, ImapSecurityCode, MailAction, paperlessPlan, TitleSource } from "./paperlessPlan";
 import { renderSieve, sieveFileName } from "./sieve";
-import { sieveConfigMap, sieveDeploymentPatch } from "./sieveMount";
+import { deploymentPatch } from "./deploymentPatch";
+import { sieveConfigMap } from "./sieveConfigMap";
 import { kubernetesRole } from "./kubernetesRights";
 import type { IngestConfig, MailserverSettings } from "./types";
 import { vaultPolicy } from "./vaultPolicy";
@@ -56,7 +57,7 @@ export function renderArtifacts(config: IngestConfig): Map<string, string> {
   // The blocks the program appends to the shared key, one per mailbox, exactly as written there.
   const aliases = config.mailboxes.reduce((text, m) => writeOwnedLines(text, m.address, [selfAliasLine(m.address)]), "");
   files.set(`${MAILSERVER_DIR}/${aliasBlockFile(mailserver)}`, aliases);
-  files.set(`${MAILSERVER_DIR}/${deploymentPatchFile(mailserver)}`, manifest(sieveDeploymentPatch(config.mailboxes, mailserver)));
+  files.set(`${MAILSERVER_DIR}/${deploymentPatchFile(mailserver)}`, manifest(deploymentPatch(config.mailboxes, mailserver)));
   for (const mailbox of config.mailboxes) {
     const configMap = sieveConfigMap(mailbox, mailserver, renderSieve(mailbox));
     files.set(`${MAILSERVER_DIR}/${configMapFile(configMap.metadata.name)}`, manifest(configMap));

@@ -3,8 +3,21 @@
 // (components/kubernetesConnection.ts) and `npm run doctor` both resolve it here.
 import { homedir } from "node:os";
 import { isAbsolute, resolve } from "node:path";
-import type { KubeTarget } from "./kubectlCommands";
 import { isKubeconfigText } from "./stackConfig";
+
+/**
+ * The cluster, as the stack config names it (`kubernetes:kubeconfig`, `kubernetes:context`).
+ * Built once by components/kubernetesConnection.ts and handed to the Kubernetes provider, the
+ * shared-ConfigMap editor and every kubectl command, so all of them talk to one cluster.
+ */
+export interface KubeTarget {
+  /** An absolute kubeconfig path; "" for kubectl's default ($KUBECONFIG, then ~/.kube/config). */
+  readonly kubeconfigPath: string;
+  /** kubeconfig text given inline in `kubernetes:kubeconfig` (secret); "" when none. */
+  readonly kubeconfigText: string;
+  /** kubeconfig context; "" for its current one. */
+  readonly context: string;
+}
 
 /**
  * The cluster from a stack's whole config (`pulumi.runtime.allConfig()`, or `pulumi config --json`

@@ -1,20 +1,7 @@
 // kubectl command lines run where `pulumi` runs (by @pulumi/command), aimed at the cluster the
 // program's Kubernetes provider uses. Pure text, so the tests run the same strings.
-import { shellQuote } from "./mailboxCommands";
-
-/**
- * The cluster, as the stack config names it (`kubernetes:kubeconfig`, `kubernetes:context`).
- * Built once by components/kubernetesConnection.ts and handed to the Kubernetes provider, the
- * shared-ConfigMap editor and every kubectl command, so all of them talk to one cluster.
- */
-export interface KubeTarget {
-  /** An absolute kubeconfig path; "" for kubectl's default ($KUBECONFIG, then ~/.kube/config). */
-  readonly kubeconfigPath: string;
-  /** kubeconfig text given inline in `kubernetes:kubeconfig` (secret); "" when none. */
-  readonly kubeconfigText: string;
-  /** kubeconfig context; "" for its current one. */
-  readonly context: string;
-}
+import type { KubeTarget } from "./kubeTarget";
+import { shellQuote } from "./shellQuote";
 
 /** A container of a Deployment in that cluster. */
 export interface PodTarget {

@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import Mustache from "mustache";
-import { sieveMount } from "./sieveMount";
+import { sieveNames } from "./sieveConfigMap";
 import type { IngestConfig } from "./types";
 
 const TEMPLATE = readFileSync(join(__dirname, "..", "templates", "kubernetes-role.yaml.mustache"), "utf8");
@@ -46,7 +46,7 @@ export interface KubeRight {
 export function kubernetesRules(config: Pick<IngestConfig, "mailboxes" | "mailserver">): KubeRule[] {
   const { mailserver } = config;
   const namespace = mailserver.namespace;
-  const sieves = config.mailboxes.map((m) => sieveMount(m, mailserver).configMapName);
+  const sieves = config.mailboxes.map((m) => sieveNames(m, mailserver).configMapName);
   // Nothing in paperless's namespace: the fetch after a change goes through paperless's API.
   return [
     {

@@ -1,12 +1,8 @@
 // Shell text run inside the docker-mailserver container (plain POSIX sh). Kept pure so the
 // same strings are exercised against a real Dovecot in tests/mailpath.
 import { inDir } from "./names";
+import { shellQuote } from "./shellQuote";
 import type { Mailbox, MailserverSettings } from "./types";
-
-/** Single-quote for POSIX sh. */
-export function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
 
 /**
  * Create and subscribe the folder the paperless rules MOVE consumed mail into: paperless fails a

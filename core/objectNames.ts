@@ -8,7 +8,7 @@ import { aliasBlockFile, configMapFile, deploymentPatchFile, MAILSERVER_DIR } fr
 import { show } from "./displayText";
 import { mailboxResourceName } from "./names";
 import { sieveFileName } from "./sieve";
-import { reloaderEnvVar, sieveMount } from "./sieveMount";
+import { reloaderEnvVar, sieveNames } from "./sieveConfigMap";
 import type { IngestConfig } from "./types";
 
 export interface NameRule {
@@ -80,7 +80,7 @@ export function derivedNameProblems(config: IngestConfig): string[] {
   config.mailboxes.forEach((mailbox, i) => {
     const where = `mailboxes[${i}].address`;
     const value = mailbox.address;
-    const mount = sieveMount(mailbox, mailserver);
+    const mount = sieveNames(mailbox, mailserver);
     const shorter = "use a shorter address";
     check({ where, value, kind: "sieve ConfigMap name", name: mount.configMapName, rule: DNS_SUBDOMAIN, fix: `${shorter} (or mailserver.deployment, its prefix)` });
     check({ where, value, kind: "ConfigMap key", name: mount.key, rule: CONFIGMAP_KEY, fix: shorter });

@@ -4,7 +4,7 @@
 import { isPaperlessApiError, type PaperlessApiError, PaperlessClient } from "../providers/paperless/client";
 import { readKvSecret, vaultHttpSettings } from "../providers/vault/vaultClient";
 import type { ConfigMapObject } from "../providers/kubernetes/kubeClient";
-import { sieveConfigMap, sieveMount } from "../core/sieveMount";
+import { sieveConfigMap, sieveNames } from "../core/sieveConfigMap";
 import type { IngestConfig, Mailbox } from "../core/types";
 import { imapSnapshot, type ImapSnapshot, type ImapTarget } from "./imapSnapshot";
 import { type Deployment, KubeReads, type Pod, selectorQuery } from "./kubeReads";
@@ -107,11 +107,11 @@ export class DoctorContext {
 
   sieveConfigMap(mailbox: Mailbox): Promise<ConfigMapObject | undefined> {
     const ms = this.config.mailserver;
-    const name = sieveMount(mailbox, ms).configMapName;
+    const name = sieveNames(mailbox, ms).configMapName;
     return this.once(`cm:${name}`, () => this.kube.configMap(ms.namespace, name).catch((e) => { throw this.kubeFailure(e); }));
   }
 
-  /** The sieve ConfigMap's name and key (core/sieveMount.ts). */
+  /** The sieve ConfigMap's name and key (core/sieveConfigMap.ts). */
   sieveObject(mailbox: Mailbox): { name: string; key: string } {
     const cm = sieveConfigMap(mailbox, this.config.mailserver, "");
     return { name: cm.metadata.name, key: Object.keys(cm.data)[0]! };

@@ -2,7 +2,7 @@
 // client (providers/kubernetes/kubeClient.ts): the mailserver Deployment, its pods, the shared
 // ConfigMap and each mailbox's sieve ConfigMap. Only get/list: the doctor never writes.
 import { createHash } from "node:crypto";
-import type { KubeTarget } from "../core/kubectlCommands";
+import type { KubeTarget } from "../core/kubeTarget";
 import type { KubeApis } from "../providers/kubernetes/kubeApi";
 import { type ConfigMapObject, connect, getObject, type KubeConnection } from "../providers/kubernetes/kubeClient";
 

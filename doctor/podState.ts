@@ -7,8 +7,10 @@
 // at start and Pigeonhole compiles it at the next delivery (docs/mailserver.md), so a missing or
 // older .svbin is normal after every restart; whether it compiles is asked of sievec.
 import { execFile } from "node:child_process";
-import { kubectlEnvironment, kubectlExec, kubectlScript, type KubeTarget, podTarget } from "../core/kubectlCommands";
-import { shellQuote, sieveHome } from "../core/mailboxCommands";
+import { kubectlEnvironment, kubectlExec, kubectlScript, podTarget } from "../core/kubectlCommands";
+import type { KubeTarget } from "../core/kubeTarget";
+import { sieveHome } from "../core/mailboxCommands";
+import { shellQuote } from "../core/shellQuote";
 import { inDir } from "../core/names";
 import { markers } from "../core/ownedLines";
 import type { Mailbox, MailserverSettings } from "../core/types";

@@ -5,8 +5,7 @@
 // Nothing here is configured twice. A stack that cannot be read is a SetupError: exit 2.
 import { join } from "node:path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import type { KubeTarget } from "../core/kubectlCommands";
-import { kubeTargetFrom } from "../core/kubeTarget";
+import { type KubeTarget, kubeTargetFrom } from "../core/kubeTarget";
 import { fromRuntime, validateStack } from "../core/stackConfig";
 import { type IngestConfig, PROJECT } from "../core/types";
 import { type VaultAccess, vaultAccessFrom } from "../core/vaultAccess";

@@ -2,7 +2,7 @@
 // (postfix-accounts.cf / postfix-virtual.cf in `mailserver.config`). It edits only its own
 // marker-delimited block (core/ownedLines) with resourceVersion-conditional writes, and
 // removes the block on delete.
-import type { KubeTarget } from "../../core/kubectlCommands";
+import type { KubeTarget } from "../../core/kubeTarget";
 import type * as pulumi from "@pulumi/pulumi";
 import { aliasLookupPanic, foreignDefinitions, LineFormat, lineKey, markers, readOwnedLines, writeOwnedLines } from "../../core/ownedLines";
 import { connect, ConfigMapObject, type Connector, editConfigMapKey, getConfigMap, keyManagers, peekConfigMap } from "./kubeClient";

@@ -6,9 +6,9 @@
 // name and mounts by mountPath (the keys server-side apply merges them by), so a no-op preview is
 // a no-op; check() dry-runs the apply, so a field another manager owns fails the preview, naming
 // that manager; delete applies an empty patch, which gives up exactly our fields.
-import type { KubeTarget } from "../../core/kubectlCommands";
+import type { KubeTarget } from "../../core/kubeTarget";
 import type * as pulumi from "@pulumi/pulumi";
-import { type ConfigMapMount, type DeploymentMounts, mountsApplyBody } from "../../core/sieveMount";
+import { type ConfigMapMount, type DeploymentMounts, mountsApplyBody } from "../../core/deploymentPatch";
 import type { V1Deployment } from "@kubernetes/client-node";
 import { connect, type Connector, type KubeConnection, getObject, serverSideApply } from "./kubeClient";
 

@@ -7,7 +7,7 @@
 // to a fresh read instead, so a write that landed before its answer was lost is not doubled.
 // The kubeconfig is read by client-node too, so every form kubectl accepts (exec plugins, OIDC,
 // client certificates, tokens) works the same here.
-import type { KubeTarget } from "../../core/kubectlCommands";
+import type { KubeTarget } from "../../core/kubeTarget";
 import type { KubeConfig, V1ConfigMap, V1ObjectMeta, V1ResourceRule } from "@kubernetes/client-node";
 import { remembered } from "../processMemory";
 import { apiStatus, clientNode, type KubeApis, type KubeConnection, send } from "./kubeApi";

@@ -7,7 +7,7 @@
 // index.ts makes it depend on every other resource, so at destroy its delete() runs first and a
 // destroy that could not finish stops before it has deleted anything.
 import type * as pulumi from "@pulumi/pulumi";
-import type { KubeTarget } from "../../core/kubectlCommands";
+import type { KubeTarget } from "../../core/kubeTarget";
 import { byNamespace, describeRights, type KubeRight, type KubeRule, notGranted, rightsFor } from "../../core/kubernetesRights";
 import { connect, type Connector, type KubeConnection, selfAccess, selfRules } from "./kubeClient";
 

@@ -6,7 +6,7 @@ import { parse } from "yaml";
 import { readFileSync } from "fs";
 import { ConfigError, parseConfig } from "../../core/config";
 import { mailboxResourceName } from "../../core/names";
-import { reloaderEnvVar, sieveMount } from "../../core/sieveMount";
+import { reloaderEnvVar, sieveNames } from "../../core/sieveConfigMap";
 import { fromRuntime, fromStackFile, readStackFile } from "../../core/stackConfig";
 import { PROD_STACK_FILE, prodConfig } from "../support/prodConfig";
 
@@ -267,7 +267,7 @@ describe("hostile configs", () => {
 
     it("keeps production's names exactly", () => {
       const docs = prodConfig().mailboxes[0]!;
-      const mount = sieveMount(docs, prodConfig().mailserver);
+      const mount = sieveNames(docs, prodConfig().mailserver);
       expect([mailboxResourceName(docs), mount.configMapName, mount.key, mount.volumeName, reloaderEnvVar(mount.configMapName)]).toEqual([
         "docs-at-viktorbarzin.me", "mailserver-sieve-docs-at-viktorbarzin.me", "docs-at-viktorbarzin.me.dovecot.sieve",
         "sieve-docs-at-viktorbarzin-me", "STAKATER_MAILSERVER_SIEVE_DOCS_AT_VIKTORBARZIN_ME_CONFIGMAP",

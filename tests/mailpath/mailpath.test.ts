@@ -175,7 +175,7 @@ describe.each(DMS_VERSIONS)("docker-mailserver %s", (version) => {
           await imap.close();
         }
       };
-      // What components/sieveMounts.ts runs in the pod after each rollout.
+      // What components/sieveRollout.ts runs in the pod after each rollout.
       const readyStep = (sieve: string) => `${sieveInstalledCheck(mailbox, config.mailserver, createHash("sha256").update(sieve).digest("hex"))}`
         + ` && ${processedFolderCommand(mailbox)}`;
       expect(await select()).toBe("NO"); // paperless's MOVE would fail here

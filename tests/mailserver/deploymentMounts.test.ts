@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
-import { DEPLOYMENT_FIELD_MANAGER, sieveDeploymentMounts } from "../../core/sieveMount";
+import { DEPLOYMENT_FIELD_MANAGER, deploymentMounts } from "../../core/deploymentPatch";
 import type { MailserverSettings } from "../../core/types";
 import { type DeploymentMountsProps, deploymentMountsProvider } from "../../providers/kubernetes/deploymentMounts";
 import type { KubeConnection } from "../../providers/kubernetes/kubeClient";
@@ -36,7 +36,7 @@ async function production(): Promise<MailserverSettings> {
   return { ...config.mailserver, namespace, container: MAILSERVER.container };
 }
 
-const props = (ms: MailserverSettings, mailboxes = [mailbox]): DeploymentMountsProps => ({ ...sieveDeploymentMounts(mailboxes, ms), cluster: { kubeconfigPath: "", kubeconfigText: "", context: "" } });
+const props = (ms: MailserverSettings, mailboxes = [mailbox]): DeploymentMountsProps => ({ ...deploymentMounts(mailboxes, ms), cluster: { kubeconfigPath: "", kubeconfigText: "", context: "" } });
 const kubectl = (args: string[], input?: string) =>
   execFileSync(binary("kubectl"), ["--kubeconfig", api.kubeconfig, ...args], { encoding: "utf8", ...(input ? { input } : {}) });
 const live = (ms: MailserverSettings): any => JSON.parse(kubectl(["-n", ms.namespace, "get", "deployment", ms.deployment, "-o", "json", "--show-managed-fields"]));

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
 import { kubernetesRole, kubernetesRules, type KubeRule } from "../../core/kubernetesRights";
-import type { KubeTarget } from "../../core/kubectlCommands";
+import type { KubeTarget } from "../../core/kubeTarget";
 import { kubernetesRightsProvider, type KubernetesRightsProps } from "../../providers/kubernetes/kubernetesRights";
 import { binary } from "../support/cluster/binaries";
 import { adminRequest, serviceAccountKubeconfig, startKubeApi, type KubeApi } from "../support/cluster/kubeApi";

@@ -6,7 +6,8 @@ import { join } from "path";
 import { parse } from "yaml";
 import { selfAliasLine } from "../../core/aliasLine";
 import { markers } from "../../core/ownedLines";
-import { sieveDeploymentPatch, sieveMount } from "../../core/sieveMount";
+import { deploymentPatch } from "../../core/deploymentPatch";
+import { sieveNames } from "../../core/sieveConfigMap";
 import { readStackFile } from "../../core/stackConfig";
 import { PROD_STACK_FILE } from "../support/prodConfig";
 import { SieveRunner } from "../sieve/sieveTest";
@@ -104,7 +105,7 @@ describe("npm run render", () => {
     expect(run.status).toBe(0);
     expect(run.stdout).toContain("not rendered: the account lines of postfix-accounts.cf");
     const dir = join(out, "mailserver");
-    const mounts = config.mailboxes.map((m) => sieveMount(m, config.mailserver));
+    const mounts = config.mailboxes.map((m) => sieveNames(m, config.mailserver));
     expect(readdirSync(dir).sort()).toEqual([
       ...mounts.map((m) => `${m.configMapName}.configmap.yaml`),
       "mailserver.config.postfix-virtual.cf.block",
@@ -114,7 +115,7 @@ describe("npm run render", () => {
     // The blocks exactly as the program appends them to the shared key.
     expect(read(dir, "mailserver.config.postfix-virtual.cf.block")).toBe(config.mailboxes
       .map((m) => `${markers(m.address).begin}\n${selfAliasLine(m.address)}\n${markers(m.address).end}\n`).join(""));
-    expect(parse(read(dir, "mailserver.deployment-patch.yaml"))).toEqual(sieveDeploymentPatch(config.mailboxes, config.mailserver));
+    expect(parse(read(dir, "mailserver.deployment-patch.yaml"))).toEqual(deploymentPatch(config.mailboxes, config.mailserver));
     config.mailboxes.forEach((m, i) => {
       const configMap = parse(read(dir, `${mounts[i]!.configMapName}.configmap.yaml`));
       expect(configMap).toEqual(expect.objectContaining({ apiVersion: "v1", kind: "ConfigMap" }));

@@ -8,7 +8,7 @@ import { newSalt } from "./accountSalt";
 import { selfAliasLine } from "../../../core/aliasLine";
 import { writeOwnedLines } from "../../../core/ownedLines";
 import { renderSieve } from "../../../core/sieve";
-import { sieveMount } from "../../../core/sieveMount";
+import { sieveNames } from "../../../core/sieveConfigMap";
 import type { IngestConfig } from "../../../core/types";
 
 /** The shared ConfigMap's keys as another owner (the mailserver's own stack) keeps them. */
@@ -20,7 +20,7 @@ export interface ForeignLines {
 export interface PodFiles {
   /** The ConfigMap subPath files, by name in /tmp/docker-mailserver. */
   readonly configDir: string;
-  /** The sieve ConfigMaps' keys, mounted at their real names (core/sieveMount). */
+  /** The sieve ConfigMaps' keys, mounted at their real names (core/sieveConfigMap.ts). */
   readonly mounts: { source: string; target: string }[];
   readonly accounts: string;
   readonly virtual: string;
@@ -55,7 +55,7 @@ export function podFiles(under: string, config: IngestConfig, foreign: ForeignLi
   writeFileSync(join(configDir, "postfix-accounts.cf"), accounts);
   writeFileSync(join(configDir, "postfix-virtual.cf"), virtual);
   const mounts = applied ? config.mailboxes.map((m) => {
-    const mount = sieveMount(m, config.mailserver);
+    const mount = sieveNames(m, config.mailserver);
     const source = join(sieveDir, mount.key);
     writeFileSync(source, renderSieve(m));
     return { source, target: mount.mountPath };

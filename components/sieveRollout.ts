@@ -4,10 +4,11 @@
 // installed sieve is the rendered one, the Processed folder exists).
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { execWhenRolledOut, kubectlEnvironment, kubectlScript, KubeTarget, podTarget } from "../core/kubectlCommands";
+import { execWhenRolledOut, kubectlEnvironment, kubectlScript, podTarget } from "../core/kubectlCommands";
+import type { KubeTarget } from "../core/kubeTarget";
 import { processedFolderCommand, sieveInstalledCheck } from "../core/mailboxCommands";
 import { mailboxResourceName } from "../core/names";
-import { sieveDeploymentMounts } from "../core/sieveMount";
+import { deploymentMounts } from "../core/deploymentPatch";
 import type { Mailbox, MailserverSettings } from "../core/types";
 import { DeploymentMountsPatch } from "../providers/kubernetes/resources";
 import { clusterInput } from "./kubernetesConnection";
@@ -20,24 +21,24 @@ export interface MountedMailbox {
   accountLine: pulumi.Resource;
 }
 
-export interface SieveMountsArgs {
+export interface SieveRolloutArgs {
   mailboxes: readonly MountedMailbox[];
   mailserver: MailserverSettings;
   kube: KubeTarget;
 }
 
-export class SieveMounts extends pulumi.ComponentResource {
+export class SieveRollout extends pulumi.ComponentResource {
   /** Per mailbox address: the step that proved the mail server runs its sieve (for whatever must come after). */
   readonly ready: Record<string, pulumi.Resource>;
 
-  constructor(name: string, args: SieveMountsArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: SieveRolloutArgs, opts?: pulumi.ComponentResourceOptions) {
     super("paperless-mail-ingest:mailserver:SieveMounts", name, {}, opts);
     const { mailserver } = args;
     // No force: a field another manager owns is an error (at preview too: the provider's check
     // dry-runs the apply), never a takeover. It is removed before every ConfigMap and rollback
     // step it depends on; removing it gives up exactly our fields (and rolls the pod).
     const deploymentPatch = new DeploymentMountsPatch(name, {
-      ...sieveDeploymentMounts(args.mailboxes.map((m) => m.mailbox), mailserver),
+      ...deploymentMounts(args.mailboxes.map((m) => m.mailbox), mailserver),
       cluster: clusterInput(args.kube),
     }, { parent: this, additionalSecretOutputs: ["cluster"], dependsOn: args.mailboxes.flatMap((m) => m.sieve.mountDependencies) });
 
@@ -51,7 +52,7 @@ export class SieveMounts extends pulumi.ComponentResource {
             attempts: 30, pauseSeconds: 10,
             failure: `the mailserver pod does not run the sieve of ${mailbox.address} (sha256 ${sieve.sieveHash}) after 30 attempts: `
               + `is Stakater Reloader running and watching namespace ${mailserver.namespace}? `
-              + `(ConfigMap ${sieve.mount.configMapName} carries reloader.stakater.com/match, Deployment ${mailserver.deployment} reloader.stakater.com/search)`,
+              + `(ConfigMap ${sieve.names.configMapName} carries reloader.stakater.com/match, Deployment ${mailserver.deployment} reloader.stakater.com/search)`,
           })),
         environment: pulumi.secret(kubectlEnvironment(args.kube)),
       }, { parent: this, dependsOn: [deploymentPatch, accountLine, ...sieve.mountDependencies] });
