@@ -5,12 +5,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { mailboxResourceName } from "./core/names";
 import { kubernetesRules } from "./core/kubernetesRights";
-import { clusterInput, kubernetesProvider, readKubeTarget } from "./components/kubernetesConnection";
+import { clusterInput, kubernetesProvider, readKubeTarget } from "./stack/kubernetesConnection";
 import { MailFetchTrigger } from "./components/mailFetchTrigger";
 import { PaperlessMailIngest } from "./components/paperlessMailIngest";
-import { readProgramConfig } from "./components/programConfig";
+import { readProgramConfig } from "./stack/programConfig";
 import { SieveRollout } from "./components/sieveRollout";
-import { readVaultConnection } from "./components/vaultConnection";
+import { readVaultConnection } from "./stack/vaultConnection";
 import { KubernetesRights } from "./providers/kubernetes/resources";
 
 const program = readProgramConfig();

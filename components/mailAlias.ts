@@ -3,14 +3,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import { selfAliasLine } from "../core/aliasLine";
 import type { KubeTarget } from "../core/kubeTarget";
-import { clusterInput } from "./kubernetesConnection";
+import { clusterInput } from "../stack/kubernetesConnection";
 import type { Mailbox, MailserverSettings } from "../core/types";
 import { ConfigMapLines } from "../providers/kubernetes/resources";
 
 export interface MailAliasArgs {
   mailbox: Mailbox;
   mailserver: MailserverSettings;
-  /** The cluster (components/kubernetesConnection.ts). */
+  /** The cluster (stack/kubernetesConnection.ts). */
   kube: KubeTarget;
 }
 

@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { accountLine, CRYPT_ALPHABET, SALT_LENGTH } from "../core/accountLine";
 import type { KubeTarget } from "../core/kubeTarget";
-import { clusterInput } from "./kubernetesConnection";
+import { clusterInput } from "../stack/kubernetesConnection";
 import type { Mailbox, MailserverSettings } from "../core/types";
 import { ConfigMapLines } from "../providers/kubernetes/resources";
 import { RandomText } from "../providers/random/resources";
@@ -13,7 +13,7 @@ export interface MailboxAccountArgs {
   mailserver: MailserverSettings;
   /** Secret; from MailboxSecret. */
   password: pulumi.Input<string>;
-  /** The cluster (components/kubernetesConnection.ts). */
+  /** The cluster (stack/kubernetesConnection.ts). */
   kube: KubeTarget;
 }
 

@@ -5,7 +5,7 @@ import * as vault from "@pulumi/vault";
 import type { Mailbox, VaultSettings } from "../core/types";
 import { RandomText } from "../providers/random/resources";
 import { VaultWritePreflight } from "../providers/vault/resources";
-import { readVaultConnection, type VaultConnection } from "./vaultConnection";
+import { readVaultConnection, type VaultConnection } from "../stack/vaultConnection";
 
 // Letters and digits only: safe in IMAP LOGIN, in shells and in every config format it may meet.
 const PASSWORD_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";

@@ -12,17 +12,17 @@ import { MailboxAccount } from "./mailboxAccount";
 import { MailboxSecret } from "./mailboxSecret";
 import { PaperlessMailbox } from "./paperlessMailbox";
 import { SieveFilter } from "./sieveFilter";
-import type { VaultConnection } from "./vaultConnection";
+import type { VaultConnection } from "../stack/vaultConnection";
 
 export interface PaperlessMailIngestArgs {
   mailbox: Mailbox;
   config: IngestConfig;
   /** A password the user set for this mailbox (secret); generated when absent. */
   password?: pulumi.Input<string>;
-  /** The cluster and the program's Kubernetes provider (components/kubernetesConnection.ts). */
+  /** The cluster and the program's Kubernetes provider (stack/kubernetesConnection.ts). */
   kube: KubeTarget;
   kubernetesProvider: k8s.Provider;
-  /** Where the Vault provider connects (components/vaultConnection.ts); read there when absent. */
+  /** Where the Vault provider connects (stack/vaultConnection.ts); read there when absent. */
   vaultConnection?: VaultConnection;
 }
 

@@ -16,9 +16,9 @@ export interface SieveFilterArgs {
   mailserver: MailserverSettings;
   /** The rendered sieve script (core/sieve.ts renderSieve). */
   script: string;
-  /** The cluster (components/kubernetesConnection.ts). */
+  /** The cluster (stack/kubernetesConnection.ts). */
   kube: KubeTarget;
-  /** The program's Kubernetes provider (ConfigMap data updated in place, see kubernetesConnection.ts). */
+  /** The program's Kubernetes provider (ConfigMap data updated in place, see stack/kubernetesConnection.ts). */
   provider: k8s.Provider;
 }
 

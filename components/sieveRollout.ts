@@ -11,7 +11,7 @@ import { mailboxResourceName } from "../core/names";
 import { deploymentMounts } from "../core/deploymentPatch";
 import type { Mailbox, MailserverSettings } from "../core/types";
 import { DeploymentMountsPatch } from "../providers/kubernetes/resources";
-import { clusterInput } from "./kubernetesConnection";
+import { clusterInput } from "../stack/kubernetesConnection";
 import type { SieveFilter } from "./sieveFilter";
 
 export interface MountedMailbox {

@@ -17,7 +17,7 @@ export interface SieveNames {
 }
 
 export function sieveNames(mailbox: Mailbox, mailserver: MailserverSettings): SieveNames {
-  // core/config.ts admits before the @ only what a DNS subdomain holds, so the at-name is a valid
+  // stack/config.ts admits before the @ only what a DNS subdomain holds, so the at-name is a valid
   // DNS subdomain and ConfigMap key; core/objectNames.ts checks the lengths and that no two
   // mailboxes share a name.
   const slug = atName(mailbox.address);

@@ -1,5 +1,5 @@
 // The spine of the program: the validated configuration every other module reads.
-// Only core/config.ts produces these values; nothing downstream re-validates.
+// Only stack/config.ts produces these values; nothing downstream re-validates.
 
 /** One person (address) whose mail to an ingest mailbox is filed in paperless. */
 export interface Sender {

@@ -9,6 +9,6 @@ import type { VaultSettings } from "./types";
 const TEMPLATE = readFileSync(join(__dirname, "..", "templates", "vault-policy.hcl.mustache"), "utf8");
 
 export function vaultPolicy(vault: VaultSettings): string {
-  // Mount and prefix are validated path segments (core/config.ts): nothing to escape in HCL strings.
+  // Mount and prefix are validated path segments (stack/config.ts): nothing to escape in HCL strings.
   return Mustache.render(TEMPLATE, vault, {}, { escape: (v: string) => v });
 }

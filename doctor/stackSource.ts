@@ -5,11 +5,12 @@
 // Nothing here is configured twice. A stack that cannot be read is a SetupError: exit 2.
 import { join } from "node:path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { type KubeTarget, kubeTargetFrom } from "../core/kubeTarget";
-import { fromRuntime, validateStack } from "../core/stackConfig";
+import type { KubeTarget } from "../core/kubeTarget";
+import { kubeTargetFrom } from "../stack/kubernetesAccess";
+import { fromRuntime, validateStack } from "../stack/stackConfig";
 import { type IngestConfig, PROJECT } from "../core/types";
-import { type VaultAccess, vaultAccessFrom } from "../core/vaultAccess";
-import { TOKEN_CONFIG_KEY, TOKEN_ENV } from "../providers/paperless/provider";
+import { type VaultAccess, vaultAccessFrom } from "../stack/vaultAccess";
+import { TOKEN_CONFIG_KEY, TOKEN_ENV } from "../core/paperlessToken";
 import { redact } from "../providers/redact";
 
 export const PROJECT_DIR = join(__dirname, "..");

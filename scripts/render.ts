@@ -6,8 +6,8 @@
 import { join, resolve } from "path";
 import { parseArgs } from "util";
 import { renderArtifacts } from "../core/artifacts";
-import { ConfigError } from "../core/config";
-import { readStackFile } from "../core/stackConfig";
+import { ConfigError } from "../stack/config";
+import { readStackFile } from "../stack/stackConfig";
 import { OutError, writeAllOrNothing } from "./outputFiles";
 
 const USAGE = `usage: npm run render -- [--config <stack yaml>] [--out <dir>]

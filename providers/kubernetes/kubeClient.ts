@@ -50,7 +50,7 @@ async function resolveConnection(kc: KubeConfig, context: string): Promise<KubeC
 export type Connector = (cluster: KubeTarget) => Promise<KubeConnection>;
 
 /**
- * The cluster the program's Kubernetes provider uses (components/kubernetesConnection.ts): the
+ * The cluster the program's Kubernetes provider uses (stack/kubernetesConnection.ts): the
  * kubeconfig of `kubernetes:kubeconfig` (a file, or its text) or else the default one ($KUBECONFIG,
  * ~/.kube/config), and `kubernetes:context` or else its current context. Loaded once per target
  * and process, and the connection reused for a minute: every resource's check/create/read calls

@@ -4,6 +4,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type * as pulumi from "@pulumi/pulumi";
 import type { MailAccountPlan, MailRulePlan } from "../../core/paperlessPlan";
+import { TOKEN_CONFIG_KEY, TOKEN_ENV } from "../../core/paperlessToken";
 import { type Former, formerValues } from "./adoption";
 import { isPaperlessApiError, type PaperlessApiError, supportsStopProcessing } from "./client";
 import { closestName } from "./closestName";
@@ -38,10 +39,6 @@ export type Outputs<I> = I & { readonly paperlessId: number; readonly adopted?: 
 
 /** State fields holding secrets; the dynamic resources list them as additionalSecretOutputs. */
 export const SECRET_OUTPUTS = ["password"] as const;
-
-/** The stack config key of the API token, and the environment variable used when it is not set. */
-export const TOKEN_CONFIG_KEY = "paperless-mail-ingest:paperlessToken";
-export const TOKEN_ENV = "PAPERLESS_API_TOKEN";
 
 // Pulumi's placeholder for a value not known until apply (preview of a new dependency).
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";

@@ -3,8 +3,8 @@
 import { readFileSync } from "fs";
 import { parse as parseYaml } from "yaml";
 import { BUDGETS, budgetProblems, STEPS, table, withSenders, type BenchRun, type Step } from "./bench";
-import { parseConfig } from "../../core/config";
-import { fromStackFile } from "../../core/stackConfig";
+import { parseConfig } from "../../stack/config";
+import { fromStackFile } from "../../stack/stackConfig";
 import { PROD_STACK_FILE } from "../support/prodConfig";
 
 describe("the generated stack", () => {

@@ -4,10 +4,10 @@ import { tmpdir } from "os";
 import { join } from "path";
 import { parse } from "yaml";
 import { readFileSync } from "fs";
-import { ConfigError, parseConfig } from "../../core/config";
+import { ConfigError, parseConfig } from "../../stack/config";
 import { mailboxResourceName } from "../../core/names";
 import { reloaderEnvVar, sieveNames } from "../../core/sieveConfigMap";
-import { fromRuntime, fromStackFile, readStackFile } from "../../core/stackConfig";
+import { fromRuntime, fromStackFile, readStackFile } from "../../stack/stackConfig";
 import { PROD_STACK_FILE, prodConfig } from "../support/prodConfig";
 
 const base = () => ({

@@ -1,6 +1,6 @@
 // Keys an earlier version of the program read: a stack file that still has them is told, for each,
 // that it is no longer used and to delete it (not a bare "unknown key").
-import { parseConfig } from "../../core/config";
+import { parseConfig } from "../../stack/config";
 
 const withPaperless = (paperless: Record<string, unknown>) => ({
   mailboxes: [{ address: "docs@example.org", senders: [{ address: "a@example.net", user: "alice" }] }],

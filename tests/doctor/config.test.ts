@@ -1,6 +1,6 @@
 // The stack config only the doctor reads (doctor, canary), validated by the program's parseConfig
 // like every other key: defaults, and each bad value named with its place.
-import { parseConfig } from "../../core/config";
+import { parseConfig } from "../../stack/config";
 
 const base = (extra: Record<string, unknown> = {}) => ({
   mailboxes: [{ address: "docs@example.org", senders: [{ address: "a@example.net", user: "alice" }, { address: "b@example.net", user: "bob", requireAuthentication: true }] }],

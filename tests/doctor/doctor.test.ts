@@ -6,7 +6,7 @@
 // Redis, as in production) for the whole suite; a paperless-ngx 2.20.15 shows what 2.x lacks.
 import { ImapFlow } from "imapflow";
 import { byNamespace, kubernetesRules, rightsFor } from "../../core/kubernetesRights";
-import { readStackFile } from "../../core/stackConfig";
+import { readStackFile } from "../../stack/stackConfig";
 import { vaultPolicy } from "../../core/vaultPolicy";
 import { stringify } from "yaml";
 import { startCluster, type Cluster } from "../support/cluster/cluster";

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { fromStackFile, validateStack } from "../../core/stackConfig";
+import { fromStackFile, validateStack } from "../../stack/stackConfig";
 import { PROJECT } from "../../core/types";
 import { forwardedMail } from "../support/mailserver/forwardedMail";
 import { deployedMailserver } from "../support/mailserver/deployedMailserver";
@@ -96,7 +96,7 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
   });
 
   test("overlapping senders (one address inside another) are refused by the stack's validation, naming both", async () => {
-    // The validation the program runs first at every preview and up (components/programConfig.ts):
+    // The validation the program runs first at every preview and up (stack/programConfig.ts):
     // run directly, since an inline program's throw would also surface as this process's error.
     const prod = (parseYaml(readFileSync(PROD_STACK_FILE, "utf8")) as { config: Record<string, unknown> }).config;
     const [box] = prod[`${PROJECT}:mailboxes`] as { senders: unknown[] }[];

@@ -1,5 +1,5 @@
 // The paperless half of the Pulumi program, as the E2E runs it inline: the stack config read and
-// validated by components/programConfig.ts, one components/paperlessMailbox.ts per mailbox, and
+// validated by stack/programConfig.ts, one components/paperlessMailbox.ts per mailbox, and
 // the fetch after a change (components/mailFetchTrigger.ts) wired as index.ts wires it.
 // The mailserver and Vault halves are left out: their providers (Kubernetes, Vault) cannot be
 // built from Go modules here.
@@ -8,7 +8,7 @@ import type { PulumiFn } from "@pulumi/pulumi/automation";
 import { mailboxResourceName } from "../../core/names";
 import { MailFetchTrigger } from "../../components/mailFetchTrigger";
 import { PaperlessMailbox } from "../../components/paperlessMailbox";
-import { readProgramConfig } from "../../components/programConfig";
+import { readProgramConfig } from "../../stack/programConfig";
 
 export const paperlessProgram: PulumiFn = async () => {
   const program = readProgramConfig();

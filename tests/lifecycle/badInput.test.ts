@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { parse } from "yaml";
-import { PROGRAM_CONFIG_MAX_BYTES, programConfigBytes, readStackFile } from "../../core/stackConfig";
+import { PROGRAM_CONFIG_MAX_BYTES, programConfigBytes, readStackFile } from "../../stack/stackConfig";
 import { PROD_STACK_FILE } from "../support/prodConfig";
 import { programStack, type ProgramStack } from "../support/programStack";
 

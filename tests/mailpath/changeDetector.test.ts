@@ -11,7 +11,7 @@ import { accountLine } from "../../core/accountLine";
 import { newSalt } from "../support/mailserver/accountSalt";
 import { selfAliasLine } from "../../core/aliasLine";
 import { writeOwnedLines } from "../../core/ownedLines";
-import { readStackFile } from "../../core/stackConfig";
+import { readStackFile } from "../../stack/stackConfig";
 import type { Mailbox } from "../../core/types";
 import { ImapClient } from "../support/mailserver/imap";
 import { DMS_VERSIONS, startMailserver, waitFor, type Mailserver } from "../support/mailserver/mailserver";

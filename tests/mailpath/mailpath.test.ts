@@ -9,7 +9,7 @@ import { tmpdir } from "os";
 import { join } from "path";
 import { processedFolderCommand, sieveHome, sieveInstalledCheck, sieveRemovalCommand } from "../../core/mailboxCommands";
 import { renderSieve } from "../../core/sieve";
-import { readStackFile } from "../../core/stackConfig";
+import { readStackFile } from "../../stack/stackConfig";
 import type { Mailbox } from "../../core/types";
 import { ImapClient } from "../support/mailserver/imap";
 import { DMS_VERSIONS, startMailserver, type Mailserver } from "../support/mailserver/mailserver";

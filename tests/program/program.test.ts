@@ -3,8 +3,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "fs";
 import { parse } from "yaml";
-import { ConfigError } from "../../core/config";
-import { readProgramConfig } from "../../components/programConfig";
+import { ConfigError } from "../../stack/config";
+import { readProgramConfig } from "../../stack/programConfig";
 import { runProgram, valueOf } from "../support/programUnderMocks";
 import { PROD_STACK_FILE } from "../support/prodConfig";
 

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { kubernetesRole, kubernetesRules, rightsFor } from "../../core/kubernetesRights";
-import { readStackFile } from "../../core/stackConfig";
+import { readStackFile } from "../../stack/stackConfig";
 import { PROD_STACK_FILE, prodConfig } from "../support/prodConfig";
 
 const README = readFileSync(join(__dirname, "..", "..", "README.md"), "utf8");

@@ -8,7 +8,7 @@ import { selfAliasLine } from "../../core/aliasLine";
 import { markers } from "../../core/ownedLines";
 import { deploymentPatch } from "../../core/deploymentPatch";
 import { sieveNames } from "../../core/sieveConfigMap";
-import { readStackFile } from "../../core/stackConfig";
+import { readStackFile } from "../../stack/stackConfig";
 import { PROD_STACK_FILE } from "../support/prodConfig";
 import { SieveRunner } from "../sieve/sieveTest";
 

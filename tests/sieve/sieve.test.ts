@@ -2,7 +2,7 @@
 import { readFileSync } from "fs";
 import { join } from "path";
 import { renderSieve, SIEVE_MAX_BYTES, sieveConfigMapKey, sieveString } from "../../core/sieve";
-import { parseConfig } from "../../core/config";
+import { parseConfig } from "../../stack/config";
 import type { Mailbox } from "../../core/types";
 import { prodConfig } from "../support/prodConfig";
 import { SieveRunner, type Outcome } from "./sieveTest";

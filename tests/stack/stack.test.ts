@@ -10,7 +10,7 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { kubernetesRole } from "../../core/kubernetesRights";
 import { markers } from "../../core/ownedLines";
-import { readStackFile } from "../../core/stackConfig";
+import { readStackFile } from "../../stack/stackConfig";
 import { vaultPolicy } from "../../core/vaultPolicy";
 import { startCluster, type Cluster } from "../support/cluster/cluster";
 import type { ProductionObjects } from "../support/cluster/productionObjects";

@@ -1,6 +1,6 @@
 // The production stack config, as every test suite sees it.
 import { join } from "path";
-import { readStackFile } from "../../core/stackConfig";
+import { readStackFile } from "../../stack/stackConfig";
 import type { IngestConfig } from "../../core/types";
 
 export const PROD_STACK_FILE = join(__dirname, "..", "..", "Pulumi.prod.yaml");

@@ -10,7 +10,7 @@ import { parse as parseYaml } from "yaml";
 import * as pulumi from "@pulumi/pulumi";
 import * as vault from "@pulumi/vault";
 import type { PulumiFn } from "@pulumi/pulumi/automation";
-import { readVaultConnection } from "../../components/vaultConnection";
+import { readVaultConnection } from "../../stack/vaultConnection";
 import { MailboxSecret } from "../../components/mailboxSecret";
 import { startVault, type VaultDev } from "../support/cluster/vault";
 import { engineStack, type EngineStack } from "../e2e/engine";

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { MailboxSecret } from "../../components/mailboxSecret";
-import { readVaultConnection } from "../../components/vaultConnection";
+import { readVaultConnection } from "../../stack/vaultConnection";
 import type { HttpSettings } from "../../providers/http/settings";
 import { capabilitiesSelf, readKvSecret, type VaultTarget } from "../../providers/vault/vaultClient";
 import { vaultWritePreflightProvider, type VaultWritePreflightProps } from "../../providers/vault/vaultPreflight";

@@ -3,8 +3,8 @@
 import { closeSync, openSync, readSync } from "fs";
 import { parse as parseYaml } from "yaml";
 import { ConfigError, parseConfig } from "./config";
-import { escapeUnsafe } from "./displayText";
-import { PROJECT, type IngestConfig } from "./types";
+import { escapeUnsafe } from "../core/displayText";
+import { PROJECT, type IngestConfig } from "../core/types";
 
 /** Plain (non-secret) structured keys; together they are the input of parseConfig. */
 export const PLAIN_KEYS = ["mailboxes", "mailserver", "paperless", "vault", "doctor", "canary"] as const;

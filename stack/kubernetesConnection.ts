@@ -4,7 +4,8 @@
 // command take it from here, so all of them reach the same cluster as the same identity.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { type KubeTarget, kubeTargetFrom } from "../core/kubeTarget";
+import type { KubeTarget } from "../core/kubeTarget";
+import { kubeTargetFrom } from "./kubernetesAccess";
 
 export function readKubeTarget(): KubeTarget {
   // allConfig: the value may be a secret (inline kubeconfigs hold credentials); it is only ever

@@ -1,8 +1,8 @@
-// Where the Vault provider will connect (core/vaultAccess.ts resolves it as the provider does), so
+// Where the Vault provider will connect (stack/vaultAccess.ts resolves it as the provider does), so
 // the write preflight asks the same Vault, as the same token, that `pulumi up` will write with.
 import { homedir } from "node:os";
 import * as pulumi from "@pulumi/pulumi";
-import { type VaultAccess, vaultAccessFrom } from "../core/vaultAccess";
+import { type VaultAccess, vaultAccessFrom } from "./vaultAccess";
 
 /** The Vault access with the token a secret output: what the program hands to the Vault provider and its preflight. */
 export type VaultConnection = Omit<VaultAccess, "token"> & { readonly token: pulumi.Output<string> };

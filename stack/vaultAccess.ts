@@ -6,7 +6,7 @@
 //   namespace vault:namespace, else VAULT_NAMESPACE
 //   TLS       vault:caCertFile, else VAULT_CACERT; vault:skipTlsVerify, else VAULT_SKIP_VERIFY
 //   child     vault:skipChildToken (default false: the provider works with a child token it creates)
-// The `vault:*` keys belong to the Vault provider (core/stackConfig passes them through), so they
+// The `vault:*` keys belong to the Vault provider (stack/stackConfig.ts passes them through), so they
 // are read here rather than in parseConfig.
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";

@@ -1,9 +1,10 @@
 // The Pulumi program's view of its stack config: the validated IngestConfig plus the secrets,
 // which stay Pulumi secret outputs and never pass through parseConfig.
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError } from "../core/config";
-import { fromRuntime, validateStack } from "../core/stackConfig";
+import { ConfigError } from "./config";
+import { fromRuntime, validateStack } from "./stackConfig";
 import { PROJECT, type IngestConfig } from "../core/types";
+import { TOKEN_CONFIG_KEY, TOKEN_ENV } from "../core/paperlessToken";
 
 export interface ProgramConfig {
   readonly config: IngestConfig;
@@ -53,10 +54,8 @@ export function readProgramConfig(): ProgramConfig {
   const cfg = new pulumi.Config(PROJECT);
   // Only its presence is checked here: the paperless providers read it at call time
   // (providers/paperless/provider.ts credentials), so it never becomes a resource input.
-  const envToken = process.env["PAPERLESS_API_TOKEN"];
-  const hasToken = `${PROJECT}:paperlessToken` in all || !!envToken;
-  if (!hasToken) {
-    problems.push("paperlessToken: not set; run `pulumi config set --secret paperlessToken <token>` or export PAPERLESS_API_TOKEN");
+  if (!(TOKEN_CONFIG_KEY in all) && !process.env[TOKEN_ENV]) {
+    problems.push(`paperlessToken: not set; run \`pulumi config set --secret paperlessToken <token>\` or export ${TOKEN_ENV}`);
   }
   const passwordKeys = mailboxPasswordKeys(all[`${PROJECT}:mailboxPasswords`], problems);
   if (config) {

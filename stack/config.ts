@@ -1,10 +1,10 @@
 // parseConfig: raw stack config (Pulumi structured config or the stack YAML) -> IngestConfig,
 // or every problem found, each naming the value and its place.
 import { z } from "zod";
-import { describeUnsafe, escapeUnsafe, show, UNSAFE_CHARACTER } from "./displayText";
-import { CONFIGMAP_KEY, derivedNameProblems, DNS_LABEL, DNS_SUBDOMAIN, type NameRule, ruleBroken } from "./objectNames";
-import { sieveSizeProblem } from "./sieve";
-import type { IngestConfig, Mailbox, Sender } from "./types";
+import { describeUnsafe, escapeUnsafe, show, UNSAFE_CHARACTER } from "../core/displayText";
+import { CONFIGMAP_KEY, derivedNameProblems, DNS_LABEL, DNS_SUBDOMAIN, type NameRule, ruleBroken } from "../core/objectNames";
+import { sieveSizeProblem } from "../core/sieve";
+import type { IngestConfig, Mailbox, Sender } from "../core/types";
 
 // Deliberately narrower than RFC 5322: no quoted local parts or comments, so an address
 // can never carry sieve, regex or IMAP syntax into what is generated from it.
