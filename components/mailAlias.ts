@@ -16,12 +16,14 @@ export interface MailAliasArgs {
 
 export class MailAlias extends pulumi.ComponentResource {
   readonly aliasLine: string;
+  /** The line in the shared ConfigMap's postfix-virtual.cf. */
+  readonly line: ConfigMapLines;
 
   constructor(name: string, args: MailAliasArgs, opts?: pulumi.ComponentResourceOptions) {
     super("paperless-mail-ingest:mailserver:MailAlias", name, {}, opts);
     const { mailbox, mailserver } = args;
     this.aliasLine = selfAliasLine(mailbox.address);
-    new ConfigMapLines(`${name}-alias-line`, {
+    this.line = new ConfigMapLines(`${name}-alias-line`, {
       namespace: mailserver.namespace,
       name: mailserver.configMap,
       key: mailserver.virtualKey,

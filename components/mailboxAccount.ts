@@ -20,14 +20,16 @@ export interface MailboxAccountArgs {
 export class MailboxAccount extends pulumi.ComponentResource {
   /** Secret output: `address|{SHA512-CRYPT}$6$…`. */
   readonly accountLine: pulumi.Output<string>;
+  /** The hash's salt, generated once and kept in state. */
+  readonly salt: RandomText;
   /** The resource that puts the line into the shared ConfigMap: what makes the user exist for Dovecot. */
   readonly line: ConfigMapLines;
 
   constructor(name: string, args: MailboxAccountArgs, opts?: pulumi.ComponentResourceOptions) {
     super("paperless-mail-ingest:mailserver:MailboxAccount", name, {}, opts);
     const { mailbox, mailserver } = args;
-    const salt = new RandomText(`${name}-salt`, { alphabet: CRYPT_ALPHABET, length: SALT_LENGTH, secret: false }, { parent: this });
-    this.accountLine = pulumi.secret(pulumi.all([args.password, salt.value]).apply(([p, s]) => accountLine(mailbox.address, p, s)));
+    this.salt = new RandomText(`${name}-salt`, { alphabet: CRYPT_ALPHABET, length: SALT_LENGTH, secret: false }, { parent: this });
+    this.accountLine = pulumi.secret(pulumi.all([args.password, this.salt.value]).apply(([p, s]) => accountLine(mailbox.address, p, s)));
     this.line = new ConfigMapLines(`${name}-account-line`, {
       namespace: mailserver.namespace,
       name: mailserver.configMap,

@@ -5,7 +5,7 @@ import * as vault from "@pulumi/vault";
 import type { Mailbox, VaultSettings } from "../core/types";
 import { RandomText } from "../providers/random/resources";
 import { VaultWritePreflight } from "../providers/vault/resources";
-import { readVaultConnection, type VaultConnection } from "../stack/vaultConnection";
+import type { VaultConnection } from "../stack/vaultConnection";
 
 // Letters and digits only: safe in IMAP LOGIN, in shells and in every config format it may meet.
 const PASSWORD_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -16,8 +16,10 @@ export interface MailboxSecretArgs {
   vault: VaultSettings;
   /** A password the user set (`mailboxPasswords` secret config); generated when absent. */
   password?: pulumi.Input<string>;
-  /** Where the Vault provider connects; read as the default provider reads it when absent. */
-  connection?: VaultConnection;
+  /** Where the Vault provider connects (stack/vaultConnection.ts): what the write preflight asks. */
+  connection: VaultConnection;
+  /** The program's Vault provider (stack/vaultConnection.ts), configured from the same keys. */
+  provider: vault.Provider;
 }
 
 export class MailboxSecret extends pulumi.ComponentResource {
@@ -25,6 +27,10 @@ export class MailboxSecret extends pulumi.ComponentResource {
   readonly password: pulumi.Output<string>;
   /** `<mount>/<pathPrefix>/<address>`, as `vault kv get` takes it. */
   readonly vaultPath: string;
+  /** Fails the preview when the token may not write the secret. */
+  readonly preflight: VaultWritePreflight;
+  /** The KV v2 secret `{username, password}`. */
+  readonly secret: vault.generic.Secret;
 
   constructor(name: string, args: MailboxSecretArgs, opts?: pulumi.ComponentResourceOptions) {
     super("paperless-mail-ingest:vault:MailboxSecret", name, {}, opts);
@@ -34,21 +40,21 @@ export class MailboxSecret extends pulumi.ComponentResource {
       : pulumi.secret(new RandomText(`${name}-password`, { alphabet: PASSWORD_ALPHABET, length: PASSWORD_LENGTH, secret: true }, { parent: this }).value);
     const path = `${settings.pathPrefix}/${mailbox.address}`;
     // Fails the preview, not the middle of `up`, when the token may not write (or Vault is unreachable).
-    const { address, addressSource, token, tokenSource, namespace, caCertFile, skipTlsVerify, skipChildToken } = args.connection ?? readVaultConnection();
-    const preflight = new VaultWritePreflight(`${name}-vault-preflight`, {
+    const { address, addressSource, token, tokenSource, namespace, caCertFile, skipTlsVerify, skipChildToken } = args.connection;
+    this.preflight = new VaultWritePreflight(`${name}-vault-preflight`, {
       address, addressSource, token, tokenSource, namespace, caCertFile, skipTlsVerify, skipChildToken, mount: settings.mount, name: path,
     }, { parent: this });
     // generic.Secret, not kv.SecretV2: on a KV v2 mount it writes <mount>/data/<path> as SecretV2
     // does, but its refresh reads the data back, so a password rewritten in Vault by hand shows as
     // drift and `up` restores it (SecretV2's read, since provider v5, fetches only the metadata).
-    const secret = new vault.generic.Secret(name, {
+    this.secret = new vault.generic.Secret(name, {
       path: `${settings.mount}/${path}`,
       dataJson: pulumi.secret(pulumi.output(password).apply((p) => JSON.stringify({ username: mailbox.address, password: p }))),
       // destroy removes every version: the password exists only for this program's mailbox.
       deleteAllVersions: true,
-    }, { parent: this, dependsOn: [preflight] });
+    }, { parent: this, provider: args.provider, dependsOn: [this.preflight] });
     // Consumers wait for Vault to hold the password before they use it.
-    this.password = pulumi.secret(pulumi.all([password, secret.id]).apply(([p]) => p));
+    this.password = pulumi.secret(pulumi.all([password, this.secret.id]).apply(([p]) => p));
     this.vaultPath = `${settings.mount}/${path}`;
     this.registerOutputs({ password: this.password, vaultPath: this.vaultPath });
   }

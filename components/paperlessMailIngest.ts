@@ -4,6 +4,7 @@
 // Deployment patch that mounts the sieves, the fetch) is built once by index.ts.
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import type * as vault from "@pulumi/vault";
 import type { KubeTarget } from "../core/kubeTarget";
 import { renderSieve } from "../core/sieve";
 import type { IngestConfig, Mailbox } from "../core/types";
@@ -22,8 +23,9 @@ export interface PaperlessMailIngestArgs {
   /** The cluster and the program's Kubernetes provider (stack/kubernetesConnection.ts). */
   kube: KubeTarget;
   kubernetesProvider: k8s.Provider;
-  /** Where the Vault provider connects (stack/vaultConnection.ts); read there when absent. */
-  vaultConnection?: VaultConnection;
+  /** Where Vault is and the program's Vault provider (stack/vaultConnection.ts). */
+  vaultConnection: VaultConnection;
+  vaultProvider: vault.Provider;
 }
 
 export class PaperlessMailIngest extends pulumi.ComponentResource {
@@ -33,11 +35,14 @@ export class PaperlessMailIngest extends pulumi.ComponentResource {
   readonly rulesFingerprint: pulumi.Output<string>;
   /** paperless objects a destroy leaves in place (adopted ones). */
   readonly keptAtDestroy: pulumi.Output<string[]>;
-  readonly sieve: SieveFilter;
-  /** The resource that writes the account line (the mailbox exists for Dovecot after it). */
-  readonly accountLine: pulumi.Resource;
+  /** The password, in Vault. */
+  readonly secret: MailboxSecret;
+  /** The account line (the mailbox exists for Dovecot once `account.line` is written). */
+  readonly account: MailboxAccount;
+  readonly alias: MailAlias;
   /** The paperless half (account, tags, rules). */
   readonly paperless: PaperlessMailbox;
+  readonly sieve: SieveFilter;
   readonly vaultPath: string;
 
   constructor(name: string, args: PaperlessMailIngestArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -48,14 +53,15 @@ export class PaperlessMailIngest extends pulumi.ComponentResource {
 
     const secret = new MailboxSecret(name, {
       mailbox, vault: config.vault, ...(args.password !== undefined ? { password: args.password } : {}),
-      ...(args.vaultConnection ? { connection: args.vaultConnection } : {}),
+      connection: args.vaultConnection, provider: args.vaultProvider,
     }, parent);
-    const account = new MailboxAccount(name, { mailbox, mailserver, password: secret.password, kube }, parent);
+    this.secret = secret;
+    this.account = new MailboxAccount(name, { mailbox, mailserver, password: secret.password, kube }, parent);
     // After the Vault secret (and its write check), like everything that takes the password:
     // even with `up --skip-preview`, a token that may not write stops the deploy before the
     // mailserver is touched.
     const afterSecret = { parent: this, dependsOn: [secret] };
-    new MailAlias(name, { mailbox, mailserver, kube }, afterSecret);
+    this.alias = new MailAlias(name, { mailbox, mailserver, kube }, afterSecret);
     this.paperless = new PaperlessMailbox(name, {
       mailbox, mailserver, paperless, password: secret.password, stackAccounts: config.mailboxes.map((m) => m.accountName),
     }, parent);
@@ -65,7 +71,6 @@ export class PaperlessMailIngest extends pulumi.ComponentResource {
     this.sieve = new SieveFilter(name, { mailbox, mailserver, script: renderSieve(mailbox), kube, provider: args.kubernetesProvider },
       { parent: this, dependsOn: [secret, this.paperless] });
 
-    this.accountLine = account.line;
     this.senders = Object.fromEntries(mailbox.senders.map((s) => [s.address, s.user]));
     this.ruleIds = this.paperless.ruleIds;
     this.rulesFingerprint = this.paperless.rulesFingerprint;

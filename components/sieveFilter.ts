@@ -26,6 +26,10 @@ export class SieveFilter extends pulumi.ComponentResource {
   readonly names: SieveNames;
   /** sha256 of the script, hex. */
   readonly sieveHash: string;
+  /** The sieve's own ConfigMap. */
+  readonly configMap: k8s.core.v1.ConfigMap;
+  /** At destroy: removes the sieve docker-mailserver installed, and Reloader's variable for the ConfigMap. */
+  readonly uninstall: command.local.Command;
   /** What the Deployment patch must come after (and be removed before): the ConfigMap and the rollback step. */
   readonly mountDependencies: pulumi.Resource[];
 
@@ -38,7 +42,7 @@ export class SieveFilter extends pulumi.ComponentResource {
     // Data changes are updates in place (the provider's enableConfigMapMutable): Reloader sees
     // them and restarts the mailserver, whose start-up installs the new script.
     const manifest = sieveConfigMap(mailbox, mailserver, script);
-    const configMap = new k8s.core.v1.ConfigMap(name, {
+    this.configMap = new k8s.core.v1.ConfigMap(name, {
       // The object is wholly ours: a hand edit (kubectl edit/patch) is drift that `up` overwrites,
       // not a co-owner whose field would make the apply fail with a conflict.
       metadata: { ...manifest.metadata, annotations: { ...manifest.metadata.annotations, "pulumi.com/patchForce": "true" } },
@@ -50,7 +54,7 @@ export class SieveFilter extends pulumi.ComponentResource {
     // destroy it runs after the mount is gone (nothing reinstalls the copy) and before the
     // ConfigMap is deleted. It also drops the variable Reloader wrote for this ConfigMap.
     const pod = podTarget(args.kube, mailserver);
-    const uninstall = new command.local.Command(`${name}-uninstall`, {
+    this.uninstall = new command.local.Command(`${name}-uninstall`, {
       delete: kubectlScript(
         removeEnvVar(pod, reloaderEnvVar(this.names.configMapName)),
         execWhenRolledOut(pod, sieveRemovalCommand(mailbox, mailserver), {
@@ -60,9 +64,9 @@ export class SieveFilter extends pulumi.ComponentResource {
         }),
       ),
       environment: pulumi.secret(kubectlEnvironment(args.kube)),
-    }, { parent: this, dependsOn: [configMap] });
+    }, { parent: this, dependsOn: [this.configMap] });
 
-    this.mountDependencies = [configMap, uninstall];
+    this.mountDependencies = [this.configMap, this.uninstall];
     this.registerOutputs({ configMapName: this.names.configMapName, sieveHash: this.sieveHash });
   }
 }

@@ -28,16 +28,21 @@ export interface SieveRolloutArgs {
 }
 
 export class SieveRollout extends pulumi.ComponentResource {
+  /** The one server-side apply that mounts every mailbox's sieve into the mailserver Deployment. */
+  readonly deploymentPatch: DeploymentMountsPatch;
   /** Per mailbox address: the step that proved the mail server runs its sieve (for whatever must come after). */
   readonly ready: Record<string, pulumi.Resource>;
 
   constructor(name: string, args: SieveRolloutArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("paperless-mail-ingest:mailserver:SieveMounts", name, {}, opts);
+    // Stacks deployed before it had its name hold it as SieveMounts: an alias, so nothing is replaced.
+    super("paperless-mail-ingest:mailserver:SieveRollout", name, {}, {
+      ...opts, aliases: [...(opts?.aliases ?? []), { type: "paperless-mail-ingest:mailserver:SieveMounts" }],
+    });
     const { mailserver } = args;
     // No force: a field another manager owns is an error (at preview too: the provider's check
     // dry-runs the apply), never a takeover. It is removed before every ConfigMap and rollback
     // step it depends on; removing it gives up exactly our fields (and rolls the pod).
-    const deploymentPatch = new DeploymentMountsPatch(name, {
+    this.deploymentPatch = new DeploymentMountsPatch(name, {
       ...deploymentMounts(args.mailboxes.map((m) => m.mailbox), mailserver),
       cluster: clusterInput(args.kube),
     }, { parent: this, additionalSecretOutputs: ["cluster"], dependsOn: args.mailboxes.flatMap((m) => m.sieve.mountDependencies) });
@@ -55,7 +60,7 @@ export class SieveRollout extends pulumi.ComponentResource {
               + `(ConfigMap ${sieve.names.configMapName} carries reloader.stakater.com/match, Deployment ${mailserver.deployment} reloader.stakater.com/search)`,
           })),
         environment: pulumi.secret(kubectlEnvironment(args.kube)),
-      }, { parent: this, dependsOn: [deploymentPatch, accountLine, ...sieve.mountDependencies] });
+      }, { parent: this, dependsOn: [this.deploymentPatch, accountLine, ...sieve.mountDependencies] });
       return [mailbox.address, ready];
     }));
     this.registerOutputs({});

@@ -2,6 +2,7 @@
 // which stay Pulumi secret outputs and never pass through parseConfig.
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "./config";
+import { isConfigSecret } from "./engineConfig";
 import { fromRuntime, validateStack } from "./stackConfig";
 import { PROJECT, type IngestConfig } from "../core/types";
 import { TOKEN_CONFIG_KEY, TOKEN_ENV } from "../core/paperlessToken";
@@ -35,14 +36,6 @@ function mailboxPasswordKeys(text: string | undefined, problems: string[]): stri
   }
   return Object.keys(map).map((k) => k.toLowerCase());
 }
-
-/**
- * Whether a key was set with `--secret`. The engine hands the program the list of such keys
- * (PULUMI_CONFIG_SECRET_KEYS, kept in the SDK's config store); the SDK reads it with this function,
- * which its typings leave out. @pulumi/pulumi is pinned in package.json.
- */
-const isConfigSecret = (key: string): boolean =>
-  (pulumi.runtime as unknown as { isConfigSecret(key: string): boolean }).isConfigSecret(key);
 
 export function readProgramConfig(): ProgramConfig {
   const all = pulumi.runtime.allConfig();

@@ -47,11 +47,18 @@ describe("index.ts under mocks, production stack", () => {
     const roots = [...run.resources.values()].filter((n) => !n.parent);
     expect(roots.map((n) => `${n.type}::${n.name}`)).toEqual([
       "pulumi:providers:kubernetes::mailserver-cluster",
+      "pulumi:providers:vault::vault",
       "paperless-mail-ingest:index:PaperlessMailIngest::docs-at-viktorbarzin.me",
-      "paperless-mail-ingest:mailserver:SieveMounts::mailserver",
+      "paperless-mail-ingest:mailserver:SieveRollout::mailserver",
       "paperless-mail-ingest:paperless:MailFetchTrigger::paperless-fetch",
       "pulumi-nodejs:dynamic/kubernetes:KubernetesRights::kubernetes-rights",
     ]);
+  });
+
+  it("every Vault and Kubernetes resource is given the program's one provider of its package", () => {
+    const providersOf = (pkg: string) => [...run.resources.values()].filter((n) => n.type.startsWith(`${pkg}:`)).map((n) => `${n.type}: ${n.provider}`);
+    expect(providersOf("vault")).toEqual(["vault:generic/secret:Secret: pulumi:providers:vault::vault"]);
+    expect(providersOf("kubernetes")).toEqual(["kubernetes:core/v1:ConfigMap: pulumi:providers:kubernetes::mailserver-cluster"]);
   });
 
   it("the Kubernetes rights check depends on everything else, so a destroy runs it before it deletes anything", () => {

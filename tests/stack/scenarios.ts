@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { parse } from "yaml";
 import { PROJECT } from "../../core/types";
+import type { Cluster } from "../support/cluster/cluster";
 import { PROD_STACK_FILE } from "../support/prodConfig";
 
 const run = promisify(execFile);
@@ -20,6 +21,25 @@ export function prodStack(): StackConfig {
 }
 
 export const key = (k: string): string => `${PROJECT}:${k}`;
+
+/**
+ * Pulumi.prod.yaml aimed at the test servers: the cluster's mailserver Service (plain IMAP on its
+ * loopback address: the test mailserver has no TLS) and Vault, a paperless URL, a kubeconfig.
+ */
+export function testStack(cluster: Pick<Cluster, "service" | "context" | "vault">,
+  on: { mailboxes: MailboxEntry[]; paperlessUrl: string; fetchAfterChange: boolean; kubeconfig: string }): StackConfig {
+  const prod = prodStack();
+  const imap = cluster.service("mailserver", "mailserver", 143);
+  return {
+    ...prod,
+    [key("mailboxes")]: on.mailboxes,
+    [key("mailserver")]: { ...(prod[key("mailserver")] as object), imapHost: imap.host, imapPort: imap.port, imapSecurity: "none" },
+    [key("paperless")]: { ...(prod[key("paperless")] as object), url: on.paperlessUrl, fetchAfterChange: on.fetchAfterChange },
+    "kubernetes:kubeconfig": on.kubeconfig,
+    "kubernetes:context": cluster.context,
+    "vault:address": cluster.vault.addr,
+  };
+}
 
 /** kubectl (the real one) against the test cluster; returns stdout. */
 export async function kubectl(bin: string, kubeconfig: string, ...args: string[]): Promise<string> {

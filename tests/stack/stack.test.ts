@@ -21,7 +21,7 @@ import { admin, type Admin, type Row } from "../support/paperless/admin";
 import { startPaperless, type PaperlessServer } from "../support/paperless/server";
 import { forwardedMail } from "../support/mailserver/forwardedMail";
 import { programStack, type Operation, type ProgramStack } from "../support/programStack";
-import { eventually, key, kubectl, kubectlJson, type MailboxEntry, prodStack, type StackConfig } from "./scenarios";
+import { eventually, key, kubectl, kubectlJson, type MailboxEntry, prodStack, type StackConfig, testStack } from "./scenarios";
 
 jest.setTimeout(900_000);
 
@@ -50,17 +50,7 @@ const lifecycle: Record<string, number> = {};
 const prod = prodStack();
 
 function config(): StackConfig {
-  const imap = cluster.service("mailserver", "mailserver", 143);
-  return {
-    ...prod,
-    [key("mailboxes")]: mailboxes,
-    // Where things run here: the Service's loopback address, plain IMAP (the test mailserver has no TLS).
-    [key("mailserver")]: { ...(prod[key("mailserver")] as object), imapHost: imap.host, imapPort: imap.port, imapSecurity: "none" },
-    [key("paperless")]: { ...(prod[key("paperless")] as object), url: paperlessProxy.url, fetchAfterChange: true },
-    "kubernetes:kubeconfig": deployer,
-    "kubernetes:context": cluster.context,
-    "vault:address": cluster.vault.addr,
-  };
+  return testStack(cluster, { mailboxes, paperlessUrl: paperlessProxy.url, fetchAfterChange: true, kubeconfig: deployer });
 }
 
 async function apply(step?: string): Promise<Operation> {

@@ -4,7 +4,7 @@
 // Pulumi.yaml (gitignored `Pulumi.e2e-*.yaml`, removed by dispose), secrets set with
 // `pulumi config set --secret`. Every operation's engine events are read from `--event-log`.
 import { execFile, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
@@ -36,7 +36,7 @@ export interface ProgramStack {
   readonly name: string;
   /** Backend, plugin home and event logs. */
   readonly dir: string;
-  /** The stack file in the project root. */
+  /** The stack file in the project directory. */
   readonly stackFile: string;
   /** Everything every command printed (stdout + stderr), for secret scans. */
   readonly transcript: string[];
@@ -58,6 +58,11 @@ export interface ProgramStack {
   upKilledWhen(when: (steps: readonly Step[]) => boolean | Promise<boolean>): Promise<Operation>;
   /** Any other CLI command on this stack (e.g. `stack export`); rejects on a non-zero exit. */
   cli(...args: string[]): Promise<string>;
+  /**
+   * Every later command runs the program of another project directory (this checkout after an
+   * older release's, say), on the same backend and state; the stack file moves there.
+   */
+  moveToProject(dir: string): void;
   dispose(): Promise<void>;
 }
 
@@ -66,6 +71,8 @@ export interface ProgramStackOptions {
   readonly path?: readonly string[];
   /** Extra environment of every pulumi command (VAULT_ADDR, …). */
   readonly env?: Readonly<Record<string, string>>;
+  /** The project directory whose program runs (Pulumi.yaml, index.ts, build/); default this checkout. */
+  readonly project?: string;
 }
 
 /** `type::name` of a URN: urn:pulumi:<stack>::<project>::<parent types $ type>::<name>. */
@@ -110,7 +117,8 @@ export async function programStack(name: string, opts: ProgramStackOptions = {})
   const bin = toolsBinDir();
   const dir = mkdtempSync(join(tmpdir(), `pmi-${name}-`));
   for (const sub of ["backend", "home", "events"]) mkdirSync(join(dir, sub));
-  const stackFile = join(ROOT, `Pulumi.${name}.yaml`);
+  let project = opts.project ?? ROOT;
+  const stackFileIn = (dir: string) => join(dir, `Pulumi.${name}.yaml`);
   const transcript: string[] = [];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -132,7 +140,7 @@ export async function programStack(name: string, opts: ProgramStackOptions = {})
 
   const run = (args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
     new Promise((resolve) => {
-      execFile(join(bin, "pulumi"), [...args, "--stack", name, "--non-interactive"], { cwd: ROOT, env, maxBuffer: 256 << 20 },
+      execFile(join(bin, "pulumi"), [...args, "--stack", name, "--non-interactive"], { cwd: project, env, maxBuffer: 256 << 20 },
         (err, stdout, stderr) => {
           transcript.push(stdout, stderr);
           resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
@@ -143,7 +151,7 @@ export async function programStack(name: string, opts: ProgramStackOptions = {})
     const log = join(dir, "events", `${++events}-${command}-killed.jsonl`);
     // Its own process group (detached), so one kill reaches every process of the run and nothing else.
     const child = spawn(join(bin, "pulumi"), [command, ...args, "--event-log", log, "--stack", name, "--non-interactive"],
-      { cwd: ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+      { cwd: project, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
@@ -181,14 +189,15 @@ export async function programStack(name: string, opts: ProgramStackOptions = {})
   await cli("stack", "init");
   /** Full keys set with `pulumi config set --secret`: their encrypted values stay in the stack file. */
   const secretKeys = new Set<string>();
-  const readStackFile = () => parse(readFileSync(stackFile, "utf8")) as { config?: Record<string, unknown>; encryptionsalt?: string } | null;
+  const readStackFile = () => parse(readFileSync(stackFileIn(project), "utf8")) as { config?: Record<string, unknown>; encryptionsalt?: string } | null;
 
   return {
-    name, dir, stackFile, transcript, env,
+    name, dir, transcript, env,
+    get stackFile() { return stackFileIn(project); },
     setConfig(config) {
       const current = readStackFile() ?? {};
       const kept = Object.fromEntries(Object.entries(current.config ?? {}).filter(([k]) => secretKeys.has(k)));
-      writeFileSync(stackFile, stringify({ ...(current.encryptionsalt ? { encryptionsalt: current.encryptionsalt } : {}), config: { ...config, ...kept } }));
+      writeFileSync(stackFileIn(project), stringify({ ...(current.encryptionsalt ? { encryptionsalt: current.encryptionsalt } : {}), config: { ...config, ...kept } }));
     },
     async setSecret(key, value) {
       secretKeys.add(key);
@@ -200,9 +209,13 @@ export async function programStack(name: string, opts: ProgramStackOptions = {})
     destroy: (...args) => operation("destroy", ["--yes", ...args]),
     upKilledWhen: (when) => killedWhen("up", ["--yes", "--diff"], when),
     cli,
+    moveToProject(to) {
+      renameSync(stackFileIn(project), stackFileIn(to));
+      project = to;
+    },
     async dispose() {
       await run(["stack", "rm", "--yes", "--force", "--preserve-config"]);
-      rmSync(stackFile, { force: true });
+      rmSync(stackFileIn(project), { force: true });
       rmSync(dir, { recursive: true, force: true });
     },
   };

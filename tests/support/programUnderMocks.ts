@@ -12,6 +12,8 @@ export interface RecordedResource {
   parent?: string;
   /** `type::name` of each explicit dependsOn. */
   dependsOn?: string[];
+  /** `type::name` of the explicit provider, if any. */
+  provider?: string;
   /** Inputs as the provider would get them, secrets unwrapped (undefined for components). */
   inputs?: Record<string, unknown>;
   /** Input properties that arrived as secrets. */
@@ -52,6 +54,8 @@ export async function runProgram(config: StackConfigValues, opts: { secretKeys?:
       if (parent) r.parent = keyOf(parent);
       const deps = ([] as unknown[]).concat(a.opts.dependsOn ?? []).map((d) => byObject.get(d as pulumi.Resource));
       if (deps.length) r.dependsOn = deps.map((d) => (d ? keyOf(d) : "(unrecorded)"));
+      const provider = (a.opts as pulumi.CustomResourceOptions).provider;
+      if (provider) r.provider = keyOf(byObject.get(provider) ?? { type: "(unrecorded)", name: "" });
       byObject.set(a.resource, r);
       resources.set(keyOf(r), r);
       return undefined;

@@ -10,7 +10,7 @@ import { parse as parseYaml } from "yaml";
 import * as pulumi from "@pulumi/pulumi";
 import * as vault from "@pulumi/vault";
 import type { PulumiFn } from "@pulumi/pulumi/automation";
-import { readVaultConnection } from "../../stack/vaultConnection";
+import { readVaultConnection, vaultProvider } from "../../stack/vaultConnection";
 import { MailboxSecret } from "../../components/mailboxSecret";
 import { startVault, type VaultDev } from "../support/cluster/vault";
 import { engineStack, type EngineStack } from "../e2e/engine";
@@ -30,11 +30,11 @@ const README_POLICY: VaultPolicy = {
   "auth/token/create": ["update"],
 };
 
-/** The program's own component: the preflight, and the secret that waits on it. */
+/** The program's own component and Vault provider: the preflight, and the secret that waits on it. */
 const withPreflight: PulumiFn = async () => {
   new MailboxSecret("docs-at-viktorbarzin.me", {
     mailbox: config.mailboxes[0]!, vault: config.vault, password: "engine-test-password",
-    connection: readVaultConnection({}, "/nonexistent"),
+    connection: readVaultConnection({}, "/nonexistent"), provider: vaultProvider("vault"),
   });
 };
 
@@ -123,7 +123,7 @@ test("the Vault provider creates a child token first: a token that may write but
 
 test("the Vault provider needs no read of the metadata: a token that may only delete there passes preview, up, refresh and destroy", async () => {
   await useToken(README_POLICY); // README_POLICY: delete only on the metadata path
-  expect((await engine.stack.preview()).changeSummary).toMatchObject({ create: 4 }); // stack, component, preflight, secret
+  expect((await engine.stack.preview()).changeSummary).toMatchObject({ create: 5 }); // stack, Vault provider, component, preflight, secret
   expect((await engine.stack.up()).summary.result).toBe("succeeded");
   expect((await engine.stack.refresh()).summary.result).toBe("succeeded");
   expect((await engine.stack.destroy()).summary.result).toBe("succeeded");
@@ -140,7 +140,7 @@ test("with the README's policy, preview and up pass; the state holds no token; a
   expect(JSON.stringify(preflight)).not.toContain(token);
   expect(preflight.inputs).not.toHaveProperty("token");
   expect(preflight.id).toBe(`secret/data/${NAME}`);
-  expect((await engine.stack.preview()).changeSummary).toEqual({ same: 4 });
+  expect((await engine.stack.preview()).changeSummary).toEqual({ same: 5 });
   expect((await engine.stack.refresh()).summary.result).toBe("succeeded");
   expect((await engine.stack.destroy()).summary.result).toBe("succeeded");
   expect((await server.api("GET", `secret/metadata/${NAME}`)).status).toBe(404);

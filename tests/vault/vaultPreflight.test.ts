@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { MailboxSecret } from "../../components/mailboxSecret";
-import { readVaultConnection } from "../../stack/vaultConnection";
+import { readVaultConnection, vaultProvider } from "../../stack/vaultConnection";
 import type { HttpSettings } from "../../providers/http/settings";
 import { capabilitiesSelf, readKvSecret, type VaultTarget } from "../../providers/vault/vaultClient";
 import { vaultWritePreflightProvider, type VaultWritePreflightProps } from "../../providers/vault/vaultPreflight";
@@ -336,16 +336,18 @@ describe("MailboxSecret under mocks: the secret waits on the preflight", () => {
   const PREFLIGHT = "pulumi-nodejs:dynamic/vault:VaultWritePreflight";
   const MOCK_TOKEN = "hvs.CAESIJ9preflight-test-token-0123456789";
 
-  it("creates the preflight as its child, for the secret's own mount and path, with the token secret", async () => {
+  it("creates the preflight as its child, for the secret's own mount and path, with the token secret; the secret on the Vault provider it is given", async () => {
     const inputs = new Map<string, any>();
     const options = new Map<string, pulumi.ResourceTransformationArgs>();
+    let provider: ReturnType<typeof vaultProvider> | undefined;
     await pulumi.runtime.setMocks({
       newResource: async (a) => { inputs.set(a.type, a.inputs); return { id: `${a.name}-id`, state: a.inputs }; },
       call: async () => ({}),
     }, "paperless-mail-ingest", "prod", false);
     pulumi.runtime.setAllConfig({ "vault:address": "https://vault.example.org:8200", "vault:token": MOCK_TOKEN }, ["vault:token"]);
     try {
-      const secret = new MailboxSecret("docs", { mailbox, vault: config.vault, password: "p" },
+      provider = vaultProvider("vault");
+      const secret = new MailboxSecret("docs", { mailbox, vault: config.vault, password: "p", connection: readVaultConnection(), provider },
         { transformations: [(a) => { options.set(a.type, a); return undefined; }] });
       await new Promise((resolve) => secret.password.apply(resolve));
     } finally {
@@ -354,6 +356,7 @@ describe("MailboxSecret under mocks: the secret waits on the preflight", () => {
     const preflight = options.get(PREFLIGHT)!;
     const kv = options.get("vault:generic/secret:Secret")!;
     expect(kv.opts.dependsOn).toEqual([preflight.resource]);
+    expect(kv.opts.provider).toBe(provider);
     expect(preflight.name).toBe("docs-vault-preflight");
     expect(preflight.opts.parent).toBe(options.get("paperless-mail-ingest:vault:MailboxSecret")!.resource);
     expect((preflight.opts as pulumi.CustomResourceOptions).additionalSecretOutputs).toContain("token");
