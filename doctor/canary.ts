@@ -5,7 +5,6 @@
 // document (and its trash entry), paperless's processed-mail record and the mail are deleted again,
 // and the report says what was cleaned up.
 import { randomBytes } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
 import { createTransport } from "nodemailer";
 import type { Mailbox, Sender } from "../core/types";
 import type { Page } from "../providers/paperless/client";
@@ -14,6 +13,7 @@ import { canaryPdf } from "./canaryPdf";
 import type { DoctorContext, WireProcessedMail } from "./context";
 import { connectImap, type ImapTarget } from "./imapSnapshot";
 import type { Exercise, Step } from "./output";
+import { waitFor } from "./waitFor";
 
 interface WireDocument { id: number; title: string; owner: number | null; tags: number[] }
 
@@ -48,15 +48,6 @@ async function deleteMail(target: ImapTarget, places: ReadonlyMap<string, number
   }
 }
 
-/** Polls `probe` every second until it returns a value or the deadline passes (then undefined). */
-async function until<T>(deadline: number, probe: () => Promise<T | undefined>): Promise<T | undefined> {
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined || Date.now() >= deadline) return v;
-    await sleep(1000);
-  }
-}
-
 async function canaryFor(ctx: DoctorContext, mailbox: Mailbox, sender: Sender, deadline: number, steps: Step[], cleanup: string[]): Promise<void> {
   const canary = ctx.config.canary!;
   const id = randomBytes(6).toString("hex");
@@ -71,6 +62,8 @@ async function canaryFor(ctx: DoctorContext, mailbox: Mailbox, sender: Sender, d
     hopStarted = Date.now();
     if (status === "fail") throw new HopFailed(what);
   };
+  const until = <T>(what: string, probe: () => Promise<T | undefined>) =>
+    waitFor(deadline, what, (line) => ctx.progress(`canary ${mailbox.address}: ${line}`), probe);
   const fail = (what: string, detail: string): never => {
     hop(what, "fail", detail);
     throw new HopFailed(what);
@@ -90,7 +83,7 @@ async function canaryFor(ctx: DoctorContext, mailbox: Mailbox, sender: Sender, d
     hop(`sent over SMTP to ${canary.smtp.host}:${canary.smtp.port} from ${sender.address}`, "ok");
 
     // 2. Delivered and kept by the sieve.
-    const delivered = await until(deadline, async () => {
+    const delivered = await until(`the mail in ${mailbox.inboxFolder}`, async () => {
       const at = await whereIs(target, messageId, folders);
       return at.size ? at : undefined;
     }) ?? fail(`kept in ${mailbox.inboxFolder}`, "it never arrived: the sieve discarded it (see mailserver.sieve-installed) or the mailserver did not deliver it (its mail log)");
@@ -105,7 +98,7 @@ async function canaryFor(ctx: DoctorContext, mailbox: Mailbox, sender: Sender, d
     hop("fetched by paperless", fetched!.failed ? "fail" : fetched!.confirmed ? "ok" : "warn", fetched!.detail);
 
     // 4. Filed: owned by the sender's user, with the declared tags.
-    const doc = await until(deadline, async () => (await documents(ctx, subject))[0])
+    const doc = await until("the document", async () => (await documents(ctx, subject))[0])
       ?? fail("filed as a document", `no document titled ${JSON.stringify(subject)} appeared (see paperless.backlog and paperless.consume-failures)`);
     const [users, tags] = await Promise.all([ctx.users(), ctx.tags()]);
     const owner = users.find((u) => u.id === doc.owner)?.username ?? `#${doc.owner}`;
@@ -117,7 +110,7 @@ async function canaryFor(ctx: DoctorContext, mailbox: Mailbox, sender: Sender, d
     hop(`filed as document #${doc.id}, owned by ${owner}, tagged ${tagNames.join(", ")}`, "ok");
 
     // 5. Moved out of INBOX.
-    const moved = await until(deadline, async () => ((await whereIs(target, messageId, [mailbox.processedFolder])).size ? true : undefined));
+    const moved = await until(`the mail in ${mailbox.processedFolder}`, async () => ((await whereIs(target, messageId, [mailbox.processedFolder])).size ? true : undefined));
     hop(`moved to ${mailbox.processedFolder}`, moved ? "ok" : "fail", moved ? undefined : "paperless filed it but did not move the mail (see mailbox.folders)");
   } finally {
     await cleanUp(ctx, mailbox, subject, messageId, target, folders, cleanup);
