@@ -39,6 +39,13 @@ class CountingClient extends PaperlessClient {
   }
 }
 
+/** Requests per system, summed over the contexts of one run. */
+export function totalRequests(contexts: readonly DoctorContext[]): Record<string, number> {
+  const total: Record<string, number> = {};
+  for (const c of contexts) for (const [system, n] of Object.entries(c.requests())) total[system] = (total[system] ?? 0) + n;
+  return total;
+}
+
 export interface Progress {
   (line: string): void;
 }

@@ -23,6 +23,8 @@ export interface Exercise {
   readonly steps: readonly Step[];
   /** What the canary removed again (and what it could not). */
   readonly cleanup?: readonly string[];
+  /** --fetch: the paperless and backlog checks, run again after the fetch. */
+  readonly checks?: readonly Outcome[];
 }
 
 export interface Report {
@@ -35,8 +37,20 @@ export interface Report {
 }
 
 export function summary(report: Report): { failed: number; warnings: number } {
-  const statuses = [...report.outcomes.map((o) => o.result.status), ...report.exercises.map((e) => e.status)];
+  // A check run again after --fetch counts as well: a failure before the fetch (no scheduled fetch
+  // took the mail) stays a failure when the doctor's own fetch cleared it.
+  const statuses = [...report.outcomes, ...report.exercises.flatMap((e) => e.checks ?? [])].map((o) => o.result.status)
+    .concat(report.exercises.map((e) => e.status));
   return { failed: statuses.filter((s) => s === "fail").length, warnings: statuses.filter((s) => s === "warn").length };
+}
+
+/** One line per check, each problem and its fix under it. */
+function checkLines(outcomes: readonly Outcome[]): string[] {
+  const width = Math.max(...outcomes.map((o) => o.id.length));
+  return outcomes.flatMap((o) => [
+    `${MARK[o.result.status]} ${o.id.padEnd(width)}  ${o.description}${o.result.note ? ` (${o.result.note})` : ""}`,
+    ...o.result.problems.flatMap((p) => [`    ${MARK[p.status]} ${p.message}`, `      fix: ${p.fix}`]),
+  ]);
 }
 
 export function renderText(report: Report, secrets: readonly string[]): string {
@@ -44,21 +58,13 @@ export function renderText(report: Report, secrets: readonly string[]): string {
   for (const group of GROUPS) {
     const outcomes = report.outcomes.filter((o) => o.group === group.id);
     if (!outcomes.length) continue;
-    out.push(group.title, "-".repeat(group.title.length));
-    const width = Math.max(...outcomes.map((o) => o.id.length));
-    for (const o of outcomes) {
-      const note = o.result.note ? ` (${o.result.note})` : "";
-      out.push(`${MARK[o.result.status]} ${o.id.padEnd(width)}  ${o.description}${note}`);
-      for (const p of o.result.problems) {
-        out.push(`    ${MARK[p.status]} ${p.message}`, `      fix: ${p.fix}`);
-      }
-    }
-    out.push("");
+    out.push(group.title, "-".repeat(group.title.length), ...checkLines(outcomes), "");
   }
   for (const e of report.exercises) {
     out.push(`--${e.name}`, "-".repeat(e.name.length + 2));
     for (const s of e.steps) out.push(`${MARK[s.status]} ${s.what} (${s.seconds.toFixed(1)} s)${s.detail ? `: ${s.detail}` : ""}`);
     for (const c of e.cleanup ?? []) out.push(`    cleanup: ${c}`);
+    if (e.checks?.length) out.push(`after the ${e.name}:`, ...checkLines(e.checks));
     out.push("");
   }
   const { failed, warnings } = summary(report);
@@ -68,6 +74,14 @@ export function renderText(report: Report, secrets: readonly string[]): string {
       : `✔ all checks passed (${report.seconds.toFixed(1)} s)`);
   return redact(out.join("\n") + "\n", secrets);
 }
+
+const checkJson = (o: Outcome) => ({
+  id: o.id,
+  description: o.description,
+  result: RESULT[o.result.status],
+  ...(o.result.note ? { note: o.result.note } : {}),
+  problems: o.result.problems.map((p) => ({ result: RESULT[p.status], error: p.message, hint: p.fix })),
+});
 
 export function renderJson(report: Report, secrets: readonly string[]): string {
   const { failed, warnings } = summary(report);
@@ -80,18 +94,13 @@ export function renderJson(report: Report, secrets: readonly string[]): string {
     requests: report.requests,
     categories: GROUPS.filter((g) => report.outcomes.some((o) => o.group === g.id)).map((g) => ({
       categoryName: g.id,
-      checks: report.outcomes.filter((o) => o.group === g.id).map((o) => ({
-        id: o.id,
-        description: o.description,
-        result: RESULT[o.result.status],
-        ...(o.result.note ? { note: o.result.note } : {}),
-        problems: o.result.problems.map((p) => ({ result: RESULT[p.status], error: p.message, hint: p.fix })),
-      })),
+      checks: report.outcomes.filter((o) => o.group === g.id).map(checkJson),
     })),
     ...Object.fromEntries(report.exercises.map((e) => [e.name, {
       result: RESULT[e.status],
       steps: e.steps.map((s) => ({ what: s.what, result: RESULT[s.status], seconds: Math.round(s.seconds * 10) / 10, ...(s.detail ? { detail: s.detail } : {}) })),
       ...(e.cleanup ? { cleanup: e.cleanup } : {}),
+      ...(e.checks ? { checks: e.checks.map(checkJson) } : {}),
     }])),
   };
   return redact(JSON.stringify(doc, null, 2) + "\n", secrets);

@@ -42,7 +42,8 @@ export function selectChecks<C>(all: readonly Check<C>[], only?: string): Check<
   return all.filter((c) => wanted.has(c.id));
 }
 
-export async function runChecks<C>(checks: readonly Check<C>[], ctx: C): Promise<Outcome[]> {
+/** `known`: results of an earlier run for needs outside `checks` (the checks run again after --fetch). */
+export async function runChecks<C>(checks: readonly Check<C>[], ctx: C, known: readonly Outcome[] = []): Promise<Outcome[]> {
   const results = new Map<string, Promise<CheckResult>>();
   const run = (check: Check<C>): Promise<CheckResult> => {
     let pending = results.get(check.id);
@@ -50,7 +51,8 @@ export async function runChecks<C>(checks: readonly Check<C>[], ctx: C): Promise
     pending = (async (): Promise<CheckResult> => {
       const needs = (check.needs ?? []).flatMap((id) => {
         const need = checks.find((c) => c.id === id);
-        return need ? [{ id, result: run(need) }] : [];
+        const earlier = known.find((o) => o.id === id);
+        return need ? [{ id, result: run(need) }] : earlier ? [{ id, result: Promise.resolve(earlier.result) }] : [];
       });
       const failed: string[] = [];
       for (const n of needs) if ((await n.result).status === "fail") failed.push(n.id);

@@ -4,9 +4,9 @@
 // did, 2 when the doctor itself could not run (bad arguments, an unreadable or invalid stack,
 // missing credentials).
 import { parseArgs, USAGE } from "../doctor/args";
-import { DoctorContext } from "../doctor/context";
+import { DoctorContext, totalRequests } from "../doctor/context";
 import { runCanary } from "../doctor/canary";
-import { fetchNow } from "../doctor/fetch";
+import { fetchAndCheckAgain } from "../doctor/fetch";
 import { type Exercise, renderJson, renderList, renderText, type Report, summary } from "../doctor/output";
 import { CHECKS } from "../doctor/registry";
 import { runChecks, selectChecks } from "../doctor/runner";
@@ -43,20 +43,21 @@ async function main(argv: readonly string[]): Promise<number> {
   for (const warning of stack.warnings) progress(`warning: ${warning}`);
   const since = new Date(Date.now() - args.sinceMs);
   const exercises: Exercise[] = [];
-  if (args.fetch) {
-    // Before any check reads: they then see what this fetch left. The checks get a fresh context,
-    // so nothing read before the fetch is taken for after it.
-    const before = new DoctorContext(stack, since, progress);
-    exercises.push(await fetchNow(before, args.deadlineMs).catch((e: unknown): Exercise =>
-      ({ name: "fetch", status: "fail", steps: [{ what: "fetch", status: "fail", seconds: 0, detail: (e as Error).message }] })));
-  }
-  const ctx = new DoctorContext(stack, since, progress);
+  // Every context the run reads through, for its request count.
+  const contexts: DoctorContext[] = [];
+  const context = () => {
+    const c = new DoctorContext(stack, since, progress);
+    contexts.push(c);
+    return c;
+  };
+  const ctx = context();
   const outcomes = await runChecks(checks, ctx);
+  if (args.fetch) exercises.push(await fetchAndCheckAgain(context, checks, outcomes, args.deadlineMs));
   if (args.canary) {
     exercises.push(await runCanary(ctx, args.deadlineMs).catch((e: unknown): Exercise =>
       ({ name: "canary", status: "fail", steps: [{ what: "canary", status: "fail", seconds: 0, detail: (e as Error).message }] })));
   }
-  const report: Report = { stack: stack.name, outcomes, exercises, seconds: (Date.now() - started) / 1000, requests: ctx.requests() };
+  const report: Report = { stack: stack.name, outcomes, exercises, seconds: (Date.now() - started) / 1000, requests: totalRequests(contexts) };
   process.stdout.write(args.json ? renderJson(report, stack.secrets) : renderText(report, stack.secrets));
   return summary(report).failed ? 1 : 0;
 }

@@ -170,7 +170,8 @@ async function consumeFailures(ctx: DoctorContext): Promise<Problem[]> {
     return [p.notChecked(`paperless-ngx ${info.serverVersion ?? "(version not announced)"} records no source of a consumption (3.0 and later do)`,
       "paperless.backlog reports mail whose consumption failed (FAILED in /api/processed_mail/)")];
   }
-  const query = `task_type=consume_file&trigger_source=email_consume&status=failure&date_created_after=${encodeURIComponent(since)}`;
+  // A task dismissed in paperless's task list (acknowledged) has been seen to: not reported again.
+  const query = `task_type=consume_file&trigger_source=email_consume&status=failure&acknowledged=false&date_created_after=${encodeURIComponent(since)}`;
   const failed = await ctx.answer("tasks:consume-failures", () => ctx.paperless.listAll<WireTask>("/api/tasks/", query));
   if (!failed.ok) return [p.notChecked(`the token's user may not read /api/tasks/ (${failed.error.status})`, "use the token the program deploys with (README.md#doctor-rights)")];
   const ourRules = new Set<number>();
@@ -178,7 +179,7 @@ async function consumeFailures(ctx: DoctorContext): Promise<Problem[]> {
   for (const r of await ctx.rules()) if (accounts.has(r.account)) ourRules.add(r.id);
   return failed.value.filter((t) => ourRules.has(Number(t.input_data?.["mailrule_id"]))).map((t) => p.fail(
     `consuming ${JSON.stringify(t.input_data?.["filename"] ?? "?")} from mail (rule #${String(t.input_data?.["mailrule_id"])}) failed ${ago(ctx.now.getTime() - Date.parse(t.date_created))} ago (task #${t.id}): ${quoteError(ctx, t.result_data?.error_message)}`,
-    "see the document's task in paperless (a duplicate is already filed; an unsupported type needs another format)"));
+    "see the task in paperless (a file it cannot read needs another format; a duplicate is already filed), then dismiss it in the task list"));
 }
 
 export const paperlessChecks: Check<DoctorContext>[] = [

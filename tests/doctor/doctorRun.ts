@@ -15,7 +15,8 @@ export interface DoctorReport {
   seconds: number;
   requests: Record<string, number>;
   categories: { categoryName: string; checks: CheckReport[] }[];
-  fetch?: { result: string; steps: { what: string; result: string; seconds: number; detail?: string }[] };
+  /** --fetch: its steps, and the paperless and backlog checks run again after it. */
+  fetch?: { result: string; steps: { what: string; result: string; seconds: number; detail?: string }[]; checks?: CheckReport[] };
   canary?: { result: string; steps: { what: string; result: string; seconds: number; detail?: string }[]; cleanup?: string[] };
 }
 
@@ -41,21 +42,25 @@ export function runDoctor(stack: ProgramStack, args: readonly string[], env: Rea
   });
 }
 
-export function checks(report: DoctorReport): Map<string, CheckReport> {
-  return new Map(report.categories.flatMap((c) => c.checks.map((k) => [k.id, k] as const)));
+/** Which run of the checks: the first, or the one again after --fetch. */
+export type Run = "first" | "after fetch";
+
+export function checks(report: DoctorReport, run: Run = "first"): Map<string, CheckReport> {
+  const list = run === "first" ? report.categories.flatMap((c) => c.checks) : report.fetch?.checks ?? [];
+  return new Map(list.map((k) => [k.id, k] as const));
 }
 
 /** id -> result of every check. */
-export function results(report: DoctorReport): Record<string, string> {
-  return Object.fromEntries([...checks(report)].map(([id, c]) => [id, c.result]));
+export function results(report: DoctorReport, run: Run = "first"): Record<string, string> {
+  return Object.fromEntries([...checks(report, run)].map(([id, c]) => [id, c.result]));
 }
 
 /** Every check's result, with `expected` for the named ones and success for all others. */
-export function expectedResults(report: DoctorReport, expected: Readonly<Record<string, "warning" | "error">>): Record<string, string> {
-  return Object.fromEntries([...checks(report).keys()].map((id) => [id, expected[id] ?? "success"]));
+export function expectedResults(report: DoctorReport, expected: Readonly<Record<string, "warning" | "error">>, run: Run = "first"): Record<string, string> {
+  return Object.fromEntries([...checks(report, run).keys()].map((id) => [id, expected[id] ?? "success"]));
 }
 
 /** The problems of one check, as `error` and `hint` lines joined (for toMatch). */
-export function problemText(report: DoctorReport, id: string): string {
-  return (checks(report).get(id)?.problems ?? []).map((p) => `${p.error}\n${p.hint}`).join("\n");
+export function problemText(report: DoctorReport, id: string, run: Run = "first"): string {
+  return (checks(report, run).get(id)?.problems ?? []).map((p) => `${p.error}\n${p.hint}`).join("\n");
 }

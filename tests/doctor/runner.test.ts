@@ -53,6 +53,18 @@ describe("runChecks", () => {
   });
 });
 
+describe("runChecks again after --fetch", () => {
+  it("a need outside the checks run again counts with its earlier result: failed there, not checked here", async () => {
+    const p = problems("a");
+    const earlier = await runChecks([check("a", async () => verdict([p.fail("a is broken", "fix a")]))], { calls: [] });
+    const ctx: Ctx = { calls: [] };
+    const again = await runChecks([check("b", async () => passed(), ["a"]), check("c", async () => passed())], ctx, earlier);
+    expect(ctx.calls).toEqual(["c"]);
+    expect(again.map((o) => [o.id, o.result.status])).toEqual([["b", "warn"], ["c", "ok"]]);
+    expect(again[0]!.result.problems[0]!.message).toBe("not checked: a failed");
+  });
+});
+
 describe("the report", () => {
   const secret = "s3cr3t-token-value";
   const report = {
@@ -72,6 +84,37 @@ describe("the report", () => {
     expect(doc).toMatchObject({ success: false, failed: 1, warnings: 0, requests: { paperless: 3 } });
     expect(doc.categories[0].checks[0]).toEqual({ id: "stack.deployed", description: "d", result: "error",
       problems: [{ result: "error", error: `token ${secret} leaked`, hint: "rotate it; see README.md#doctor-stack-deployed" }] });
+  });
+});
+
+describe("text and JSON carry the same content", () => {
+  const fail = problems("paperless.backlog").fail("mail X waits in INBOX", "fix Y");
+  const warn = problems("paperless.backlog").warn("mail X: nothing consumed (inline)", "attach it");
+  const outcome = (p: typeof fail) => ({ id: "paperless.backlog", group: "paperless" as const, description: "no mail waits", result: verdict([p]) });
+  const report = {
+    stack: "prod", seconds: 2, requests: { paperless: 9, imap: 4 },
+    outcomes: [outcome(fail), { id: "paperless.api", group: "paperless" as const, description: "answers", result: passed("paperless-ngx 3.0.5") }],
+    exercises: [{ name: "fetch" as const, status: "ok" as const, steps: [{ what: "fetch docs@x", status: "ok" as const, seconds: 1.25, detail: "fetched" }],
+      checks: [outcome(warn)] }],
+  };
+
+  it("every check, problem, fix, step and check run again after --fetch is in both; both runs count", () => {
+    const text = renderText(report, []);
+    const doc = JSON.parse(renderJson(report, []));
+    expect(doc).toMatchObject({ success: false, failed: 1, warnings: 1, requests: { paperless: 9, imap: 4 } });
+    expect(doc.categories[0].checks.map((c: { id: string; result: string; note?: string }) => [c.id, c.result, c.note])).toEqual([
+      ["paperless.backlog", "error", undefined], ["paperless.api", "success", "paperless-ngx 3.0.5"]]);
+    expect(doc.fetch).toEqual({ result: "success", steps: [{ what: "fetch docs@x", result: "success", seconds: 1.3, detail: "fetched" }],
+      checks: [{ id: "paperless.backlog", description: "no mail waits", result: "warning",
+        problems: [{ result: "warning", error: "mail X: nothing consumed (inline)", hint: "attach it; see README.md#doctor-paperless-backlog" }] }] });
+    const lines = text.split("\n");
+    const after = lines.indexOf("after the fetch:");
+    expect(lines.slice(0, after)).toEqual(expect.arrayContaining([expect.stringMatching(/^× paperless\.backlog\s+no mail waits$/), "    × mail X waits in INBOX",
+      "      fix: fix Y; see README.md#doctor-paperless-backlog", expect.stringMatching(/^✔ paperless\.api\s+answers \(paperless-ngx 3\.0\.5\)$/), "✔ fetch docs@x (1.3 s): fetched"]));
+    expect(lines.slice(after + 1, after + 4)).toEqual([expect.stringMatching(/^‼ paperless\.backlog\s+no mail waits$/), "    ‼ mail X: nothing consumed (inline)",
+      "      fix: attach it; see README.md#doctor-paperless-backlog"]);
+    expect(text).toContain("requests: paperless 9, imap 4");
+    expect(text).toContain("× 1 failed, 1 warning(s) (2.0 s)");
   });
 });
 
