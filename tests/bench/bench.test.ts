@@ -1,8 +1,9 @@
 // `npm run bench`'s own logic, without the engine: the generated stacks, the budget rules and the
-// report. The measurements themselves are the bench's run (`npm test` runs a quick one, N=5,50).
+// report, the doctor step's included. The measurements themselves are the bench's run (`npm test` runs a quick one, N=5,50).
 import { readFileSync } from "fs";
 import { parse as parseYaml } from "yaml";
 import { BUDGETS, budgetProblems, STEPS, table, withSenders, type BenchRun, type Step } from "./bench";
+import { doctorBudgetProblems, doctorTable, type DoctorBenchRun } from "./doctorBench";
 import { parseConfig } from "../../stack/config";
 import { fromStackFile } from "../../stack/stackConfig";
 import { PROD_STACK_FILE } from "../support/prodConfig";
@@ -88,4 +89,26 @@ test("the table has a row per step, the state and the requests, with each ratio'
   expect(lines.find((l) => /\bpreview\b/.test(l))).toMatch(/1000\s+1100\s+1\.35\s+≤ 1\.5\s+10%$/);
   expect(lines.find((l) => l.includes("state B/sender"))).toMatch(/2000\s+3200\s+\+1200\s+≤ \+2048\s+41%$/);
   expect(lines.find((l) => l.includes("paperless req"))).toContain("preview 4, up 4, refresh 5");
+});
+
+describe("the doctor step", () => {
+  const requests = { kubernetes: 4, exec: 1, vault: 1, imap: 6, paperless: 9 };
+  const doctorRun = (senders: number, over: Partial<DoctorBenchRun> = {}): DoctorBenchRun =>
+    ({ senders, wallMs: 9000, reportMs: 5000, requests, repetitions: 3, ...over });
+
+  test("requests per system that grow from 5 to 50 senders are a problem, naming the system; a run at 5 senders over 15 s is one when timed", () => {
+    expect(doctorBudgetProblems([doctorRun(5), doctorRun(50)])).toEqual([]);
+    expect(doctorBudgetProblems([doctorRun(50, { requests: { ...requests, paperless: 54 } }), doctorRun(5)])).toEqual([
+      "doctor N=50: paperless requests 54 > 9 (N=5): they grow with the number of senders",
+    ]);
+    expect(doctorBudgetProblems([doctorRun(5, { wallMs: 15_001 }), doctorRun(50, { wallMs: 30_000 })])).toEqual(["doctor N=5: 15001 ms > 15000 ms"]);
+    expect(doctorBudgetProblems([doctorRun(5, { wallMs: 15_001 })], false)).toEqual([]);
+  });
+
+  test("its table: time per N, the budget at 5 senders, the requests per system", () => {
+    const lines = doctorTable([doctorRun(5), doctorRun(50, { wallMs: 11000 })]).split("\n");
+    expect(lines[0]).toMatch(/^N\s+doctor\s+wall ms\s+report ms\s+budget\s+requests$/);
+    expect(lines[1]).toMatch(/^5\s+healthy run\s+9000\s+5000\s+≤ 15000\s+kubernetes 4, exec 1, vault 1, imap 6, paperless 9$/);
+    expect(lines[2]).toMatch(/^50\s+healthy run\s+11000\s+5000\s+-\s+kubernetes 4/);
+  });
 });

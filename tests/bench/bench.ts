@@ -1,5 +1,6 @@
-// npm run bench -- [--quick] [--senders 5,50,500] [--repetitions 3] [--config Pulumi.prod.yaml]
-//   --quick: N = 5,50, one repetition, time ratios shown but not checked (what `npm test` runs)
+// npm run bench -- [--quick] [--senders 5,50,500] [--repetitions 3] [--config Pulumi.prod.yaml] [--only engine|doctor]
+//   --quick: N = 5,50, one repetition, time ratios shown but not checked, no doctor step (what `npm test` runs)
+//   --only:  the engine steps or the doctor step alone
 //
 // What a deploy costs as N grows, measured through the real engine (the Pulumi CLI and
 // pulumi-resource-pulumi-nodejs, tests/e2e/engine.ts) against an engine floor in the same run:
@@ -10,6 +11,11 @@
 // both alike): first up, preview (plain and with refresh), up with nothing to change, refresh,
 // destroy. Medians of the repetitions are compared with the budgets (docs/performance.md#budgets),
 // as ratios to the floor.
+//
+// Then the doctor step (tests/bench/doctorBench.ts): `npm run doctor` against the stack index.ts
+// deploys on the test cluster, at 5 and 50 senders: its time, and requests that must not grow with
+// the senders. It needs the whole test cluster (a few minutes to start and deploy), so the quick
+// form leaves it out; tests/doctor checks the same request counts at 5 and 50 senders in `npm test`.
 //
 // stdout: a table, then as the last line one JSON object {"runs":[…]}. Progress goes to stderr,
 // at least every 20 s. Exit 1 when a budget is missed, 2 when the bench itself fails.
@@ -24,6 +30,8 @@ import { parseConfig } from "../../stack/config";
 import { fromStackFile } from "../../stack/stackConfig";
 import type { EngineStack } from "../e2e/engine";
 import { FLOOR_TYPE, floorStack, paperlessStack, stateBytes } from "./stacks";
+import { DOCTOR_SENDERS, doctorBudgetProblems, doctorTable, type DoctorBenchRun, measureDoctor } from "./doctorBench";
+import { median } from "./median";
 import { dynamicType } from "../../providers/dynamic/resource";
 import { startFaultProxy, type FaultProxy } from "../support/faultProxy";
 import { startPaperless, type PaperlessServer } from "../support/paperless/server";
@@ -117,11 +125,6 @@ function owners(raw: Record<string, unknown>): string[] {
   return [...new Set(result.config.mailboxes.flatMap((m) => m.senders.map((s) => s.user)))];
 }
 
-export const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 function renderMs(raw: Record<string, unknown>): number {
@@ -334,6 +337,7 @@ async function main(argv: string[]): Promise<number> {
   let repetitions: number;
   let configPath: string;
   let quick: boolean;
+  let only: "engine" | "doctor" | undefined;
   try {
     const args = parseArgs({
       args: argv,
@@ -342,19 +346,43 @@ async function main(argv: string[]): Promise<number> {
         repetitions: { type: "string" },
         quick: { type: "boolean", default: false },
         config: { type: "string", default: "Pulumi.prod.yaml" },
+        only: { type: "string" },
       },
       strict: true,
     }).values;
     quick = args.quick;
+    if (args.only !== undefined && args.only !== "engine" && args.only !== "doctor") throw new Error(`--only ${JSON.stringify(args.only)}: expected engine or doctor`);
+    if (args.only === "doctor" && quick) throw new Error("--quick has no doctor step: drop --quick or --only doctor");
+    only = args.only;
     senders = positiveInts("--senders", args.senders ?? (quick ? "5,50" : "5,50,500"), 5000);
     [repetitions] = positiveInts("--repetitions", args.repetitions ?? (quick ? "1" : "3"), 99) as [number];
     configPath = resolve(args.config);
   } catch (e) {
-    log(`${(e as Error).message}\nusage: npm run bench -- [--quick] [--senders 5,50,500] [--repetitions 3] [--config <stack yaml>]`);
+    log(`${(e as Error).message}\nusage: npm run bench -- [--quick] [--senders 5,50,500] [--repetitions 3] [--config <stack yaml>] [--only engine|doctor]`);
     return 2;
   }
 
-  const raw = stackRaw(configPath);
+  const runs = only === "doctor" ? [] : await engineRuns(stackRaw(configPath), senders, repetitions);
+  let doctor: DoctorBenchRun[] = [];
+  if (quick) {
+    log(`quick form: no doctor step (it deploys the whole stack on the test cluster); npm run bench measures it at ${DOCTOR_SENDERS.join(" and ")} senders`);
+  } else if (only !== "engine") {
+    doctor = await measureDoctor(repetitions, log);
+  }
+  const tables = [...(runs.length ? [table(runs)] : []), ...(doctor.length ? [doctorTable(doctor)] : [])];
+  process.stdout.write(`${tables.join("\n\n")}\n${JSON.stringify({ runs, doctor })}\n`);
+  const problems = [...budgetProblems(runs, !quick), ...doctorBudgetProblems(doctor)];
+  if (quick) log("quick form: time ratios shown, not checked (npm run bench checks them)");
+  if (problems.length) {
+    log(`${problems.length} budget(s) missed:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    return 1;
+  }
+  log("all budgets met");
+  return 0;
+}
+
+/** The engine steps at every N, against one paperless-ngx behind the counting proxy. */
+async function engineRuns(raw: Record<string, unknown>, senders: readonly number[], repetitions: number): Promise<BenchRun[]> {
   const largest = withSenders(raw, Math.max(...senders));
   log(`starting paperless-ngx ${PAPERLESS_VERSION} …`);
   const server = await startPaperless(PAPERLESS_VERSION, { users: owners(largest).filter((u) => u !== "admin") });
@@ -371,15 +399,7 @@ async function main(argv: string[]): Promise<number> {
     await proxy.close();
     await server.stop();
   }
-  process.stdout.write(`${table(runs)}\n${JSON.stringify({ runs })}\n`);
-  const problems = budgetProblems(runs, !quick);
-  if (quick) log("quick form: time ratios shown, not checked (npm run bench checks them)");
-  if (problems.length) {
-    log(`${problems.length} budget(s) missed:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
-    return 1;
-  }
-  log("all budgets met");
-  return 0;
+  return runs;
 }
 
 if (require.main === module) {
