@@ -45,6 +45,8 @@ export function selectChecks<C>(all: readonly Check<C>[], only?: string): Check<
 /** `known`: results of an earlier run for needs outside `checks` (the checks run again after --fetch). */
 export async function runChecks<C>(checks: readonly Check<C>[], ctx: C, known: readonly Outcome[] = []): Promise<Outcome[]> {
   const results = new Map<string, Promise<CheckResult>>();
+  /** Checks not run because a need failed or was itself not run: what needs them is not run either. */
+  const skipped = new Set<string>();
   const run = (check: Check<C>): Promise<CheckResult> => {
     let pending = results.get(check.id);
     if (pending) return pending;
@@ -54,11 +56,15 @@ export async function runChecks<C>(checks: readonly Check<C>[], ctx: C, known: r
         const earlier = known.find((o) => o.id === id);
         return need ? [{ id, result: run(need) }] : earlier ? [{ id, result: Promise.resolve(earlier.result) }] : [];
       });
-      const failed: string[] = [];
-      for (const n of needs) if ((await n.result).status === "fail") failed.push(n.id);
-      if (failed.length) {
-        return { status: "warn", problems: [{ status: "warn", message: `not checked: ${failed.join(", ")} failed`,
-          fix: fixFor(check.id, `fix ${failed.length > 1 ? "those" : "that"} first`) }] };
+      const why: string[] = [];
+      for (const n of needs) {
+        if ((await n.result).status === "fail") why.push(`${n.id} failed`);
+        else if (skipped.has(n.id)) why.push(`${n.id} was not checked`);
+      }
+      if (why.length) {
+        skipped.add(check.id);
+        return { status: "warn", problems: [{ status: "warn", message: `not checked: ${why.join(", ")}`,
+          fix: fixFor(check.id, `fix ${why.length > 1 ? "those" : "that"} first`) }] };
       }
       try {
         return await check.run(ctx);

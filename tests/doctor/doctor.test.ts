@@ -297,6 +297,32 @@ describe("npm run doctor against the deployed stack", () => {
     await expectHealthy();
   });
 
+  test("the mail account's port is edited by hand in the paperless UI: paperless.account fails naming the field; what needs the account is not checked", async () => {
+    const account = (await api.list<Row & { imap_port: number }>("/api/mail_accounts/")).find((a) => a.name === DOCS)!;
+    await api.request("PATCH", `/api/mail_accounts/${account.id}/`, { imap_port: account.imap_port + 1 });
+    try {
+      const run = await expectOnly({ "paperless.account": "error", "paperless.account-test": "warning", "paperless.rules": "warning" });
+      expect(problemText(run.report!, "paperless.account")).toContain(`mail account "${DOCS}" (#${account.id}) differs from the stack: imap_port ${account.imap_port + 1} (declared ${account.imap_port})`);
+      expect(problemText(run.report!, "paperless.rules")).toContain("not checked: paperless.account failed");
+    } finally {
+      await api.request("PATCH", `/api/mail_accounts/${account.id}/`, { imap_port: account.imap_port });
+    }
+    await expectHealthy();
+  });
+
+  test("the stack's paperless token is revoked: paperless.api fails saying the token was rejected; every paperless check after it is not checked, never passed", async () => {
+    await stack.setSecret(key("paperlessToken"), "0123456789abcdef0123456789abcdef01234567");
+    try {
+      const run = await expectOnly({ "paperless.api": "error", "paperless.account": "warning", "paperless.account-test": "warning", "paperless.rules": "warning",
+        "paperless.status": "warning", "paperless.mail-fetch": "warning", "paperless.consume-failures": "warning", "paperless.backlog": "warning" });
+      expect(problemText(run.report!, "paperless.api")).toContain("the API token was rejected: set a valid one with `pulumi config set --secret paperlessToken <token>`");
+      expect(problemText(run.report!, "paperless.account-test")).toContain("not checked: paperless.account was not checked");
+    } finally {
+      await stack.setSecret(key("paperlessToken"), paperless.token);
+    }
+    await expectHealthy();
+  });
+
   test("a rule disabled by hand and a hand-made rule put before ours: paperless.rules fails, naming both", async () => {
     const account = (await api.list<Row>("/api/mail_accounts/")).find((a) => a.name === DOCS)!;
     const anca = (await api.list<Row & { filter_from: string }>("/api/mail_rules/")).find((r) => r.filter_from === "ancaelena98@gmail.com")!;

@@ -42,6 +42,16 @@ describe("runChecks", () => {
     expect(out[1]!.result.problems[0]!.message).toBe("not checked: a failed");
   });
 
+  it("what needs a check that was not run is not run either, saying why", async () => {
+    const p = problems("a");
+    const ctx: Ctx = { calls: [] };
+    const out = await runChecks([check("a", async () => verdict([p.fail("a is broken", "fix a")])), check("b", async () => passed(), ["a"]),
+      check("c", async () => passed(), ["b"])], ctx);
+    expect(ctx.calls).toEqual(["a"]);
+    expect(out.map((o) => [o.id, o.result.status, o.result.problems[0]?.message])).toEqual([
+      ["a", "fail", "a is broken"], ["b", "warn", "not checked: a failed"], ["c", "warn", "not checked: b was not checked"]]);
+  });
+
   it("a check that throws fails with the message and the fix the error carries", async () => {
     const out = await runChecks([check("a", async () => { throw fixable("server X did not answer", "check X's address"); })], { calls: [] });
     expect(out[0]!.result).toEqual({ status: "fail", problems: [{ status: "fail", message: "server X did not answer", fix: "check X's address; see README.md#doctor-a" }] });
