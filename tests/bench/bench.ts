@@ -17,7 +17,7 @@
 // the senders. It needs the whole test cluster (a few minutes to start and deploy), so the quick
 // form leaves it out; tests/doctor checks the same request counts at 5 and 50 senders in `npm test`.
 //
-// stdout: a table, then as the last line one JSON object {"runs":[…]}. Progress goes to stderr,
+// stdout: the tables, then as the last line one JSON object {"runs":[…],"doctor":[…]}. Progress goes to stderr,
 // at least every 20 s. Exit 1 when a budget is missed, 2 when the bench itself fails.
 import { performance } from "node:perf_hooks";
 import { readFileSync } from "node:fs";
