@@ -28,17 +28,27 @@ export const DOCTOR_BUDGETS = {
 
 
 
+/** The bench's progress rule: a line at least every 20 s, also while the cluster starts or a deploy runs. */
+async function saying<T>(what: string, log: (line: string) => void, work: Promise<T>): Promise<T> {
+  const started = performance.now();
+  log(`doctor: ${what} …`);
+  const timer = setInterval(() => log(`doctor: ${what}: ${Math.round((performance.now() - started) / 1000)} s`), 20_000);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 export async function measureDoctor(repetitions: number, log: (line: string) => void): Promise<DoctorBenchRun[]> {
-  log(`doctor: starting the test cluster, Vault and paperless-ngx 3.0.5 with its worker, deploying index.ts at ${DOCTOR_SENDERS[0]} senders …`);
-  const h = await startDoctorStack(`e2e-bench-doctor-${Math.random().toString(36).slice(2, 8)}`, { senders: DOCTOR_SENDERS[0] });
+  const h = await saying(`starting the test cluster, Vault and paperless-ngx 3.0.5 with its worker, deploying index.ts at ${DOCTOR_SENDERS[0]} senders`, log,
+    startDoctorStack(`e2e-bench-doctor-${Math.random().toString(36).slice(2, 8)}`, { senders: DOCTOR_SENDERS[0] }));
   const runs: DoctorBenchRun[] = [];
   try {
     for (const n of DOCTOR_SENDERS) {
       if (h.mailboxes[0]!.senders.length !== n) {
-        log(`doctor: deploying ${n} senders …`);
         growSenders(h.mailboxes, n);
-        await h.up();
-        await h.settled();
+        await saying(`deploying ${n} senders`, log, h.up().then(() => h.settled()));
       }
       const wall: number[] = [];
       const report: number[] = [];
