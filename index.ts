@@ -41,24 +41,36 @@ const rollout = new SieveRollout("mailserver", {
   kube,
 });
 
-const fetch = new MailFetchTrigger("paperless-fetch", {
-  paperless,
-  accounts: ingests.map(({ mailbox }) => mailbox.accountName),
-  rulesFingerprint: pulumi.all(ingests.map(({ ingest }) => ingest.rulesFingerprint)).apply((prints) => prints.join(",")),
-}, { dependsOn: [...ingests.map(({ ingest }) => ingest.paperless), ...Object.values(rollout.ready)] });
+const fetch = new MailFetchTrigger(
+  "paperless-fetch",
+  {
+    paperless,
+    accounts: ingests.map(({ mailbox }) => mailbox.accountName),
+    rulesFingerprint: pulumi.all(ingests.map(({ ingest }) => ingest.rulesFingerprint)).apply((prints) => prints.join(",")),
+  },
+  { dependsOn: [...ingests.map(({ ingest }) => ingest.paperless), ...Object.values(rollout.ready)] },
+);
 
 // Last, after everything else: its check fails the preview naming every Kubernetes right the
 // identity lacks, and at destroy it is deleted first, so a missing right stops the destroy before
 // anything is gone (never a silent wait half-way).
-new KubernetesRights("kubernetes-rights", { cluster: clusterInput(kube), rules: kubernetesRules(program.config) },
-  { dependsOn: [...ingests.map(({ ingest }) => ingest), rollout, fetch], additionalSecretOutputs: ["cluster"] });
+new KubernetesRights(
+  "kubernetes-rights",
+  { cluster: clusterInput(kube), rules: kubernetesRules(program.config) },
+  { dependsOn: [...ingests.map(({ ingest }) => ingest), rollout, fetch], additionalSecretOutputs: ["cluster"] },
+);
 
 /** Per mailbox: sender -> owner, the paperless rule ids, the sieve's content hash, the Vault path,
  * the paperless objects a destroy leaves in place. */
-export const mailboxes = Object.fromEntries(ingests.map(({ mailbox, ingest }) => [mailbox.address, {
-  senders: ingest.senders,
-  ruleIds: ingest.ruleIds,
-  sieveSha256: ingest.sieve.sieveHash,
-  vaultPath: ingest.vaultPath,
-  keptAtDestroy: ingest.keptAtDestroy,
-}]));
+export const mailboxes = Object.fromEntries(
+  ingests.map(({ mailbox, ingest }) => [
+    mailbox.address,
+    {
+      senders: ingest.senders,
+      ruleIds: ingest.ruleIds,
+      sieveSha256: ingest.sieve.sieveHash,
+      vaultPath: ingest.vaultPath,
+      keptAtDestroy: ingest.keptAtDestroy,
+    },
+  ]),
+);

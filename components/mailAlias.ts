@@ -23,16 +23,20 @@ export class MailAlias extends pulumi.ComponentResource {
     super("paperless-mail-ingest:mailserver:MailAlias", name, {}, opts);
     const { mailbox, mailserver } = args;
     this.aliasLine = selfAliasLine(mailbox.address);
-    this.line = new ConfigMapLines(`${name}-alias-line`, {
-      namespace: mailserver.namespace,
-      name: mailserver.configMap,
-      key: mailserver.virtualKey,
-      owner: mailbox.address,
-      format: "virtual",
-      keys: [mailbox.address],
-      lines: [this.aliasLine],
-      cluster: clusterInput(args.kube),
-    }, { parent: this, additionalSecretOutputs: ["cluster"] });
+    this.line = new ConfigMapLines(
+      `${name}-alias-line`,
+      {
+        namespace: mailserver.namespace,
+        name: mailserver.configMap,
+        key: mailserver.virtualKey,
+        owner: mailbox.address,
+        format: "virtual",
+        keys: [mailbox.address],
+        lines: [this.aliasLine],
+        cluster: clusterInput(args.kube),
+      },
+      { parent: this, additionalSecretOutputs: ["cluster"] },
+    );
     this.registerOutputs({ aliasLine: this.aliasLine });
   }
 }

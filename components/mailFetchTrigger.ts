@@ -19,16 +19,25 @@ export class MailFetchTrigger extends pulumi.ComponentResource {
   readonly enabled: boolean;
 
   constructor(name: string, args: MailFetchTriggerArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("paperless-mail-ingest:paperless:MailFetchTrigger", name, {}, { ...opts, aliases: [...(opts?.aliases ?? []), { type: "paperless-mail-ingest:mailserver:MailFetchTrigger" }] });
+    super(
+      "paperless-mail-ingest:paperless:MailFetchTrigger",
+      name,
+      {},
+      { ...opts, aliases: [...(opts?.aliases ?? []), { type: "paperless-mail-ingest:mailserver:MailFetchTrigger" }] },
+    );
     const { paperless } = args;
     this.enabled = paperless.fetchAfterChange;
     if (this.enabled) {
-      new PaperlessMailFetch(name, {
-        url: paperless.url,
-        accounts: [...args.accounts],
-        rulesFingerprint: args.rulesFingerprint,
-        // Passed on explicitly: the fetch must wait for the rules and mailboxes the caller made it depend on.
-      }, { parent: this, ...(opts?.dependsOn ? { dependsOn: opts.dependsOn } : {}) });
+      new PaperlessMailFetch(
+        name,
+        {
+          url: paperless.url,
+          accounts: [...args.accounts],
+          rulesFingerprint: args.rulesFingerprint,
+          // Passed on explicitly: the fetch must wait for the rules and mailboxes the caller made it depend on.
+        },
+        { parent: this, ...(opts?.dependsOn ? { dependsOn: opts.dependsOn } : {}) },
+      );
     }
     this.registerOutputs({ enabled: this.enabled });
   }

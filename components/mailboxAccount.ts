@@ -30,16 +30,20 @@ export class MailboxAccount extends pulumi.ComponentResource {
     const { mailbox, mailserver } = args;
     this.salt = new RandomText(`${name}-salt`, { alphabet: CRYPT_ALPHABET, length: SALT_LENGTH, secret: false }, { parent: this });
     this.accountLine = pulumi.secret(pulumi.all([args.password, this.salt.value]).apply(([p, s]) => accountLine(mailbox.address, p, s)));
-    this.line = new ConfigMapLines(`${name}-account-line`, {
-      namespace: mailserver.namespace,
-      name: mailserver.configMap,
-      key: mailserver.accountsKey,
-      owner: mailbox.address,
-      format: "accounts",
-      keys: [mailbox.address],
-      lines: this.accountLine.apply((l) => [l]),
-      cluster: clusterInput(args.kube),
-    }, { parent: this, additionalSecretOutputs: ["lines", "cluster"] });
+    this.line = new ConfigMapLines(
+      `${name}-account-line`,
+      {
+        namespace: mailserver.namespace,
+        name: mailserver.configMap,
+        key: mailserver.accountsKey,
+        owner: mailbox.address,
+        format: "accounts",
+        keys: [mailbox.address],
+        lines: this.accountLine.apply((l) => [l]),
+        cluster: clusterInput(args.kube),
+      },
+      { parent: this, additionalSecretOutputs: ["lines", "cluster"] },
+    );
     this.registerOutputs({ accountLine: this.accountLine });
   }
 }

@@ -35,24 +35,45 @@ export class MailboxSecret extends pulumi.ComponentResource {
   constructor(name: string, args: MailboxSecretArgs, opts?: pulumi.ComponentResourceOptions) {
     super("paperless-mail-ingest:vault:MailboxSecret", name, {}, opts);
     const { mailbox, vault: settings } = args;
-    const password = args.password !== undefined
-      ? pulumi.secret(args.password)
-      : pulumi.secret(new RandomText(`${name}-password`, { alphabet: PASSWORD_ALPHABET, length: PASSWORD_LENGTH, secret: true }, { parent: this }).value);
+    const password =
+      args.password !== undefined
+        ? pulumi.secret(args.password)
+        : pulumi.secret(
+            new RandomText(`${name}-password`, { alphabet: PASSWORD_ALPHABET, length: PASSWORD_LENGTH, secret: true }, { parent: this })
+              .value,
+          );
     const path = `${settings.pathPrefix}/${mailbox.address}`;
     // Fails the preview, not the middle of `up`, when the token may not write (or Vault is unreachable).
     const { address, addressSource, token, tokenSource, namespace, caCertFile, skipTlsVerify, skipChildToken } = args.connection;
-    this.preflight = new VaultWritePreflight(`${name}-vault-preflight`, {
-      address, addressSource, token, tokenSource, namespace, caCertFile, skipTlsVerify, skipChildToken, mount: settings.mount, name: path,
-    }, { parent: this });
+    this.preflight = new VaultWritePreflight(
+      `${name}-vault-preflight`,
+      {
+        address,
+        addressSource,
+        token,
+        tokenSource,
+        namespace,
+        caCertFile,
+        skipTlsVerify,
+        skipChildToken,
+        mount: settings.mount,
+        name: path,
+      },
+      { parent: this },
+    );
     // generic.Secret, not kv.SecretV2: on a KV v2 mount it writes <mount>/data/<path> as SecretV2
     // does, but its refresh reads the data back, so a password rewritten in Vault by hand shows as
     // drift and `up` restores it (SecretV2's read, since provider v5, fetches only the metadata).
-    this.secret = new vault.generic.Secret(name, {
-      path: `${settings.mount}/${path}`,
-      dataJson: pulumi.secret(pulumi.output(password).apply((p) => JSON.stringify({ username: mailbox.address, password: p }))),
-      // destroy removes every version: the password exists only for this program's mailbox.
-      deleteAllVersions: true,
-    }, { parent: this, provider: args.provider, dependsOn: [this.preflight] });
+    this.secret = new vault.generic.Secret(
+      name,
+      {
+        path: `${settings.mount}/${path}`,
+        dataJson: pulumi.secret(pulumi.output(password).apply((p) => JSON.stringify({ username: mailbox.address, password: p }))),
+        // destroy removes every version: the password exists only for this program's mailbox.
+        deleteAllVersions: true,
+      },
+      { parent: this, provider: args.provider, dependsOn: [this.preflight] },
+    );
     // Consumers wait for Vault to hold the password before they use it.
     this.password = pulumi.secret(pulumi.all([password, this.secret.id]).apply(([p]) => p));
     this.vaultPath = `${settings.mount}/${path}`;

@@ -51,10 +51,17 @@ export class PaperlessMailIngest extends pulumi.ComponentResource {
     const { mailserver, paperless } = config;
     const parent = { parent: this };
 
-    const secret = new MailboxSecret(name, {
-      mailbox, vault: config.vault, ...(args.password !== undefined ? { password: args.password } : {}),
-      connection: args.vaultConnection, provider: args.vaultProvider,
-    }, parent);
+    const secret = new MailboxSecret(
+      name,
+      {
+        mailbox,
+        vault: config.vault,
+        ...(args.password !== undefined ? { password: args.password } : {}),
+        connection: args.vaultConnection,
+        provider: args.vaultProvider,
+      },
+      parent,
+    );
     this.secret = secret;
     this.account = new MailboxAccount(name, { mailbox, mailserver, password: secret.password, kube }, parent);
     // After the Vault secret (and its write check), like everything that takes the password:
@@ -62,14 +69,25 @@ export class PaperlessMailIngest extends pulumi.ComponentResource {
     // mailserver is touched.
     const afterSecret = { parent: this, dependsOn: [secret] };
     this.alias = new MailAlias(name, { mailbox, mailserver, kube }, afterSecret);
-    this.paperless = new PaperlessMailbox(name, {
-      mailbox, mailserver, paperless, password: secret.password, stackAccounts: config.mailboxes.map((m) => m.accountName),
-    }, parent);
+    this.paperless = new PaperlessMailbox(
+      name,
+      {
+        mailbox,
+        mailserver,
+        paperless,
+        password: secret.password,
+        stackAccounts: config.mailboxes.map((m) => m.accountName),
+      },
+      parent,
+    );
     // The sieve keeps a sender's mail only once that sender's rule is on this mailbox's account, so
     // a change that fails half-way (a rule that could not be made) never leaves mail kept here that
     // no rule files. (So destroy, in reverse, removes the sieve before the rules.)
-    this.sieve = new SieveFilter(name, { mailbox, mailserver, script: renderSieve(mailbox), kube, provider: args.kubernetesProvider },
-      { parent: this, dependsOn: [secret, this.paperless] });
+    this.sieve = new SieveFilter(
+      name,
+      { mailbox, mailserver, script: renderSieve(mailbox), kube, provider: args.kubernetesProvider },
+      { parent: this, dependsOn: [secret, this.paperless] },
+    );
 
     this.senders = Object.fromEntries(mailbox.senders.map((s) => [s.address, s.user]));
     this.ruleIds = this.paperless.ruleIds;

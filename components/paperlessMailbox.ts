@@ -29,8 +29,14 @@ export interface PaperlessChildren<S> {
 }
 
 /** Children names and inputs, shared by the component and the test driver so both build the same thing. */
-export function paperlessChildren<S>(name: string, mailbox: Mailbox, mailserver: MailserverSettings,
-  paperless: PaperlessSettings, secrets: { password: S }, stackAccounts: readonly string[] = [mailbox.accountName]): PaperlessChildren<S> {
+export function paperlessChildren<S>(
+  name: string,
+  mailbox: Mailbox,
+  mailserver: MailserverSettings,
+  paperless: PaperlessSettings,
+  secrets: { password: S },
+  stackAccounts: readonly string[] = [mailbox.accountName],
+): PaperlessChildren<S> {
   const plan = paperlessPlan(mailbox, mailserver);
   const url = paperless.url;
   return {
@@ -51,8 +57,14 @@ export class PaperlessMailbox extends pulumi.ComponentResource {
 
   constructor(name: string, args: PaperlessMailboxArgs, opts?: pulumi.ComponentResourceOptions) {
     super("paperless-mail-ingest:paperless:PaperlessMailbox", name, {}, opts);
-    const children = paperlessChildren(name, args.mailbox, args.mailserver, args.paperless,
-      { password: pulumi.secret(args.password) }, args.stackAccounts);
+    const children = paperlessChildren(
+      name,
+      args.mailbox,
+      args.mailserver,
+      args.paperless,
+      { password: pulumi.secret(args.password) },
+      args.stackAccounts,
+    );
 
     const account = new PaperlessMailAccount(children.account.name, children.account.inputs, { parent: this });
     const tags = children.tags.map((t) => new PaperlessTag(t.name, t.inputs, { parent: this }));
@@ -63,7 +75,8 @@ export class PaperlessMailbox extends pulumi.ComponentResource {
     }));
 
     this.accountId = account.paperlessId;
-    this.ruleIds = pulumi.all(rules.map((r) => r.resource.paperlessId))
+    this.ruleIds = pulumi
+      .all(rules.map((r) => r.resource.paperlessId))
       .apply((ids) => Object.fromEntries(rules.map((r, i) => [r.sender, ids[i]!])));
     this.rulesFingerprint = pulumi.output(children.rulesFingerprint);
     // Single quotes: the CLI shows an output's strings quoted, and escaped double quotes are hard to read.
@@ -72,8 +85,14 @@ export class PaperlessMailbox extends pulumi.ComponentResource {
       ...children.tags.map((t, i) => ({ what: `tag '${t.inputs.name}'`, resource: tags[i]! })),
       ...children.rules.map((r, i) => ({ what: `mail rule '${r.inputs.name}'`, resource: rules[i]!.resource })),
     ];
-    this.keptAtDestroy = pulumi.all(kept.map((k) => k.resource.adopted))
+    this.keptAtDestroy = pulumi
+      .all(kept.map((k) => k.resource.adopted))
       .apply((adopted) => kept.filter((_, i) => adopted[i] !== undefined).map((k) => `${k.what} (adopted)`));
-    this.registerOutputs({ accountId: this.accountId, ruleIds: this.ruleIds, rulesFingerprint: this.rulesFingerprint, keptAtDestroy: this.keptAtDestroy });
+    this.registerOutputs({
+      accountId: this.accountId,
+      ruleIds: this.ruleIds,
+      rulesFingerprint: this.rulesFingerprint,
+      keptAtDestroy: this.keptAtDestroy,
+    });
   }
 }

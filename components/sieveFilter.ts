@@ -42,29 +42,39 @@ export class SieveFilter extends pulumi.ComponentResource {
     // Data changes are updates in place (the provider's enableConfigMapMutable): Reloader sees
     // them and restarts the mailserver, whose start-up installs the new script.
     const manifest = sieveConfigMap(mailbox, mailserver, script);
-    this.configMap = new k8s.core.v1.ConfigMap(name, {
-      // The object is wholly ours: a hand edit (kubectl edit/patch) is drift that `up` overwrites,
-      // not a co-owner whose field would make the apply fail with a conflict.
-      metadata: { ...manifest.metadata, annotations: { ...manifest.metadata.annotations, "pulumi.com/patchForce": "true" } },
-      data: manifest.data,
-    }, { parent: this, provider: args.provider });
+    this.configMap = new k8s.core.v1.ConfigMap(
+      name,
+      {
+        // The object is wholly ours: a hand edit (kubectl edit/patch) is drift that `up` overwrites,
+        // not a co-owner whose field would make the apply fail with a conflict.
+        metadata: { ...manifest.metadata, annotations: { ...manifest.metadata.annotations, "pulumi.com/patchForce": "true" } },
+        data: manifest.data,
+      },
+      { parent: this, provider: args.provider },
+    );
 
     // docker-mailserver copies the sieve onto the mail volume and never removes the copy, so
     // destroy must. It depends on the ConfigMap and the Deployment patch depends on it, so on
     // destroy it runs after the mount is gone (nothing reinstalls the copy) and before the
     // ConfigMap is deleted. It also drops the variable Reloader wrote for this ConfigMap.
     const pod = podTarget(args.kube, mailserver);
-    this.uninstall = new command.local.Command(`${name}-uninstall`, {
-      delete: kubectlScript(
-        removeEnvVar(pod, reloaderEnvVar(this.names.configMapName)),
-        execWhenRolledOut(pod, sieveRemovalCommand(mailbox, mailserver), {
-          attempts: 10, pauseSeconds: 10,
-          failure: `could not remove the installed sieve of ${mailbox.address} from the mailserver pod; `
-            + `run \`pulumi destroy\` again once \`kubectl -n ${mailserver.namespace} rollout status deploy/${mailserver.deployment}\` succeeds`,
-        }),
-      ),
-      environment: pulumi.secret(kubectlEnvironment(args.kube)),
-    }, { parent: this, dependsOn: [this.configMap] });
+    this.uninstall = new command.local.Command(
+      `${name}-uninstall`,
+      {
+        delete: kubectlScript(
+          removeEnvVar(pod, reloaderEnvVar(this.names.configMapName)),
+          execWhenRolledOut(pod, sieveRemovalCommand(mailbox, mailserver), {
+            attempts: 10,
+            pauseSeconds: 10,
+            failure:
+              `could not remove the installed sieve of ${mailbox.address} from the mailserver pod; ` +
+              `run \`pulumi destroy\` again once \`kubectl -n ${mailserver.namespace} rollout status deploy/${mailserver.deployment}\` succeeds`,
+          }),
+        ),
+        environment: pulumi.secret(kubectlEnvironment(args.kube)),
+      },
+      { parent: this, dependsOn: [this.configMap] },
+    );
 
     this.mountDependencies = [this.configMap, this.uninstall];
     this.registerOutputs({ configMapName: this.names.configMapName, sieveHash: this.sieveHash });

@@ -35,34 +35,56 @@ export class SieveRollout extends pulumi.ComponentResource {
 
   constructor(name: string, args: SieveRolloutArgs, opts?: pulumi.ComponentResourceOptions) {
     // Stacks deployed before it had its name hold it as SieveMounts: an alias, so nothing is replaced.
-    super("paperless-mail-ingest:mailserver:SieveRollout", name, {}, {
-      ...opts, aliases: [...(opts?.aliases ?? []), { type: "paperless-mail-ingest:mailserver:SieveMounts" }],
-    });
+    super(
+      "paperless-mail-ingest:mailserver:SieveRollout",
+      name,
+      {},
+      {
+        ...opts,
+        aliases: [...(opts?.aliases ?? []), { type: "paperless-mail-ingest:mailserver:SieveMounts" }],
+      },
+    );
     const { mailserver } = args;
     // No force: a field another manager owns is an error (at preview too: the provider's check
     // dry-runs the apply), never a takeover. It is removed before every ConfigMap and rollback
     // step it depends on; removing it gives up exactly our fields (and rolls the pod).
-    this.deploymentPatch = new DeploymentMountsPatch(name, {
-      ...deploymentMounts(args.mailboxes.map((m) => m.mailbox), mailserver),
-      cluster: clusterInput(args.kube),
-    }, { parent: this, additionalSecretOutputs: ["cluster"], dependsOn: args.mailboxes.flatMap((m) => m.sieve.mountDependencies) });
+    this.deploymentPatch = new DeploymentMountsPatch(
+      name,
+      {
+        ...deploymentMounts(
+          args.mailboxes.map((m) => m.mailbox),
+          mailserver,
+        ),
+        cluster: clusterInput(args.kube),
+      },
+      { parent: this, additionalSecretOutputs: ["cluster"], dependsOn: args.mailboxes.flatMap((m) => m.sieve.mountDependencies) },
+    );
 
     const pod = podTarget(args.kube, mailserver);
-    this.ready = Object.fromEntries(args.mailboxes.map(({ mailbox, sieve, accountLine }) => {
-      // Re-runs whenever the script (which names the sieve's hash) changes: `up` ends only when
-      // Reloader has restarted the mail server and docker-mailserver installed the new sieve.
-      const ready = new command.local.Command(`${mailboxResourceName(mailbox)}-ready`, {
-        create: kubectlScript(execWhenRolledOut(pod,
-          `${sieveInstalledCheck(mailbox, mailserver, sieve.sieveHash)} && ${processedFolderCommand(mailbox)}`, {
-            attempts: 30, pauseSeconds: 10,
-            failure: `the mailserver pod does not run the sieve of ${mailbox.address} (sha256 ${sieve.sieveHash}) after 30 attempts: `
-              + `is Stakater Reloader running and watching namespace ${mailserver.namespace}? `
-              + `(ConfigMap ${sieve.names.configMapName} carries reloader.stakater.com/match, Deployment ${mailserver.deployment} reloader.stakater.com/search)`,
-          })),
-        environment: pulumi.secret(kubectlEnvironment(args.kube)),
-      }, { parent: this, dependsOn: [this.deploymentPatch, accountLine, ...sieve.mountDependencies] });
-      return [mailbox.address, ready];
-    }));
+    this.ready = Object.fromEntries(
+      args.mailboxes.map(({ mailbox, sieve, accountLine }) => {
+        // Re-runs whenever the script (which names the sieve's hash) changes: `up` ends only when
+        // Reloader has restarted the mail server and docker-mailserver installed the new sieve.
+        const ready = new command.local.Command(
+          `${mailboxResourceName(mailbox)}-ready`,
+          {
+            create: kubectlScript(
+              execWhenRolledOut(pod, `${sieveInstalledCheck(mailbox, mailserver, sieve.sieveHash)} && ${processedFolderCommand(mailbox)}`, {
+                attempts: 30,
+                pauseSeconds: 10,
+                failure:
+                  `the mailserver pod does not run the sieve of ${mailbox.address} (sha256 ${sieve.sieveHash}) after 30 attempts: ` +
+                  `is Stakater Reloader running and watching namespace ${mailserver.namespace}? ` +
+                  `(ConfigMap ${sieve.names.configMapName} carries reloader.stakater.com/match, Deployment ${mailserver.deployment} reloader.stakater.com/search)`,
+              }),
+            ),
+            environment: pulumi.secret(kubectlEnvironment(args.kube)),
+          },
+          { parent: this, dependsOn: [this.deploymentPatch, accountLine, ...sieve.mountDependencies] },
+        );
+        return [mailbox.address, ready];
+      }),
+    );
     this.registerOutputs({});
   }
 }

@@ -14,9 +14,12 @@ const ADDRESS = /^[^\s|:]+@[^\s|:]+$/;
 
 /** Deterministic for (password, salt): the same state always yields the same line. */
 export function accountLine(address: string, password: string, salt: string): string {
-  if (!ADDRESS.test(address)) throw new Error(`account address ${JSON.stringify(address)} is not usable in postfix-accounts.cf (no spaces, '|' or ':')`);
-  if (!SALT.test(salt)) throw new Error(`account salt ${JSON.stringify(salt)} for ${address} is not ${SALT_LENGTH} characters of [./0-9A-Za-z]`);
+  if (!ADDRESS.test(address))
+    throw new Error(`account address ${JSON.stringify(address)} is not usable in postfix-accounts.cf (no spaces, '|' or ':')`);
+  if (!SALT.test(salt))
+    throw new Error(`account salt ${JSON.stringify(salt)} for ${address} is not ${SALT_LENGTH} characters of [./0-9A-Za-z]`);
   // The password itself is never quoted in errors.
-  if (password.length === 0 || /[\r\n\0]/.test(password)) throw new Error(`password for ${address} is empty or contains a line break or NUL`);
+  if (password.length === 0 || /[\r\n\0]/.test(password))
+    throw new Error(`password for ${address} is empty or contains a line break or NUL`);
   return `${address}|{SHA512-CRYPT}${encrypt(password, `$6$${salt}`)}`;
 }

@@ -3,6 +3,7 @@
 const ADDRESS = /^[^\s,@]+@[^\s,@]+$/;
 
 export function selfAliasLine(address: string): string {
-  if (!ADDRESS.test(address)) throw new Error(`alias address ${JSON.stringify(address)} is not usable in postfix-virtual.cf (no spaces or ',')`);
+  if (!ADDRESS.test(address))
+    throw new Error(`alias address ${JSON.stringify(address)} is not usable in postfix-virtual.cf (no spaces or ',')`);
   return `${address} ${address}`;
 }

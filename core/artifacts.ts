@@ -4,7 +4,15 @@
 import { stringify } from "yaml";
 import { selfAliasLine } from "./aliasLine";
 import { writeOwnedLines } from "./ownedLines";
-import { AccountType, AttachmentProcessing, ConsumptionScope, ImapSecurityCode, MailAction, paperlessPlan, TitleSource } from "./paperlessPlan";
+import {
+  AccountType,
+  AttachmentProcessing,
+  ConsumptionScope,
+  ImapSecurityCode,
+  MailAction,
+  paperlessPlan,
+  TitleSource,
+} from "./paperlessPlan";
 import { renderSieve, sieveFileName } from "./sieve";
 import { deploymentPatch } from "./deploymentPatch";
 import { sieveConfigMap } from "./sieveConfigMap";
@@ -35,13 +43,18 @@ const ENUM_FIELDS: Readonly<Record<string, Readonly<Record<string, number>>>> = 
 function withEnumNames(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withEnumNames);
   if (value === null || typeof value !== "object") return value;
-  return Object.fromEntries(Object.entries(value).flatMap(([key, v]) => {
-    const table = ENUM_FIELDS[key];
-    if (!table || typeof v !== "number") return [[key, withEnumNames(v)]];
-    const name = Object.entries(table).find(([, n]) => n === v)?.[0];
-    if (name === undefined) throw new Error(`${key} = ${v} has no name in the enum table`);
-    return [[key, v], [`${key}_name`, name.toLowerCase()]];
-  }));
+  return Object.fromEntries(
+    Object.entries(value).flatMap(([key, v]) => {
+      const table = ENUM_FIELDS[key];
+      if (!table || typeof v !== "number") return [[key, withEnumNames(v)]];
+      const name = Object.entries(table).find(([, n]) => n === v)?.[0];
+      if (name === undefined) throw new Error(`${key} = ${v} has no name in the enum table`);
+      return [
+        [key, v],
+        [`${key}_name`, name.toLowerCase()],
+      ];
+    }),
+  );
 }
 
 export function renderArtifacts(config: IngestConfig): Map<string, string> {

@@ -57,10 +57,12 @@ export function mountsApplyBody(m: Omit<DeploymentMounts, "fieldManager">) {
       template: {
         spec: {
           volumes: m.mounts.map((v) => ({ name: v.volumeName, configMap: { name: v.configMapName } })),
-          containers: [{
-            name: m.container,
-            volumeMounts: m.mounts.map((v) => ({ name: v.volumeName, mountPath: v.mountPath, subPath: v.subPath, readOnly: true })),
-          }],
+          containers: [
+            {
+              name: m.container,
+              volumeMounts: m.mounts.map((v) => ({ name: v.volumeName, mountPath: v.mountPath, subPath: v.subPath, readOnly: true })),
+            },
+          ],
         },
       },
     },

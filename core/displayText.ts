@@ -17,9 +17,12 @@ const codePoint = (c: string): string => `U+${c.charCodeAt(0).toString(16).toUpp
 
 /** What an unsafe character is, for the message that refuses it: `U+202E (a bidirectional formatting character …)`. */
 export function describeUnsafe(c: string): string {
-  const kind = c === "\u2028" || c === "\u2029" ? "a line or paragraph separator"
-    : CONTROL.test(c) ? "a control character"
-    : "a bidirectional formatting character, which shows text in another order than it is stored";
+  const kind =
+    c === "\u2028" || c === "\u2029"
+      ? "a line or paragraph separator"
+      : CONTROL.test(c)
+        ? "a control character"
+        : "a bidirectional formatting character, which shows text in another order than it is stored";
   return `${codePoint(c)} (${kind})`;
 }
 

@@ -29,9 +29,10 @@ export function kubectlEnvironment(kube: KubeTarget): Record<string, string> {
 }
 
 /** Prefix of every script (kubectlScript): an inline kubeconfig is written to a private temp file for kubectl. */
-const PREAMBLE = `if [ -n "\${${INLINE_KUBECONFIG_VAR}:-}" ]; then`
-  + ` KUBECONFIG=$(mktemp) || exit 1; export KUBECONFIG; trap 'rm -f "$KUBECONFIG"' EXIT;`
-  + ` printf '%s\\n' "$${INLINE_KUBECONFIG_VAR}" > "$KUBECONFIG"; fi;`;
+const PREAMBLE =
+  `if [ -n "\${${INLINE_KUBECONFIG_VAR}:-}" ]; then` +
+  ` KUBECONFIG=$(mktemp) || exit 1; export KUBECONFIG; trap 'rm -f "$KUBECONFIG"' EXIT;` +
+  ` printf '%s\\n' "$${INLINE_KUBECONFIG_VAR}" > "$KUBECONFIG"; fi;`;
 
 function kubectl(target: PodTarget): string {
   const context = target.kube.context ? ` --context ${shellQuote(target.kube.context)}` : "";
@@ -61,10 +62,12 @@ export interface RetryOptions {
  * commands run, and `kubectl exec deploy/…` may still reach the old pod for a moment.
  */
 export function execWhenRolledOut(target: PodTarget, script: string, retry: RetryOptions): string {
-  return `i=0; until ${kubectl(target)} rollout status deploy/${shellQuote(target.deployment)} --timeout=300s >/dev/null`
-    + ` && ${exec(target, ["sh", "-c", script])};`
-    + ` do i=$((i+1)); if [ "$i" -ge ${retry.attempts} ]; then echo ${shellQuote(retry.failure)} >&2; exit 1; fi;`
-    + ` sleep ${retry.pauseSeconds}; done`;
+  return (
+    `i=0; until ${kubectl(target)} rollout status deploy/${shellQuote(target.deployment)} --timeout=300s >/dev/null` +
+    ` && ${exec(target, ["sh", "-c", script])};` +
+    ` do i=$((i+1)); if [ "$i" -ge ${retry.attempts} ]; then echo ${shellQuote(retry.failure)} >&2; exit 1; fi;` +
+    ` sleep ${retry.pauseSeconds}; done`
+  );
 }
 
 /**
@@ -73,10 +76,14 @@ export function execWhenRolledOut(target: PodTarget, script: string, retry: Retr
  * when the variable is not there, and no field of any other manager is touched).
  */
 export function removeEnvVar(target: PodTarget, name: string): string {
-  const patch = JSON.stringify({ spec: { template: { spec: { containers: [{ name: target.container, env: [{ name, $patch: "delete" }] }] } } } });
+  const patch = JSON.stringify({
+    spec: { template: { spec: { containers: [{ name: target.container, env: [{ name, $patch: "delete" }] }] } } },
+  });
   const jsonPath = `{.spec.template.spec.containers[?(@.name==${JSON.stringify(target.container)})].env[?(@.name==${JSON.stringify(name)})].name}`;
-  return `if [ -n "$(${kubectl(target)} get deploy/${shellQuote(target.deployment)} -o jsonpath=${shellQuote(jsonPath)})" ]; then`
-    + ` ${kubectl(target)} patch deploy/${shellQuote(target.deployment)} --type strategic -p ${shellQuote(patch)} >/dev/null || exit 1; fi`;
+  return (
+    `if [ -n "$(${kubectl(target)} get deploy/${shellQuote(target.deployment)} -o jsonpath=${shellQuote(jsonPath)})" ]; then` +
+    ` ${kubectl(target)} patch deploy/${shellQuote(target.deployment)} --type strategic -p ${shellQuote(patch)} >/dev/null || exit 1; fi`
+  );
 }
 
 /** The script a command runs: the kubeconfig preamble, then the steps, stopping at the first failure. */

@@ -50,31 +50,48 @@ export function kubernetesRules(config: Pick<IngestConfig, "mailboxes" | "mailse
   // Nothing in paperless's namespace: the fetch after a change goes through paperless's API.
   return [
     {
-      namespace, apiGroup: "", resource: "configmaps", names: [mailserver.configMap],
+      namespace,
+      apiGroup: "",
+      resource: "configmaps",
+      names: [mailserver.configMap],
       uses: { up: ["get", "update"], destroy: ["get", "update"], doctor: ["get"] },
       why: "the shared ConfigMap: our account and alias lines, read, then replaced (if unchanged since)",
     },
     {
-      namespace, apiGroup: "", resource: "configmaps", names: sieves,
+      namespace,
+      apiGroup: "",
+      resource: "configmaps",
+      names: sieves,
       uses: { up: ["get", "create", "patch", "delete"], destroy: ["get", "delete"], doctor: ["get"] },
       why: "each mailbox's sieve ConfigMap: server-side apply (which creates it), read, delete",
     },
     {
-      namespace, apiGroup: "", resource: "configmaps",
+      namespace,
+      apiGroup: "",
+      resource: "configmaps",
       uses: { up: ["list", "watch"], destroy: ["list", "watch"], doctor: [] },
       why: "the Kubernetes provider confirms a delete by watching ConfigMaps (without: it waits for ever)",
     },
     {
-      namespace, apiGroup: "apps", resource: "deployments", names: [mailserver.deployment],
+      namespace,
+      apiGroup: "apps",
+      resource: "deployments",
+      names: [mailserver.deployment],
       uses: { up: ["get", "list", "watch", "patch"], destroy: ["get", "list", "watch", "patch"], doctor: ["get"] },
       why: "the sieve mounts, Reloader's variable; `kubectl rollout status` (list, watch), `exec` (get)",
     },
     {
-      namespace, apiGroup: "", resource: "pods", uses: { up: ["list"], destroy: ["list"], doctor: ["list"] },
+      namespace,
+      apiGroup: "",
+      resource: "pods",
+      uses: { up: ["list"], destroy: ["list"], doctor: ["list"] },
       why: "`kubectl exec deploy/…` finds its pod by the Deployment's selector",
     },
     {
-      namespace, apiGroup: "", resource: "pods/exec", uses: { up: ["create"], destroy: ["create"], doctor: ["create"] },
+      namespace,
+      apiGroup: "",
+      resource: "pods/exec",
+      uses: { up: ["create"], destroy: ["create"], doctor: ["create"] },
       why: "`kubectl exec`: the installed-sieve check, the Processed folder, the sieve removal at destroy",
     },
   ];
@@ -84,8 +101,11 @@ export function kubernetesRules(config: Pick<IngestConfig, "mailboxes" | "mailse
 export function rightsFor(rules: readonly KubeRule[], use: RightsUse): KubeRight[] {
   return rules.flatMap((rule) => {
     const { namespace, apiGroup, resource, why } = rule;
-    return rule.uses[use].flatMap((verb) => (rule.names ? rule.names.map((name) => ({ namespace, apiGroup, resource, verb, name, why }))
-      : [{ namespace, apiGroup, resource, verb, why }]));
+    return rule.uses[use].flatMap((verb) =>
+      rule.names
+        ? rule.names.map((name) => ({ namespace, apiGroup, resource, verb, name, why }))
+        : [{ namespace, apiGroup, resource, verb, why }],
+    );
   });
 }
 
@@ -103,7 +123,9 @@ function grants(rule: GrantedRule, right: KubeRight): boolean {
   const subresource = right.resource.split("/")[1];
   const verb = rule.verbs.includes("*") || rule.verbs.includes(right.verb);
   const group = (rule.apiGroups ?? []).some((g) => g === "*" || g === right.apiGroup);
-  const res = (rule.resources ?? []).some((r) => r === "*" || r === right.resource || (subresource !== undefined && r === `*/${subresource}`));
+  const res = (rule.resources ?? []).some(
+    (r) => r === "*" || r === right.resource || (subresource !== undefined && r === `*/${subresource}`),
+  );
   const names = !rule.resourceNames?.length || (right.name !== undefined && rule.resourceNames.includes(right.name));
   return verb && group && res && names;
 }
@@ -138,7 +160,9 @@ export function describeRights(rights: readonly KubeRight[]): string[] {
     if (r.name !== undefined && !line.names.includes(r.name)) line.names.push(r.name);
     lines.set(key, line);
   }
-  return [...lines.values()].map((l) => `${l.verbs.join(", ")} ${l.what}${l.names.length ? ` (${l.names.map((n) => JSON.stringify(n)).join(", ")})` : ""}: ${l.why}`);
+  return [...lines.values()].map(
+    (l) => `${l.verbs.join(", ")} ${l.what}${l.names.length ? ` (${l.names.map((n) => JSON.stringify(n)).join(", ")})` : ""}: ${l.why}`,
+  );
 }
 
 const flow = (xs: readonly string[]) => `[${xs.map((x) => JSON.stringify(x)).join(", ")}]`;
@@ -147,14 +171,24 @@ const flow = (xs: readonly string[]) => `[${xs.map((x) => JSON.stringify(x)).joi
 export function kubernetesRole(config: Pick<IngestConfig, "mailboxes" | "mailserver" | "paperless">): string {
   const rules = kubernetesRules(config);
   const namespaces = [...new Set(rules.map((r) => r.namespace))];
-  return Mustache.render(TEMPLATE, {
-    name: ROLE_NAME,
-    roles: namespaces.map((namespace) => ({
-      namespace,
-      rules: rules.filter((r) => r.namespace === namespace).map((r) => ({
-        why: r.why, apiGroups: flow([r.apiGroup]), resources: flow([r.resource]), verbs: flow(r.uses.up),
-        ...(r.names ? { resourceNames: flow(r.names) } : {}),
+  return Mustache.render(
+    TEMPLATE,
+    {
+      name: ROLE_NAME,
+      roles: namespaces.map((namespace) => ({
+        namespace,
+        rules: rules
+          .filter((r) => r.namespace === namespace)
+          .map((r) => ({
+            why: r.why,
+            apiGroups: flow([r.apiGroup]),
+            resources: flow([r.resource]),
+            verbs: flow(r.uses.up),
+            ...(r.names ? { resourceNames: flow(r.names) } : {}),
+          })),
       })),
-    })),
-  }, {}, { escape: (v: string) => v });
+    },
+    {},
+    { escape: (v: string) => v },
+  );
 }

@@ -11,8 +11,10 @@ import type { Mailbox, MailserverSettings } from "./types";
 export function processedFolderCommand(mailbox: Mailbox): string {
   const user = shellQuote(mailbox.address);
   const folder = shellQuote(mailbox.processedFolder);
-  return `{ doveadm mailbox create -u ${user} ${folder} 2>/dev/null || doveadm mailbox status -u ${user} messages ${folder} >/dev/null; }`
-    + ` && doveadm mailbox subscribe -u ${user} ${folder}`;
+  return (
+    `{ doveadm mailbox create -u ${user} ${folder} 2>/dev/null || doveadm mailbox status -u ${user} messages ${folder} >/dev/null; }` +
+    ` && doveadm mailbox subscribe -u ${user} ${folder}`
+  );
 }
 
 /** `<mailRoot>/<domain>/<localpart>/home`: where docker-mailserver installs the user's active sieve. */

@@ -21,15 +21,18 @@ export interface NameRule {
 
 const LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
 export const DNS_LABEL: NameRule = {
-  max: 63, pattern: new RegExp(`^${LABEL}$`),
+  max: 63,
+  pattern: new RegExp(`^${LABEL}$`),
   what: "a DNS label (RFC 1123): at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit",
 };
 export const DNS_SUBDOMAIN: NameRule = {
-  max: 253, pattern: new RegExp(`^${LABEL}(\\.${LABEL})*$`),
+  max: 253,
+  pattern: new RegExp(`^${LABEL}(\\.${LABEL})*$`),
   what: "a DNS subdomain (RFC 1123): at most 253 characters, lower-case letters, digits, '-' and '.', each part between dots starting and ending with a letter or digit",
 };
 export const CONFIGMAP_KEY: NameRule = {
-  max: 253, pattern: /^(?!\.\.?$)[-._a-zA-Z0-9]+$/,
+  max: 253,
+  pattern: /^(?!\.\.?$)[-._a-zA-Z0-9]+$/,
   what: "a ConfigMap key: at most 253 letters, digits, '-', '_' and '.', not '.' or '..'",
 };
 // NAME_MAX of Linux file systems.
@@ -55,7 +58,10 @@ interface Derived {
 
 function problem(d: Derived): string | undefined {
   const broken = ruleBroken(d.rule, d.name);
-  return broken && `${d.where}: ${show(d.value)} gives the ${d.kind} ${show(d.name)}${d.usedBy ? ` (${d.usedBy})` : ""}, which ${broken}: ${d.fix}`;
+  return (
+    broken &&
+    `${d.where}: ${show(d.value)} gives the ${d.kind} ${show(d.name)}${d.usedBy ? ` (${d.usedBy})` : ""}, which ${broken}: ${d.fix}`
+  );
 }
 
 /** Every derived name over its limit, and every pair of mailboxes that would share a name. */
@@ -68,12 +74,22 @@ export function derivedNameProblems(config: IngestConfig): string[] {
   };
   const rendered = `written by npm run render in ${MAILSERVER_DIR}/`;
   check({
-    where: "mailserver.deployment", value: mailserver.deployment, kind: "file name", usedBy: rendered,
-    name: deploymentPatchFile(mailserver), rule: FILE_NAME, fix: "use a shorter Deployment name",
+    where: "mailserver.deployment",
+    value: mailserver.deployment,
+    kind: "file name",
+    usedBy: rendered,
+    name: deploymentPatchFile(mailserver),
+    rule: FILE_NAME,
+    fix: "use a shorter Deployment name",
   });
   check({
-    where: "mailserver.configMap", value: mailserver.configMap, kind: "file name", usedBy: `with mailserver.virtualKey, ${rendered}`,
-    name: aliasBlockFile(mailserver), rule: FILE_NAME, fix: "use a shorter ConfigMap name or key",
+    where: "mailserver.configMap",
+    value: mailserver.configMap,
+    kind: "file name",
+    usedBy: `with mailserver.virtualKey, ${rendered}`,
+    name: aliasBlockFile(mailserver),
+    rule: FILE_NAME,
+    fix: "use a shorter ConfigMap name or key",
   });
 
   const taken = new Map<string, { index: number; address: string }>();
@@ -82,14 +98,31 @@ export function derivedNameProblems(config: IngestConfig): string[] {
     const value = mailbox.address;
     const mount = sieveNames(mailbox, mailserver);
     const shorter = "use a shorter address";
-    check({ where, value, kind: "sieve ConfigMap name", name: mount.configMapName, rule: DNS_SUBDOMAIN, fix: `${shorter} (or mailserver.deployment, its prefix)` });
+    check({
+      where,
+      value,
+      kind: "sieve ConfigMap name",
+      name: mount.configMapName,
+      rule: DNS_SUBDOMAIN,
+      fix: `${shorter} (or mailserver.deployment, its prefix)`,
+    });
     check({ where, value, kind: "ConfigMap key", name: mount.key, rule: CONFIGMAP_KEY, fix: shorter });
     check({
-      where, value, kind: "file name", usedBy: "the sieve docker-mailserver reads in mailserver.configDir", name: sieveFileName(mailbox.address),
-      rule: FILE_NAME, fix: shorter,
+      where,
+      value,
+      kind: "file name",
+      usedBy: "the sieve docker-mailserver reads in mailserver.configDir",
+      name: sieveFileName(mailbox.address),
+      rule: FILE_NAME,
+      fix: shorter,
     });
     check({
-      where, value, kind: "file name", usedBy: rendered, name: configMapFile(mount.configMapName), rule: FILE_NAME,
+      where,
+      value,
+      kind: "file name",
+      usedBy: rendered,
+      name: configMapFile(mount.configMapName),
+      rule: FILE_NAME,
       fix: `${shorter} (or mailserver.deployment, its prefix)`,
     });
 
@@ -112,9 +145,11 @@ export function derivedNameProblems(config: IngestConfig): string[] {
       shared.set(first.index, pair);
     }
     for (const [j, { address, names: same }] of shared) {
-      problems.push(`${where}: ${show(value)} gives the same ${same.join(", ")} as mailboxes[${j}].address ${show(address)}: `
-        + "Kubernetes names hold no '@', volume names no '.' and variable names neither '.' nor '-', so the two mailboxes would share these objects "
-        + "(destroying one would remove the other's); use another address for one of them");
+      problems.push(
+        `${where}: ${show(value)} gives the same ${same.join(", ")} as mailboxes[${j}].address ${show(address)}: ` +
+          "Kubernetes names hold no '@', volume names no '.' and variable names neither '.' nor '-', so the two mailboxes would share these objects " +
+          "(destroying one would remove the other's); use another address for one of them",
+      );
     }
   });
   return problems;

@@ -44,15 +44,22 @@ function findBlock(lines: readonly string[], owner: string): { begin: number; en
   const ends = lines.flatMap((l, i) => (l === end ? [i] : []));
   if (begins.length === 0 && ends.length === 0) return undefined;
   if (begins.length !== 1 || ends.length !== 1 || ends[0]! < begins[0]!) {
-    throw new Error(`the block of ${owner} is damaged (${JSON.stringify(begin)} at line(s) [${begins.map((i) => i + 1).join(",")}],`
-      + ` ${JSON.stringify(end)} at line(s) [${ends.map((i) => i + 1).join(",")}]); repair it by hand`);
+    throw new Error(
+      `the block of ${owner} is damaged (${JSON.stringify(begin)} at line(s) [${begins.map((i) => i + 1).join(",")}],` +
+        ` ${JSON.stringify(end)} at line(s) [${ends.map((i) => i + 1).join(",")}]); repair it by hand`,
+    );
   }
   return { begin: begins[0]!, end: ends[0]! };
 }
 
 function validateLines(owner: string, lines: readonly string[]): void {
   lines.forEach((line, i) => {
-    if (line.trim() === "" || /[\r\n]/.test(line) || line.includes(`# BEGIN ${MARKER_PREFIX} `) || line.includes(`# END ${MARKER_PREFIX} `)) {
+    if (
+      line.trim() === "" ||
+      /[\r\n]/.test(line) ||
+      line.includes(`# BEGIN ${MARKER_PREFIX} `) ||
+      line.includes(`# END ${MARKER_PREFIX} `)
+    ) {
       throw new Error(`line ${i} of the block of ${owner} is empty, holds a line break or a block marker`);
     }
   });
@@ -79,8 +86,12 @@ export function writeOwnedLines(text: string, owner: string, owned: readonly str
 }
 
 /** Lines outside the owner's block that define one of `keys`: two definitions of one address would fight. */
-export function foreignDefinitions(text: string, owner: string, format: LineFormat, keys: readonly string[]):
-  { line: number; key: string }[] {
+export function foreignDefinitions(
+  text: string,
+  owner: string,
+  format: LineFormat,
+  keys: readonly string[],
+): { line: number; key: string }[] {
   const wanted = new Set(keys.map((k) => k.toLowerCase()));
   const lines = splitLines(text);
   const block = findBlock(lines, owner);

@@ -24,9 +24,7 @@ function ereLiteral(value: string): string {
  * trusted authserv-id the topmost header must also name that server.
  */
 function verdictPattern(method: string, property: string, domain: string, authservId?: string): string {
-  const from = authservId
-    ? `^[[:space:]]*${ereLiteral(authservId)}([[:space:]]+[0-9]+)?[[:space:]]*;(.*;)?`
-    : ";";
+  const from = authservId ? `^[[:space:]]*${ereLiteral(authservId)}([[:space:]]+[0-9]+)?[[:space:]]*;(.*;)?` : ";";
   return `${from}[[:space:]]*${method}=pass[^;]*${property}=${ereLiteral(domain)}([^-.a-z0-9]|$)`;
 }
 
@@ -35,16 +33,18 @@ const withSeparators = <T extends object>(items: readonly T[]) =>
 
 export function renderSieve(mailbox: Mailbox): string {
   const plain = mailbox.senders.filter((s) => !s.requireAuthentication);
-  const authenticated = mailbox.senders.filter((s) => s.requireAuthentication).map((s) => {
-    const domain = s.address.slice(s.address.lastIndexOf("@") + 1);
-    return {
-      address: s.address,
-      domain,
-      header: mailbox.authResultsHeader,
-      dkim: verdictPattern("dkim", "header[.]d", domain, mailbox.trustedAuthservId),
-      dmarc: verdictPattern("dmarc", "header[.]from", domain, mailbox.trustedAuthservId),
-    };
-  });
+  const authenticated = mailbox.senders
+    .filter((s) => s.requireAuthentication)
+    .map((s) => {
+      const domain = s.address.slice(s.address.lastIndexOf("@") + 1);
+      return {
+        address: s.address,
+        domain,
+        header: mailbox.authResultsHeader,
+        dkim: verdictPattern("dkim", "header[.]d", domain, mailbox.trustedAuthservId),
+        dmarc: verdictPattern("dmarc", "header[.]from", domain, mailbox.trustedAuthservId),
+      };
+    });
   const requires = ["relational", "comparator-i;ascii-numeric", ...(authenticated.length ? ["index", "regex"] : [])];
   const view = {
     mailbox: mailbox.address,
@@ -68,9 +68,11 @@ export const SIEVE_MAX_BYTES = 1024 * 1024;
 export function sieveSizeProblem(mailbox: Mailbox, where: string): string | undefined {
   const bytes = Buffer.byteLength(renderSieve(mailbox));
   if (bytes <= SIEVE_MAX_BYTES) return undefined;
-  return `${where}.senders: ${mailbox.senders.length} senders make the sieve of ${mailbox.address} ${bytes} bytes long;`
-    + ` Pigeonhole refuses a script over ${SIEVE_MAX_BYTES} bytes (sieve_max_script_size, also a ConfigMap's limit):`
-    + ` move senders to another mailbox`;
+  return (
+    `${where}.senders: ${mailbox.senders.length} senders make the sieve of ${mailbox.address} ${bytes} bytes long;` +
+    ` Pigeonhole refuses a script over ${SIEVE_MAX_BYTES} bytes (sieve_max_script_size, also a ConfigMap's limit):` +
+    ` move senders to another mailbox`
+  );
 }
 
 /** A ConfigMap key cannot hold `@` (docs/mailserver.md#configmap-keys-and-mounts): docs@d -> `docs-at-d.dovecot.sieve`. */

@@ -23,8 +23,10 @@ export function sieveNames(mailbox: Mailbox, mailserver: MailserverSettings): Si
   const slug = atName(mailbox.address);
   // A volume name is a single DNS label of at most 63 characters.
   const label = `sieve-${slug.replace(/\./g, "-")}`;
-  const volumeName = label.length <= 63 ? label
-    : `${label.slice(0, 52).replace(/-+$/, "")}-${createHash("sha256").update(mailbox.address).digest("hex").slice(0, 10)}`;
+  const volumeName =
+    label.length <= 63
+      ? label
+      : `${label.slice(0, 52).replace(/-+$/, "")}-${createHash("sha256").update(mailbox.address).digest("hex").slice(0, 10)}`;
   return {
     configMapName: `${mailserver.deployment}-sieve-${slug}`,
     key: sieveConfigMapKey(mailbox.address),

@@ -50,23 +50,44 @@ export function parseArgs(argv: readonly string[]): DoctorArgs {
   let listChecks = false;
   let help = false;
   for (let i = 0; i < argv.length; i++) {
-    const [name, inline] = argv[i]!.startsWith("--") && argv[i]!.includes("=") ? argv[i]!.split(/=(.*)/s) as [string, string] : [argv[i]!, undefined];
+    const [name, inline] =
+      argv[i]!.startsWith("--") && argv[i]!.includes("=") ? (argv[i]!.split(/=(.*)/s) as [string, string]) : [argv[i]!, undefined];
     const value = () => {
       const v = inline ?? argv[++i];
       if (v === undefined || v === "") throw new Error(`${name} needs a value`);
       return v;
     };
     switch (name) {
-      case "--stack": stack = value(); break;
-      case "--check": check = value(); break;
-      case "--since": sinceMs = parseDuration(value(), name); break;
-      case "--deadline": deadlineMs = parseDuration(value(), name); break;
-      case "--fetch": fetch = true; break;
-      case "--canary": canary = true; break;
-      case "--json": json = true; break;
-      case "--list-checks": listChecks = true; break;
-      case "--help": case "-h": help = true; break;
-      default: throw new Error(`unknown option ${JSON.stringify(argv[i])}`);
+      case "--stack":
+        stack = value();
+        break;
+      case "--check":
+        check = value();
+        break;
+      case "--since":
+        sinceMs = parseDuration(value(), name);
+        break;
+      case "--deadline":
+        deadlineMs = parseDuration(value(), name);
+        break;
+      case "--fetch":
+        fetch = true;
+        break;
+      case "--canary":
+        canary = true;
+        break;
+      case "--json":
+        json = true;
+        break;
+      case "--list-checks":
+        listChecks = true;
+        break;
+      case "--help":
+      case "-h":
+        help = true;
+        break;
+      default:
+        throw new Error(`unknown option ${JSON.stringify(argv[i])}`);
     }
   }
   return { ...(stack ? { stack } : {}), ...(check ? { check } : {}), sinceMs, fetch, canary, deadlineMs, json, listChecks, help };

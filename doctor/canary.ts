@@ -15,7 +15,12 @@ import { connectImap, type ImapTarget } from "./imapSnapshot";
 import type { Exercise, Step } from "./output";
 import { waitFor } from "./waitFor";
 
-interface WireDocument { id: number; title: string; owner: number | null; tags: number[] }
+interface WireDocument {
+  id: number;
+  title: string;
+  owner: number | null;
+  tags: number[];
+}
 
 class HopFailed extends Error {}
 
@@ -48,7 +53,14 @@ async function deleteMail(target: ImapTarget, places: ReadonlyMap<string, number
   }
 }
 
-async function canaryFor(ctx: DoctorContext, mailbox: Mailbox, sender: Sender, deadline: number, steps: Step[], cleanup: string[]): Promise<void> {
+async function canaryFor(
+  ctx: DoctorContext,
+  mailbox: Mailbox,
+  sender: Sender,
+  deadline: number,
+  steps: Step[],
+  cleanup: string[],
+): Promise<void> {
   const canary = ctx.config.canary!;
   const id = randomBytes(6).toString("hex");
   const subject = `paperless-mail-ingest canary ${id}`;
@@ -71,9 +83,19 @@ async function canaryFor(ctx: DoctorContext, mailbox: Mailbox, sender: Sender, d
   try {
     // 1. SMTP, as the forwarding server would hand it over (opportunistic STARTTLS, as between MTAs).
     try {
-      await createTransport({ host: canary.smtp.host, port: canary.smtp.port, secure: canary.smtp.port === 465, tls: { rejectUnauthorized: false },
-        connectionTimeout: 30_000, greetingTimeout: 30_000, socketTimeout: 60_000 }).sendMail({
-        from: sender.address, to: mailbox.address, subject, messageId,
+      await createTransport({
+        host: canary.smtp.host,
+        port: canary.smtp.port,
+        secure: canary.smtp.port === 465,
+        tls: { rejectUnauthorized: false },
+        connectionTimeout: 30_000,
+        greetingTimeout: 30_000,
+        socketTimeout: 60_000,
+      }).sendMail({
+        from: sender.address,
+        to: mailbox.address,
+        subject,
+        messageId,
         text: "paperless-mail-ingest canary: this mail and its document are deleted again by `npm run doctor -- --canary`.",
         attachments: [{ filename: `canary-${id}.pdf`, content: canaryPdf(subject), contentType: "application/pdf" }],
       });
@@ -83,47 +105,83 @@ async function canaryFor(ctx: DoctorContext, mailbox: Mailbox, sender: Sender, d
     hop(`sent over SMTP to ${canary.smtp.host}:${canary.smtp.port} from ${sender.address}`, "ok");
 
     // 2. Delivered and kept by the sieve.
-    const delivered = await until(`the mail in ${mailbox.inboxFolder}`, async () => {
-      const at = await whereIs(target, messageId, folders);
-      return at.size ? at : undefined;
-    }) ?? fail(`kept in ${mailbox.inboxFolder}`, "it never arrived: the sieve discarded it (see mailserver.sieve-installed) or the mailserver did not deliver it (its mail log)");
-    if (!delivered.has(mailbox.inboxFolder)) fail(`kept in ${mailbox.inboxFolder}`, `it landed in ${[...delivered.keys()].join(", ")}: the spam filter took it, and paperless never looks there`);
+    const delivered =
+      (await until(`the mail in ${mailbox.inboxFolder}`, async () => {
+        const at = await whereIs(target, messageId, folders);
+        return at.size ? at : undefined;
+      })) ??
+      fail(
+        `kept in ${mailbox.inboxFolder}`,
+        "it never arrived: the sieve discarded it (see mailserver.sieve-installed) or the mailserver did not deliver it (its mail log)",
+      );
+    if (!delivered.has(mailbox.inboxFolder))
+      fail(
+        `kept in ${mailbox.inboxFolder}`,
+        `it landed in ${[...delivered.keys()].join(", ")}: the spam filter took it, and paperless never looks there`,
+      );
     hop(`kept by the sieve, in ${mailbox.inboxFolder}`, "ok");
 
     // 3. Fetched by paperless.
-    const account = await ctx.account(mailbox) ?? fail("fetched by paperless", `no mail account ${JSON.stringify(mailbox.accountName)} (see paperless.account)`);
+    const account =
+      (await ctx.account(mailbox)) ??
+      fail("fetched by paperless", `no mail account ${JSON.stringify(mailbox.accountName)} (see paperless.account)`);
     const [fetched] = await fetchAndWait(ctx.paperless, [{ id: account.id, name: account.name }], {
-      deadlineMs: Math.max(0, deadline - Date.now()), onProgress: (line) => ctx.progress(`canary fetch: ${line}`),
+      deadlineMs: Math.max(0, deadline - Date.now()),
+      onProgress: (line) => ctx.progress(`canary fetch: ${line}`),
     });
     hop("fetched by paperless", fetched!.failed ? "fail" : fetched!.confirmed ? "ok" : "warn", fetched!.detail);
 
     // 4. Filed: owned by the sender's user, with the declared tags.
-    const doc = await until("the document", async () => (await documents(ctx, subject))[0])
-      ?? fail("filed as a document", `no document titled ${JSON.stringify(subject)} appeared (see paperless.backlog and paperless.consume-failures)`);
+    const doc =
+      (await until("the document", async () => (await documents(ctx, subject))[0])) ??
+      fail(
+        "filed as a document",
+        `no document titled ${JSON.stringify(subject)} appeared (see paperless.backlog and paperless.consume-failures)`,
+      );
     const [users, tags] = await Promise.all([ctx.users(), ctx.tags()]);
     const owner = users.find((u) => u.id === doc.owner)?.username ?? `#${doc.owner}`;
     const tagNames = doc.tags.map((t) => tags.find((x) => x.id === t)?.name ?? `#${t}`);
     const missing = sender.tags.filter((t) => !tagNames.includes(t));
     if (owner !== sender.user || missing.length) {
-      fail(`filed as document #${doc.id}`, `owner ${owner} (declared ${sender.user}), tags ${tagNames.join(", ") || "none"}${missing.length ? ` (missing ${missing.join(", ")})` : ""}`);
+      fail(
+        `filed as document #${doc.id}`,
+        `owner ${owner} (declared ${sender.user}), tags ${tagNames.join(", ") || "none"}${missing.length ? ` (missing ${missing.join(", ")})` : ""}`,
+      );
     }
     hop(`filed as document #${doc.id}, owned by ${owner}, tagged ${tagNames.join(", ")}`, "ok");
 
     // 5. Moved out of INBOX.
-    const moved = await until(`the mail in ${mailbox.processedFolder}`, async () => ((await whereIs(target, messageId, [mailbox.processedFolder])).size ? true : undefined));
-    hop(`moved to ${mailbox.processedFolder}`, moved ? "ok" : "fail", moved ? undefined : "paperless filed it but did not move the mail (see mailbox.folders)");
+    const moved = await until(`the mail in ${mailbox.processedFolder}`, async () =>
+      (await whereIs(target, messageId, [mailbox.processedFolder])).size ? true : undefined,
+    );
+    hop(
+      `moved to ${mailbox.processedFolder}`,
+      moved ? "ok" : "fail",
+      moved ? undefined : "paperless filed it but did not move the mail (see mailbox.folders)",
+    );
   } finally {
     await cleanUp(ctx, mailbox, subject, messageId, target, folders, cleanup);
   }
 }
 
 async function documents(ctx: DoctorContext, title: string): Promise<WireDocument[]> {
-  const page = await ctx.paperless.request<Page<WireDocument>>("GET", `/api/documents/?title__iexact=${encodeURIComponent(title)}&page_size=100`);
+  const page = await ctx.paperless.request<Page<WireDocument>>(
+    "GET",
+    `/api/documents/?title__iexact=${encodeURIComponent(title)}&page_size=100`,
+  );
   return page.results;
 }
 
 /** Removes what the canary left, each step on its own: one failing does not keep the others from running. */
-async function cleanUp(ctx: DoctorContext, mailbox: Mailbox, subject: string, messageId: string, target: ImapTarget, folders: string[], done: string[]): Promise<void> {
+async function cleanUp(
+  ctx: DoctorContext,
+  mailbox: Mailbox,
+  subject: string,
+  messageId: string,
+  target: ImapTarget,
+  folders: string[],
+  done: string[],
+): Promise<void> {
   const attempt = async (what: string, action: () => Promise<string | undefined>) => {
     try {
       const said = await action();
@@ -158,8 +216,19 @@ async function cleanUp(ctx: DoctorContext, mailbox: Mailbox, subject: string, me
 export async function runCanary(ctx: DoctorContext, deadlineMs: number): Promise<Exercise> {
   const canary = ctx.config.canary;
   if (!canary) {
-    return { name: "canary", status: "fail", steps: [{ what: "canary", status: "fail", seconds: 0,
-      detail: "no canary configured: set canary.sender (a listed sender) and canary.smtp (host:port of the mailserver's SMTP) in the stack config; see README.md#doctor-canary" }] };
+    return {
+      name: "canary",
+      status: "fail",
+      steps: [
+        {
+          what: "canary",
+          status: "fail",
+          seconds: 0,
+          detail:
+            "no canary configured: set canary.sender (a listed sender) and canary.smtp (host:port of the mailserver's SMTP) in the stack config; see README.md#doctor-canary",
+        },
+      ],
+    };
   }
   const steps: Step[] = [];
   const cleanup: string[] = [];
@@ -169,11 +238,16 @@ export async function runCanary(ctx: DoctorContext, deadlineMs: number): Promise
     try {
       await canaryFor(ctx, mailbox, sender, Date.now() + deadlineMs, steps, cleanup);
     } catch (e) {
-      if (!(e instanceof HopFailed)) steps.push({ what: `${mailbox.address}: canary`, status: "fail", seconds: 0, detail: (e as Error).message });
+      if (!(e instanceof HopFailed))
+        steps.push({ what: `${mailbox.address}: canary`, status: "fail", seconds: 0, detail: (e as Error).message });
     }
   }
   if (!cleanup.length) cleanup.push("nothing was left to clean up");
-  const status = steps.some((s) => s.status === "fail") || cleanup.some((c) => c.startsWith("could not")) ? "fail"
-    : steps.some((s) => s.status === "warn") ? "warn" : "ok";
+  const status =
+    steps.some((s) => s.status === "fail") || cleanup.some((c) => c.startsWith("could not"))
+      ? "fail"
+      : steps.some((s) => s.status === "warn")
+        ? "warn"
+        : "ok";
   return { name: "canary", status, steps, cleanup };
 }

@@ -52,7 +52,12 @@ function parts(node: MessageStructureObject | undefined): MessagePart[] {
   return [{ type: node.type.toLowerCase(), disposition: (node.disposition ?? "").toLowerCase(), filename }];
 }
 
-function waiting(m: { uid: number; envelope?: { from?: { address?: string }[]; subject?: string }; internalDate?: Date | string; bodyStructure?: MessageStructureObject }): WaitingMessage {
+function waiting(m: {
+  uid: number;
+  envelope?: { from?: { address?: string }[]; subject?: string };
+  internalDate?: Date | string;
+  bodyStructure?: MessageStructureObject;
+}): WaitingMessage {
   const all = parts(m.bodyStructure);
   // The first text part without a filename is the mail's own body, never an attachment.
   const body = all.findIndex((p) => p.type.startsWith("text/") && !p.filename && p.disposition !== "attachment");
@@ -87,7 +92,9 @@ export async function connectImap(target: ImapTarget, timeoutMs = 30_000): Promi
   } catch (e) {
     const err = e as { authenticationFailed?: boolean; responseText?: string; code?: string; message?: string };
     const authentication = err.authenticationFailed === true;
-    const why = authentication ? `login refused${err.responseText ? ` (${err.responseText})` : ""}` : `${err.code ?? ""} ${err.message ?? String(e)}`.trim();
+    const why = authentication
+      ? `login refused${err.responseText ? ` (${err.responseText})` : ""}`
+      : `${err.code ?? ""} ${err.message ?? String(e)}`.trim();
     throw Object.assign(new Error(`IMAP ${target.endpoint.host}:${target.endpoint.port} as ${target.user}: ${why}`), { authentication });
   }
   return client;

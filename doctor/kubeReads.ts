@@ -23,7 +23,11 @@ export interface Deployment {
 
 export interface Pod {
   metadata: { name: string; deletionTimestamp?: Date; labels?: Record<string, string> };
-  status?: { phase?: string; conditions?: { type: string; status: string }[]; containerStatuses?: { name: string; ready: boolean; restartCount: number }[] };
+  status?: {
+    phase?: string;
+    conditions?: { type: string; status: string }[];
+    containerStatuses?: { name: string; ready: boolean; restartCount: number }[];
+  };
 }
 
 /** A label selector as the API's `labelSelector` query takes it. */
@@ -32,10 +36,14 @@ export function selectorQuery(selector: Deployment["spec"]["selector"]): string 
   const expressions = (selector.matchExpressions ?? []).map((e) => {
     const values = (e.values ?? []).join(",");
     switch (e.operator) {
-      case "In": return `${e.key} in (${values})`;
-      case "NotIn": return `${e.key} notin (${values})`;
-      case "Exists": return e.key;
-      default: return `!${e.key}`;
+      case "In":
+        return `${e.key} in (${values})`;
+      case "NotIn":
+        return `${e.key} notin (${values})`;
+      case "Exists":
+        return e.key;
+      default:
+        return `!${e.key}`;
     }
   });
   return [...labels, ...expressions].join(",");
@@ -65,15 +73,19 @@ export class KubeReads {
   }
 
   async deployment(namespace: string, name: string): Promise<Deployment | undefined> {
-    return await this.get(`Deployment ${namespace}/${name}`, (api) => api.apps.readNamespacedDeployment({ name, namespace })) as Deployment | undefined;
+    return (await this.get(`Deployment ${namespace}/${name}`, (api) => api.apps.readNamespacedDeployment({ name, namespace }))) as
+      Deployment | undefined;
   }
 
   async pods(namespace: string, labelSelector: string): Promise<Pod[]> {
-    const list = await this.get(`the pods of ${labelSelector} in namespace ${namespace}`, (api) => api.core.listNamespacedPod({ namespace, labelSelector }));
+    const list = await this.get(`the pods of ${labelSelector} in namespace ${namespace}`, (api) =>
+      api.core.listNamespacedPod({ namespace, labelSelector }),
+    );
     return (list?.items ?? []) as Pod[];
   }
 
   async configMap(namespace: string, name: string): Promise<ConfigMapObject | undefined> {
-    return await this.get(`ConfigMap ${namespace}/${name}`, (api) => api.core.readNamespacedConfigMap({ name, namespace })) as ConfigMapObject | undefined;
+    return (await this.get(`ConfigMap ${namespace}/${name}`, (api) => api.core.readNamespacedConfigMap({ name, namespace }))) as
+      ConfigMapObject | undefined;
   }
 }

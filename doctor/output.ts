@@ -39,7 +39,8 @@ export interface Report {
 export function summary(report: Report): { failed: number; warnings: number } {
   // A check run again after --fetch counts as well: a failure before the fetch (no scheduled fetch
   // took the mail) stays a failure when the doctor's own fetch cleared it.
-  const statuses = [...report.outcomes, ...report.exercises.flatMap((e) => e.checks ?? [])].map((o) => o.result.status)
+  const statuses = [...report.outcomes, ...report.exercises.flatMap((e) => e.checks ?? [])]
+    .map((o) => o.result.status)
     .concat(report.exercises.map((e) => e.status));
   return { failed: statuses.filter((s) => s === "fail").length, warnings: statuses.filter((s) => s === "warn").length };
 }
@@ -68,10 +69,18 @@ export function renderText(report: Report, secrets: readonly string[]): string {
     out.push("");
   }
   const { failed, warnings } = summary(report);
-  out.push(`requests: ${Object.entries(report.requests).map(([k, v]) => `${k} ${v}`).join(", ")}`);
-  out.push(failed ? `× ${failed} failed, ${warnings} warning(s) (${report.seconds.toFixed(1)} s)`
-    : warnings ? `‼ no check failed, ${warnings} warning(s) (${report.seconds.toFixed(1)} s)`
-      : `✔ all checks passed (${report.seconds.toFixed(1)} s)`);
+  out.push(
+    `requests: ${Object.entries(report.requests)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}`,
+  );
+  out.push(
+    failed
+      ? `× ${failed} failed, ${warnings} warning(s) (${report.seconds.toFixed(1)} s)`
+      : warnings
+        ? `‼ no check failed, ${warnings} warning(s) (${report.seconds.toFixed(1)} s)`
+        : `✔ all checks passed (${report.seconds.toFixed(1)} s)`,
+  );
   return redact(out.join("\n") + "\n", secrets);
 }
 
@@ -96,19 +105,36 @@ export function renderJson(report: Report, secrets: readonly string[]): string {
       categoryName: g.id,
       checks: report.outcomes.filter((o) => o.group === g.id).map(checkJson),
     })),
-    ...Object.fromEntries(report.exercises.map((e) => [e.name, {
-      result: RESULT[e.status],
-      steps: e.steps.map((s) => ({ what: s.what, result: RESULT[s.status], seconds: Math.round(s.seconds * 10) / 10, ...(s.detail ? { detail: s.detail } : {}) })),
-      ...(e.cleanup ? { cleanup: e.cleanup } : {}),
-      ...(e.checks ? { checks: e.checks.map(checkJson) } : {}),
-    }])),
+    ...Object.fromEntries(
+      report.exercises.map((e) => [
+        e.name,
+        {
+          result: RESULT[e.status],
+          steps: e.steps.map((s) => ({
+            what: s.what,
+            result: RESULT[s.status],
+            seconds: Math.round(s.seconds * 10) / 10,
+            ...(s.detail ? { detail: s.detail } : {}),
+          })),
+          ...(e.cleanup ? { cleanup: e.cleanup } : {}),
+          ...(e.checks ? { checks: e.checks.map(checkJson) } : {}),
+        },
+      ]),
+    ),
   };
   return redact(JSON.stringify(doc, null, 2) + "\n", secrets);
 }
 
 /** `--list-checks`: id, group and description of every check, in run order. */
 export function renderList(checks: readonly Check<unknown>[], json: boolean): string {
-  if (json) return JSON.stringify(checks.map((c) => ({ id: c.id, group: c.group, description: c.description, needs: c.needs ?? [] })), null, 2) + "\n";
+  if (json)
+    return (
+      JSON.stringify(
+        checks.map((c) => ({ id: c.id, group: c.group, description: c.description, needs: c.needs ?? [] })),
+        null,
+        2,
+      ) + "\n"
+    );
   const width = Math.max(...checks.map((c) => c.id.length));
   return checks.map((c) => `${c.id.padEnd(width)}  ${c.description}`).join("\n") + "\n";
 }

@@ -45,8 +45,8 @@ export function podStateScript(mailboxes: readonly Mailbox[], mailserver: Mailse
       `if [ -f ${sieve} ]; then`,
       `${head("sha256")}; sha256sum < ${sieve} | cut -d' ' -f1`,
       // A copy in a private directory: the installed script and its .svbin stay untouched.
-      `d=$(mktemp -d) && cp ${sieve} "$d/s.sieve" && { out=$(sievec "$d/s.sieve" "$d/s.svbin" 2>&1); rc=$?; }`
-        + ` && ${head("compileRc")} && echo "$rc" && ${head("compileOutput")} && printf '%s\\n' "$out" | head -n 20; rm -rf "$d"`,
+      `d=$(mktemp -d) && cp ${sieve} "$d/s.sieve" && { out=$(sievec "$d/s.sieve" "$d/s.svbin" 2>&1); rc=$?; }` +
+        ` && ${head("compileRc")} && echo "$rc" && ${head("compileOutput")} && printf '%s\\n' "$out" | head -n 20; rm -rf "$d"`,
       "fi",
       `${head("accountsBlock")}; ${block(accounts, m.address)}`,
       `${head("virtualBlock")}; ${block(virtual, m.address)}`,
@@ -70,31 +70,46 @@ export function parsePodState(mailboxes: readonly Mailbox[], stdout: string): Po
       current.push(line);
     }
   }
-  return new Map(mailboxes.map((m) => {
-    const f = fields.get(m.address)!;
-    const one = (k: string) => f.get(k)?.[0];
-    const state: InstalledSieve = {
-      ...(one("sha256") ? { sha256: one("sha256")! } : {}),
-      ...(f.has("compileRc") ? { compile: { ok: one("compileRc") === "0", output: (f.get("compileOutput") ?? []).join("\n") } } : {}),
-      ...(f.has("accountsPresent") ? { accountsBlock: f.get("accountsBlock") ?? [] } : {}),
-      ...(f.has("virtualPresent") ? { virtualBlock: f.get("virtualBlock") ?? [] } : {}),
-    };
-    return [m.address, state];
-  }));
+  return new Map(
+    mailboxes.map((m) => {
+      const f = fields.get(m.address)!;
+      const one = (k: string) => f.get(k)?.[0];
+      const state: InstalledSieve = {
+        ...(one("sha256") ? { sha256: one("sha256")! } : {}),
+        ...(f.has("compileRc") ? { compile: { ok: one("compileRc") === "0", output: (f.get("compileOutput") ?? []).join("\n") } } : {}),
+        ...(f.has("accountsPresent") ? { accountsBlock: f.get("accountsBlock") ?? [] } : {}),
+        ...(f.has("virtualPresent") ? { virtualBlock: f.get("virtualBlock") ?? [] } : {}),
+      };
+      return [m.address, state];
+    }),
+  );
 }
 
 /** Runs the script in the mailserver container through kubectl, as the program does; rejects with kubectl's own error. */
-export function readPodState(kube: KubeTarget, mailserver: MailserverSettings, mailboxes: readonly Mailbox[], timeoutMs = 120_000): Promise<PodState> {
+export function readPodState(
+  kube: KubeTarget,
+  mailserver: MailserverSettings,
+  mailboxes: readonly Mailbox[],
+  timeoutMs = 120_000,
+): Promise<PodState> {
   const command = kubectlScript(kubectlExec(podTarget(kube, mailserver), ["sh", "-c", podStateScript(mailboxes, mailserver)]));
   return new Promise((resolve, reject) => {
-    execFile("sh", ["-c", command], { env: { ...process.env, ...kubectlEnvironment(kube) }, timeout: timeoutMs, maxBuffer: 16 << 20 },
+    execFile(
+      "sh",
+      ["-c", command],
+      { env: { ...process.env, ...kubectlEnvironment(kube) }, timeout: timeoutMs, maxBuffer: 16 << 20 },
       (err, stdout, stderr) => {
         if (err) {
           const why = err.killed ? `no answer within ${timeoutMs / 1000} s` : (stderr.trim().split("\n").pop() ?? err.message);
-          reject(new Error(`kubectl exec into deploy/${mailserver.deployment} (namespace ${mailserver.namespace}, container ${mailserver.container}): ${why}`));
+          reject(
+            new Error(
+              `kubectl exec into deploy/${mailserver.deployment} (namespace ${mailserver.namespace}, container ${mailserver.container}): ${why}`,
+            ),
+          );
         } else {
           resolve(parsePodState(mailboxes, stdout));
         }
-      });
+      },
+    );
   });
 }

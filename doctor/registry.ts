@@ -8,4 +8,10 @@ import { paperlessChecks } from "./checks/paperless";
 import { stackChecks } from "./checks/stack";
 import type { DoctorContext } from "./context";
 
-export const CHECKS: readonly Check<DoctorContext>[] = [...stackChecks, ...mailserverChecks, ...mailboxChecks, ...paperlessChecks, backlogCheck];
+export const CHECKS: readonly Check<DoctorContext>[] = [
+  ...stackChecks,
+  ...mailserverChecks,
+  ...mailboxChecks,
+  ...paperlessChecks,
+  backlogCheck,
+];

@@ -63,8 +63,16 @@ export async function runChecks<C>(checks: readonly Check<C>[], ctx: C, known: r
       }
       if (why.length) {
         skipped.add(check.id);
-        return { status: "warn", problems: [{ status: "warn", message: `not checked: ${why.join(", ")}`,
-          fix: fixFor(check.id, `fix ${why.length > 1 ? "those" : "that"} first`) }] };
+        return {
+          status: "warn",
+          problems: [
+            {
+              status: "warn",
+              message: `not checked: ${why.join(", ")}`,
+              fix: fixFor(check.id, `fix ${why.length > 1 ? "those" : "that"} first`),
+            },
+          ],
+        };
       }
       try {
         return await check.run(ctx);

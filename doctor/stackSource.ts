@@ -50,7 +50,13 @@ export const isSetupError = (e: unknown): e is SetupError => (e as { setup?: unk
 function cliReason(e: unknown, secrets: readonly string[]): string {
   const err = e as { stderr?: string; message?: string };
   const text = (typeof err.stderr === "string" && err.stderr.trim()) || err.message || String(e);
-  const line = text.split("\n").map((l) => l.trim()).find((l) => /^error:/i.test(l)) ?? text.split("\n").find((l) => l.trim()) ?? text;
+  const line =
+    text
+      .split("\n")
+      .map((l) => l.trim())
+      .find((l) => /^error:/i.test(l)) ??
+    text.split("\n").find((l) => l.trim()) ??
+    text;
   return redact(line.trim(), secrets);
 }
 
@@ -59,32 +65,44 @@ export async function readStack(requested: string | undefined, env: NodeJS.Proce
   try {
     ws = await LocalWorkspace.create({ workDir: PROJECT_DIR });
   } catch (e) {
-    throw setupError(`cannot run the Pulumi CLI on ${PROJECT_DIR}: ${cliReason(e, [])}; install it (README.md#prerequisites) and put it on PATH`);
+    throw setupError(
+      `cannot run the Pulumi CLI on ${PROJECT_DIR}: ${cliReason(e, [])}; install it (README.md#prerequisites) and put it on PATH`,
+    );
   }
   let name = requested;
   if (!name) {
-    const current = await ws.stack().catch((e) => { throw setupError(`cannot list the stacks: ${cliReason(e, [])}; run \`pulumi login\``); });
+    const current = await ws.stack().catch((e) => {
+      throw setupError(`cannot list the stacks: ${cliReason(e, [])}; run \`pulumi login\``);
+    });
     if (!current) throw setupError("no stack is selected: pass --stack <name> or run `pulumi stack select <name>`");
     name = current.name;
   }
   const [config, outputs] = await Promise.all([
     ws.getAllConfig(name).catch((e) => {
-      throw setupError(`stack ${name}: cannot read its configuration: ${cliReason(e, [])}`
-        + " (a passphrase stack needs PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE)");
+      throw setupError(
+        `stack ${name}: cannot read its configuration: ${cliReason(e, [])}` +
+          " (a passphrase stack needs PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE)",
+      );
     }),
-    ws.stackOutputs(name).catch((e) => { throw setupError(`stack ${name}: cannot read its outputs: ${cliReason(e, [])}`); }),
+    ws.stackOutputs(name).catch((e) => {
+      throw setupError(`stack ${name}: cannot read its outputs: ${cliReason(e, [])}`);
+    }),
   ]);
 
   const all = Object.fromEntries(Object.entries(config).map(([k, v]) => [k, v.value]));
-  const secrets = Object.values(config).filter((v) => v.secret).map((v) => v.value);
+  const secrets = Object.values(config)
+    .filter((v) => v.secret)
+    .map((v) => v.value);
   const source = `stack ${name} (Pulumi.${name}.yaml)`;
   const read = fromRuntime(all, (key) => config[key]?.secret === true, env);
   const { config: ingest, problems } = validateStack(read);
   const token = all[TOKEN_CONFIG_KEY] || env[TOKEN_ENV] || "";
-  if (!token) problems.push(`${PROJECT}:paperlessToken: not set; run \`pulumi config set --secret paperlessToken <token>\` or export ${TOKEN_ENV}`);
+  if (!token)
+    problems.push(`${PROJECT}:paperlessToken: not set; run \`pulumi config set --secret paperlessToken <token>\` or export ${TOKEN_ENV}`);
   const vault = vaultAccessFrom(all, env);
   if (!vault.address) problems.push("vault:address: not set, nor VAULT_ADDR; the doctor reads the mailbox passwords from Vault");
-  if (!vault.token) problems.push("vault:token: not set, nor VAULT_TOKEN or ~/.vault-token; the doctor reads the mailbox passwords from Vault");
+  if (!vault.token)
+    problems.push("vault:token: not set, nor VAULT_TOKEN or ~/.vault-token; the doctor reads the mailbox passwords from Vault");
   if (!ingest || problems.length) {
     throw setupError(redact(`${source}: ${problems.length} problem(s):\n${problems.map((p) => `  - ${p}`).join("\n")}`, secrets));
   }

@@ -54,15 +54,31 @@ async function main(argv: readonly string[]): Promise<number> {
   const outcomes = await runChecks(checks, ctx);
   if (args.fetch) exercises.push(await fetchAndCheckAgain(context, checks, outcomes, args.deadlineMs));
   if (args.canary) {
-    exercises.push(await runCanary(ctx, args.deadlineMs).catch((e: unknown): Exercise =>
-      ({ name: "canary", status: "fail", steps: [{ what: "canary", status: "fail", seconds: 0, detail: (e as Error).message }] })));
+    exercises.push(
+      await runCanary(ctx, args.deadlineMs).catch((e: unknown): Exercise => ({
+        name: "canary",
+        status: "fail",
+        steps: [{ what: "canary", status: "fail", seconds: 0, detail: (e as Error).message }],
+      })),
+    );
   }
-  const report: Report = { stack: stack.name, outcomes, exercises, seconds: (Date.now() - started) / 1000, requests: totalRequests(contexts) };
+  const report: Report = {
+    stack: stack.name,
+    outcomes,
+    exercises,
+    seconds: (Date.now() - started) / 1000,
+    requests: totalRequests(contexts),
+  };
   process.stdout.write(args.json ? renderJson(report, stack.secrets) : renderText(report, stack.secrets));
   return summary(report).failed ? 1 : 0;
 }
 
-main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => {
-  process.stderr.write(`doctor: could not run: ${(e as Error).stack ?? String(e)}\n`);
-  process.exitCode = 2;
-});
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`doctor: could not run: ${(e as Error).stack ?? String(e)}\n`);
+    process.exitCode = 2;
+  },
+);

@@ -7,7 +7,10 @@ import { dirname, join } from "path";
 
 /** An output problem the user can fix, reported in one line; `leftOver` names what could not be put back. */
 export class OutError extends Error {
-  constructor(message: string, readonly leftOver: readonly string[] = []) {
+  constructor(
+    message: string,
+    readonly leftOver: readonly string[] = [],
+  ) {
     super(message);
   }
 }
@@ -86,7 +89,11 @@ export function writeAllOrNothing(out: string, shown: string, files: ReadonlyMap
     // Put back what was there, newest first; each step on its own, so one that fails leaves the others done.
     const leftOver: string[] = [];
     const attempt = (path: string, undo: () => void) => {
-      try { undo(); } catch { leftOver.push(path); }
+      try {
+        undo();
+      } catch {
+        leftOver.push(path);
+      }
     };
     for (const { target, backup, placed } of moved.reverse()) {
       if (placed) attempt(target, () => rmSync(target, { force: true }));

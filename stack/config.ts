@@ -19,23 +19,32 @@ const NAME_MAX = 256; // paperless CharField(256): rule and account names, folde
 const TAG_MAX = 128; // paperless CharField(128): tag names
 const DEFAULT_TAG = "email-ingest";
 
-const email = z.string().trim()
+const email = z
+  .string()
+  .trim()
   .max(EMAIL_MAX, { message: `is longer than ${EMAIL_MAX} characters, the longest address SMTP carries (RFC 5321)` })
   .regex(EMAIL, { message: "is not an email address" });
 // An ingest mailbox's address also names Kubernetes objects, volumes and ConfigMap keys
 // (docs@d -> docs-at-d): before the @ only what a DNS subdomain holds, so every derived name is valid.
-const mailboxAddress = email.pipe(z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*@/, {
-  message: "cannot be an ingest mailbox: before the @ only letters, digits, '-' and '.', each part between dots starting and "
-    + "ending with a letter or digit (the address names Kubernetes objects)",
-}));
+const mailboxAddress = email.pipe(
+  z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*@/, {
+    message:
+      "cannot be an ingest mailbox: before the @ only letters, digits, '-' and '.', each part between dots starting and " +
+      "ending with a letter or digit (the address names Kubernetes objects)",
+  }),
+);
 // Unsafe characters (control, separator, bidi) are refused for every string by unsafeText().
 const text = (max: number) =>
-  z.string().min(1, { message: "must not be empty" }).max(max, { message: `is longer than ${max} characters` });
+  z
+    .string()
+    .min(1, { message: "must not be empty" })
+    .max(max, { message: `is longer than ${max} characters` });
 /** A Kubernetes name of the given `kind` ("namespace name"), checked by Kubernetes' own rule. */
-const kubeName = (rule: NameRule, kind: string) => z.string().superRefine((name, ctx) => {
-  const broken = ruleBroken(rule, name);
-  if (broken) ctx.addIssue({ code: "custom", message: `is not a valid ${kind}: it ${broken}` });
-});
+const kubeName = (rule: NameRule, kind: string) =>
+  z.string().superRefine((name, ctx) => {
+    const broken = ruleBroken(rule, name);
+    if (broken) ctx.addIssue({ code: "custom", message: `is not a valid ${kind}: it ${broken}` });
+  });
 // Mail servers write it: one the sender writes (Subject) would let a forger supply the verdict.
 const AUTH_RESULTS_HEADER = /^([A-Za-z0-9][A-Za-z0-9-]*-)?Authentication-Results$/i;
 // Credentials in the URL would reach the plan, the state and every message naming the server.
@@ -57,15 +66,27 @@ const mailboxSchema = z.strictObject({
   // Reaches doveadm as an argument: a leading '-' would read as an option.
   processedFolder: text(NAME_MAX).regex(/^[^-]/, { message: "must not start with '-'" }).optional(),
   // paperless stores it in a PositiveSmallIntegerField: PostgreSQL refuses more at `pulumi up`.
-  maximumAge: z.number().int().min(0).max(32767, { message: "is more than 32767 days, the most paperless stores (maximum_age is a positive small integer)" }).optional(),
+  maximumAge: z
+    .number()
+    .int()
+    .min(0)
+    .max(32767, { message: "is more than 32767 days, the most paperless stores (maximum_age is a positive small integer)" })
+    .optional(),
   ruleOrderStart: z.number().int().min(-32768).max(32767).optional(),
-  authResultsHeader: z.string().regex(AUTH_RESULTS_HEADER, {
-    message: "is not an Authentication-Results header (\"Authentication-Results\" or a name ending in \"-Authentication-Results\", "
-      + "any case): requireAuthentication reads the receiving server's DKIM/DMARC verdict from it, and a header the sender "
-      + "writes, such as Subject, would let a forger supply the verdict",
-  }).optional(),
-  trustedAuthservId: z.string().max(253, { message: "is longer than 253 characters" })
-    .regex(/^[A-Za-z0-9.-]+$/, { message: "is not a host name" }).optional(),
+  authResultsHeader: z
+    .string()
+    .regex(AUTH_RESULTS_HEADER, {
+      message:
+        'is not an Authentication-Results header ("Authentication-Results" or a name ending in "-Authentication-Results", ' +
+        "any case): requireAuthentication reads the receiving server's DKIM/DMARC verdict from it, and a header the sender " +
+        "writes, such as Subject, would let a forger supply the verdict",
+    })
+    .optional(),
+  trustedAuthservId: z
+    .string()
+    .max(253, { message: "is longer than 253 characters" })
+    .regex(/^[A-Za-z0-9.-]+$/, { message: "is not a host name" })
+    .optional(),
   senders: z.array(senderSchema).min(1, { message: "must list at least one sender" }),
 });
 
@@ -81,29 +102,48 @@ const mailserverSchema = z.strictObject({
   configMap: kubeName(DNS_SUBDOMAIN, "ConfigMap name").default("mailserver.config"),
   accountsKey: configMapKey.default("postfix-accounts.cf"),
   virtualKey: configMapKey.default("postfix-virtual.cf"),
-  configDir: z.string().regex(/^\/[^\s]*$/, { message: "is not an absolute path" }).default("/tmp/docker-mailserver"),
-  mailRoot: z.string().regex(/^\/[^\s]*$/, { message: "is not an absolute path" }).default("/var/mail"),
-  imapHost: z.string().max(253, { message: "is longer than 253 characters" }).regex(/^[A-Za-z0-9.-]+$/, { message: "is not a host name" }),
+  configDir: z
+    .string()
+    .regex(/^\/[^\s]*$/, { message: "is not an absolute path" })
+    .default("/tmp/docker-mailserver"),
+  mailRoot: z
+    .string()
+    .regex(/^\/[^\s]*$/, { message: "is not an absolute path" })
+    .default("/var/mail"),
+  imapHost: z
+    .string()
+    .max(253, { message: "is longer than 253 characters" })
+    .regex(/^[A-Za-z0-9.-]+$/, { message: "is not a host name" }),
   imapPort: z.number().int().min(1).max(65535).default(993),
   imapSecurity: z.enum(["none", "ssl", "starttls"]).default("ssl"),
 });
 
 const paperlessSchema = z.strictObject({
-  url: z.string().regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, { message: "is not an http(s) URL" })
+  url: z
+    .string()
+    .regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, { message: "is not an http(s) URL" })
     .refine((url) => !URL_CREDENTIALS.test(url), {
-      message: "holds a user name or password (masked here): give paperless's API token with "
-        + "`pulumi config set --secret paperlessToken <token>` (or PAPERLESS_API_TOKEN) and remove it from the URL",
+      message:
+        "holds a user name or password (masked here): give paperless's API token with " +
+        "`pulumi config set --secret paperlessToken <token>` (or PAPERLESS_API_TOKEN) and remove it from the URL",
     }),
   fetchAfterChange: z.boolean().default(false),
 });
 
 const vaultSchema = z.strictObject({
-  mount: z.string().regex(/^[A-Za-z0-9_.-]+$/, { message: "is not a Vault mount name" }).default("secret"),
-  pathPrefix: z.string().regex(/^[A-Za-z0-9_.@-]+(\/[A-Za-z0-9_.@-]+)*$/, { message: "is not a Vault path" })
+  mount: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/, { message: "is not a Vault mount name" })
+    .default("secret"),
+  pathPrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_.@-]+(\/[A-Za-z0-9_.@-]+)*$/, { message: "is not a Vault path" })
     .default("paperless-mail-ingest"),
 });
 
-const hostPort = z.string().regex(/^[A-Za-z0-9.-]+:[0-9]{1,5}$/, { message: "is not host:port" })
+const hostPort = z
+  .string()
+  .regex(/^[A-Za-z0-9.-]+:[0-9]{1,5}$/, { message: "is not host:port" })
   .refine((v) => Number(v.split(":")[1]) >= 1 && Number(v.split(":")[1]) <= 65535, { message: "has a port outside 1-65535" });
 
 // Read only by `npm run doctor` (doctor/): where it reaches the servers from, and the canary mail.
@@ -125,7 +165,10 @@ const configSchema = z.strictObject({
 type RawConfig = z.infer<typeof configSchema>;
 
 export class ConfigError extends Error {
-  constructor(readonly problems: readonly string[], readonly source: string) {
+  constructor(
+    readonly problems: readonly string[],
+    readonly source: string,
+  ) {
     super(`${source}: ${problems.length} problem(s) in the configuration:\n` + problems.map((p) => `  - ${p}`).join("\n"));
     this.name = "ConfigError";
   }
@@ -135,8 +178,10 @@ export type ParseResult = { ok: true; config: IngestConfig } | { ok: false; prob
 
 /** `mailboxes[0].senders[3].address` */
 export function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((acc, key) =>
-    typeof key === "number" ? `${acc}[${key}]` : acc ? `${acc}.${escapeUnsafe(String(key))}` : escapeUnsafe(String(key)), "");
+  return path.reduce<string>(
+    (acc, key) => (typeof key === "number" ? `${acc}[${key}]` : acc ? `${acc}.${escapeUnsafe(String(key))}` : escapeUnsafe(String(key))),
+    "",
+  );
 }
 
 function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
@@ -150,7 +195,8 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
 
 // Keys earlier versions of the program read, and why they are gone: a stack file that still has
 // one is told what to delete instead of seeing a bare "unknown key".
-const FETCH_BY_API = "no longer used: the fetch after a change goes through paperless's API, not kubectl exec into its pod; delete this key";
+const FETCH_BY_API =
+  "no longer used: the fetch after a change goes through paperless's API, not kubectl exec into its pod; delete this key";
 const RETIRED_KEYS: Readonly<Record<string, string>> = {
   "paperless.namespace": FETCH_BY_API,
   "paperless.deployment": FETCH_BY_API,
@@ -235,9 +281,11 @@ function overlappingSenders(senders: readonly { address: string; where: string }
         const inner = `${local.slice(l)}@${domain.slice(0, d)}`;
         const other = locals.get(local.slice(l));
         if (other === undefined || inner === address) continue;
-        problems.push(`${where}.address: ${show(address)} contains ${other}.address ${show(inner)}: paperless matches a rule's `
-          + `filter_from as a substring of From (IMAP SEARCH FROM), so the rule of ${show(inner)} would also take mail from `
-          + `${show(address)} and file it as that sender's; list only addresses neither of which contains the other`);
+        problems.push(
+          `${where}.address: ${show(address)} contains ${other}.address ${show(inner)}: paperless matches a rule's ` +
+            `filter_from as a substring of From (IMAP SEARCH FROM), so the rule of ${show(inner)} would also take mail from ` +
+            `${show(address)} and file it as that sender's; list only addresses neither of which contains the other`,
+        );
       }
     }
   }
@@ -257,11 +305,15 @@ function repeatedTags(mailboxTag: string, tags: unknown, where: string): string[
     const key = tag.trim().toLowerCase();
     const first = firstAt.get(key);
     if (key === mailboxTag.trim().toLowerCase()) {
-      problems.push(`${where}.tags[${k}]: ${show(tag)} is the mailbox's tag ${show(mailboxTag)}, which every rule of the mailbox `
-        + "gets anyway (tag names compare ignoring case): remove it");
+      problems.push(
+        `${where}.tags[${k}]: ${show(tag)} is the mailbox's tag ${show(mailboxTag)}, which every rule of the mailbox ` +
+          "gets anyway (tag names compare ignoring case): remove it",
+      );
     } else if (first !== undefined) {
-      problems.push(`${where}.tags[${k}]: ${show(tag)} is ${where}.tags[${first}] again (tag names compare ignoring case, `
-        + "so both would be one paperless tag): list each tag once");
+      problems.push(
+        `${where}.tags[${k}]: ${show(tag)} is ${where}.tags[${first}] again (tag names compare ignoring case, ` +
+          "so both would be one paperless tag): list each tag once",
+      );
     } else firstAt.set(key, k);
   });
   return problems;
@@ -284,7 +336,10 @@ function crossCheck(raw: unknown): string[] {
     mailboxAt.set(address, i);
     const name = typeof field(m, "accountName") === "string" ? (field(m, "accountName") as string) : address;
     const firstAccount = accountAt.get(name);
-    if (firstAccount !== undefined) problems.push(`mailboxes[${i}].accountName: ${show(name)} is already the account name of mailboxes[${firstAccount}] (paperless account names are globally unique)`);
+    if (firstAccount !== undefined)
+      problems.push(
+        `mailboxes[${i}].accountName: ${show(name)} is already the account name of mailboxes[${firstAccount}] (paperless account names are globally unique)`,
+      );
     else accountAt.set(name, i);
   });
   // paperless rule names are unique per owner (docs/paperless-api.md#objects).
@@ -301,23 +356,33 @@ function crossCheck(raw: unknown): string[] {
       if (address === undefined) return;
       const first = senderAt.get(address);
       if (first !== undefined) {
-        problems.push(`${where}.address: ${show(field(s, "address"))} duplicates mailboxes[${i}].senders[${first}].address (addresses compare case-insensitively)`);
+        problems.push(
+          `${where}.address: ${show(field(s, "address"))} duplicates mailboxes[${i}].senders[${first}].address (addresses compare case-insensitively)`,
+        );
         return;
       }
       senderAt.set(address, j);
       if (EMAIL.test(address)) distinct.push({ address, where });
       const mb = mailboxAt.get(address);
-      if (mb !== undefined) problems.push(`${where}.address: ${show(field(s, "address"))} is itself an ingest mailbox (mailboxes[${mb}]); mail from it would loop`);
+      if (mb !== undefined)
+        problems.push(
+          `${where}.address: ${show(field(s, "address"))} is itself an ingest mailbox (mailboxes[${mb}]); mail from it would loop`,
+        );
       const user = field(s, "user");
       const label = field(s, "label");
       const ruleName = RULE_PREFIX + (typeof label === "string" ? label : address);
       if (typeof label !== "string" && ruleName.length > NAME_MAX) {
-        problems.push(`${where}.address: ${show(field(s, "address"))} is also the rule's name (no label is set): ${show(ruleName)} `
-          + `has ${ruleName.length} characters, over the ${NAME_MAX} paperless holds; set a \`label\` of at most ${NAME_MAX - RULE_PREFIX.length}`);
+        problems.push(
+          `${where}.address: ${show(field(s, "address"))} is also the rule's name (no label is set): ${show(ruleName)} ` +
+            `has ${ruleName.length} characters, over the ${NAME_MAX} paperless holds; set a \`label\` of at most ${NAME_MAX - RULE_PREFIX.length}`,
+        );
       }
       const ruleKey = `${String(user)}\u0000${ruleName}`;
       const firstRule = ruleAt.get(ruleKey);
-      if (firstRule !== undefined) problems.push(`${where}.label: rule name ${show(ruleName)} for user ${show(user)} is already used by ${firstRule} (paperless rule names are unique per owner)`);
+      if (firstRule !== undefined)
+        problems.push(
+          `${where}.label: rule name ${show(ruleName)} for user ${show(user)} is already used by ${firstRule} (paperless rule names are unique per owner)`,
+        );
       else ruleAt.set(ruleKey, where);
     });
     problems.push(...overlappingSenders(distinct));
@@ -347,7 +412,9 @@ function build(raw: RawConfig): IngestConfig {
       };
     });
     return {
-      address, localPart, domain,
+      address,
+      localPart,
+      domain,
       accountName: m.accountName ?? address,
       tag,
       inboxFolder: "INBOX",
@@ -360,7 +427,10 @@ function build(raw: RawConfig): IngestConfig {
   });
   const hp = (v: string) => ({ host: v.split(":")[0]!, port: Number(v.split(":")[1]) });
   return {
-    mailboxes, mailserver: raw.mailserver, paperless: raw.paperless, vault: raw.vault,
+    mailboxes,
+    mailserver: raw.mailserver,
+    paperless: raw.paperless,
+    vault: raw.vault,
     doctor: { fetchPeriodMinutes: raw.doctor.fetchPeriodMinutes, ...(raw.doctor.imap ? { imap: hp(raw.doctor.imap) } : {}) },
     ...(raw.canary ? { canary: { sender: raw.canary.sender.toLowerCase(), smtp: hp(raw.canary.smtp) } } : {}),
   };
@@ -371,7 +441,8 @@ function canaryProblem(config: IngestConfig): string | undefined {
   const sender = config.canary?.sender;
   if (sender === undefined) return undefined;
   const listings = config.mailboxes.flatMap((m) => m.senders.filter((s) => s.address === sender));
-  if (!listings.length) return `canary.sender: ${show(sender)} is not a sender of any mailbox; name a listed sender (its mail is kept by the sieve and filed by its rule)`;
+  if (!listings.length)
+    return `canary.sender: ${show(sender)} is not a sender of any mailbox; name a listed sender (its mail is kept by the sieve and filed by its rule)`;
   return listings.some((s) => s.requireAuthentication)
     ? `canary.sender: ${show(sender)} has requireAuthentication: the canary carries no DKIM signature of its domain, so the sieve would discard it; name a sender without it`
     : undefined;
@@ -382,11 +453,7 @@ export function parseConfig(raw: unknown): ParseResult {
   const parsed = configSchema.safeParse(raw);
   const unsafe = new Map<string, string>();
   unsafeText(raw, [], unsafe);
-  const problems = [
-    ...(parsed.success ? [] : schemaProblems(raw, parsed.error.issues, unsafe)),
-    ...unsafe.values(),
-    ...crossCheck(raw),
-  ];
+  const problems = [...(parsed.success ? [] : schemaProblems(raw, parsed.error.issues, unsafe)), ...unsafe.values(), ...crossCheck(raw)];
   if (problems.length || !parsed.success) return { ok: false, problems };
   const config = build(parsed.data);
   // Limits of what is generated from a valid config: the names derived from it, the sieve's size;

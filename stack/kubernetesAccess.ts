@@ -19,4 +19,3 @@ export function kubeTargetFrom(config: Readonly<Record<string, string | undefine
   const path = kubeconfig.startsWith("~/") ? resolve(homedir(), kubeconfig.slice(2)) : kubeconfig;
   return { kubeconfigPath: path && !isAbsolute(path) ? resolve(baseDir, path) : path, kubeconfigText: "", context };
 }
-

@@ -21,11 +21,15 @@ export function readKubeTarget(): KubeTarget {
  */
 export function kubernetesProvider(name: string, kube: KubeTarget, opts?: pulumi.CustomResourceOptions): k8s.Provider {
   const kubeconfig = kube.kubeconfigText ? pulumi.secret(kube.kubeconfigText) : kube.kubeconfigPath || undefined;
-  return new k8s.Provider(name, {
-    ...(kubeconfig !== undefined ? { kubeconfig } : {}),
-    ...(kube.context ? { context: kube.context } : {}),
-    enableConfigMapMutable: true,
-  }, opts);
+  return new k8s.Provider(
+    name,
+    {
+      ...(kubeconfig !== undefined ? { kubeconfig } : {}),
+      ...(kube.context ? { context: kube.context } : {}),
+      enableConfigMapMutable: true,
+    },
+    opts,
+  );
 }
 
 /** The cluster as the Kubernetes dynamic providers take it: a secret when the kubeconfig is inline (it holds credentials). */

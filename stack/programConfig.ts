@@ -61,8 +61,9 @@ export function readProgramConfig(): ProgramConfig {
   if (problems.length || !config) throw new pulumi.RunError(new ConfigError(problems, source).message);
 
   const passwords = passwordKeys.length
-    ? cfg.requireSecretObject<Record<string, string>>("mailboxPasswords").apply((m) =>
-        Object.fromEntries(Object.entries(m).map(([k, v]) => [k.toLowerCase(), v])))
+    ? cfg
+        .requireSecretObject<Record<string, string>>("mailboxPasswords")
+        .apply((m) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k.toLowerCase(), v])))
     : undefined;
   return {
     config,

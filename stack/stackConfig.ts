@@ -42,7 +42,7 @@ export const PROGRAM_CONFIG_MAX_BYTES = 131072;
  */
 export function programConfigBytes(config: Record<string, unknown>): number {
   const entries = Object.entries(config).map(([fullKey, value]) => {
-    const [ns, name] = fullKey.includes(":") ? fullKey.split(/:(.*)/s) as [string, string] : [PROJECT, fullKey];
+    const [ns, name] = fullKey.includes(":") ? (fullKey.split(/:(.*)/s) as [string, string]) : [PROJECT, fullKey];
     const text = isSecure(value) ? (value as { secure: string }).secure : typeof value === "string" ? value : JSON.stringify(value);
     return [`${ns}:config:${name}`, text];
   });
@@ -50,8 +50,7 @@ export function programConfigBytes(config: Record<string, unknown>): number {
   return Buffer.byteLength(`PULUMI_CONFIG=${json}`) + 1 + 5 * (json.match(/[<>&]/g)?.length ?? 0);
 }
 
-const unknownKey = (key: string): string =>
-  `${PROJECT}:${key}: unknown config key (known: ${[...PLAIN_KEYS, ...SECRET_KEYS].join(", ")})`;
+const unknownKey = (key: string): string => `${PROJECT}:${key}: unknown config key (known: ${[...PLAIN_KEYS, ...SECRET_KEYS].join(", ")})`;
 
 const clearProjectSecret = (path: string): string =>
   `${path}: is stored in clear; set it with \`pulumi config set --secret\` (or the environment) instead`;
@@ -72,7 +71,11 @@ export function isTruthy(value: unknown): boolean {
  * `kubernetes:kubeconfig` when it holds the kubeconfig's text rather than a file's path.
  */
 const PROVIDER_SECRETS: readonly { key: string; holdsSecret: (value: unknown) => boolean; fix: string }[] = [
-  { key: "vault:token", holdsSecret: () => true, fix: "run `pulumi config set --secret vault:token <token>` (or export VAULT_TOKEN) instead" },
+  {
+    key: "vault:token",
+    holdsSecret: () => true,
+    fix: "run `pulumi config set --secret vault:token <token>` (or export VAULT_TOKEN) instead",
+  },
   {
     key: "kubernetes:kubeconfig",
     holdsSecret: (v) => typeof v === "string" && isKubeconfigText(v),
@@ -84,8 +87,10 @@ const providerSecretProblem = (key: string, fix: string): string => `${key}: is 
 
 /** Said at preview, up and render: the Vault token then goes to whoever answers at vault:address. */
 export function skipTlsWarning(source: string): string {
-  return `${source} turns off the check of Vault's TLS certificate: the Vault token goes to whoever answers at `
-    + "vault:address; give Vault's CA with vault:caCertFile (or VAULT_CACERT) instead";
+  return (
+    `${source} turns off the check of Vault's TLS certificate: the Vault token goes to whoever answers at ` +
+    "vault:address; give Vault's CA with vault:caCertFile (or VAULT_CACERT) instead"
+  );
 }
 
 const isSecure = (v: unknown): boolean =>
@@ -111,12 +116,14 @@ export function fromStackFile(config: Record<string, unknown>): StackConfig {
   const warnings: string[] = [];
   const bytes = programConfigBytes(config);
   if (bytes > PROGRAM_CONFIG_MAX_BYTES) {
-    problems.push(`config: is ${bytes} bytes as the Pulumi CLI hands it to the program (all of it in one environment variable, `
-      + `PULUMI_CONFIG), over the ${PROGRAM_CONFIG_MAX_BYTES} bytes Linux allows one variable (MAX_ARG_STRLEN): \`pulumi preview\` `
-      + "would fail with \"argument list too long\"; move some mailboxes or senders to another stack");
+    problems.push(
+      `config: is ${bytes} bytes as the Pulumi CLI hands it to the program (all of it in one environment variable, ` +
+        `PULUMI_CONFIG), over the ${PROGRAM_CONFIG_MAX_BYTES} bytes Linux allows one variable (MAX_ARG_STRLEN): \`pulumi preview\` ` +
+        'would fail with "argument list too long"; move some mailboxes or senders to another stack',
+    );
   }
   for (const [fullKey, value] of Object.entries(config)) {
-    const [ns, key] = fullKey.includes(":") ? fullKey.split(/:(.*)/s) as [string, string] : [PROJECT, fullKey];
+    const [ns, key] = fullKey.includes(":") ? (fullKey.split(/:(.*)/s) as [string, string]) : [PROJECT, fullKey];
     if (ns !== PROJECT) {
       const secret = PROVIDER_SECRETS.find((s) => s.key === fullKey);
       if (secret && !isSecure(value) && secret.holdsSecret(value)) problems.push(providerSecretProblem(fullKey, secret.fix));
@@ -181,7 +188,10 @@ function readBounded(path: string): string {
       total += n;
       chunks.push(chunk.subarray(0, n));
       if (total > STACK_FILE_MAX_BYTES) {
-        throw new ConfigError([`is larger than ${STACK_FILE_MAX_BYTES} bytes (4 MiB), the most a stack file may be; is it the stack file?`], path);
+        throw new ConfigError(
+          [`is larger than ${STACK_FILE_MAX_BYTES} bytes (4 MiB), the most a stack file may be; is it the stack file?`],
+          path,
+        );
       }
     }
     return Buffer.concat(chunks).toString("utf8");

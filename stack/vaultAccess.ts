@@ -37,8 +37,11 @@ export interface VaultAccess {
  * and `pulumi.runtime.allConfig()` give them, secrets decrypted): the program and `npm run doctor`
  * both read Vault through it.
  */
-export function vaultAccessFrom(config: Readonly<Record<string, string | undefined>>, env: NodeJS.ProcessEnv = process.env,
-  home: string = homedir()): VaultAccess {
+export function vaultAccessFrom(
+  config: Readonly<Record<string, string | undefined>>,
+  env: NodeJS.ProcessEnv = process.env,
+  home: string = homedir(),
+): VaultAccess {
   const nonEmpty = (v: string | undefined): string | undefined => (v && v.trim() ? v.trim() : undefined);
   const get = (key: string) => nonEmpty(config[`vault:${key}`]);
 
@@ -58,7 +61,11 @@ export function vaultAccessFrom(config: Readonly<Record<string, string | undefin
     tokenSource = "VAULT_TOKEN";
   } else {
     let fromFile: string | undefined;
-    try { fromFile = nonEmpty(readFileSync(join(home, ".vault-token"), "utf8")); } catch { fromFile = undefined; }
+    try {
+      fromFile = nonEmpty(readFileSync(join(home, ".vault-token"), "utf8"));
+    } catch {
+      fromFile = undefined;
+    }
     token = fromFile ?? "";
     tokenSource = fromFile ? "~/.vault-token" : "";
   }
@@ -75,4 +82,3 @@ export function vaultAccessFrom(config: Readonly<Record<string, string | undefin
     skipChildToken: isTruthy(get("skipChildToken")),
   };
 }
-

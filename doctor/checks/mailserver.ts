@@ -50,14 +50,22 @@ function deploymentReady(ctx: DoctorContext, dep: Deployment | undefined, pods: 
   const st = dep.status ?? {};
   const found: Problem[] = [];
   if ((st.observedGeneration ?? 0) < (dep.metadata.generation ?? 0) || (st.updatedReplicas ?? 0) < want || (st.replicas ?? 0) > want) {
-    found.push(p.fail(`${where} is rolling out (${st.updatedReplicas ?? 0} of ${want} updated, ${st.replicas ?? 0} pod(s))`,
-      `wait for \`kubectl -n ${ms.namespace} rollout status deploy/${ms.deployment}\`; if it does not finish, \`kubectl -n ${ms.namespace} describe deploy/${ms.deployment}\``));
+    found.push(
+      p.fail(
+        `${where} is rolling out (${st.updatedReplicas ?? 0} of ${want} updated, ${st.replicas ?? 0} pod(s))`,
+        `wait for \`kubectl -n ${ms.namespace} rollout status deploy/${ms.deployment}\`; if it does not finish, \`kubectl -n ${ms.namespace} describe deploy/${ms.deployment}\``,
+      ),
+    );
   }
   const live = pods.filter((pod) => !pod.metadata.deletionTimestamp);
   const unready = live.filter((pod) => !pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
   for (const pod of unready) {
-    found.push(p.fail(`pod ${pod.metadata.name} of ${where} is not Ready (phase ${pod.status?.phase ?? "unknown"})`,
-      `\`kubectl -n ${ms.namespace} logs ${pod.metadata.name} -c ${ms.container}\` says why docker-mailserver does not start`));
+    found.push(
+      p.fail(
+        `pod ${pod.metadata.name} of ${where} is not Ready (phase ${pod.status?.phase ?? "unknown"})`,
+        `\`kubectl -n ${ms.namespace} logs ${pod.metadata.name} -c ${ms.container}\` says why docker-mailserver does not start`,
+      ),
+    );
   }
   if (!live.length) found.push(p.fail(`${where} has no running pod`, `\`kubectl -n ${ms.namespace} describe deploy/${ms.deployment}\``));
   return found;
@@ -73,19 +81,37 @@ async function sieveInstalled(ctx: DoctorContext, mailbox: Mailbox): Promise<Pro
   const found: Problem[] = [];
   const script = cm?.data?.[key];
   if (script === undefined) {
-    found.push(p.fail(`${mailbox.address}: ConfigMap ${ms.namespace}/${name} ${cm ? `has no key ${key}` : "does not exist"}`, "run `pulumi up --refresh`"));
+    found.push(
+      p.fail(
+        `${mailbox.address}: ConfigMap ${ms.namespace}/${name} ${cm ? `has no key ${key}` : "does not exist"}`,
+        "run `pulumi up --refresh`",
+      ),
+    );
   } else if (declared !== undefined && sha256(script) !== declared) {
-    found.push(p.fail(`${mailbox.address}: ConfigMap ${ms.namespace}/${name} holds a sieve (sha256 ${short(sha256(script))}) other than the stack's `
-      + `(${short(declared)}): it was edited outside Pulumi`, "run `pulumi up --refresh`: it writes the declared sieve back and Reloader rolls the mailserver"));
+    found.push(
+      p.fail(
+        `${mailbox.address}: ConfigMap ${ms.namespace}/${name} holds a sieve (sha256 ${short(sha256(script))}) other than the stack's ` +
+          `(${short(declared)}): it was edited outside Pulumi`,
+        "run `pulumi up --refresh`: it writes the declared sieve back and Reloader rolls the mailserver",
+      ),
+    );
   }
   const home = `${ms.mailRoot}/${mailbox.domain}/${mailbox.localPart}/home/.dovecot.sieve`;
   if (installed.sha256 === undefined) {
-    found.push(p.fail(`${mailbox.address}: the running pod has no ${home}: no filter runs, every sender's mail is kept`,
-      `${restart(ctx)}: docker-mailserver installs the sieve at start`));
+    found.push(
+      p.fail(
+        `${mailbox.address}: the running pod has no ${home}: no filter runs, every sender's mail is kept`,
+        `${restart(ctx)}: docker-mailserver installs the sieve at start`,
+      ),
+    );
   } else if (script !== undefined && installed.sha256 !== sha256(script)) {
     const story = dep && cm ? reloaderStory(ctx, dep, cm) : "";
-    found.push(p.fail(`${mailbox.address}: the running pod's ${home} (sha256 ${short(installed.sha256)}) is not ConfigMap ${name}'s (${short(sha256(script))}). ${story}`,
-      restart(ctx)));
+    found.push(
+      p.fail(
+        `${mailbox.address}: the running pod's ${home} (sha256 ${short(installed.sha256)}) is not ConfigMap ${name}'s (${short(sha256(script))}). ${story}`,
+        restart(ctx),
+      ),
+    );
   }
   return found;
 }
@@ -95,9 +121,17 @@ async function sieveCompiles(ctx: DoctorContext, mailbox: Mailbox): Promise<Prob
   const installed = (await ctx.podState()).get(mailbox.address)!;
   if (!installed.compile) return []; // nothing installed: mailserver.sieve-installed says so
   if (installed.compile.ok) return [];
-  const first = installed.compile.output.split("\n").filter((l) => l.trim()).slice(0, 3).join(" | ");
-  return [p.fail(`${mailbox.address}: the installed sieve does not compile with the pod's sievec (${first}): it fails open: every sender's mail is kept`,
-    "run `pulumi up --refresh` to install the declared sieve (if the declared one fails, `npm run render` and `sievec` on it show why)")];
+  const first = installed.compile.output
+    .split("\n")
+    .filter((l) => l.trim())
+    .slice(0, 3)
+    .join(" | ");
+  return [
+    p.fail(
+      `${mailbox.address}: the installed sieve does not compile with the pod's sievec (${first}): it fails open: every sender's mail is kept`,
+      "run `pulumi up --refresh` to install the declared sieve (if the declared one fails, `npm run render` and `sievec` on it show why)",
+    ),
+  ];
 }
 
 /** Our blocks in the live ConfigMap, in the files the pod started from, and the account line against the Vault password. */
@@ -106,7 +140,8 @@ async function accountLive(ctx: DoctorContext, mailbox: Mailbox): Promise<Proble
   const ms = ctx.config.mailserver;
   const [cm, dep, state] = await Promise.all([ctx.sharedConfigMap(), ctx.deployment(), ctx.podState()]);
   const where = `ConfigMap ${ms.namespace}/${ms.configMap}`;
-  if (!cm) return [p.fail(`${where} does not exist`, "it belongs to the mailserver's own stack; restore it, then run `pulumi up --refresh`")];
+  if (!cm)
+    return [p.fail(`${where} does not exist`, "it belongs to the mailserver's own stack; restore it, then run `pulumi up --refresh`")];
   const found: Problem[] = [];
   const read = (k: string) => {
     try {
@@ -120,49 +155,82 @@ async function accountLive(ctx: DoctorContext, mailbox: Mailbox): Promise<Proble
   const virtual = read(ms.virtualKey);
   const alias = selfAliasLine(mailbox.address);
   if (accounts === undefined || accounts.length !== 1) {
-    found.push(p.fail(`${mailbox.address}: ${where} key ${ms.accountsKey} has ${accounts === undefined ? "no block" : `${accounts.length} lines in the block`} of this mailbox: the mailbox does not exist after the next mailserver restart`,
-      "run `pulumi up --refresh`: it writes the block back"));
+    found.push(
+      p.fail(
+        `${mailbox.address}: ${where} key ${ms.accountsKey} has ${accounts === undefined ? "no block" : `${accounts.length} lines in the block`} of this mailbox: the mailbox does not exist after the next mailserver restart`,
+        "run `pulumi up --refresh`: it writes the block back",
+      ),
+    );
   } else {
     const salt = /^[^|]+\|\{SHA512-CRYPT\}\$6\$([./0-9A-Za-z]{16})\$/.exec(accounts[0]!)?.[1];
     const password = await ctx.password(mailbox);
     if (!salt || accountLine(mailbox.address, password, salt) !== accounts[0]) {
-      found.push(p.fail(`${mailbox.address}: the account line in ${where} does not hash the password in Vault: paperless and the mailserver disagree on the password`,
-        "run `pulumi up --refresh`: it writes the line from the Vault password"));
+      found.push(
+        p.fail(
+          `${mailbox.address}: the account line in ${where} does not hash the password in Vault: paperless and the mailserver disagree on the password`,
+          "run `pulumi up --refresh`: it writes the line from the Vault password",
+        ),
+      );
     }
   }
   if (virtual === undefined || virtual.length !== 1 || virtual[0] !== alias) {
-    found.push(p.fail(`${mailbox.address}: ${where} key ${ms.virtualKey} lacks the self-alias \`${alias}\`: the domain's catch-all takes the mail`,
-      "run `pulumi up --refresh`: it writes the block back"));
+    found.push(
+      p.fail(
+        `${mailbox.address}: ${where} key ${ms.virtualKey} lacks the self-alias \`${alias}\`: the domain's catch-all takes the mail`,
+        "run `pulumi up --refresh`: it writes the block back",
+      ),
+    );
   }
   // The pod's files against the ConfigMap's, a block missing on either side included: what the
   // pod does now is not what it will do after its next restart.
   const pod = state.get(mailbox.address)!;
-  const same = (a: readonly string[] | undefined, b: readonly string[] | undefined) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-  const stale = [...(same(pod.accountsBlock, accounts) ? [] : [ms.accountsKey]), ...(same(pod.virtualBlock, virtual) ? [] : [ms.virtualKey])];
+  const same = (a: readonly string[] | undefined, b: readonly string[] | undefined) =>
+    JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  const stale = [
+    ...(same(pod.accountsBlock, accounts) ? [] : [ms.accountsKey]),
+    ...(same(pod.virtualBlock, virtual) ? [] : [ms.virtualKey]),
+  ];
   if (stale.length) {
-    found.push(p.fail(`${mailbox.address}: the running pod started from other ${stale.join(" and ")} lines than ${where} holds now. ${dep ? reloaderStory(ctx, dep, cm) : ""}`,
-      restart(ctx)));
+    found.push(
+      p.fail(
+        `${mailbox.address}: the running pod started from other ${stale.join(" and ")} lines than ${where} holds now. ${dep ? reloaderStory(ctx, dep, cm) : ""}`,
+        restart(ctx),
+      ),
+    );
   }
   return found;
 }
-
 
 /** Will Reloader roll the mailserver when one of our ConfigMaps changes? The annotations it goes by (docs/mailserver.md). */
 async function reloaderWatching(ctx: DoctorContext): Promise<Problem[]> {
   const p = problems("mailserver.reloader");
   const ms = ctx.config.mailserver;
-  const [dep, shared, ...sieves] = await Promise.all([ctx.deployment(), ctx.sharedConfigMap(), ...ctx.config.mailboxes.map((m) => ctx.sieveConfigMap(m))]);
+  const [dep, shared, ...sieves] = await Promise.all([
+    ctx.deployment(),
+    ctx.sharedConfigMap(),
+    ...ctx.config.mailboxes.map((m) => ctx.sieveConfigMap(m)),
+  ]);
   const found: Problem[] = [];
   const search = dep?.metadata.annotations?.[RELOADER_SEARCH];
   if (dep && search !== "true") {
-    found.push(p.fail(`deploy/${ms.deployment} carries ${RELOADER_SEARCH}: ${JSON.stringify(search ?? null)}, not "true": Reloader does not restart the mailserver when a sieve or the account lines change, so a sender added or removed takes effect only at the next restart`,
-      `set ${RELOADER_SEARCH}: "true" again where the Deployment is managed (its own stack), then run \`pulumi up --refresh\``));
+    found.push(
+      p.fail(
+        `deploy/${ms.deployment} carries ${RELOADER_SEARCH}: ${JSON.stringify(search ?? null)}, not "true": Reloader does not restart the mailserver when a sieve or the account lines change, so a sender added or removed takes effect only at the next restart`,
+        `set ${RELOADER_SEARCH}: "true" again where the Deployment is managed (its own stack), then run \`pulumi up --refresh\``,
+      ),
+    );
   }
   for (const cm of [shared, ...sieves]) {
     const match = cm?.metadata.annotations?.[RELOADER_MATCH];
     if (cm && match !== "true") {
-      found.push(p.fail(`ConfigMap ${ms.namespace}/${cm.metadata.name} carries ${RELOADER_MATCH}: ${JSON.stringify(match ?? null)}, not "true": Reloader ignores its changes`,
-        cm === shared ? `set ${RELOADER_MATCH}: "true" again where the ConfigMap is managed (the mailserver's own stack)` : "run `pulumi up --refresh`: it writes the annotation back"));
+      found.push(
+        p.fail(
+          `ConfigMap ${ms.namespace}/${cm.metadata.name} carries ${RELOADER_MATCH}: ${JSON.stringify(match ?? null)}, not "true": Reloader ignores its changes`,
+          cm === shared
+            ? `set ${RELOADER_MATCH}: "true" again where the ConfigMap is managed (the mailserver's own stack)`
+            : "run `pulumi up --refresh`: it writes the annotation back",
+        ),
+      );
     }
   }
   return found;
@@ -183,7 +251,9 @@ export const mailserverChecks: Check<DoctorContext>[] = [
     id: "mailserver.reloader",
     group: "mailserver",
     description: "Reloader restarts the mailserver when a sieve or the account lines change",
-    async run(ctx) { return verdict(await reloaderWatching(ctx)); },
+    async run(ctx) {
+      return verdict(await reloaderWatching(ctx));
+    },
   },
   {
     id: "mailserver.sieve-installed",

@@ -23,7 +23,14 @@ function main(): void {
   if (error) fail([error]);
   const { options } = ts.parseJsonConfigFileContent(config, ts.sys, ROOT);
   const program = ts.createProgram([ENTRY], {
-    ...options, rootDir: ROOT, outDir: BUILD, noEmit: false, noCheck: true, sourceMap: true, declaration: false, types: ["node"],
+    ...options,
+    rootDir: ROOT,
+    outDir: BUILD,
+    noEmit: false,
+    noCheck: true,
+    sourceMap: true,
+    declaration: false,
+    types: ["node"],
   });
   const syntax = program.getSyntacticDiagnostics();
   if (syntax.length) fail(syntax);
@@ -34,7 +41,9 @@ function main(): void {
   if (emitted.emitSkipped || emitted.diagnostics.length) fail(emitted.diagnostics);
   // Modules read their templates beside them (core/sieve.ts: ../templates): a link, so never stale.
   symlinkSync(join("..", "templates"), join(BUILD, "templates"));
-  const sources = program.getSourceFiles().map((f) => f.fileName)
+  const sources = program
+    .getSourceFiles()
+    .map((f) => f.fileName)
     .filter((f) => !f.endsWith(".d.ts") && !relative(ROOT, f).split(sep).includes("node_modules"));
   // Written last: a build interrupted before this point counts as no build.
   writeFileSync(STAMP, `${JSON.stringify({ files: Object.fromEntries(sources.map((f) => [relative(ROOT, f), digest(f)])) }, null, 2)}\n`);

@@ -24,10 +24,12 @@ function digest(file) {
 function changedSources() {
   if (!existsSync(STAMP)) return undefined;
   const { files } = JSON.parse(readFileSync(STAMP, "utf8"));
-  return Object.entries(files).filter(([file, sha]) => {
-    const path = join(ROOT, file);
-    return !existsSync(path) || digest(path) !== sha;
-  }).map(([file]) => file);
+  return Object.entries(files)
+    .filter(([file, sha]) => {
+      const path = join(ROOT, file);
+      return !existsSync(path) || digest(path) !== sha;
+    })
+    .map(([file]) => file);
 }
 
 // Checked once per process: one plugin process serves every resource of a `pulumi` operation.
@@ -35,11 +37,12 @@ let problem;
 function buildProblem() {
   if (problem !== undefined) return problem;
   const changed = changedSources();
-  problem = changed === undefined
-    ? `the dynamic providers are not built (no ${STAMP}): ${REBUILD}`
-    : changed.length
-      ? `the built dynamic providers in ${BUILD} are older than their sources (${changed.slice(0, 3).join(", ")}${changed.length > 3 ? `, … ${changed.length} in all` : ""} changed since the build): ${REBUILD}`
-      : "";
+  problem =
+    changed === undefined
+      ? `the dynamic providers are not built (no ${STAMP}): ${REBUILD}`
+      : changed.length
+        ? `the built dynamic providers in ${BUILD} are older than their sources (${changed.slice(0, 3).join(", ")}${changed.length > 3 ? `, … ${changed.length} in all` : ""} changed since the build): ${REBUILD}`
+        : "";
   return problem;
 }
 
@@ -85,10 +88,12 @@ function provider(key) {
   if (built) throw userError(built);
   const { PROVIDERS } = require(REGISTRY);
   if (!Object.prototype.hasOwnProperty.call(PROVIDERS, key)) {
-    throw userError(`this resource's state names the dynamic provider ${JSON.stringify(key)}, which providers/dynamic/registry.ts in ${ROOT} `
-      + `does not register (it has ${Object.keys(PROVIDERS).join(", ")}). A key in a state is permanent: if that provider was renamed `
-      + `or moved, register its old key again for it in registry.ts, run \`npm run build\` and retry; if it was removed on purpose, `
-      + "check out the commit that still has it to destroy its resources, or drop them with `pulumi state delete <urn>`");
+    throw userError(
+      `this resource's state names the dynamic provider ${JSON.stringify(key)}, which providers/dynamic/registry.ts in ${ROOT} ` +
+        `does not register (it has ${Object.keys(PROVIDERS).join(", ")}). A key in a state is permanent: if that provider was renamed ` +
+        `or moved, register its old key again for it in registry.ts, run \`npm run build\` and retry; if it was removed on purpose, ` +
+        "check out the commit that still has it to destroy its resources, or drop them with `pulumi state delete <urn>`",
+    );
   }
   return echoOnce(PROVIDERS[key]());
 }

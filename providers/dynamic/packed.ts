@@ -30,9 +30,11 @@ type Props = Record<string, unknown>;
 
 /** JSON with object keys sorted at every level: the same object always gives the same text (no drift from key order). */
 export function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => (v !== null && typeof v === "object" && !Array.isArray(v)
-    ? Object.fromEntries(Object.entries(v as Props).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-    : v));
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v !== null && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Props).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
 }
 
 /** `props` with every property except `kept` (and the plugin's `__provider`) folded into `spec`. */

@@ -33,7 +33,9 @@ export function shimText(key: DynamicKey): string {
 
 /** Options plus aliases for the type tokens a resource had before, so a rename never orphans a state (aliases are not stored). */
 export function withFormerTypes<O extends pulumi.ResourceOptions>(opts: O | undefined, formerTypes: readonly string[]): O {
-  return formerTypes.length ? { ...opts, aliases: [...(opts?.aliases ?? []), ...formerTypes.map((type) => ({ type }))] } as O : { ...opts } as O;
+  return formerTypes.length
+    ? ({ ...opts, aliases: [...(opts?.aliases ?? []), ...formerTypes.map((type) => ({ type }))] } as O)
+    : ({ ...opts } as O);
 }
 
 /** A packed kind's props (packed.ts): the kept ones as they are, every other one in the JSON string `spec`. */
@@ -43,9 +45,19 @@ function packedProps(props: pulumi.Inputs, kept: readonly string[]): pulumi.Inpu
 }
 
 export abstract class DynamicResource extends pulumi.CustomResource {
-  protected constructor(key: DynamicKey, name: string, props: pulumi.Inputs, opts: pulumi.CustomResourceOptions | undefined,
-    formerTypes: readonly string[]) {
+  protected constructor(
+    key: DynamicKey,
+    name: string,
+    props: pulumi.Inputs,
+    opts: pulumi.CustomResourceOptions | undefined,
+    formerTypes: readonly string[],
+  ) {
     const kept = PACKED_KINDS[key];
-    super(dynamicType(key), name, { ...(kept ? packedProps(props, kept) : props), __provider: shimText(key) }, withFormerTypes(opts, formerTypes));
+    super(
+      dynamicType(key),
+      name,
+      { ...(kept ? packedProps(props, kept) : props), __provider: shimText(key) },
+      withFormerTypes(opts, formerTypes),
+    );
   }
 }

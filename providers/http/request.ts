@@ -79,29 +79,40 @@ export class InFlightLimit {
 type Exchanged = { status: number; headers: Headers; text: string };
 
 function viaFetch(req: HttpRequest, payload: string | undefined, signal: AbortSignal): Promise<Exchanged> {
-  return fetch(req.url, { method: req.method, headers: req.headers, body: payload, signal })
-    .then(async (res) => ({ status: res.status, headers: res.headers, text: await res.text() }));
+  return fetch(req.url, { method: req.method, headers: req.headers, body: payload, signal }).then(async (res) => ({
+    status: res.status,
+    headers: res.headers,
+    text: await res.text(),
+  }));
 }
 
 function viaNodeHttps(req: HttpRequest, tls: Tls, payload: string | undefined, signal: AbortSignal): Promise<Exchanged> {
   const url = new URL(req.url);
   const transport = url.protocol === "http:" ? http : https;
   return new Promise((resolve, reject) => {
-    const out = transport.request(url, {
-      method: req.method, headers: req.headers, signal,
-      ...(tls.ca ? { ca: tls.ca } : {}),
-      ...(tls.skipVerify ? { rejectUnauthorized: false } : {}),
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("error", reject);
-      res.on("close", () => { if (!res.complete) reject(new Error("the answer was cut off")); });
-      res.on("end", () => {
-        const headers = new Headers();
-        for (const [k, v] of Object.entries(res.headers)) for (const one of [v ?? []].flat()) headers.append(k, one);
-        resolve({ status: res.statusCode ?? 0, headers, text: Buffer.concat(chunks).toString("utf8") });
-      });
-    });
+    const out = transport.request(
+      url,
+      {
+        method: req.method,
+        headers: req.headers,
+        signal,
+        ...(tls.ca ? { ca: tls.ca } : {}),
+        ...(tls.skipVerify ? { rejectUnauthorized: false } : {}),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("error", reject);
+        res.on("close", () => {
+          if (!res.complete) reject(new Error("the answer was cut off"));
+        });
+        res.on("end", () => {
+          const headers = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) for (const one of [v ?? []].flat()) headers.append(k, one);
+          resolve({ status: res.statusCode ?? 0, headers, text: Buffer.concat(chunks).toString("utf8") });
+        });
+      },
+    );
     out.on("error", reject);
     out.end(payload);
   });
@@ -115,15 +126,23 @@ async function attempt(req: HttpRequest, settings: HttpSettings): Promise<HttpAn
   // A black-holed address would otherwise hold the caller for the OS connect timeout (minutes).
   const signal = AbortSignal.timeout(settings.timeoutMs);
   try {
-    const { status, headers, text } = req.tls ? await viaNodeHttps(headered, req.tls, payload, signal) : await viaFetch(headered, payload, signal);
+    const { status, headers, text } = req.tls
+      ? await viaNodeHttps(headered, req.tls, payload, signal)
+      : await viaFetch(headered, payload, signal);
     return { kind: "answer", status, headers, text: status >= 400 ? hide(text) : text };
   } catch (e) {
     const url = URL.canParse(req.url) ? new URL(req.url) : undefined;
     const path = url ? url.pathname + url.search : req.url;
     const no = (kind: NoAnswer["kind"], code: string, cause: string, detail: string): NoAnswer => ({
-      kind, code, cause: hide(cause), detail, message: hide(`${req.method} ${path} → no response: ${detail}`), deadlineMs: settings.timeoutMs,
+      kind,
+      code,
+      cause: hide(cause),
+      detail,
+      message: hide(`${req.method} ${path} → no response: ${detail}`),
+      deadlineMs: settings.timeoutMs,
     });
-    if (signal.aborted) return no("timeout", "ETIMEDOUT", `no answer within ${settings.timeoutMs} ms`, `timed out after ${settings.timeoutMs} ms`);
+    if (signal.aborted)
+      return no("timeout", "ETIMEDOUT", `no answer within ${settings.timeoutMs} ms`, `timed out after ${settings.timeoutMs} ms`);
     // fetch wraps the network's error as its cause.
     const err = e as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
     const code = err.cause?.code ?? err.code ?? err.name ?? "unknown";
@@ -142,6 +161,8 @@ export async function httpRequest(req: HttpRequest, settings: HttpSettings): Pro
     const outcome = await (req.limit ? req.limit.run(() => attempt(req, settings)) : attempt(req, settings));
     const passing = outcome.kind !== "answer" || transient(outcome.status);
     if (!again || !passing || n > settings.retries) return outcome;
-    await sleep(retryDelay(settings, n, retryAfterMs(outcome.kind === "answer" ? outcome.headers.get("retry-after") ?? undefined : undefined)));
+    await sleep(
+      retryDelay(settings, n, retryAfterMs(outcome.kind === "answer" ? (outcome.headers.get("retry-after") ?? undefined) : undefined)),
+    );
   }
 }

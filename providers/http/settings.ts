@@ -23,7 +23,11 @@ function envNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): numb
 }
 
 /** `<PREFIX>_HTTP_TIMEOUT_MS`, `_RETRIES`, `_BACKOFF_MS` and `_MAX_BACKOFF_MS`, each defaulting to `defaults`. */
-export function httpSettingsFromEnv(prefix: "PAPERLESS" | "VAULT", defaults: HttpSettings, env: NodeJS.ProcessEnv = process.env): HttpSettings {
+export function httpSettingsFromEnv(
+  prefix: "PAPERLESS" | "VAULT",
+  defaults: HttpSettings,
+  env: NodeJS.ProcessEnv = process.env,
+): HttpSettings {
   return {
     timeoutMs: envNumber(env, `${prefix}_HTTP_TIMEOUT_MS`, defaults.timeoutMs),
     retries: envNumber(env, `${prefix}_HTTP_RETRIES`, defaults.retries),

@@ -23,7 +23,6 @@ export interface ConfigMapLinesProps {
 
 export type ConfigMapLinesInputs = { [K in keyof ConfigMapLinesProps]: pulumi.Input<ConfigMapLinesProps[K]> };
 
-
 function where(p: ConfigMapLinesProps): string {
   return `ConfigMap ${p.namespace}/${p.name} key ${p.key}`;
 }
@@ -33,9 +32,11 @@ function conflictMessage(p: ConfigMapLinesProps, text: string, cm: ConfigMapObje
   const found = foreignDefinitions(text, p.owner, p.format, p.keys);
   if (!found.length) return undefined;
   const managers = keyManagers(cm, p.key);
-  return `${where(p)} already defines ${found.map((f) => `${f.key} (line ${f.line})`).join(", ")} outside the block of ${p.owner}`
-    + ` (the key is managed by ${managers.length ? managers.map((m) => JSON.stringify(m)).join(", ") : "an unknown manager"});`
-    + ` remove that line from its owner before this program takes the mailbox over`;
+  return (
+    `${where(p)} already defines ${found.map((f) => `${f.key} (line ${f.line})`).join(", ")} outside the block of ${p.owner}` +
+    ` (the key is managed by ${managers.length ? managers.map((m) => JSON.stringify(m)).join(", ") : "an unknown manager"});` +
+    ` remove that line from its owner before this program takes the mailbox over`
+  );
 }
 
 /** With our lines in place docker-mailserver must still start: a line its alias lookup takes for our account, holding no hash, makes it panic. */
@@ -44,9 +45,11 @@ function startupHazard(p: ConfigMapLinesProps, textAfter: string): string | unde
   for (const key of p.keys) {
     const hit = aliasLookupPanic(textAfter, key);
     if (hit) {
-      return `${where(p)} line ${hit.line} (${JSON.stringify(hit.text)}) is the first line holding ${key}, and it has no hash:`
-        + ` docker-mailserver's alias lookup (an unanchored grep in _create_dovecot_alias_dummy_accounts) would take it for the account`
-        + ` and stop the mail server at start; no other line may contain the address, not even a comment -- remove or reword that line`;
+      return (
+        `${where(p)} line ${hit.line} (${JSON.stringify(hit.text)}) is the first line holding ${key}, and it has no hash:` +
+        ` docker-mailserver's alias lookup (an unanchored grep in _create_dovecot_alias_dummy_accounts) would take it for the account` +
+        ` and stop the mail server at start; no other line may contain the address, not even a comment -- remove or reword that line`
+      );
     }
   }
   return undefined;
@@ -54,14 +57,21 @@ function startupHazard(p: ConfigMapLinesProps, textAfter: string): string | unde
 
 async function putLines(connector: Connector, p: ConfigMapLinesProps, lines: string[]): Promise<void> {
   const conn = await connector(p.cluster);
-  await editConfigMapKey(conn, p.namespace, p.name, p.key, (text, cm) => {
-    const after = writeOwnedLines(text, p.owner, lines);
-    if (lines.length) {
-      const conflict = conflictMessage(p, text, cm) ?? startupHazard(p, after);
-      if (conflict) throw new Error(conflict);
-    }
-    return after;
-  }, { missing: lines.length ? "error" : "ignore" });
+  await editConfigMapKey(
+    conn,
+    p.namespace,
+    p.name,
+    p.key,
+    (text, cm) => {
+      const after = writeOwnedLines(text, p.owner, lines);
+      if (lines.length) {
+        const conflict = conflictMessage(p, text, cm) ?? startupHazard(p, after);
+        if (conflict) throw new Error(conflict);
+      }
+      return after;
+    },
+    { missing: lines.length ? "error" : "ignore" },
+  );
 }
 
 const isKnownList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === "string");
@@ -74,7 +84,7 @@ const isKnownList = (v: unknown): v is string[] => Array.isArray(v) && v.every((
 async function liveDiffers(connector: Connector, p: ConfigMapLinesProps): Promise<boolean> {
   if (!isKnownList(p.lines)) return false;
   const cm = await peekConfigMap(await connector(p.cluster), p.namespace, p.name);
-  const live = cm ? readOwnedLines(cm.data?.[p.key] ?? "", p.owner) ?? [] : [];
+  const live = cm ? (readOwnedLines(cm.data?.[p.key] ?? "", p.owner) ?? []) : [];
   return JSON.stringify(live) !== JSON.stringify(p.lines);
 }
 
@@ -92,13 +102,18 @@ export function configMapLinesProvider(connector: Connector = connect): pulumi.d
       }
       if (isKnownList(news.lines)) {
         const bad = news.lines.filter((l) => !news.keys.includes(lineKey(news.format, l) ?? ""));
-        if (bad.length) failures.push({ property: "lines", reason: `${bad.length} line(s) define a key outside ${JSON.stringify(news.keys)}` });
+        if (bad.length)
+          failures.push({ property: "lines", reason: `${bad.length} line(s) define a key outside ${JSON.stringify(news.keys)}` });
       }
       // The check that matters at preview: someone else already defines our address in that key.
       if (!failures.length) {
         const conn = await connector(news.cluster);
         const cm = await peekConfigMap(conn, news.namespace, news.name);
-        if (!cm) failures.push({ property: "name", reason: `ConfigMap ${news.namespace}/${news.name} does not exist; it belongs to the mailserver's own stack, which must create it first` });
+        if (!cm)
+          failures.push({
+            property: "name",
+            reason: `ConfigMap ${news.namespace}/${news.name} does not exist; it belongs to the mailserver's own stack, which must create it first`,
+          });
         else {
           const text = cm.data?.[news.key] ?? "";
           // Lines still unknown (derived from a secret) stand in as one account line per key.
@@ -112,10 +127,15 @@ export function configMapLinesProvider(connector: Connector = connect): pulumi.d
 
     async diff(_id: string, olds: ConfigMapLinesProps, news: ConfigMapLinesProps) {
       // Another context is another cluster: the block moves there. A kubeconfig path or its text is only how we reach it.
-      const replaces = [...(["namespace", "name", "key", "owner", "format"] as const).filter((k) => olds[k] !== news[k]),
-        ...(olds.cluster?.context !== news.cluster?.context ? ["cluster"] : [])];
-      const changed = replaces.length > 0 || JSON.stringify(olds.lines) !== JSON.stringify(news.lines)
-        || JSON.stringify(olds.keys) !== JSON.stringify(news.keys) || await liveDiffers(connector, news);
+      const replaces = [
+        ...(["namespace", "name", "key", "owner", "format"] as const).filter((k) => olds[k] !== news[k]),
+        ...(olds.cluster?.context !== news.cluster?.context ? ["cluster"] : []),
+      ];
+      const changed =
+        replaces.length > 0 ||
+        JSON.stringify(olds.lines) !== JSON.stringify(news.lines) ||
+        JSON.stringify(olds.keys) !== JSON.stringify(news.keys) ||
+        (await liveDiffers(connector, news));
       // Delete first: the new block must not meet the old one's definitions of the same keys.
       return { changes: changed, replaces, deleteBeforeReplace: replaces.length > 0 };
     },
@@ -138,7 +158,7 @@ export function configMapLinesProvider(connector: Connector = connect): pulumi.d
     async read(id: string, props: ConfigMapLinesProps) {
       const conn = await connector(props.cluster);
       const cm = await getConfigMap(conn, props.namespace, props.name);
-      const lines = cm ? readOwnedLines(cm.data?.[props.key] ?? "", props.owner) ?? [] : [];
+      const lines = cm ? (readOwnedLines(cm.data?.[props.key] ?? "", props.owner) ?? []) : [];
       return { id, props: { ...props, lines } };
     },
   };

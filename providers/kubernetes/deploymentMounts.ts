@@ -22,8 +22,11 @@ export type DeploymentMountsProps = DeploymentMounts & { cluster: KubeTarget };
  */
 function observed(p: DeploymentMountsProps, live: V1Deployment): Pick<DeploymentMountsProps, "annotations" | "mounts"> {
   const liveAnnotations = live.metadata?.annotations ?? {};
-  const annotations = Object.fromEntries(Object.keys(p.annotations)
-    .filter((k) => liveAnnotations[k] !== undefined).map((k) => [k, liveAnnotations[k]!]));
+  const annotations = Object.fromEntries(
+    Object.keys(p.annotations)
+      .filter((k) => liveAnnotations[k] !== undefined)
+      .map((k) => [k, liveAnnotations[k]!]),
+  );
   const spec = live.spec?.template?.spec;
   const container = spec?.containers?.find((c) => c.name === p.container);
   const mounts = p.mounts.flatMap((m): ConfigMapMount[] => {
@@ -44,9 +47,10 @@ async function liveDeployment(conn: KubeConnection, p: DeploymentMountsProps): P
 /** A named container that does not exist would be created by the apply, without an image (422): say so plainly. */
 function containerProblem(p: DeploymentMountsProps, live: V1Deployment): string | undefined {
   const names = (live.spec?.template?.spec?.containers ?? []).map((c) => c.name);
-  return names.includes(p.container) ? undefined
-    : `${where(p)} has no container ${JSON.stringify(p.container)} (its containers: ${names.map((n) => JSON.stringify(n)).join(", ") || "none"}); `
-      + "set mailserver.container in the stack config to the docker-mailserver container";
+  return names.includes(p.container)
+    ? undefined
+    : `${where(p)} has no container ${JSON.stringify(p.container)} (its containers: ${names.map((n) => JSON.stringify(n)).join(", ") || "none"}); ` +
+        "set mailserver.container in the stack config to the docker-mailserver container";
 }
 
 async function apply(connector: Connector, p: DeploymentMountsProps, dryRun: boolean): Promise<void> {
@@ -61,7 +65,7 @@ async function apply(connector: Connector, p: DeploymentMountsProps, dryRun: boo
  */
 async function release(connector: Connector, p: DeploymentMountsProps): Promise<void> {
   const conn = await connector(p.cluster);
-  if (!await liveDeployment(conn, p)) return;
+  if (!(await liveDeployment(conn, p))) return;
   const bare = { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: p.deployment, namespace: p.namespace } };
   await serverSideApply(conn, { namespace: p.namespace, name: p.deployment }, bare, p.fieldManager, { dryRun: false });
 }
@@ -76,7 +80,8 @@ export function deploymentMountsProvider(connector: Connector = connect): pulumi
     async check(_olds: DeploymentMountsProps, news: DeploymentMountsProps) {
       try {
         const live = await liveDeployment(await connector(news.cluster), news);
-        const problem = live ? containerProblem(news, live)
+        const problem = live
+          ? containerProblem(news, live)
           : `${where(news)} does not exist; it belongs to the mailserver's own stack, which must create it first`;
         if (problem) return { inputs: news, failures: [{ property: "container", reason: problem }] };
         await apply(connector, news, true);
@@ -90,11 +95,12 @@ export function deploymentMountsProvider(connector: Connector = connect): pulumi
     // is put back by a plain `pulumi up`, without waiting for a refresh.
     async diff(_id: string, olds: DeploymentMountsProps, news: DeploymentMountsProps) {
       // Field by field in a fixed order: the engine hands the inputs over with their keys sorted.
-      const declared = (p: Pick<DeploymentMountsProps, "container" | "annotations" | "mounts">) => JSON.stringify([
-        p.container,
-        Object.entries(p.annotations).sort(([a], [b]) => a.localeCompare(b)),
-        p.mounts.map((m) => [m.volumeName, m.configMapName, m.mountPath, m.subPath]),
-      ]);
+      const declared = (p: Pick<DeploymentMountsProps, "container" | "annotations" | "mounts">) =>
+        JSON.stringify([
+          p.container,
+          Object.entries(p.annotations).sort(([a], [b]) => a.localeCompare(b)),
+          p.mounts.map((m) => [m.volumeName, m.configMapName, m.mountPath, m.subPath]),
+        ]);
       if (moved(olds, news) || declared(olds) !== declared(news)) return { changes: true };
       const live = await liveDeployment(await connector(news.cluster), news);
       return { changes: !live || declared({ container: news.container, ...observed(news, live) }) !== declared(news) };

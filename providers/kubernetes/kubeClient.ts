@@ -76,7 +76,9 @@ export async function connect(target: KubeTarget): Promise<KubeConnection> {
     current.connection = pending;
     current.at = Date.now();
     // A failed resolution is not kept: the next call tries again.
-    pending.catch(() => { if (current.connection === pending) delete current.connection; });
+    pending.catch(() => {
+      if (current.connection === pending) delete current.connection;
+    });
   }
   return entry.connection!;
 }
@@ -111,7 +113,8 @@ async function idempotent<T>(conn: KubeConnection, what: string, request: (api: 
       return await send(conn, what, request);
     } catch (e) {
       if (!transient(e)) throw e;
-      if (attempt >= RETRY_ATTEMPTS) throw Object.assign(e as Error, { message: `${(e as Error).message} (gave up after ${attempt} attempts)` });
+      if (attempt >= RETRY_ATTEMPTS)
+        throw Object.assign(e as Error, { message: `${(e as Error).message} (gave up after ${attempt} attempts)` });
       await backoff(attempt, e);
     }
   }
@@ -129,14 +132,16 @@ export async function getObject<T>(conn: KubeConnection, what: string, read: (ap
 
 /** The ConfigMap, or undefined if it does not exist. */
 export async function getConfigMap(conn: KubeConnection, namespace: string, name: string): Promise<ConfigMapObject | undefined> {
-  return await getObject(conn, `ConfigMap ${namespace}/${name}`, (api) => api.core.readNamespacedConfigMap({ name, namespace })) as ConfigMapObject | undefined;
+  return (await getObject(conn, `ConfigMap ${namespace}/${name}`, (api) => api.core.readNamespacedConfigMap({ name, namespace }))) as
+    ConfigMapObject | undefined;
 }
 
 /** PUT back an object read earlier; its metadata.resourceVersion makes the write conditional. */
 async function replaceConfigMap(conn: KubeConnection, cm: ConfigMapObject): Promise<void> {
   const { name, namespace = "" } = cm.metadata;
-  await send(conn, `writing ConfigMap ${namespace}/${name}`,
-    (api) => api.core.replaceNamespacedConfigMap({ name, namespace, body: cm, fieldManager: FIELD_MANAGER }));
+  await send(conn, `writing ConfigMap ${namespace}/${name}`, (api) =>
+    api.core.replaceNamespacedConfigMap({ name, namespace, body: cm, fieldManager: FIELD_MANAGER }),
+  );
 }
 
 /**
@@ -153,7 +158,9 @@ export function peekConfigMap(conn: KubeConnection, namespace: string, name: str
     reads.set(key, pending);
     const mine = pending;
     // A failed read is not kept: the next check asks again.
-    mine.catch(() => { if (reads.get(key) === mine) reads.delete(key); });
+    mine.catch(() => {
+      if (reads.get(key) === mine) reads.delete(key);
+    });
   }
   return pending;
 }
@@ -177,9 +184,14 @@ export function keyManagers(cm: ConfigMapObject, key: string): string[] {
 function serialized<T>(key: string, task: () => Promise<T>): Promise<T> {
   const edits = processState().edits;
   const run = (edits.get(key) ?? Promise.resolve()).then(task);
-  const tail = run.then(() => undefined, () => undefined);
+  const tail = run.then(
+    () => undefined,
+    () => undefined,
+  );
   edits.set(key, tail);
-  void tail.then(() => { if (edits.get(key) === tail) edits.delete(key); });
+  void tail.then(() => {
+    if (edits.get(key) === tail) edits.delete(key);
+  });
   return run;
 }
 
@@ -192,7 +204,10 @@ function serialized<T>(key: string, task: () => Promise<T>): Promise<T> {
  * same re-read tells, and re-applying an edit that is already there changes nothing.
  */
 export function editConfigMapKey(
-  conn: KubeConnection, namespace: string, name: string, key: string,
+  conn: KubeConnection,
+  namespace: string,
+  name: string,
+  key: string,
   edit: (text: string, cm: ConfigMapObject) => string | undefined,
   options: { attempts?: number; missing?: "error" | "ignore"; backoffMs?: number } = {},
 ): Promise<"changed" | "unchanged" | "missing"> {
@@ -203,7 +218,9 @@ export function editConfigMapKey(
       const cm = await getConfigMap(conn, namespace, name);
       if (!cm) {
         if (options.missing === "ignore") return "missing";
-        throw new Error(`ConfigMap ${namespace}/${name} does not exist; it belongs to the mailserver's own stack, which must create it first`);
+        throw new Error(
+          `ConfigMap ${namespace}/${name} does not exist; it belongs to the mailserver's own stack, which must create it first`,
+        );
       }
       const text = cm.data?.[key] ?? "";
       const next = edit(text, cm);
@@ -223,9 +240,11 @@ export function editConfigMapKey(
         const conflict = apiStatus(e) === 409;
         if (!(conflict || transient(e))) throw e;
         if (attempt >= attempts) {
-          throw new Error(conflict
-            ? `ConfigMap ${namespace}/${name}: still conflicting after ${attempts} attempts (${(e as Error).message})`
-            : `ConfigMap ${namespace}/${name}: gave up after ${attempts} attempts (${(e as Error).message})`);
+          throw new Error(
+            conflict
+              ? `ConfigMap ${namespace}/${name}: still conflicting after ${attempts} attempts (${(e as Error).message})`
+              : `ConfigMap ${namespace}/${name}: gave up after ${attempts} attempts (${(e as Error).message})`,
+          );
         }
         // Jittered, so writers in other processes that lost the same round do not retry in lockstep.
         await backoff(attempt, e, options.backoffMs ?? 200);
@@ -240,22 +259,33 @@ export function editConfigMapKey(
  * Deployment that does not exist, its 404. With dryRun nothing changes (the check a preview makes).
  * Retried like a read: applying the same body as the same manager again gives the same object.
  */
-export async function serverSideApply(conn: KubeConnection, deployment: { namespace: string; name: string }, body: object, fieldManager: string,
-  opts: { dryRun: boolean }): Promise<void> {
+export async function serverSideApply(
+  conn: KubeConnection,
+  deployment: { namespace: string; name: string },
+  body: object,
+  fieldManager: string,
+  opts: { dryRun: boolean },
+): Promise<void> {
   const { namespace, name } = deployment;
   const path = `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/deployments/${encodeURIComponent(name)}`;
   const what = `server-side apply${opts.dryRun ? " (dry run)" : ""} of ${path} as ${fieldManager}`;
   const { PatchStrategy, setHeaderOptions } = clientNode();
   try {
     // JSON is YAML: the apply patch type accepts the body client-node writes as JSON.
-    await idempotent(conn, what, (api) => api.apps.patchNamespacedDeployment(
-      { name, namespace, body, fieldManager, ...(opts.dryRun ? { dryRun: "All" } : {}) },
-      setHeaderOptions("Content-Type", PatchStrategy.ServerSideApply)));
+    await idempotent(conn, what, (api) =>
+      api.apps.patchNamespacedDeployment(
+        { name, namespace, body, fieldManager, ...(opts.dryRun ? { dryRun: "All" } : {}) },
+        setHeaderOptions("Content-Type", PatchStrategy.ServerSideApply),
+      ),
+    );
   } catch (e) {
     // An apply creates what is missing, so for an absent object the server complains about the
     // fields our patch leaves out (422); the object's own 404 says what is wrong.
     if (apiStatus(e) === 422) {
-      const absent = await idempotent(conn, what, (api) => api.apps.readNamespacedDeployment({ name, namespace })).then(() => undefined, (g: unknown) => g);
+      const absent = await idempotent(conn, what, (api) => api.apps.readNamespacedDeployment({ name, namespace })).then(
+        () => undefined,
+        (g: unknown) => g,
+      );
       if (apiStatus(absent) === 404) throw absent;
     }
     throw e;
@@ -272,17 +302,24 @@ export type ReviewedRule = V1ResourceRule;
  */
 export async function selfRules(conn: KubeConnection, namespace: string): Promise<{ rules: ReviewedRule[]; incomplete: boolean }> {
   const what = `asking the API server which rights the kubeconfig's identity has in namespace ${namespace} (SelfSubjectRulesReview)`;
-  const review = await idempotent(conn, what, (api) => api.authorization.createSelfSubjectRulesReview({
-    body: { apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectRulesReview", spec: { namespace } },
-  }));
+  const review = await idempotent(conn, what, (api) =>
+    api.authorization.createSelfSubjectRulesReview({
+      body: { apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectRulesReview", spec: { namespace } },
+    }),
+  );
   return { rules: review.status?.resourceRules ?? [], incomplete: review.status?.incomplete === true };
 }
 
 /** Whether the caller may do one request (SelfSubjectAccessReview, which every authorizer answers). */
-export async function selfAccess(conn: KubeConnection, attributes: { namespace: string; verb: string; group: string; resource: string; subresource?: string; name?: string }): Promise<boolean> {
+export async function selfAccess(
+  conn: KubeConnection,
+  attributes: { namespace: string; verb: string; group: string; resource: string; subresource?: string; name?: string },
+): Promise<boolean> {
   const what = `asking the API server whether the kubeconfig's identity may ${attributes.verb} ${attributes.resource} in namespace ${attributes.namespace} (SelfSubjectAccessReview)`;
-  const review = await idempotent(conn, what, (api) => api.authorization.createSelfSubjectAccessReview({
-    body: { apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectAccessReview", spec: { resourceAttributes: attributes } },
-  }));
+  const review = await idempotent(conn, what, (api) =>
+    api.authorization.createSelfSubjectAccessReview({
+      body: { apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectAccessReview", spec: { resourceAttributes: attributes } },
+    }),
+  );
   return review.status?.allowed === true;
 }

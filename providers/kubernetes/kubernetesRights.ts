@@ -27,10 +27,19 @@ export async function missingRights(conn: KubeConnection, needed: readonly KubeR
     let absent = notGranted(rights, rules);
     if (incomplete && absent.length) {
       // Another authorizer (a webhook) may allow what RBAC's list lacks: ask about each of those.
-      const allowed = await Promise.all(absent.map(({ verb, apiGroup, resource, name }) => {
-        const [plain, subresource] = resource.split("/") as [string, string | undefined];
-        return selfAccess(conn, { namespace, verb, group: apiGroup, resource: plain, ...(subresource ? { subresource } : {}), ...(name ? { name } : {}) });
-      }));
+      const allowed = await Promise.all(
+        absent.map(({ verb, apiGroup, resource, name }) => {
+          const [plain, subresource] = resource.split("/") as [string, string | undefined];
+          return selfAccess(conn, {
+            namespace,
+            verb,
+            group: apiGroup,
+            resource: plain,
+            ...(subresource ? { subresource } : {}),
+            ...(name ? { name } : {}),
+          });
+        }),
+      );
       absent = absent.filter((_, i) => !allowed[i]);
     }
     missing.push(...absent);
@@ -40,24 +49,41 @@ export async function missingRights(conn: KubeConnection, needed: readonly KubeR
 
 /** Which identity the rights were checked for, as the user configured it (never an inline kubeconfig's text). */
 function identity(cluster: KubeTarget): string {
-  const file = cluster.kubeconfigText ? "the inline kubernetes:kubeconfig" : cluster.kubeconfigPath || "the default kubeconfig ($KUBECONFIG or ~/.kube/config)";
+  const file = cluster.kubeconfigText
+    ? "the inline kubernetes:kubeconfig"
+    : cluster.kubeconfigPath || "the default kubeconfig ($KUBECONFIG or ~/.kube/config)";
   return `the identity of ${file}, ${cluster.context ? `context ${JSON.stringify(cluster.context)}` : "its current context"}`;
 }
 
 const FIX = "apply and bind the Role `npm run render` writes (kubernetes-role.yaml; the README's Prerequisites show it)";
 
 /** The message for missing rights, or undefined when none is missing. */
-export function rightsProblem(cluster: KubeTarget, missing: readonly KubeRight[], use: "up" | "destroy", declared: readonly KubeRule[]): string | undefined {
+export function rightsProblem(
+  cluster: KubeTarget,
+  missing: readonly KubeRight[],
+  use: "up" | "destroy",
+  declared: readonly KubeRule[],
+): string | undefined {
   if (!missing.length) return undefined;
   const names = new Set(declared.flatMap((r) => r.names ?? []));
   const removed = missing.some((r) => r.name !== undefined && !names.has(r.name));
-  return `Kubernetes: ${identity(cluster)} may not do what ${use === "up" ? "`pulumi up`" : "`pulumi destroy`"} needs; missing:\n`
-    + describeRights(missing).map((l) => `  - ${l}`).join("\n")
-    + `\n${FIX} and run it again`
-    + (removed ? " (the objects of a mailbox being removed stay in the Role until this `up` has deleted them)" : "");
+  return (
+    `Kubernetes: ${identity(cluster)} may not do what ${use === "up" ? "`pulumi up`" : "`pulumi destroy`"} needs; missing:\n` +
+    describeRights(missing)
+      .map((l) => `  - ${l}`)
+      .join("\n") +
+    `\n${FIX} and run it again` +
+    (removed ? " (the objects of a mailbox being removed stay in the Role until this `up` has deleted them)" : "")
+  );
 }
 
-async function problem(connector: Connector, cluster: KubeTarget, needed: readonly KubeRight[], use: "up" | "destroy", declared: readonly KubeRule[]): Promise<string | undefined> {
+async function problem(
+  connector: Connector,
+  cluster: KubeTarget,
+  needed: readonly KubeRight[],
+  use: "up" | "destroy",
+  declared: readonly KubeRule[],
+): Promise<string | undefined> {
   try {
     return rightsProblem(cluster, await missingRights(await connector(cluster), needed), use, declared);
   } catch (e) {

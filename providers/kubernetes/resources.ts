@@ -16,7 +16,9 @@ export class ConfigMapLines extends DynamicResource {
 /** ConfigMap volumes mounted into a Deployment's container, as one field manager; given up again on delete. */
 export class DeploymentMountsPatch extends DynamicResource {
   constructor(name: string, args: DeploymentMountsInputs, opts?: pulumi.CustomResourceOptions) {
-    super("kubernetes:DeploymentMountsPatch", name, { ...args }, opts, ["pulumi-nodejs:dynamic/paperless-mail-ingest:DeploymentMountsPatch"]);
+    super("kubernetes:DeploymentMountsPatch", name, { ...args }, opts, [
+      "pulumi-nodejs:dynamic/paperless-mail-ingest:DeploymentMountsPatch",
+    ]);
   }
 }
 

@@ -20,8 +20,12 @@ function sameOnServer(a: unknown, b: unknown): boolean {
  * hold yet (the first change of a field is the one to undo). Secrets are never kept: the server
  * masks them on read.
  */
-export function formerValues(current: Readonly<Record<string, unknown>>, body: Readonly<Record<string, unknown>>,
-  secrets: readonly string[], former: Former = {}): Former {
+export function formerValues(
+  current: Readonly<Record<string, unknown>>,
+  body: Readonly<Record<string, unknown>>,
+  secrets: readonly string[],
+  former: Former = {},
+): Former {
   const out: Record<string, unknown> = { ...former };
   for (const [field, value] of Object.entries(body)) {
     if (field in out || secrets.includes(field) || !(field in current)) continue;

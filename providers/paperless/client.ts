@@ -73,7 +73,9 @@ export function isPaperlessApiError(e: unknown): e is PaperlessApiError {
 
 /** `filter_from: Ensure this field has no more than 256 characters.; non_field_errors: …` */
 export function formatFieldErrors(errors: FieldErrors): string {
-  return Object.entries(errors).map(([field, msgs]) => `${field}: ${msgs.join(" ")}`).join("; ");
+  return Object.entries(errors)
+    .map(([field, msgs]) => `${field}: ${msgs.join(" ")}`)
+    .join("; ");
 }
 
 /** DRF error bodies (docs/paperless-api.md#errors): field map, `{detail}`, `{error}` or plain text. */
@@ -119,7 +121,11 @@ export class PaperlessClient {
   private info: Promise<Probe> | undefined;
   private readonly limit = new InFlightLimit(MAX_IN_FLIGHT);
 
-  constructor(readonly baseUrl: string, private readonly token: string, readonly http: HttpSettings = paperlessHttpSettings()) {}
+  constructor(
+    readonly baseUrl: string,
+    private readonly token: string,
+    readonly http: HttpSettings = paperlessHttpSettings(),
+  ) {}
 
   /**
    * Probes the server once (docs/paperless-api.md#versioning): send min(serverMax, 10), so both 2.x and 3.x
@@ -135,7 +141,9 @@ export class PaperlessClient {
       };
     });
     // A failure that may pass must not poison later calls; a refusal (401, 403) stands for this token.
-    this.info.catch((e: unknown) => { if (!isPaperlessApiError(e) || e.retryable) this.info = undefined; });
+    this.info.catch((e: unknown) => {
+      if (!isPaperlessApiError(e) || e.retryable) this.info = undefined;
+    });
     return this.info;
   }
 
@@ -166,26 +174,49 @@ export class PaperlessClient {
     return path + url.search;
   }
 
-  private async send(method: string, path: string, opts: RequestOptions, apiVersion: number | undefined):
-  Promise<{ body: unknown; headers: Headers }> {
-    const outcome = await httpRequest({
-      method,
-      url: this.baseUrl.replace(/\/$/, "") + path,
-      headers: {
-        Authorization: `Token ${this.token}`,
-        Accept: apiVersion === undefined ? "application/json" : `application/json; version=${apiVersion}`,
+  private async send(
+    method: string,
+    path: string,
+    opts: RequestOptions,
+    apiVersion: number | undefined,
+  ): Promise<{ body: unknown; headers: Headers }> {
+    const outcome = await httpRequest(
+      {
+        method,
+        url: this.baseUrl.replace(/\/$/, "") + path,
+        headers: {
+          Authorization: `Token ${this.token}`,
+          Accept: apiVersion === undefined ? "application/json" : `application/json; version=${apiVersion}`,
+        },
+        body: opts.body,
+        secrets: [this.token],
+        retry: opts.retry ?? false,
+        limit: this.limit,
       },
-      body: opts.body,
-      secrets: [this.token],
-      retry: opts.retry ?? false,
-      limit: this.limit,
-    }, this.http);
+      this.http,
+    );
     if (outcome.kind !== "answer") {
-      throw apiError({ method, path, status: undefined, detail: outcome.detail, fieldErrors: undefined, retryable: true, retryAfterMs: undefined });
+      throw apiError({
+        method,
+        path,
+        status: undefined,
+        detail: outcome.detail,
+        fieldErrors: undefined,
+        retryable: true,
+        retryAfterMs: undefined,
+      });
     }
     const { status, headers, text } = outcome;
     if (status >= 200 && status < 300) return { body: text === "" ? undefined : JSON.parse(text), headers };
     const { detail, fieldErrors } = describeBody(text);
-    throw apiError({ method, path, status, detail, fieldErrors, retryable: transient(status), retryAfterMs: retryAfterMs(headers.get("retry-after") ?? undefined) });
+    throw apiError({
+      method,
+      path,
+      status,
+      detail,
+      fieldErrors,
+      retryable: transient(status),
+      retryAfterMs: retryAfterMs(headers.get("retry-after") ?? undefined),
+    });
   }
 }

@@ -57,8 +57,10 @@ function olderThan(version: readonly number[], than: readonly number[]): boolean
 export function fetchUnsupported(info: ServerInfo, url: string): string | undefined {
   const version = versionParts(info.serverVersion);
   if (!version || !olderThan(version, versionParts(FETCH_ENDPOINT_SINCE)!)) return undefined;
-  return `paperless-ngx ${info.serverVersion} at ${url} cannot be asked to fetch mail: `
-    + `POST /api/mail_accounts/{id}/process/ arrived in paperless-ngx ${FETCH_ENDPOINT_SINCE}; upgrade paperless-ngx`;
+  return (
+    `paperless-ngx ${info.serverVersion} at ${url} cannot be asked to fetch mail: ` +
+    `POST /api/mail_accounts/{id}/process/ arrived in paperless-ngx ${FETCH_ENDPOINT_SINCE}; upgrade paperless-ngx`
+  );
 }
 
 /** paperless-ngx 3.x records a mail fetch as a task; 2.x does not. */
@@ -72,7 +74,12 @@ interface WireTask {
   readonly task_type: string;
   readonly status: string;
   readonly input_data: { readonly account_ids?: readonly number[]; readonly mailrule_id?: number } | null;
-  readonly result_data: { readonly error_message?: string; readonly document_id?: number; readonly duplicate_of?: number; readonly reason?: string } | null;
+  readonly result_data: {
+    readonly error_message?: string;
+    readonly document_id?: number;
+    readonly duplicate_of?: number;
+    readonly reason?: string;
+  } | null;
 }
 
 const TASKS = "/api/tasks/?task_type=mail_fetch&task_type=consume_file";
@@ -141,33 +148,59 @@ type State =
   | { readonly done: true; readonly result: Omit<FetchResult, "account"> };
 
 /** Where the fetch of one account stands, from the tasks recorded since the request. */
-function accountState(account: FetchAccount, tasks: readonly WireTask[], rules: ReadonlyMap<number, number> | undefined,
-  actedOn: ReadonlySet<number> | undefined, waitedS: number): State {
+function accountState(
+  account: FetchAccount,
+  tasks: readonly WireTask[],
+  rules: ReadonlyMap<number, number> | undefined,
+  actedOn: ReadonlySet<number> | undefined,
+  waitedS: number,
+): State {
   const fetches = tasks.filter((t) => t.task_type === "mail_fetch" && t.input_data?.account_ids?.includes(account.id));
   if (!fetches.length) {
-    return { done: false, waiting: "waiting for paperless to record the fetch", late: `no mail_fetch task for it appeared within ${waitedS} s of the request` };
+    return {
+      done: false,
+      waiting: "waiting for paperless to record the fetch",
+      late: `no mail_fetch task for it appeared within ${waitedS} s of the request`,
+    };
   }
   const broken = fetches.filter((t) => t.status === "failure" || t.status === "revoked");
   if (broken.length) {
     const t = broken[0]!;
-    return { done: true, result: { confirmed: false, failed: true, detail: `the fetch failed (mail_fetch task ${t.id}, ${t.status}): ${t.result_data?.error_message ?? "paperless gave no error message"}` } };
+    return {
+      done: true,
+      result: {
+        confirmed: false,
+        failed: true,
+        detail: `the fetch failed (mail_fetch task ${t.id}, ${t.status}): ${t.result_data?.error_message ?? "paperless gave no error message"}`,
+      },
+    };
   }
   const pending = fetches.filter((t) => t.status === "pending");
   if (pending.length) {
-    return { done: false, waiting: `mail_fetch task ${ids(pending)} pending: waiting for a paperless worker to take it`,
-      late: `mail_fetch task ${ids(pending)} still pending after ${waitedS} s: no worker took it; is paperless's Celery worker running?` };
+    return {
+      done: false,
+      waiting: `mail_fetch task ${ids(pending)} pending: waiting for a paperless worker to take it`,
+      late: `mail_fetch task ${ids(pending)} still pending after ${waitedS} s: no worker took it; is paperless's Celery worker running?`,
+    };
   }
   const running = fetches.filter((t) => t.status !== "success");
   if (running.length) {
-    return { done: false, waiting: `mail_fetch task ${ids(running)} running`, late: `mail_fetch task ${ids(running)} still running after ${waitedS} s` };
+    return {
+      done: false,
+      waiting: `mail_fetch task ${ids(running)} running`,
+      late: `mail_fetch task ${ids(running)} still running after ${waitedS} s`,
+    };
   }
   // Every consumption a fetch queues is recorded before the fetch task ends.
   const consumptions = tasks.filter((t) => t.task_type === "consume_file" && rules?.get(t.input_data?.mailrule_id ?? -1) === account.id);
   const fetched = `fetched (mail_fetch task ${ids(fetches)})`;
   const open = consumptions.filter((t) => !FINISHED.has(t.status));
   if (open.length) {
-    return { done: false, waiting: `${fetched}; consuming ${open.length} of ${consumptions.length} attachment(s)`,
-      late: `${fetched}, but consume task ${ids(open)} not finished after ${waitedS} s` };
+    return {
+      done: false,
+      waiting: `${fetched}; consuming ${open.length} of ${consumptions.length} attachment(s)`,
+      late: `${fetched}, but consume task ${ids(open)} not finished after ${waitedS} s`,
+    };
   }
   if (!consumptions.length) return { done: true, result: { confirmed: true, failed: false, detail: `${fetched}: nothing new to consume` } };
   const problems = consumptions.map(consumed).filter((p): p is string => p !== undefined);
@@ -175,8 +208,11 @@ function accountState(account: FetchAccount, tasks: readonly WireTask[], rules: 
   const filing = new Set(consumptions.filter((t) => consumed(t) === undefined).map((t) => t.input_data!.mailrule_id!));
   const unmoved = [...filing].filter((rule) => !actedOn?.has(rule));
   if (unmoved.length) {
-    return { done: false, waiting: `${fetched}; ${filed} document(s) filed, waiting for paperless to move the mail to its processed folder`,
-      late: `${fetched}, ${filed} document(s) filed, but the action of mail rule ${unmoved.join(", ")} (the move to its processed folder) did not run within ${waitedS} s` };
+    return {
+      done: false,
+      waiting: `${fetched}; ${filed} document(s) filed, waiting for paperless to move the mail to its processed folder`,
+      late: `${fetched}, ${filed} document(s) filed, but the action of mail rule ${unmoved.join(", ")} (the move to its processed folder) did not run within ${waitedS} s`,
+    };
   }
   const notFiled = problems.length ? `; ${problems.length} not filed: ${problems.join("; ")}` : "";
   return { done: true, result: { confirmed: true, failed: false, detail: `${fetched}: ${filed} document(s) filed${notFiled}` } };
@@ -194,7 +230,8 @@ export async function fetchAndWait(client: PaperlessClient, accounts: readonly F
   const unsupported = fetchUnsupported(info, client.baseUrl);
   if (unsupported) throw new Error(unsupported);
   const started = Date.now();
-  let unconfirmed: string | undefined = recordsFetchTasks(info) ? undefined
+  let unconfirmed: string | undefined = recordsFetchTasks(info)
+    ? undefined
     : `paperless-ngx ${info.serverVersion ?? "(version not announced)"} records no task for a mail fetch (3.0 and later do), so its end is not confirmed`;
   let after = 0;
   let afterProcessed = 0;
@@ -225,7 +262,9 @@ export async function fetchAndWait(client: PaperlessClient, accounts: readonly F
     const tasks = await tasksAfter(client, after);
     if (!rules && tasks.some((t) => t.task_type === "consume_file")) rules = await ruleAccounts(client);
     // Read only once a consumption has filed a document: one more list call per poll from then on.
-    const actedOn = tasks.some((t) => t.task_type === "consume_file" && consumed(t) === undefined) ? await rulesActedOn(client, afterProcessed) : undefined;
+    const actedOn = tasks.some((t) => t.task_type === "consume_file" && consumed(t) === undefined)
+      ? await rulesActedOn(client, afterProcessed)
+      : undefined;
     const waited = Date.now() - started;
     const late = waited >= opts.deadlineMs;
     const heartbeat = Date.now() - beat >= HEARTBEAT_MS;

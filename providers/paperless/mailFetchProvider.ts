@@ -21,12 +21,14 @@ const DEFAULT_TIMEOUT_MS = 300_000;
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 const WHAT = "paperless mail fetch";
-const OFF = "or set `paperless.fetchAfterChange: false` in the stack config (paperless then fetches on its own schedule, every 10 minutes by default)";
+const OFF =
+  "or set `paperless.fetchAfterChange: false` in the stack config (paperless then fetches on its own schedule, every 10 minutes by default)";
 
 function timeoutMs(): number {
   const raw = process.env[FETCH_TIMEOUT_ENV];
   const n = raw === undefined || raw === "" ? DEFAULT_TIMEOUT_MS : Number(raw);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`environment variable ${FETCH_TIMEOUT_ENV}: ${JSON.stringify(raw)} is not a non-negative number`);
+  if (!Number.isFinite(n) || n < 0)
+    throw new Error(`environment variable ${FETCH_TIMEOUT_ENV}: ${JSON.stringify(raw)} is not a non-negative number`);
   return n;
 }
 
@@ -36,7 +38,10 @@ function validate(news: MailFetchInputs): pulumi.dynamic.CheckFailure[] {
     failures.push({ property: "url", reason: `url ${JSON.stringify(news.url)} is not an http(s) URL` });
   }
   const accounts = news.accounts as unknown;
-  if (accounts !== UNKNOWN && !(Array.isArray(accounts) && accounts.length > 0 && accounts.every((a) => a === UNKNOWN || (typeof a === "string" && a !== "")))) {
+  if (
+    accounts !== UNKNOWN &&
+    !(Array.isArray(accounts) && accounts.length > 0 && accounts.every((a) => a === UNKNOWN || (typeof a === "string" && a !== "")))
+  ) {
     failures.push({ property: "accounts", reason: `accounts ${JSON.stringify(accounts)} must be a non-empty list of mail account names` });
   }
   return failures;
@@ -44,28 +49,32 @@ function validate(news: MailFetchInputs): pulumi.dynamic.CheckFailure[] {
 
 export function mailFetchProvider(): pulumi.dynamic.ResourceProvider {
   const creds = credentials();
-  const withSession = <T>(url: string, action: (s: Session) => Promise<T>): Promise<T> => withSuperuserSession(creds, WHAT, url, [], action);
+  const withSession = <T>(url: string, action: (s: Session) => Promise<T>): Promise<T> =>
+    withSuperuserSession(creds, WHAT, url, [], action);
 
-  const runFetch = (news: MailFetchInputs) => withSession(news.url, async (s) => {
-    const known = await s.list<{ id: number; name: string }>("/api/mail_accounts/");
-    const accounts = news.accounts.map((name) => {
-      const found = known.find((a) => a.name === name);
-      if (!found) throw new Error(`mail account ${JSON.stringify(name)} does not exist on ${news.url}`);
-      return { id: found.id, name };
+  const runFetch = (news: MailFetchInputs) =>
+    withSession(news.url, async (s) => {
+      const known = await s.list<{ id: number; name: string }>("/api/mail_accounts/");
+      const accounts = news.accounts.map((name) => {
+        const found = known.find((a) => a.name === name);
+        if (!found) throw new Error(`mail account ${JSON.stringify(name)} does not exist on ${news.url}`);
+        return { id: found.id, name };
+      });
+      const results = await fetchAndWait(s.client, accounts, {
+        deadlineMs: timeoutMs(),
+        // The engine shows what a dynamic provider writes to stderr (as diagnostics of the stack).
+        onProgress: (line) => process.stderr.write(`${WHAT}: ${line}\n`),
+      });
+      const failed = results.filter((r) => r.failed);
+      if (failed.length) {
+        const what = failed.map((r) => `${r.account}: ${r.detail}`).join("; ");
+        throw new Error(
+          `${what}${/[.?!]$/.test(what) ? "" : "."} The rules are in place: the next \`pulumi up\` asks for the fetch again ` +
+            `(set ${FETCH_TIMEOUT_ENV} to wait longer than ${Math.round(timeoutMs() / 1000)} s), ${OFF}`,
+        );
+      }
+      return { ...news };
     });
-    const results = await fetchAndWait(s.client, accounts, {
-      deadlineMs: timeoutMs(),
-      // The engine shows what a dynamic provider writes to stderr (as diagnostics of the stack).
-      onProgress: (line) => process.stderr.write(`${WHAT}: ${line}\n`),
-    });
-    const failed = results.filter((r) => r.failed);
-    if (failed.length) {
-      const what = failed.map((r) => `${r.account}: ${r.detail}`).join("; ");
-      throw new Error(`${what}${/[.?!]$/.test(what) ? "" : "."} The rules are in place: the next \`pulumi up\` asks for the fetch again `
-        + `(set ${FETCH_TIMEOUT_ENV} to wait longer than ${Math.round(timeoutMs() / 1000)} s), ${OFF}`);
-    }
-    return { ...news };
-  });
 
   return {
     configure: (req) => creds.configure(req),

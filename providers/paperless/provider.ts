@@ -51,7 +51,10 @@ interface WireObject {
   readonly owner?: number | null;
   readonly [field: string]: unknown;
 }
-interface WireUser { readonly id: number; readonly username: string }
+interface WireUser {
+  readonly id: number;
+  readonly username: string;
+}
 
 const ACCOUNTS = "/api/mail_accounts/";
 const RULES = "/api/mail_rules/";
@@ -95,7 +98,8 @@ function typeProblem(type: FieldType, v: unknown): string | undefined {
     return Array.isArray(v) && v.every((x) => typeof x === "string" && x !== "") ? undefined : "must be a list of non-empty strings";
   }
   if ("min" in type) {
-    return Number.isInteger(v) && (v as number) >= type.min && (v as number) <= type.max ? undefined
+    return Number.isInteger(v) && (v as number) >= type.min && (v as number) <= type.max
+      ? undefined
       : `must be an integer from ${type.min} to ${type.max}`;
   }
   return typeof v === "number" && type.choices.includes(v) ? undefined : `must be one of ${type.choices.join(", ")}`;
@@ -136,8 +140,10 @@ function same(a: unknown, b: unknown): boolean {
  */
 export function changedFields<I extends Connection>(kind: Kind<I>, olds: I, news: I): { changed: string[]; replaces: string[] } {
   const compared = [...Object.keys(kind.fields), ...kind.secrets];
-  const changed = compared.filter((f) => isUnknown((news as Record<string, unknown>)[f])
-    || !same((olds as Record<string, unknown>)[f], (news as Record<string, unknown>)[f]));
+  const changed = compared.filter(
+    (f) =>
+      isUnknown((news as Record<string, unknown>)[f]) || !same((olds as Record<string, unknown>)[f], (news as Record<string, unknown>)[f]),
+  );
   if ("token" in olds) changed.push("token");
   const replaces = olds.url !== news.url ? ["url"] : [];
   return { changed, replaces };
@@ -149,8 +155,14 @@ export function changedFields<I extends Connection>(kind: Kind<I>, olds: I, news
  * write resolves them; secrets are not compared (the server masks them). Reads the memoized lists
  * check() read: no request per object.
  */
-async function handChanges<I extends Connection>(s: Session, kind: Kind<I>, id: string, olds: I, news: I,
-  edited: boolean): Promise<"gone" | string[]> {
+async function handChanges<I extends Connection>(
+  s: Session,
+  kind: Kind<I>,
+  id: string,
+  olds: I,
+  news: I,
+  edited: boolean,
+): Promise<"gone" | string[]> {
   const obj = (await s.list<WireObject>(kind.collection)).find((o) => String(o.id) === id);
   if (!obj) return "gone";
   if (edited) return []; // the update writes every declared field anyway
@@ -175,7 +187,6 @@ function outputs<I extends Connection>(kind: Kind<I>, news: I, id: number, adopt
 // ---------------------------------------------------------------------------------------------
 // Errors: name the object, keep the server's field errors, never show a secret.
 
-
 /** Where the operation's API token came from: the stack setting as the engine handed it over, else the environment. */
 interface TokenSource {
   readonly token: string;
@@ -194,13 +205,17 @@ function remedy(e: PaperlessApiError, url: string, source: TokenSource | undefin
   if (e.status === 401) {
     // The engine hands a plain refresh or destroy the provider configuration the last `up` saved,
     // so neither the stack file's current setting nor the environment reaches them.
-    return `; the API token from the stack setting \`${TOKEN_CONFIG_KEY}\` was rejected. Set a valid one with \`pulumi config set --secret `
-      + "paperlessToken <token>`, then run `pulumi up`: until then `pulumi refresh` and `pulumi destroy` use the token the last `up` saved "
-      + `(add \`--run-program\` to them to use the new one), and ${TOKEN_ENV} is not read while the setting is there`;
+    return (
+      `; the API token from the stack setting \`${TOKEN_CONFIG_KEY}\` was rejected. Set a valid one with \`pulumi config set --secret ` +
+      "paperlessToken <token>`, then run `pulumi up`: until then `pulumi refresh` and `pulumi destroy` use the token the last `up` saved " +
+      `(add \`--run-program\` to them to use the new one), and ${TOKEN_ENV} is not read while the setting is there`
+    );
   }
   if (e.status === 403) {
-    return "; the token's user may not do this: paperless answers 403 even to lists for a user without model permissions. "
-      + "Use the API token of a paperless superuser";
+    return (
+      "; the token's user may not do this: paperless answers 403 even to lists for a user without model permissions. " +
+      "Use the API token of a paperless superuser"
+    );
   }
   return "";
 }
@@ -216,8 +231,13 @@ function messageOf(e: unknown): string {
  * be a superuser's. What fails is named `what` and gets its remedy; neither the token nor
  * `secrets` ever shows.
  */
-export async function withSuperuserSession<T>(creds: Credentials, what: string, url: string, secrets: readonly unknown[],
-  action: (s: Session) => Promise<T>): Promise<T> {
+export async function withSuperuserSession<T>(
+  creds: Credentials,
+  what: string,
+  url: string,
+  secrets: readonly unknown[],
+  action: (s: Session) => Promise<T>,
+): Promise<T> {
   const current = creds.current();
   try {
     const source = creds.require();
@@ -254,13 +274,20 @@ async function userId(s: Session, username: string): Promise<number> {
   const users = await s.list<WireUser>(USERS);
   const found = byName(users, username, (u) => u.username);
   if (found.length > 1) {
-    throw new Error(`owner: ${JSON.stringify(username)} matches several paperless users when case is ignored `
-      + `(${found.map((u) => u.username).join(", ")}); write the username exactly`);
+    throw new Error(
+      `owner: ${JSON.stringify(username)} matches several paperless users when case is ignored ` +
+        `(${found.map((u) => u.username).join(", ")}); write the username exactly`,
+    );
   }
   if (!found.length) {
-    const near = closestName(username, users.map((u) => u.username));
-    throw new Error(`owner: paperless user ${JSON.stringify(username)} does not exist on ${s.client.baseUrl}${near ? ` (did you mean ${JSON.stringify(near)}?)` : ""}; `
-      + "create the user in paperless-ngx or fix the sender's `user` in the stack config");
+    const near = closestName(
+      username,
+      users.map((u) => u.username),
+    );
+    throw new Error(
+      `owner: paperless user ${JSON.stringify(username)} does not exist on ${s.client.baseUrl}${near ? ` (did you mean ${JSON.stringify(near)}?)` : ""}; ` +
+        "create the user in paperless-ngx or fix the sender's `user` in the stack config",
+    );
   }
   return found[0]!.id;
 }
@@ -309,23 +336,53 @@ const pick = (obj: Record<string, unknown>, fields: readonly string[]) => Object
 // Integer ranges are the database columns' (PositiveInteger, SmallInteger, PositiveSmallInteger):
 // SQLite stores anything, PostgreSQL refuses past them at write time.
 const ACCOUNT_FIELDS: Readonly<Record<string, FieldType>> = {
-  name: "text", imap_server: "text", imap_port: { min: 1, max: 65535 }, imap_security: { choices: [1, 2, 3] }, username: "text",
-  character_set: "text", account_type: { choices: [1, 2, 3] }, is_token: "bool",
+  name: "text",
+  imap_server: "text",
+  imap_port: { min: 1, max: 65535 },
+  imap_security: { choices: [1, 2, 3] },
+  username: "text",
+  character_set: "text",
+  account_type: { choices: [1, 2, 3] },
+  is_token: "bool",
 };
 // Every writable field of paperless's mail rule serializer but the permission ones.
 const RULE_FIELDS: Readonly<Record<string, FieldType>> = {
-  name: "text", account: "text", owner: "text", order: { min: -32768, max: 32767 }, enabled: "bool", folder: "text",
-  filter_from: "optionalText", filter_to: "optionalText", filter_subject: "optionalText", filter_body: "optionalText",
-  filter_attachment_filename_include: "optionalText", filter_attachment_filename_exclude: "optionalText",
-  maximum_age: { min: 0, max: 32767 }, action: { choices: [1, 2, 3, 4, 5] }, action_parameter: "optionalText",
-  assign_title_from: { choices: [1, 2, 3] }, assign_tags: "texts", assign_owner_from_rule: "bool",
-  assign_correspondent_from: { choices: [1, 2, 3, 4] }, assign_correspondent: "optionalText", assign_document_type: "optionalText",
-  attachment_type: { choices: [1, 2] }, consumption_scope: { choices: [1, 2, 3] }, pdf_layout: { choices: [0, 1, 2, 3, 4] },
+  name: "text",
+  account: "text",
+  owner: "text",
+  order: { min: -32768, max: 32767 },
+  enabled: "bool",
+  folder: "text",
+  filter_from: "optionalText",
+  filter_to: "optionalText",
+  filter_subject: "optionalText",
+  filter_body: "optionalText",
+  filter_attachment_filename_include: "optionalText",
+  filter_attachment_filename_exclude: "optionalText",
+  maximum_age: { min: 0, max: 32767 },
+  action: { choices: [1, 2, 3, 4, 5] },
+  action_parameter: "optionalText",
+  assign_title_from: { choices: [1, 2, 3] },
+  assign_tags: "texts",
+  assign_owner_from_rule: "bool",
+  assign_correspondent_from: { choices: [1, 2, 3, 4] },
+  assign_correspondent: "optionalText",
+  assign_document_type: "optionalText",
+  attachment_type: { choices: [1, 2] },
+  consumption_scope: { choices: [1, 2, 3] },
+  pdf_layout: { choices: [0, 1, 2, 3, 4] },
   stop_processing: "bool",
 };
 // Nullable text fields: paperless stores null where the plan says "" (docs/paperless-api.md#objects).
-const NULLABLE_TEXT = ["filter_from", "filter_to", "filter_subject", "filter_body", "filter_attachment_filename_include",
-  "filter_attachment_filename_exclude", "action_parameter"] as const;
+const NULLABLE_TEXT = [
+  "filter_from",
+  "filter_to",
+  "filter_subject",
+  "filter_body",
+  "filter_attachment_filename_include",
+  "filter_attachment_filename_exclude",
+  "action_parameter",
+] as const;
 
 export const accountKind: Kind<AccountInputs> = {
   label: "mail account",
@@ -351,8 +408,10 @@ export const accountKind: Kind<AccountInputs> = {
     // stack's (made by hand, or adopted and handed back), and paperless deletes it with the account.
     const left = (await s.list<WireObject>(RULES)).filter((r) => String(r.account) === id);
     if (!left.length) return undefined;
-    return `paperless would delete with it the mail rules on it that this stack did not create: ${left.map(named).join(", ")}. `
-      + "Move those rules to another mail account or delete them in paperless-ngx, then delete the account there";
+    return (
+      `paperless would delete with it the mail rules on it that this stack did not create: ${left.map(named).join(", ")}. ` +
+      "Move those rules to another mail account or delete them in paperless-ngx, then delete the account there"
+    );
   },
 };
 
@@ -417,16 +476,19 @@ export const ruleKind: Kind<RuleInputs> = {
     // Same name and owner on our account is ours. With another owner, only the same sender's rule
     // is: two senders may share a label under different owners, and neither may take the other's.
     const sender = news.filter_from.toLowerCase();
-    const pickOne = onAccount.find((r) => r.owner === owner)
-      ?? onAccount.find((r) => typeof r.filter_from === "string" && r.filter_from.toLowerCase() === sender);
+    const pickOne =
+      onAccount.find((r) => r.owner === owner) ??
+      onAccount.find((r) => typeof r.filter_from === "string" && r.filter_from.toLowerCase() === sender);
     if (pickOne) return pickOne;
     const clash = named.find((r) => r.owner === owner);
-    if (clash && clash !== await movingRule(s, news, objects)) {
+    if (clash && clash !== (await movingRule(s, news, objects))) {
       // Names are unique per owner (docs/paperless-api.md#objects): adopting would move another account's rule.
       const where = (await s.list<WireObject>(ACCOUNTS)).find((a) => a.id === clash.account)?.name ?? `id ${String(clash.account)}`;
-      throw new Error(`a rule with this name and owner ${JSON.stringify(news.owner)} already exists on mail account ${JSON.stringify(where)} `
-        + `(rule id ${clash.id}), which is not this sender's on another mailbox of this stack; rename or remove it. `
-        + "To move a sender off a mailbox you are also removing, move it in one `pulumi up` and remove the mailbox in the next");
+      throw new Error(
+        `a rule with this name and owner ${JSON.stringify(news.owner)} already exists on mail account ${JSON.stringify(where)} ` +
+          `(rule id ${clash.id}), which is not this sender's on another mailbox of this stack; rename or remove it. ` +
+          "To move a sender off a mailbox you are also removing, move it in one `pulumi up` and remove the mailbox in the next",
+      );
     }
     return undefined;
   },
@@ -450,8 +512,15 @@ async function movingRule(s: Session, news: RuleInputs, rules: readonly WireObje
   if (!others.length) return undefined;
   const accounts = new Set((await s.list<WireObject>(ACCOUNTS)).filter((a) => others.includes(a.name)).map((a) => a.id));
   const [owner, sender] = [await userId(s, news.owner), news.filter_from.toLowerCase()];
-  return rules.find((r) => r.name === news.name && r.owner === owner && accounts.has(r.account as number) && String(r.id) !== except
-    && typeof r.filter_from === "string" && r.filter_from.toLowerCase() === sender);
+  return rules.find(
+    (r) =>
+      r.name === news.name &&
+      r.owner === owner &&
+      accounts.has(r.account as number) &&
+      String(r.id) !== except &&
+      typeof r.filter_from === "string" &&
+      r.filter_from.toLowerCase() === sender,
+  );
 }
 
 export const tagKind: Kind<TagInputs> = {
@@ -551,7 +620,9 @@ async function handBack<I extends Connection>(s: Session, kind: Kind<I>, id: str
   const fields = Object.keys(former);
   if (fields.length) await s.write("PATCH", `${kind.collection}${id}/`, former, kind.invalidates);
   const restored = fields.length ? `; the values it had then are put back (${fields.join(", ")})` : "";
-  const secret = kind.secrets.length ? `; its ${kind.secrets.join(", ")} stays the one this stack set (paperless never shows the former one)` : "";
+  const secret = kind.secrets.length
+    ? `; its ${kind.secrets.join(", ")} stays the one this stack set (paperless never shows the former one)`
+    : "";
   reportKept(kind, olds, id, `this stack adopted it (it existed before, found by name)${restored}${secret}`);
 }
 
@@ -581,7 +652,9 @@ export function credentials() {
     require(): TokenSource {
       const found = this.current();
       if (!found) {
-        throw new Error(`no paperless-ngx API token: set one with \`pulumi config set --secret paperlessToken <token>\` or export ${TOKEN_ENV}`);
+        throw new Error(
+          `no paperless-ngx API token: set one with \`pulumi config set --secret paperlessToken <token>\` or export ${TOKEN_ENV}`,
+        );
       }
       return found;
     },
@@ -591,8 +664,13 @@ export function credentials() {
 export function makeProvider<I extends Connection>(kind: Kind<I>): pulumi.dynamic.ResourceProvider {
   const creds = credentials();
   const withSession = <T>(inputs: I, action: (s: Session) => Promise<T>): Promise<T> =>
-    withSuperuserSession(creds, `${kind.label} ${JSON.stringify(inputs.name)}`, inputs.url,
-      kind.secrets.map((f) => (inputs as Record<string, unknown>)[f]), action);
+    withSuperuserSession(
+      creds,
+      `${kind.label} ${JSON.stringify(inputs.name)}`,
+      inputs.url,
+      kind.secrets.map((f) => (inputs as Record<string, unknown>)[f]),
+      action,
+    );
   return {
     configure: (req) => creds.configure(req),
 
@@ -600,7 +678,7 @@ export function makeProvider<I extends Connection>(kind: Kind<I>): pulumi.dynami
       const failures = [...validateFields(kind, news as unknown as Record<string, unknown>), ...(kind.validate?.(news) ?? [])];
       // Valid inputs are checked against the server too: the token first (withSession), for every kind.
       if (!failures.length && !isUnknown(news.url)) {
-        failures.push(...await withSession(news, async (s) => (kind.checkRemote ? kind.checkRemote(s, news) : [])));
+        failures.push(...(await withSession(news, async (s) => (kind.checkRemote ? kind.checkRemote(s, news) : []))));
       }
       return { inputs: news, failures };
     },
@@ -611,17 +689,21 @@ export function makeProvider<I extends Connection>(kind: Kind<I>): pulumi.dynami
       // Otherwise updates are PATCHes in place, so the id is known at preview.
       const replacing = replaces.length > 0;
       // What was changed or deleted by hand shows on a plain preview, and up puts it back.
-      const live = replacing || isUnknown(news.url) ? [] : await withSession(news, (s) => handChanges(s, kind, id, olds, news, changed.length > 0));
+      const live =
+        replacing || isUnknown(news.url) ? [] : await withSession(news, (s) => handChanges(s, kind, id, olds, news, changed.length > 0));
       // The engine shows the plugin's stderr: the diff itself cannot name fields the config did not change.
       const what = `paperless-ngx: ${kind.label} ${JSON.stringify(news.name)} (id ${id}) on ${news.url}`;
       if (live === "gone") {
         process.stderr.write(`${what} is gone (deleted by hand?): up creates it again\n`);
         return { changes: true, replaces: ["paperlessId"], stables: [], deleteBeforeReplace: false };
       }
-      if (live.length) process.stderr.write(`${what} was changed outside this stack (${live.join(", ")}): up writes the declared values back\n`);
+      if (live.length)
+        process.stderr.write(`${what} was changed outside this stack (${live.join(", ")}): up writes the declared values back\n`);
       return {
-        changes: changed.length > 0 || live.length > 0 || replacing, replaces,
-        stables: replacing ? [] : ["paperlessId"], deleteBeforeReplace: replacing,
+        changes: changed.length > 0 || live.length > 0 || replacing,
+        replaces,
+        stables: replacing ? [] : ["paperlessId"],
+        deleteBeforeReplace: replacing,
       };
     },
 
@@ -652,7 +734,8 @@ export function makeProvider<I extends Connection>(kind: Kind<I>): pulumi.dynami
         try {
           await s.write("PATCH", `${kind.collection}${id}/`, body, kind.invalidates);
         } catch (e) {
-          if (notFound(e)) throw new Error(`id ${id} no longer exists on ${news.url}; run \`pulumi refresh\` to forget it, then \`pulumi up\``);
+          if (notFound(e))
+            throw new Error(`id ${id} no longer exists on ${news.url}; run \`pulumi refresh\` to forget it, then \`pulumi up\``);
           throw e;
         }
         return { outs: outputs(kind, news, Number(id), adopted) };

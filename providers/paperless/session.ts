@@ -33,7 +33,9 @@ function newSession(url: string, token: string): Session {
         pending = client.listAll<unknown>(collection);
         lists.set(collection, pending);
         // A failed list is not memoized: the next caller retries it.
-        pending.catch(() => { if (lists.get(collection) === pending) lists.delete(collection); });
+        pending.catch(() => {
+          if (lists.get(collection) === pending) lists.delete(collection);
+        });
       }
       return pending as Promise<T[]>;
     },
@@ -52,7 +54,9 @@ function newSession(url: string, token: string): Session {
           // (creates one after another would otherwise re-list once per object).
           const updated = cached.then((items) => applyWrite(items as { id: number }[], method, path.slice(c.length), result));
           lists.set(c, updated);
-          updated.catch(() => { if (lists.get(c) === updated) lists.delete(c); });
+          updated.catch(() => {
+            if (lists.get(c) === updated) lists.delete(c);
+          });
         } else {
           lists.delete(c); // another collection the write changed on the server (a cascade)
         }

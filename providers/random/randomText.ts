@@ -19,8 +19,10 @@ export interface RandomTextProps {
 export const randomTextProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: RandomTextProps, news: RandomTextProps) {
     const failures: pulumi.dynamic.CheckFailure[] = [];
-    if (typeof news.alphabet !== "string" || new Set(news.alphabet).size < 2) failures.push({ property: "alphabet", reason: `${JSON.stringify(news.alphabet)} must have at least two distinct characters` });
-    if (!Number.isInteger(news.length) || news.length < 1 || news.length > 1024) failures.push({ property: "length", reason: `${JSON.stringify(news.length)} must be an integer from 1 to 1024` });
+    if (typeof news.alphabet !== "string" || new Set(news.alphabet).size < 2)
+      failures.push({ property: "alphabet", reason: `${JSON.stringify(news.alphabet)} must have at least two distinct characters` });
+    if (!Number.isInteger(news.length) || news.length < 1 || news.length > 1024)
+      failures.push({ property: "length", reason: `${JSON.stringify(news.length)} must be an integer from 1 to 1024` });
     return { inputs: news, failures };
   },
   async diff(_id: string, olds: RandomTextProps, news: RandomTextProps) {

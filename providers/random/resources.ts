@@ -12,9 +12,15 @@ export interface RandomTextArgs {
 export class RandomText extends DynamicResource {
   declare readonly value: pulumi.Output<string>;
   constructor(name: string, args: RandomTextArgs, opts?: pulumi.CustomResourceOptions) {
-    super("random:RandomText", name, { alphabet: args.alphabet, length: args.length, value: undefined }, {
-      ...opts,
-      ...(args.secret ? { additionalSecretOutputs: ["value", ...(opts?.additionalSecretOutputs ?? [])] } : {}),
-    }, ["pulumi-nodejs:dynamic/paperless-mail-ingest:RandomText"]);
+    super(
+      "random:RandomText",
+      name,
+      { alphabet: args.alphabet, length: args.length, value: undefined },
+      {
+        ...opts,
+        ...(args.secret ? { additionalSecretOutputs: ["value", ...(opts?.additionalSecretOutputs ?? [])] } : {}),
+      },
+      ["pulumi-nodejs:dynamic/paperless-mail-ingest:RandomText"],
+    );
   }
 }

@@ -6,7 +6,12 @@ import type { VaultWritePreflightInputs } from "./vaultPreflight";
 
 export class VaultWritePreflight extends DynamicResource {
   constructor(name: string, args: VaultWritePreflightInputs, opts?: pulumi.CustomResourceOptions) {
-    super("vault:VaultWritePreflight", name, { ...args, token: pulumi.secret(args.token) },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "token"] }, [`pulumi-nodejs:dynamic/${PROJECT}:VaultWritePreflight`]);
+    super(
+      "vault:VaultWritePreflight",
+      name,
+      { ...args, token: pulumi.secret(args.token) },
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "token"] },
+      [`pulumi-nodejs:dynamic/${PROJECT}:VaultWritePreflight`],
+    );
   }
 }

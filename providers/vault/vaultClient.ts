@@ -66,28 +66,39 @@ type Exchange =
 async function vaultCall(target: VaultTarget, method: "GET" | "POST", path: string, body: unknown, http: HttpSettings): Promise<Exchange> {
   let ca: Buffer | undefined;
   if (target.caCertFile) {
-    try { ca = readFileSync(target.caCertFile); } catch (e) {
+    try {
+      ca = readFileSync(target.caCertFile);
+    } catch (e) {
       return { kind: "caFile", message: (e as Error).message };
     }
   }
-  const outcome = await httpRequest({
-    method,
-    url: target.address + path,
-    headers: {
-      "x-vault-token": target.token,
-      ...(target.namespace ? { "x-vault-namespace": target.namespace } : {}),
-      accept: "application/json",
+  const outcome = await httpRequest(
+    {
+      method,
+      url: target.address + path,
+      headers: {
+        "x-vault-token": target.token,
+        ...(target.namespace ? { "x-vault-namespace": target.namespace } : {}),
+        accept: "application/json",
+      },
+      body,
+      secrets: [target.token],
+      tls: { ...(ca ? { ca } : {}), skipVerify: target.skipTlsVerify },
     },
-    body,
-    secrets: [target.token],
-    tls: { ...(ca ? { ca } : {}), skipVerify: target.skipTlsVerify },
-  }, http);
+    http,
+  );
   switch (outcome.kind) {
-    case "timeout": return { kind: "timeout", ms: outcome.deadlineMs, message: outcome.message };
-    case "unreachable": return { kind: "unreachable", code: outcome.code, message: outcome.cause };
+    case "timeout":
+      return { kind: "timeout", ms: outcome.deadlineMs, message: outcome.message };
+    case "unreachable":
+      return { kind: "unreachable", code: outcome.code, message: outcome.cause };
     case "answer": {
       let parsed: unknown;
-      try { parsed = JSON.parse(outcome.text); } catch { parsed = undefined; }
+      try {
+        parsed = JSON.parse(outcome.text);
+      } catch {
+        parsed = undefined;
+      }
       const json = parsed !== null && typeof parsed === "object" ? (parsed as VaultJson) : undefined;
       return { kind: "answer", status: outcome.status, json };
     }

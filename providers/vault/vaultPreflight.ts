@@ -62,7 +62,10 @@ const CHANGE_PATH = `or change ${PROJECT}:vault.mount/pathPrefix`;
 const CHECK_ADDRESS = "(`pulumi config set vault:address https://<vault-host>:8200` or VAULT_ADDR)";
 const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS|ERR_SSL/;
 
-export interface PreflightFailure { property: keyof VaultWritePreflightProps; reason: string }
+export interface PreflightFailure {
+  property: keyof VaultWritePreflightProps;
+  reason: string;
+}
 
 /** The message for a capabilities-self answer, or undefined when the token may do everything needed. */
 export function judge(p: VaultWritePreflightProps, answer: CapabilitiesAnswer): PreflightFailure | undefined {
@@ -78,55 +81,93 @@ export function judge(p: VaultWritePreflightProps, answer: CapabilitiesAnswer): 
       if (dataMissing.length) {
         const verbs = [...new Set(dataMissing.map((c) => (c === "read" ? "read" : "write")))].join(" or ");
         const why = dataMissing.includes("read") ? " (the Vault provider reads the secret back after writing it)" : "";
-        reasons.push(`Vault token may not ${verbs} ${data}${ns} (it has: ${dataCaps.join(", ")}); grant ${andList(dataMissing)} on that path in the token's policy${why}, ${CHANGE_PATH}`);
+        reasons.push(
+          `Vault token may not ${verbs} ${data}${ns} (it has: ${dataCaps.join(", ")}); grant ${andList(dataMissing)} on that path in the token's policy${why}, ${CHANGE_PATH}`,
+        );
       }
       const metaCaps = answer.capabilities[metadata]!;
       const metaMissing = missing(metaCaps, NEEDED.metadata);
       if (metaMissing.length) {
-        reasons.push(`Vault token may not ${metaMissing.join(" or ")} ${metadata}${ns} (it has: ${metaCaps.join(", ")}); grant delete on that path in the token's policy`
-          + ` (destroy removes every version there), ${CHANGE_PATH}`);
+        reasons.push(
+          `Vault token may not ${metaMissing.join(" or ")} ${metadata}${ns} (it has: ${metaCaps.join(", ")}); grant delete on that path in the token's policy` +
+            ` (destroy removes every version there), ${CHANGE_PATH}`,
+        );
       }
       const childCaps = answer.capabilities[CHILD_TOKEN_PATH];
       if (childCaps && missing(childCaps, NEEDED.childToken).length) {
-        reasons.push(`Vault token may not create child tokens (${CHILD_TOKEN_PATH}${ns}: it has: ${childCaps.join(", ")}), which the Vault provider does first on every run;`
-          + ` grant update on ${CHILD_TOKEN_PATH} in the token's policy, or set \`pulumi config set vault:skipChildToken true\``);
+        reasons.push(
+          `Vault token may not create child tokens (${CHILD_TOKEN_PATH}${ns}: it has: ${childCaps.join(", ")}), which the Vault provider does first on every run;` +
+            ` grant update on ${CHILD_TOKEN_PATH} in the token's policy, or set \`pulumi config set vault:skipChildToken true\``,
+        );
       }
       return reasons.length ? { property: "name", reason: reasons.join("\n") } : undefined;
     }
     case "http": {
       const said = answer.errors.length ? `: ${answer.errors.join("; ")}` : "";
       if (answer.status === 403) {
-        return { property: "token", reason: `Vault token rejected by ${p.address}${ns} (HTTP 403${said}) for the token from ${p.tokenSource}: it is expired, revoked, or not valid in this Vault${p.namespace ? " namespace" : ""}; log in again (\`vault login\`) and set the new token with \`pulumi config set --secret vault:token <token>\` or VAULT_TOKEN` };
+        return {
+          property: "token",
+          reason: `Vault token rejected by ${p.address}${ns} (HTTP 403${said}) for the token from ${p.tokenSource}: it is expired, revoked, or not valid in this Vault${p.namespace ? " namespace" : ""}; log in again (\`vault login\`) and set the new token with \`pulumi config set --secret vault:token <token>\` or VAULT_TOKEN`,
+        };
       }
       if (answer.status === 503) {
-        return { property: "address", reason: `${vault} answered HTTP 503${said}: it is sealed or has no active node; unseal it (\`vault operator unseal\`) and preview again` };
+        return {
+          property: "address",
+          reason: `${vault} answered HTTP 503${said}: it is sealed or has no active node; unseal it (\`vault operator unseal\`) and preview again`,
+        };
       }
-      return { property: "address", reason: `${vault} answered HTTP ${answer.status}${said} to POST ${CAPABILITIES_SELF}; check that ${p.addressSource} is Vault's origin URL (scheme://host:port, no path)` };
+      return {
+        property: "address",
+        reason: `${vault} answered HTTP ${answer.status}${said} to POST ${CAPABILITIES_SELF}; check that ${p.addressSource} is Vault's origin URL (scheme://host:port, no path)`,
+      };
     }
     case "malformed":
-      return { property: "address", reason: `${vault} answered POST ${CAPABILITIES_SELF} without capabilities for ${answer.path}; check that ${p.addressSource} points at Vault` };
+      return {
+        property: "address",
+        reason: `${vault} answered POST ${CAPABILITIES_SELF} without capabilities for ${answer.path}; check that ${p.addressSource} points at Vault`,
+      };
     case "unreachable":
       if (TLS_CODES.test(answer.code)) {
-        return { property: "caCertFile", reason: `${vault} failed TLS verification (${answer.message}); set vault:caCertFile (or VAULT_CACERT) to the CA that signed Vault's certificate` };
+        return {
+          property: "caCertFile",
+          reason: `${vault} failed TLS verification (${answer.message}); set vault:caCertFile (or VAULT_CACERT) to the CA that signed Vault's certificate`,
+        };
       }
       return { property: "address", reason: `${vault} (from ${p.addressSource}) is unreachable: ${answer.message}; ${reachable}` };
     case "timeout":
-      return { property: "address", reason: `${vault} (from ${p.addressSource}) did not answer within ${answer.ms / 1000} s; ${reachable}` };
+      return {
+        property: "address",
+        reason: `${vault} (from ${p.addressSource}) did not answer within ${answer.ms / 1000} s; ${reachable}`,
+      };
     case "caFile":
-      return { property: "caCertFile", reason: `Vault CA certificate file ${p.caCertFile} (vault:caCertFile or VAULT_CACERT) cannot be read: ${answer.message}` };
+      return {
+        property: "caCertFile",
+        reason: `Vault CA certificate file ${p.caCertFile} (vault:caCertFile or VAULT_CACERT) cannot be read: ${answer.message}`,
+      };
   }
 }
 
 /** The one problem that keeps `pulumi up` from writing the secret, or undefined. */
 export async function vaultWriteProblem(p: VaultWritePreflightProps, http: HttpSettings): Promise<PreflightFailure | undefined> {
   if (!p.address) {
-    return { property: "address", reason: "Vault address not set: run `pulumi config set vault:address https://<vault-host>:8200` or export VAULT_ADDR (the Vault provider reads the same two)" };
+    return {
+      property: "address",
+      reason:
+        "Vault address not set: run `pulumi config set vault:address https://<vault-host>:8200` or export VAULT_ADDR (the Vault provider reads the same two)",
+    };
   }
   if (!/^https?:\/\/[^/]+$/.test(p.address)) {
-    return { property: "address", reason: `Vault address ${JSON.stringify(p.address)} (from ${p.addressSource}) is not an http(s) origin URL; set it to e.g. https://vault.example.org:8200 ${CHECK_ADDRESS}` };
+    return {
+      property: "address",
+      reason: `Vault address ${JSON.stringify(p.address)} (from ${p.addressSource}) is not an http(s) origin URL; set it to e.g. https://vault.example.org:8200 ${CHECK_ADDRESS}`,
+    };
   }
   if (!p.token) {
-    return { property: "token", reason: "Vault token not set: run `pulumi config set --secret vault:token <token>`, export VAULT_TOKEN, or `vault login` (which writes ~/.vault-token)" };
+    return {
+      property: "token",
+      reason:
+        "Vault token not set: run `pulumi config set --secret vault:token <token>`, export VAULT_TOKEN, or `vault login` (which writes ~/.vault-token)",
+    };
   }
   const { data, metadata } = kvV2Paths(p.mount, p.name);
   const answer = await capabilitiesSelf(p, [data, metadata, ...(p.skipChildToken ? [] : [CHILD_TOKEN_PATH])], http);
@@ -136,7 +177,17 @@ export async function vaultWriteProblem(p: VaultWritePreflightProps, http: HttpS
 }
 
 // Everything that decides which Vault and path are checked; the token is not among them.
-const COMPARED = ["address", "addressSource", "tokenSource", "namespace", "caCertFile", "skipTlsVerify", "mount", "name", "skipChildToken"] as const;
+const COMPARED = [
+  "address",
+  "addressSource",
+  "tokenSource",
+  "namespace",
+  "caCertFile",
+  "skipTlsVerify",
+  "mount",
+  "name",
+  "skipChildToken",
+] as const;
 
 /** Inputs as kept in state: everything but the token. */
 function withoutToken(p: VaultWritePreflightProps): Omit<VaultWritePreflightProps, "token"> {

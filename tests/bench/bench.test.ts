@@ -17,7 +17,8 @@ describe("the generated stack", () => {
     const senders = result.config.mailboxes[0]!.senders;
     expect(senders).toHaveLength(n);
     expect(senders.slice(0, 5).map((s) => s.address)).toEqual(
-      ["me@viktorbarzin.me", "vbarzin@gmail.com", "viktorbarzin@meta.com", "ancaelena98@gmail.com", "emil.barzin@gmail.com"].slice(0, n));
+      ["me@viktorbarzin.me", "vbarzin@gmail.com", "viktorbarzin@meta.com", "ancaelena98@gmail.com", "emil.barzin@gmail.com"].slice(0, n),
+    );
     expect(new Set(senders.map((s) => s.ruleName)).size).toBe(n);
   });
 
@@ -34,9 +35,22 @@ describe("the generated stack", () => {
 
 const steps = (ms: number): Record<Step, number> => Object.fromEntries(STEPS.map((s) => [s, ms])) as Record<Step, number>;
 const run = (senders: number, over: Partial<BenchRun> = {}): BenchRun => ({
-  senders, previewRatio: 1.1, noChangeUpRatio: 1.1, refreshRatio: 1.1, firstUpRatio: 1.5, stateBytesPerSender: 1200,
-  refreshRequests: 5, previewRequests: 4, noChangeUpRequests: 4, renderMs: 3, floorMs: steps(1000), oursMs: steps(1100),
-  stateBytes: { floor: 2000 * senders, ours: 3200 * senders + 9000 }, resourceBytes: { floor: 2000, ours: 3200 }, repetitions: 3, ...over,
+  senders,
+  previewRatio: 1.1,
+  noChangeUpRatio: 1.1,
+  refreshRatio: 1.1,
+  firstUpRatio: 1.5,
+  stateBytesPerSender: 1200,
+  refreshRequests: 5,
+  previewRequests: 4,
+  noChangeUpRequests: 4,
+  renderMs: 3,
+  floorMs: steps(1000),
+  oursMs: steps(1100),
+  stateBytes: { floor: 2000 * senders, ours: 3200 * senders + 9000 },
+  resourceBytes: { floor: 2000, ours: 3200 },
+  repetitions: 3,
+  ...over,
 });
 
 describe("budgetProblems", () => {
@@ -46,10 +60,13 @@ describe("budgetProblems", () => {
 
   test("each ratio and the state size over its budget is named with its value, the budget and N", () => {
     expect(budgetProblems([run(5), run(500, { previewRatio: 1.51, firstUpRatio: 2.01, stateBytesPerSender: 2049 })])).toEqual([
-      "N=500: previewRatio 1.51 > 1.5", "N=500: firstUpRatio 2.01 > 2", "N=500: stateBytesPerSender 2049 > 2048",
+      "N=500: previewRatio 1.51 > 1.5",
+      "N=500: firstUpRatio 2.01 > 2",
+      "N=500: stateBytesPerSender 2049 > 2048",
     ]);
     expect(budgetProblems([run(5, { noChangeUpRatio: 1.6, refreshRatio: 1.7 })])).toEqual([
-      "N=5: noChangeUpRatio 1.6 > 1.5", "N=5: refreshRatio 1.7 > 1.5",
+      "N=5: noChangeUpRatio 1.6 > 1.5",
+      "N=5: refreshRatio 1.7 > 1.5",
     ]);
     // At the budget is within it.
     expect(budgetProblems([run(5, { previewRatio: BUDGETS.previewRatio, stateBytesPerSender: BUDGETS.stateBytesPerSender })])).toEqual([]);
@@ -60,7 +77,9 @@ describe("budgetProblems", () => {
     expect(budgetProblems([run(5), slow], false)).toEqual([]);
     expect(budgetProblems([run(5), slow])).toHaveLength(4);
     expect(budgetProblems([run(5), run(50, { stateBytesPerSender: 4000, refreshRequests: 9, renderMs: 1500 })], false)).toEqual([
-      "N=50: stateBytesPerSender 4000 > 2048", "N=50: renderMs 1500 >= 1000", "N=50: refreshRequests 9 > 5 (N=5 made 5): paperless requests grow with N",
+      "N=50: stateBytesPerSender 4000 > 2048",
+      "N=50: renderMs 1500 >= 1000",
+      "N=50: refreshRequests 9 > 5 (N=5 made 5): paperless requests grow with N",
     ]);
   });
 
@@ -93,15 +112,23 @@ test("the table has a row per step, the state and the requests, with each ratio'
 
 describe("the doctor step", () => {
   const requests = { kubernetes: 4, exec: 1, vault: 1, imap: 6, paperless: 9 };
-  const doctorRun = (senders: number, over: Partial<DoctorBenchRun> = {}): DoctorBenchRun =>
-    ({ senders, wallMs: 9000, reportMs: 5000, requests, repetitions: 3, ...over });
+  const doctorRun = (senders: number, over: Partial<DoctorBenchRun> = {}): DoctorBenchRun => ({
+    senders,
+    wallMs: 9000,
+    reportMs: 5000,
+    requests,
+    repetitions: 3,
+    ...over,
+  });
 
   test("requests per system that grow from 5 to 50 senders are a problem, naming the system; a run at 5 senders over 15 s is one when timed", () => {
     expect(doctorBudgetProblems([doctorRun(5), doctorRun(50)])).toEqual([]);
     expect(doctorBudgetProblems([doctorRun(50, { requests: { ...requests, paperless: 54 } }), doctorRun(5)])).toEqual([
       "doctor N=50: paperless requests 54 > 9 (N=5): they grow with the number of senders",
     ]);
-    expect(doctorBudgetProblems([doctorRun(5, { wallMs: 15_001 }), doctorRun(50, { wallMs: 30_000 })])).toEqual(["doctor N=5: 15001 ms > 15000 ms"]);
+    expect(doctorBudgetProblems([doctorRun(5, { wallMs: 15_001 }), doctorRun(50, { wallMs: 30_000 })])).toEqual([
+      "doctor N=5: 15001 ms > 15000 ms",
+    ]);
     expect(doctorBudgetProblems([doctorRun(5, { wallMs: 15_001 })], false)).toEqual([]);
   });
 

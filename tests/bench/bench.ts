@@ -166,14 +166,26 @@ async function runStep(engine: EngineStack, step: Step, onEvent: (e: EngineEvent
 }
 
 /** The one op a step may report: creates, deletes, or nothing but `same`. */
-const EXPECTED_OP: Record<Step, string> = { firstUp: "create", preview: "same", previewRefresh: "same", noChangeUp: "same", refresh: "same", destroy: "delete" };
+const EXPECTED_OP: Record<Step, string> = {
+  firstUp: "create",
+  preview: "same",
+  previewRefresh: "same",
+  noChangeUp: "same",
+  refresh: "same",
+  destroy: "delete",
+};
 
 async function timedStep(label: string, engine: EngineStack, step: Step): Promise<number> {
   let done = 0;
   const started = performance.now();
-  const progress = setInterval(() => log(`${label}: ${done} resources done, ${Math.round((performance.now() - started) / 1000)} s`), PROGRESS_MS);
+  const progress = setInterval(
+    () => log(`${label}: ${done} resources done, ${Math.round((performance.now() - started) / 1000)} s`),
+    PROGRESS_MS,
+  );
   try {
-    const { changes } = await runStep(engine, step, (e) => { if (e.resOutputsEvent) done++; });
+    const { changes } = await runStep(engine, step, (e) => {
+      if (e.resOutputsEvent) done++;
+    });
     const ms = performance.now() - started;
     const ops = Object.keys(changes).filter((op) => changes[op]);
     if (ops.length !== 1 || ops[0] !== EXPECTED_OP[step]) {
@@ -197,7 +209,14 @@ interface Samples {
   requests: { preview: number[]; refresh: number[]; noChangeUp: number[] };
 }
 
-const emptySteps = (): Record<Step, number[]> => ({ firstUp: [], preview: [], previewRefresh: [], noChangeUp: [], refresh: [], destroy: [] });
+const emptySteps = (): Record<Step, number[]> => ({
+  firstUp: [],
+  preview: [],
+  previewRefresh: [],
+  noChangeUp: [],
+  refresh: [],
+  destroy: [],
+});
 
 async function paperlessCount(server: PaperlessServer, collection: string): Promise<number> {
   const res = await fetch(`${server.url}/api/${collection}/?page_size=1`, { headers: { Authorization: `Token ${server.token}` } });
@@ -205,8 +224,20 @@ async function paperlessCount(server: PaperlessServer, collection: string): Prom
   return ((await res.json()) as { count: number }).count;
 }
 
-async function measure(n: number, raw: Record<string, unknown>, repetitions: number, server: PaperlessServer, proxy: FaultProxy): Promise<BenchRun> {
-  const samples: Samples = { floor: emptySteps(), ours: emptySteps(), state: { floor: [], ours: [] }, perSender: { floor: [], ours: [] }, requests: { preview: [], refresh: [], noChangeUp: [] } };
+async function measure(
+  n: number,
+  raw: Record<string, unknown>,
+  repetitions: number,
+  server: PaperlessServer,
+  proxy: FaultProxy,
+): Promise<BenchRun> {
+  const samples: Samples = {
+    floor: emptySteps(),
+    ours: emptySteps(),
+    state: { floor: [], ours: [] },
+    perSender: { floor: [], ours: [] },
+    requests: { preview: [], refresh: [], noChangeUp: [] },
+  };
   const floor = await floorStack(n);
   const ours = await paperlessStack(n, raw, { url: proxy.url, token: server.token }, PASSWORD);
   try {
@@ -222,10 +253,16 @@ async function measure(n: number, raw: Record<string, unknown>, repetitions: num
           if (which === "ours") {
             if (step === "preview" || step === "refresh" || step === "noChangeUp") samples.requests[step].push(proxy.count());
             if (step === "noChangeUp" && proxy.writes().length) {
-              throw new Error(`${label}: wrote to paperless: ${proxy.writes().map((w) => `${w.method} ${w.path}`).join(", ")}`);
+              throw new Error(
+                `${label}: wrote to paperless: ${proxy
+                  .writes()
+                  .map((w) => `${w.method} ${w.path}`)
+                  .join(", ")}`,
+              );
             }
             const rules = step === "firstUp" || step === "destroy" ? await paperlessCount(server, "mail_rules") : undefined;
-            if (rules !== undefined && rules !== (step === "firstUp" ? n : 0)) throw new Error(`${label}: paperless holds ${rules} mail rules`);
+            if (rules !== undefined && rules !== (step === "firstUp" ? n : 0))
+              throw new Error(`${label}: paperless holds ${rules} mail rules`);
           }
           if (step === "firstUp") {
             const bytes = stateBytes(engine, which === "floor" ? FLOOR_TYPE : dynamicType("paperless:PaperlessMailRule"));
@@ -290,7 +327,9 @@ export function budgetProblems(runs: readonly BenchRun[], timed = true): string[
     const allowed = 2 * Math.max(0, extraPages(r.senders, base.senders)); // rules and users
     for (const key of ["previewRequests", "refreshRequests", "noChangeUpRequests"] as const) {
       if (r[key] > base[key] + allowed) {
-        problems.push(`N=${r.senders}: ${key} ${r[key]} > ${base[key] + allowed} (N=${base.senders} made ${base[key]}): paperless requests grow with N`);
+        problems.push(
+          `N=${r.senders}: ${key} ${r[key]} > ${base[key] + allowed} (N=${base.senders} made ${base[key]}): paperless requests grow with N`,
+        );
       }
     }
   }
@@ -304,17 +343,43 @@ export function table(runs: readonly BenchRun[]): string {
   const rows: string[][] = [["N", "step", "floor ms", "ours ms", "ratio", "budget", "headroom"]];
   for (const r of runs) {
     const ratios: Record<Step, [number, number] | undefined> = {
-      firstUp: [r.firstUpRatio, BUDGETS.firstUpRatio], preview: [r.previewRatio, BUDGETS.previewRatio],
-      noChangeUp: [r.noChangeUpRatio, BUDGETS.noChangeUpRatio], refresh: [r.refreshRatio, BUDGETS.refreshRatio], previewRefresh: undefined, destroy: undefined,
+      firstUp: [r.firstUpRatio, BUDGETS.firstUpRatio],
+      preview: [r.previewRatio, BUDGETS.previewRatio],
+      noChangeUp: [r.noChangeUpRatio, BUDGETS.noChangeUpRatio],
+      refresh: [r.refreshRatio, BUDGETS.refreshRatio],
+      previewRefresh: undefined,
+      destroy: undefined,
     };
     for (const step of STEPS) {
       const rb = ratios[step];
-      rows.push([String(r.senders), step, String(r.floorMs[step]), String(r.oursMs[step]),
-        rb ? rb[0].toFixed(2) : (r.oursMs[step] / r.floorMs[step]).toFixed(2), rb ? `≤ ${rb[1]}` : "-", rb ? pct(rb[0], rb[1]) : "-"]);
+      rows.push([
+        String(r.senders),
+        step,
+        String(r.floorMs[step]),
+        String(r.oursMs[step]),
+        rb ? rb[0].toFixed(2) : (r.oursMs[step] / r.floorMs[step]).toFixed(2),
+        rb ? `≤ ${rb[1]}` : "-",
+        rb ? pct(rb[0], rb[1]) : "-",
+      ]);
     }
-    rows.push([String(r.senders), "state B/sender", String(r.resourceBytes.floor), String(r.resourceBytes.ours),
-      `+${r.stateBytesPerSender}`, `≤ +${BUDGETS.stateBytesPerSender}`, pct(r.stateBytesPerSender, BUDGETS.stateBytesPerSender)]);
-    rows.push([String(r.senders), "paperless req", "-", `preview ${r.previewRequests}, up ${r.noChangeUpRequests}, refresh ${r.refreshRequests}`, "-", "flat in N", "-"]);
+    rows.push([
+      String(r.senders),
+      "state B/sender",
+      String(r.resourceBytes.floor),
+      String(r.resourceBytes.ours),
+      `+${r.stateBytesPerSender}`,
+      `≤ +${BUDGETS.stateBytesPerSender}`,
+      pct(r.stateBytesPerSender, BUDGETS.stateBytesPerSender),
+    ]);
+    rows.push([
+      String(r.senders),
+      "paperless req",
+      "-",
+      `preview ${r.previewRequests}, up ${r.noChangeUpRequests}, refresh ${r.refreshRequests}`,
+      "-",
+      "flat in N",
+      "-",
+    ]);
     rows.push([String(r.senders), "render ms", "-", String(r.renderMs), "-", `< ${BUDGETS.renderMs}`, pct(r.renderMs, BUDGETS.renderMs)]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
@@ -351,21 +416,26 @@ async function main(argv: string[]): Promise<number> {
       strict: true,
     }).values;
     quick = args.quick;
-    if (args.only !== undefined && args.only !== "engine" && args.only !== "doctor") throw new Error(`--only ${JSON.stringify(args.only)}: expected engine or doctor`);
+    if (args.only !== undefined && args.only !== "engine" && args.only !== "doctor")
+      throw new Error(`--only ${JSON.stringify(args.only)}: expected engine or doctor`);
     if (args.only === "doctor" && quick) throw new Error("--quick has no doctor step: drop --quick or --only doctor");
     only = args.only;
     senders = positiveInts("--senders", args.senders ?? (quick ? "5,50" : "5,50,500"), 5000);
     [repetitions] = positiveInts("--repetitions", args.repetitions ?? (quick ? "1" : "3"), 99) as [number];
     configPath = resolve(args.config);
   } catch (e) {
-    log(`${(e as Error).message}\nusage: npm run bench -- [--quick] [--senders 5,50,500] [--repetitions 3] [--config <stack yaml>] [--only engine|doctor]`);
+    log(
+      `${(e as Error).message}\nusage: npm run bench -- [--quick] [--senders 5,50,500] [--repetitions 3] [--config <stack yaml>] [--only engine|doctor]`,
+    );
     return 2;
   }
 
   const runs = only === "doctor" ? [] : await engineRuns(stackRaw(configPath), senders, repetitions);
   let doctor: DoctorBenchRun[] = [];
   if (quick) {
-    log(`quick form: no doctor step (it deploys the whole stack on the test cluster); npm run bench measures it at ${DOCTOR_SENDERS.join(" and ")} senders`);
+    log(
+      `quick form: no doctor step (it deploys the whole stack on the test cluster); npm run bench measures it at ${DOCTOR_SENDERS.join(" and ")} senders`,
+    );
   } else if (only !== "engine") {
     doctor = await measureDoctor(repetitions, log);
   }
@@ -403,8 +473,13 @@ async function engineRuns(raw: Record<string, unknown>, senders: readonly number
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => {
-    log(`failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
-    process.exitCode = 2;
-  });
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      log(`failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      process.exitCode = 2;
+    },
+  );
 }

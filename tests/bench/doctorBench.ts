@@ -26,8 +26,6 @@ export const DOCTOR_BUDGETS = {
   wallMs: 15_000,
 } as const;
 
-
-
 /** The bench's progress rule: a line at least every 20 s, also while the cluster starts or a deploy runs. */
 async function saying<T>(what: string, log: (line: string) => void, work: Promise<T>): Promise<T> {
   const started = performance.now();
@@ -41,14 +39,21 @@ async function saying<T>(what: string, log: (line: string) => void, work: Promis
 }
 
 export async function measureDoctor(repetitions: number, log: (line: string) => void): Promise<DoctorBenchRun[]> {
-  const h = await saying(`starting the test cluster, Vault and paperless-ngx 3.0.5 with its worker, deploying index.ts at ${DOCTOR_SENDERS[0]} senders`, log,
-    startDoctorStack(`e2e-bench-doctor-${Math.random().toString(36).slice(2, 8)}`, { senders: DOCTOR_SENDERS[0] }));
+  const h = await saying(
+    `starting the test cluster, Vault and paperless-ngx 3.0.5 with its worker, deploying index.ts at ${DOCTOR_SENDERS[0]} senders`,
+    log,
+    startDoctorStack(`e2e-bench-doctor-${Math.random().toString(36).slice(2, 8)}`, { senders: DOCTOR_SENDERS[0] }),
+  );
   const runs: DoctorBenchRun[] = [];
   try {
     for (const n of DOCTOR_SENDERS) {
       if (h.mailboxes[0]!.senders.length !== n) {
         growSenders(h.mailboxes, n);
-        await saying(`deploying ${n} senders`, log, h.up().then(() => h.settled()));
+        await saying(
+          `deploying ${n} senders`,
+          log,
+          h.up().then(() => h.settled()),
+        );
       }
       const wall: number[] = [];
       const report: number[] = [];
@@ -60,16 +65,27 @@ export async function measureDoctor(repetitions: number, log: (line: string) => 
         const ms = performance.now() - started;
         const unhealthy = Object.entries(results(run.report!)).filter(([id, r]) => r !== expectedResults(run.report!, {})[id]);
         if (run.code !== 0 || unhealthy.length) {
-          throw new Error(`doctor at N=${n}: not a healthy run (exit ${run.code}; ${unhealthy.map(([id, r]) => `${id} ${r}`).join(", ")}): its time would mean nothing\n${run.stdout}\n${run.stderr}`);
+          throw new Error(
+            `doctor at N=${n}: not a healthy run (exit ${run.code}; ${unhealthy.map(([id, r]) => `${id} ${r}`).join(", ")}): its time would mean nothing\n${run.stdout}\n${run.stderr}`,
+          );
         }
-        log(`doctor: N=${n} ${rep ? `repetition ${rep}/${repetitions}` : "warm-up"}: ${Math.round(ms)} ms, requests ${JSON.stringify(run.report!.requests)}`);
+        log(
+          `doctor: N=${n} ${rep ? `repetition ${rep}/${repetitions}` : "warm-up"}: ${Math.round(ms)} ms, requests ${JSON.stringify(run.report!.requests)}`,
+        );
         if (!rep) continue;
         wall.push(ms);
         report.push(run.report!.seconds * 1000);
         requests.push(JSON.stringify(run.report!.requests));
       }
-      if (new Set(requests).size !== 1) throw new Error(`doctor at N=${n}: the request counts differ between identical runs: ${requests.join(" / ")}`);
-      runs.push({ senders: n, wallMs: Math.round(median(wall)), reportMs: Math.round(median(report)), requests: JSON.parse(requests[0]!), repetitions });
+      if (new Set(requests).size !== 1)
+        throw new Error(`doctor at N=${n}: the request counts differ between identical runs: ${requests.join(" / ")}`);
+      runs.push({
+        senders: n,
+        wallMs: Math.round(median(wall)),
+        reportMs: Math.round(median(report)),
+        requests: JSON.parse(requests[0]!),
+        repetitions,
+      });
     }
   } finally {
     await h.stop();
@@ -82,11 +98,13 @@ export function doctorBudgetProblems(runs: readonly DoctorBenchRun[], timed = tr
   const problems: string[] = [];
   const base = [...runs].sort((a, b) => a.senders - b.senders)[0];
   for (const r of runs) {
-    if (timed && r.senders <= 5 && r.wallMs > DOCTOR_BUDGETS.wallMs) problems.push(`doctor N=${r.senders}: ${r.wallMs} ms > ${DOCTOR_BUDGETS.wallMs} ms`);
+    if (timed && r.senders <= 5 && r.wallMs > DOCTOR_BUDGETS.wallMs)
+      problems.push(`doctor N=${r.senders}: ${r.wallMs} ms > ${DOCTOR_BUDGETS.wallMs} ms`);
     if (!base || r === base) continue;
     for (const [system, n] of Object.entries(r.requests)) {
       const was = base.requests[system] ?? 0;
-      if (n > was) problems.push(`doctor N=${r.senders}: ${system} requests ${n} > ${was} (N=${base.senders}): they grow with the number of senders`);
+      if (n > was)
+        problems.push(`doctor N=${r.senders}: ${system} requests ${n} > ${was} (N=${base.senders}): they grow with the number of senders`);
     }
   }
   return problems;
@@ -96,9 +114,24 @@ export function doctorBudgetProblems(runs: readonly DoctorBenchRun[], timed = tr
 export function doctorTable(runs: readonly DoctorBenchRun[]): string {
   const rows: string[][] = [["N", "doctor", "wall ms", "report ms", "budget", "requests"]];
   for (const r of runs) {
-    rows.push([String(r.senders), "healthy run", String(r.wallMs), String(r.reportMs), r.senders <= 5 ? `≤ ${DOCTOR_BUDGETS.wallMs}` : "-",
-      Object.entries(r.requests).map(([k, v]) => `${k} ${v}`).join(", ")]);
+    rows.push([
+      String(r.senders),
+      "healthy run",
+      String(r.wallMs),
+      String(r.reportMs),
+      r.senders <= 5 ? `≤ ${DOCTOR_BUDGETS.wallMs}` : "-",
+      Object.entries(r.requests)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", "),
+    ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  return rows.map((row) => row.map((c, i) => (i < 2 || i === 5 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ").trimEnd()).join("\n");
+  return rows
+    .map((row) =>
+      row
+        .map((c, i) => (i < 2 || i === 5 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }

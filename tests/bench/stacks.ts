@@ -52,7 +52,12 @@ export interface PaperlessTarget {
 }
 
 /** The paperless half over `stackRaw` (the stack's `paperless-mail-ingest:*` config without prefix). */
-export async function paperlessStack(n: number, stackRaw: Record<string, unknown>, target: PaperlessTarget, password: string): Promise<EngineStack> {
+export async function paperlessStack(
+  n: number,
+  stackRaw: Record<string, unknown>,
+  target: PaperlessTarget,
+  password: string,
+): Promise<EngineStack> {
   const engine = await engineStack(`ours-${n}`, paperlessProgram);
   const config = Object.fromEntries(Object.entries(stackRaw).map(([k, v]) => [`${PROJECT}:${k}`, v]));
   const paperless = config[`${PROJECT}:paperless`] as Record<string, unknown>;
@@ -70,13 +75,14 @@ export async function paperlessStack(n: number, stackRaw: Record<string, unknown
 /** The checkpoint's size, and the mean size of its resources of `perSenderType` (one per sender). */
 export function stateBytes(engine: EngineStack, perSenderType: string): { total: number; perSender: number } {
   const stacks = join(engine.dir, "backend", ".pulumi", "stacks");
-  const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]);
+  const walk = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
   const file = walk(stacks).find((f) => f.endsWith(`/${engine.stack.name}.json`));
   if (!file) throw new Error(`no checkpoint of stack ${engine.stack.name} under ${stacks}`);
   const text = readFileSync(file, "utf8");
-  const resources = (JSON.parse(text) as { checkpoint: { latest: { resources: { type: string }[] } } }).checkpoint.latest.resources
-    .filter((r) => r.type === perSenderType);
+  const resources = (JSON.parse(text) as { checkpoint: { latest: { resources: { type: string }[] } } }).checkpoint.latest.resources.filter(
+    (r) => r.type === perSenderType,
+  );
   if (!resources.length) throw new Error(`checkpoint of stack ${engine.stack.name} has no ${perSenderType}`);
   // As the file stores them (the engine writes the checkpoint indented by 4).
   const perSender = resources.reduce((sum, r) => sum + JSON.stringify(r, null, 4).length, 0) / resources.length;

@@ -10,9 +10,15 @@ const withPaperless = (paperless: Record<string, unknown>) => ({
 
 describe("the paperless pod's location (read for kubectl exec until the fetch went through the API)", () => {
   it("each of namespace, deployment, container is named, with why it is gone and what to do", () => {
-    const result = parseConfig(withPaperless({ namespace: "paperless-ngx", deployment: "paperless-ngx", container: "paperless-ngx", fetchAfterChange: true }));
-    expect(result.ok ? [] : result.problems).toEqual(["namespace", "deployment", "container"].map((k) =>
-      `paperless.${k}: no longer used: the fetch after a change goes through paperless's API, not kubectl exec into its pod; delete this key`));
+    const result = parseConfig(
+      withPaperless({ namespace: "paperless-ngx", deployment: "paperless-ngx", container: "paperless-ngx", fetchAfterChange: true }),
+    );
+    expect(result.ok ? [] : result.problems).toEqual(
+      ["namespace", "deployment", "container"].map(
+        (k) =>
+          `paperless.${k}: no longer used: the fetch after a change goes through paperless's API, not kubectl exec into its pod; delete this key`,
+      ),
+    );
   });
 
   it("without them the same stack validates, fetchAfterChange kept", () => {

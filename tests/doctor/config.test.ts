@@ -3,7 +3,15 @@
 import { parseConfig } from "../../stack/config";
 
 const base = (extra: Record<string, unknown> = {}) => ({
-  mailboxes: [{ address: "docs@example.org", senders: [{ address: "a@example.net", user: "alice" }, { address: "b@example.net", user: "bob", requireAuthentication: true }] }],
+  mailboxes: [
+    {
+      address: "docs@example.org",
+      senders: [
+        { address: "a@example.net", user: "alice" },
+        { address: "b@example.net", user: "bob", requireAuthentication: true },
+      ],
+    },
+  ],
   mailserver: { imapHost: "imap.example.org" },
   paperless: { url: "http://paperless.example.org" },
   ...extra,
@@ -24,7 +32,12 @@ describe("doctor and canary settings", () => {
   });
 
   it("reads host:port values and the canary's sender, lower-cased", () => {
-    const result = parseConfig(base({ doctor: { imap: "127.0.0.1:10143", fetchPeriodMinutes: 5 }, canary: { sender: "A@example.net", smtp: "mail.example.org:25" } }));
+    const result = parseConfig(
+      base({
+        doctor: { imap: "127.0.0.1:10143", fetchPeriodMinutes: 5 },
+        canary: { sender: "A@example.net", smtp: "mail.example.org:25" },
+      }),
+    );
     if (!result.ok) throw new Error(result.problems.join("\n"));
     expect(result.config.doctor).toEqual({ imap: { host: "127.0.0.1", port: 10143 }, fetchPeriodMinutes: 5 });
     expect(result.config.canary).toEqual({ sender: "a@example.net", smtp: { host: "mail.example.org", port: 25 } });

@@ -58,7 +58,17 @@ async function expectOnly(expected: Record<string, "warning" | "error">, ...args
 
 /** The Deployment's owner turns Reloader's search for it off or on (off: Reloader ignores this workload). */
 async function reloaderSearch(on: boolean): Promise<void> {
-  await k("-n", MAILSERVER.namespace, "annotate", "deploy", MAILSERVER.deployment, "--field-manager", "Terraform", "--overwrite", `reloader.stakater.com/search=${on}`);
+  await k(
+    "-n",
+    MAILSERVER.namespace,
+    "annotate",
+    "deploy",
+    MAILSERVER.deployment,
+    "--field-manager",
+    "Terraform",
+    "--overwrite",
+    `reloader.stakater.com/search=${on}`,
+  );
 }
 
 async function sieveScript(): Promise<string> {
@@ -79,8 +89,14 @@ async function asMailClient(...commands: string[]): Promise<void> {
 /** Appends a message to a folder of docs@ (INBOX) with the given arrival time, as if it had waited there since. */
 async function waitingSince(message: string, arrived: Date, folder = "INBOX"): Promise<number> {
   const endpoint = cluster.service(MAILSERVER.namespace, MAILSERVER.service, 143);
-  const client = new ImapFlow({ host: endpoint.host, port: endpoint.port, secure: false, doSTARTTLS: false, logger: false,
-    auth: { user: DOCS, pass: await vaultPassword() } });
+  const client = new ImapFlow({
+    host: endpoint.host,
+    port: endpoint.port,
+    secure: false,
+    doSTARTTLS: false,
+    logger: false,
+    auth: { user: DOCS, pass: await vaultPassword() },
+  });
   await client.connect();
   try {
     const appended = await client.append(folder, message, [], arrived);
@@ -93,8 +109,14 @@ async function waitingSince(message: string, arrived: Date, folder = "INBOX"): P
 
 async function deleteFrom(uid: number, folder = "INBOX"): Promise<void> {
   const endpoint = cluster.service(MAILSERVER.namespace, MAILSERVER.service, 143);
-  const client = new ImapFlow({ host: endpoint.host, port: endpoint.port, secure: false, doSTARTTLS: false, logger: false,
-    auth: { user: DOCS, pass: await vaultPassword() } });
+  const client = new ImapFlow({
+    host: endpoint.host,
+    port: endpoint.port,
+    secure: false,
+    doSTARTTLS: false,
+    logger: false,
+    auth: { user: DOCS, pass: await vaultPassword() },
+  });
   await client.connect();
   try {
     await client.mailboxOpen(folder);
@@ -107,9 +129,25 @@ async function deleteFrom(uid: number, folder = "INBOX"): Promise<void> {
 /** A forwarded mail whose one file is the given MIME part (headers, then body). */
 function mailWith(from: string, subject: string, part: string): string {
   const boundary = `b-${Math.random().toString(36).slice(2)}`;
-  return [`From: ${from}`, `To: ${DOCS}`, `Subject: ${subject}`, `Date: ${new Date(Date.now() - 3_600_000).toUTCString()}`,
-    `Message-ID: <${Math.random().toString(36).slice(2)}@forwarded.test>`, "MIME-Version: 1.0", `Content-Type: multipart/mixed; boundary="${boundary}"`, "",
-    `--${boundary}`, "Content-Type: text/plain; charset=utf-8", "", "Forwarded, see below.", "", `--${boundary}`, part, `--${boundary}--`, ""].join("\r\n");
+  return [
+    `From: ${from}`,
+    `To: ${DOCS}`,
+    `Subject: ${subject}`,
+    `Date: ${new Date(Date.now() - 3_600_000).toUTCString()}`,
+    `Message-ID: <${Math.random().toString(36).slice(2)}@forwarded.test>`,
+    "MIME-Version: 1.0",
+    `Content-Type: multipart/mixed; boundary="${boundary}"`,
+    "",
+    `--${boundary}`,
+    "Content-Type: text/plain; charset=utf-8",
+    "",
+    "Forwarded, see below.",
+    "",
+    `--${boundary}`,
+    part,
+    `--${boundary}--`,
+    "",
+  ].join("\r\n");
 }
 
 const HOUR_AGO = () => new Date(Date.now() - 3_600_000);
@@ -117,8 +155,14 @@ const HOUR_AGO = () => new Date(Date.now() - 3_600_000);
 /** What a canary could leave: documents (and the trash), processed-mail records, the mail in docs@'s folders. */
 async function leftovers(): Promise<unknown> {
   const endpoint = cluster.service(MAILSERVER.namespace, MAILSERVER.service, 143);
-  const client = new ImapFlow({ host: endpoint.host, port: endpoint.port, secure: false, doSTARTTLS: false, logger: false,
-    auth: { user: DOCS, pass: await vaultPassword() } });
+  const client = new ImapFlow({
+    host: endpoint.host,
+    port: endpoint.port,
+    secure: false,
+    doSTARTTLS: false,
+    logger: false,
+    auth: { user: DOCS, pass: await vaultPassword() },
+  });
   await client.connect();
   const mail: Record<string, string[]> = {};
   try {
@@ -139,8 +183,10 @@ async function leftovers(): Promise<unknown> {
 
 beforeAll(async () => {
   const started = Date.now();
-  [h, paperless2] = await Promise.all([startDoctorStack(`e2e-doctor-${Math.random().toString(36).slice(2, 8)}`),
-    startPaperless("2.20.15", { users: ["root", "anca", "emo"] })]);
+  [h, paperless2] = await Promise.all([
+    startDoctorStack(`e2e-doctor-${Math.random().toString(36).slice(2, 8)}`),
+    startPaperless("2.20.15", { users: ["root", "anca", "emo"] }),
+  ]);
   ({ cluster, paperless, stack } = h);
   api = admin(paperless);
   console.log(`doctor suite: servers up and stack deployed in ${Math.round((Date.now() - started) / 1000)} s`);
@@ -149,8 +195,10 @@ beforeAll(async () => {
 afterAll(async () => {
   if (healthy.length) {
     const s = healthy.map((r) => r.ms / 1000).sort((a, b) => a - b);
-    console.log(`doctor suite: ${healthy.length} healthy runs at ${h.mailboxes[0]!.senders.length} senders: `
-      + `${s[0]!.toFixed(1)}–${s[s.length - 1]!.toFixed(1)} s (median ${s[Math.floor(s.length / 2)]!.toFixed(1)} s); requests ${JSON.stringify(healthy[0]!.report!.requests)}`);
+    console.log(
+      `doctor suite: ${healthy.length} healthy runs at ${h.mailboxes[0]!.senders.length} senders: ` +
+        `${s[0]!.toFixed(1)}–${s[s.length - 1]!.toFixed(1)} s (median ${s[Math.floor(s.length / 2)]!.toFixed(1)} s); requests ${JSON.stringify(healthy[0]!.report!.requests)}`,
+    );
   }
   await h?.stop();
   await paperless2?.stop();
@@ -171,7 +219,9 @@ describe("npm run doctor against the deployed stack", () => {
     const list = await runDoctor(stack, ["--list-checks", "--json"]);
     expect(list.code).toBe(0);
     const ids = (JSON.parse(list.stdout) as { id: string }[]).map((c) => c.id);
-    expect(ids).toEqual(expect.arrayContaining(["stack.deployed", "mailserver.sieve-installed", "mailserver.sieve-compiles", "mailserver.account-live"]));
+    expect(ids).toEqual(
+      expect.arrayContaining(["stack.deployed", "mailserver.sieve-installed", "mailserver.sieve-compiles", "mailserver.account-live"]),
+    );
 
     const one = await doctor("--check", "mailserver.sieve-compiles");
     expect(Object.keys(results(one.report!)).sort()).toEqual(["mailserver.deployment-ready", "mailserver.sieve-compiles"]);
@@ -191,7 +241,17 @@ describe("npm run doctor against the deployed stack", () => {
     // A hand edit of the ConfigMap with a syntax error: Reloader rolls the mailserver, which installs it.
     const broken = declared.replace(/\bstop;/, "stop");
     expect(broken).not.toBe(declared);
-    await k("-n", MAILSERVER.namespace, "patch", "configmap", SIEVE_CM, "--type", "merge", "-p", JSON.stringify({ data: { [SIEVE_KEY]: broken } }));
+    await k(
+      "-n",
+      MAILSERVER.namespace,
+      "patch",
+      "configmap",
+      SIEVE_CM,
+      "--type",
+      "merge",
+      "-p",
+      JSON.stringify({ data: { [SIEVE_KEY]: broken } }),
+    );
     try {
       await settled();
       const run = await expectOnly({ "mailserver.sieve-compiles": "error", "mailserver.sieve-installed": "error" });
@@ -208,13 +268,26 @@ describe("npm run doctor against the deployed stack", () => {
     const declared = await sieveScript();
     // The Deployment's owner turns Reloader's search off (Reloader then ignores this workload), then the sieve changes.
     await reloaderSearch(false);
-    await k("-n", MAILSERVER.namespace, "patch", "configmap", SIEVE_CM, "--type", "merge", "-p",
-      JSON.stringify({ data: { [SIEVE_KEY]: `# reviewed by hand\n${declared}` } }));
+    await k(
+      "-n",
+      MAILSERVER.namespace,
+      "patch",
+      "configmap",
+      SIEVE_CM,
+      "--type",
+      "merge",
+      "-p",
+      JSON.stringify({ data: { [SIEVE_KEY]: `# reviewed by hand\n${declared}` } }),
+    );
     try {
       const run = await expectOnly({ "mailserver.sieve-installed": "error", "mailserver.reloader": "error" });
-      expect(problemText(run.report!, "mailserver.reloader")).toContain('deploy/mailserver carries reloader.stakater.com/search: "false", not "true"');
+      expect(problemText(run.report!, "mailserver.reloader")).toContain(
+        'deploy/mailserver carries reloader.stakater.com/search: "false", not "true"',
+      );
       const text = problemText(run.report!, "mailserver.sieve-installed");
-      expect(text).toMatch(/the running pod's \/var\/mail\/viktorbarzin\.me\/docs\/home\/\.dovecot\.sieve \(sha256 \w+…\) is not ConfigMap mailserver-sieve-docs-at-viktorbarzin\.me's/);
+      expect(text).toMatch(
+        /the running pod's \/var\/mail\/viktorbarzin\.me\/docs\/home\/\.dovecot\.sieve \(sha256 \w+…\) is not ConfigMap mailserver-sieve-docs-at-viktorbarzin\.me's/,
+      );
       expect(text).toMatch(/Reloader (has never rolled|last rolled) deploy\/mailserver/);
       expect(text).toContain("kubectl -n mailserver rollout restart deploy/mailserver");
     } finally {
@@ -229,16 +302,33 @@ describe("npm run doctor against the deployed stack", () => {
     // Caught before the mailserver restarts (Reloader not rolling it yet): the pod still has the
     // alias, the ConfigMap it starts from next no longer does.
     await reloaderSearch(false);
-    const shared = (await kubectlJson(cluster.kubectl, cluster.kubeconfig, "-n", MAILSERVER.namespace, "get", "configmap", MAILSERVER.configMap)).data;
-    const virtual = (shared["postfix-virtual.cf"] as string).split("\n")
-      .filter((l) => !l.includes("paperless-mail-ingest docs at viktorbarzin.me") && l !== `${DOCS} ${DOCS}`).join("\n");
-    await k("-n", MAILSERVER.namespace, "patch", "configmap", MAILSERVER.configMap, "--field-manager", "Terraform", "--type", "merge", "-p",
-      JSON.stringify({ data: { "postfix-virtual.cf": virtual } }));
+    const shared = (
+      await kubectlJson(cluster.kubectl, cluster.kubeconfig, "-n", MAILSERVER.namespace, "get", "configmap", MAILSERVER.configMap)
+    ).data;
+    const virtual = (shared["postfix-virtual.cf"] as string)
+      .split("\n")
+      .filter((l) => !l.includes("paperless-mail-ingest docs at viktorbarzin.me") && l !== `${DOCS} ${DOCS}`)
+      .join("\n");
+    await k(
+      "-n",
+      MAILSERVER.namespace,
+      "patch",
+      "configmap",
+      MAILSERVER.configMap,
+      "--field-manager",
+      "Terraform",
+      "--type",
+      "merge",
+      "-p",
+      JSON.stringify({ data: { "postfix-virtual.cf": virtual } }),
+    );
     try {
       const run = await expectOnly({ "mailserver.account-live": "error", "mailserver.reloader": "error" });
       const text = problemText(run.report!, "mailserver.account-live");
       expect(text).toContain(`lacks the self-alias \`${DOCS} ${DOCS}\`: the domain's catch-all takes the mail`);
-      expect(text).toMatch(/the running pod started from other postfix-virtual\.cf lines than ConfigMap mailserver\/mailserver\.config holds now/);
+      expect(text).toMatch(
+        /the running pod started from other postfix-virtual\.cf lines than ConfigMap mailserver\/mailserver\.config holds now/,
+      );
     } finally {
       // search back first: the program's patch owns that annotation's "true". Restoring the lines
       // gives the ConfigMap the data Reloader last rolled for, so it does not roll again.
@@ -253,14 +343,19 @@ describe("npm run doctor against the deployed stack", () => {
     await asMailClient(`DELETE ${imapQuote("Processed")}`);
     try {
       const run = await expectOnly({ "mailbox.folders": "error" });
-      expect(problemText(run.report!, "mailbox.folders")).toMatch(/folder Processed does not exist: paperless's MOVE fails[\s\S]*doveadm mailbox create -s -u docs@viktorbarzin\.me Processed/);
+      expect(problemText(run.report!, "mailbox.folders")).toMatch(
+        /folder Processed does not exist: paperless's MOVE fails[\s\S]*doveadm mailbox create -s -u docs@viktorbarzin\.me Processed/,
+      );
       // The text report: the same verdicts, each problem and its fix under its check.
       const text = await runDoctor(stack, []);
       expect(text.code).toBe(1);
       for (const [id, result] of Object.entries(results(run.report!))) {
-        expect(text.stdout).toMatch(new RegExp(`^${{ success: "✔", warning: "‼", error: "×" }[result]} ${id.replace(/\./g, "\\.")}\\s`, "m"));
+        expect(text.stdout).toMatch(
+          new RegExp(`^${{ success: "✔", warning: "‼", error: "×" }[result]} ${id.replace(/\./g, "\\.")}\\s`, "m"),
+        );
       }
-      for (const p of checks(run.report!).get("mailbox.folders")!.problems) expect(text.stdout).toContain(`    × ${p.error}\n      fix: ${p.hint}\n`);
+      for (const p of checks(run.report!).get("mailbox.folders")!.problems)
+        expect(text.stdout).toContain(`    × ${p.error}\n      fix: ${p.hint}\n`);
       expect(text.stdout).toContain("× 1 failed, 0 warning(s)");
     } finally {
       await asMailClient(`CREATE ${imapQuote("Processed")}`, `SUBSCRIBE ${imapQuote("Processed")}`);
@@ -270,10 +365,17 @@ describe("npm run doctor against the deployed stack", () => {
 
   test("the mailbox password in Vault is rewritten by hand: the IMAP login and the account line fail, naming Vault", async () => {
     const password = await vaultPassword();
-    await cluster.vault.api("POST", `secret/data/paperless-mail-ingest/${DOCS}`, { data: { username: DOCS, password: "rewritten-by-hand" } });
+    await cluster.vault.api("POST", `secret/data/paperless-mail-ingest/${DOCS}`, {
+      data: { username: DOCS, password: "rewritten-by-hand" },
+    });
     try {
       // The folders and the backlog need the login: not checked.
-      const run = await expectOnly({ "mailbox.login": "error", "mailbox.folders": "warning", "paperless.backlog": "warning", "mailserver.account-live": "error" });
+      const run = await expectOnly({
+        "mailbox.login": "error",
+        "mailbox.folders": "warning",
+        "paperless.backlog": "warning",
+        "mailserver.account-live": "error",
+      });
       expect(problemText(run.report!, "mailbox.login")).toMatch(/login refused/);
       expect(problemText(run.report!, "mailserver.account-live")).toContain("does not hash the password in Vault");
       expect(problemText(run.report!, "mailbox.folders")).toContain("not checked: mailbox.login failed");
@@ -290,7 +392,9 @@ describe("npm run doctor against the deployed stack", () => {
     await api.request("PATCH", `/api/mail_accounts/${account.id}/`, { password: "typed-wrong-in-the-ui" });
     try {
       const run = await expectOnly({ "paperless.account-test": "error" });
-      expect(problemText(run.report!, "paperless.account-test")).toMatch(/paperless cannot log in to .* as docs@viktorbarzin\.me with the password it stored[\s\S]*vault kv get -field=password secret\/paperless-mail-ingest\/docs@viktorbarzin\.me/);
+      expect(problemText(run.report!, "paperless.account-test")).toMatch(
+        /paperless cannot log in to .* as docs@viktorbarzin\.me with the password it stored[\s\S]*vault kv get -field=password secret\/paperless-mail-ingest\/docs@viktorbarzin\.me/,
+      );
     } finally {
       await api.request("PATCH", `/api/mail_accounts/${account.id}/`, { password: await vaultPassword() });
     }
@@ -302,7 +406,9 @@ describe("npm run doctor against the deployed stack", () => {
     await api.request("PATCH", `/api/mail_accounts/${account.id}/`, { imap_port: account.imap_port + 1 });
     try {
       const run = await expectOnly({ "paperless.account": "error", "paperless.account-test": "warning", "paperless.rules": "warning" });
-      expect(problemText(run.report!, "paperless.account")).toContain(`mail account "${DOCS}" (#${account.id}) differs from the stack: imap_port ${account.imap_port + 1} (declared ${account.imap_port})`);
+      expect(problemText(run.report!, "paperless.account")).toContain(
+        `mail account "${DOCS}" (#${account.id}) differs from the stack: imap_port ${account.imap_port + 1} (declared ${account.imap_port})`,
+      );
       expect(problemText(run.report!, "paperless.rules")).toContain("not checked: paperless.account failed");
     } finally {
       await api.request("PATCH", `/api/mail_accounts/${account.id}/`, { imap_port: account.imap_port });
@@ -313,9 +419,19 @@ describe("npm run doctor against the deployed stack", () => {
   test("the stack's paperless token is revoked: paperless.api fails saying the token was rejected; every paperless check after it is not checked, never passed", async () => {
     await stack.setSecret(key("paperlessToken"), "0123456789abcdef0123456789abcdef01234567");
     try {
-      const run = await expectOnly({ "paperless.api": "error", "paperless.account": "warning", "paperless.account-test": "warning", "paperless.rules": "warning",
-        "paperless.status": "warning", "paperless.mail-fetch": "warning", "paperless.consume-failures": "warning", "paperless.backlog": "warning" });
-      expect(problemText(run.report!, "paperless.api")).toContain("the API token was rejected: set a valid one with `pulumi config set --secret paperlessToken <token>`");
+      const run = await expectOnly({
+        "paperless.api": "error",
+        "paperless.account": "warning",
+        "paperless.account-test": "warning",
+        "paperless.rules": "warning",
+        "paperless.status": "warning",
+        "paperless.mail-fetch": "warning",
+        "paperless.consume-failures": "warning",
+        "paperless.backlog": "warning",
+      });
+      expect(problemText(run.report!, "paperless.api")).toContain(
+        "the API token was rejected: set a valid one with `pulumi config set --secret paperlessToken <token>`",
+      );
       expect(problemText(run.report!, "paperless.account-test")).toContain("not checked: paperless.account was not checked");
     } finally {
       await stack.setSecret(key("paperlessToken"), paperless.token);
@@ -325,14 +441,27 @@ describe("npm run doctor against the deployed stack", () => {
 
   test("a rule disabled by hand and a hand-made rule put before ours: paperless.rules fails, naming both", async () => {
     const account = (await api.list<Row>("/api/mail_accounts/")).find((a) => a.name === DOCS)!;
-    const anca = (await api.list<Row & { filter_from: string }>("/api/mail_rules/")).find((r) => r.filter_from === "ancaelena98@gmail.com")!;
+    const anca = (await api.list<Row & { filter_from: string }>("/api/mail_rules/")).find(
+      (r) => r.filter_from === "ancaelena98@gmail.com",
+    )!;
     await api.request("PATCH", `/api/mail_rules/${anca.id}/`, { enabled: false });
-    const foreign = await api.post("/api/mail_rules/", { name: "hand-made: gmail", account: account.id, order: 1, filter_from: "gmail.com", action: 3, maximum_age: 30 });
+    const foreign = await api.post("/api/mail_rules/", {
+      name: "hand-made: gmail",
+      account: account.id,
+      order: 1,
+      filter_from: "gmail.com",
+      action: 3,
+      maximum_age: 30,
+    });
     try {
       const run = await expectOnly({ "paperless.rules": "error" });
       const text = problemText(run.report!, "paperless.rules");
       expect(text).toContain(`rule "forward: Anca" (#${anca.id}) for ancaelena98@gmail.com on account ${DOCS} is disabled`);
-      expect(text).toMatch(new RegExp(`rule "hand-made: gmail" \\(#${foreign.id}, order 1\\) on account ${DOCS} is not the stack's and runs before "forward: Viktor \\(gmail\\)"`));
+      expect(text).toMatch(
+        new RegExp(
+          `rule "hand-made: gmail" \\(#${foreign.id}, order 1\\) on account ${DOCS} is not the stack's and runs before "forward: Viktor \\(gmail\\)"`,
+        ),
+      );
     } finally {
       await api.request("DELETE", `/api/mail_rules/${foreign.id}/`);
       await up("--refresh");
@@ -341,10 +470,19 @@ describe("npm run doctor against the deployed stack", () => {
   });
 
   test("mail waiting in INBOX from a stranger (the sieve did not run): the backlog fails, naming the closest listed address", async () => {
-    const stranger = await waitingSince(mailWith("vbarzin@gmial.com", "Invoice", 'Content-Type: text/plain; name="invoice.txt"\r\nContent-Disposition: attachment; filename="invoice.txt"\r\n\r\npay now'), HOUR_AGO());
+    const stranger = await waitingSince(
+      mailWith(
+        "vbarzin@gmial.com",
+        "Invoice",
+        'Content-Type: text/plain; name="invoice.txt"\r\nContent-Disposition: attachment; filename="invoice.txt"\r\n\r\npay now',
+      ),
+      HOUR_AGO(),
+    );
     try {
       const run = await expectOnly({ "paperless.backlog": "error" });
-      expect(problemText(run.report!, "paperless.backlog")).toMatch(/"Invoice" from vbarzin@gmial\.com \(INBOX uid \d+, waiting 60 min\): its From is not on the list \(closest listed: vbarzin@gmail\.com\): the sieve did not run/);
+      expect(problemText(run.report!, "paperless.backlog")).toMatch(
+        /"Invoice" from vbarzin@gmial\.com \(INBOX uid \d+, waiting 60 min\): its From is not on the list \(closest listed: vbarzin@gmail\.com\): the sieve did not run/,
+      );
     } finally {
       await deleteFrom(stranger);
     }
@@ -352,15 +490,26 @@ describe("npm run doctor against the deployed stack", () => {
   });
 
   test("--fetch: the checks, a fetch, then the paperless checks and the backlog again: a listed sender's mail no fetch took fails before, and after the fetch warns that its only file was inline", async () => {
-    const inline = await waitingSince(mailWith("ancaelena98@gmail.com", "Scan", 'Content-Type: application/pdf; name="scan.pdf"\r\nContent-Disposition: inline; filename="scan.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK'), HOUR_AGO());
+    const inline = await waitingSince(
+      mailWith(
+        "ancaelena98@gmail.com",
+        "Scan",
+        'Content-Type: application/pdf; name="scan.pdf"\r\nContent-Disposition: inline; filename="scan.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK',
+      ),
+      HOUR_AGO(),
+    );
     try {
       const run = await expectOnly({ "paperless.backlog": "error" }, "--fetch");
-      expect(problemText(run.report!, "paperless.backlog")).toMatch(/"Scan" from ancaelena98@gmail\.com \(INBOX uid \d+, waiting 60 min\): no rule took it: no fetch ran since it arrived/);
+      expect(problemText(run.report!, "paperless.backlog")).toMatch(
+        /"Scan" from ancaelena98@gmail\.com \(INBOX uid \d+, waiting 60 min\): no rule took it: no fetch ran since it arrived/,
+      );
       expect(run.report!.fetch).toMatchObject({ result: "success", steps: [{ what: `fetch ${DOCS}`, result: "success" }] });
       const again = results(run.report!, "after fetch");
       expect(Object.keys(again)).toEqual(Object.keys(results(run.report!)).filter((id) => id.startsWith("paperless.")));
       expect(again).toEqual(expectedResults(run.report!, { "paperless.backlog": "warning" }, "after fetch"));
-      expect(problemText(run.report!, "paperless.backlog", "after fetch")).toContain('paperless took it but consumed nothing: application/pdf "scan.pdf" (inline) is not an attachment: the rule takes attachments only');
+      expect(problemText(run.report!, "paperless.backlog", "after fetch")).toContain(
+        'paperless took it but consumed nothing: application/pdf "scan.pdf" (inline) is not an attachment: the rule takes attachments only',
+      );
       expect(run.stderr).toMatch(/^doctor: asking paperless to fetch docs@viktorbarzin\.me \(deadline 300 s\)$/m);
       expect(run.stderr).toMatch(/^doctor: fetch: docs@viktorbarzin\.me: fetch requested$/m);
       expect(run.stderr).toMatch(/^doctor: after the fetch: paperless\.api, .*paperless\.backlog again$/m);
@@ -371,10 +520,20 @@ describe("npm run doctor against the deployed stack", () => {
   });
 
   test("the spam filter put a listed sender's mail in Junk: mailbox.folders warns, naming it (exit 0)", async () => {
-    const spam = await waitingSince(mailWith("vbarzin@gmail.com", "Bank statement", 'Content-Type: application/pdf; name="statement.pdf"\r\nContent-Disposition: attachment; filename="statement.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK'), HOUR_AGO(), "Junk");
+    const spam = await waitingSince(
+      mailWith(
+        "vbarzin@gmail.com",
+        "Bank statement",
+        'Content-Type: application/pdf; name="statement.pdf"\r\nContent-Disposition: attachment; filename="statement.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK',
+      ),
+      HOUR_AGO(),
+      "Junk",
+    );
     try {
       const run = await expectOnly({ "mailbox.folders": "warning" });
-      expect(problemText(run.report!, "mailbox.folders")).toMatch(/^docs@viktorbarzin\.me: 1 mail\(s\) from listed senders in Junk, where paperless never looks: "Bank statement" from vbarzin@gmail\.com \([^)]+\)\nmove them to INBOX/);
+      expect(problemText(run.report!, "mailbox.folders")).toMatch(
+        /^docs@viktorbarzin\.me: 1 mail\(s\) from listed senders in Junk, where paperless never looks: "Bank statement" from vbarzin@gmail\.com \([^)]+\)\nmove them to INBOX/,
+      );
     } finally {
       await deleteFrom(spam, "Junk");
     }
@@ -383,19 +542,37 @@ describe("npm run doctor against the deployed stack", () => {
 
   test("an attachment paperless cannot read: after --fetch consume-failures and the backlog fail, quoting paperless's error; once dismissed in paperless it is not reported again", async () => {
     const pdf = Buffer.from(`%PDF-1.4\n${"not a pdf body ".repeat(40)}\n%%EOF\n`).toString("base64");
-    const broken = await waitingSince(mailWith("ancaelena98@gmail.com", "Broken scan", `Content-Type: application/pdf; name="broken.pdf"\r\nContent-Disposition: attachment; filename="broken.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n${pdf}`), HOUR_AGO());
+    const broken = await waitingSince(
+      mailWith(
+        "ancaelena98@gmail.com",
+        "Broken scan",
+        `Content-Type: application/pdf; name="broken.pdf"\r\nContent-Disposition: attachment; filename="broken.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n${pdf}`,
+      ),
+      HOUR_AGO(),
+    );
     try {
       const run = await expectOnly({ "paperless.backlog": "error" }, "--fetch");
-      expect(results(run.report!, "after fetch")).toEqual(expectedResults(run.report!, { "paperless.consume-failures": "error", "paperless.backlog": "error" }, "after fetch"));
-      expect(problemText(run.report!, "paperless.consume-failures", "after fetch")).toMatch(/^consuming "broken\.pdf" from mail \(rule #\d+\) failed \d+ s ago \(task #\d+\): \S/);
-      expect(problemText(run.report!, "paperless.backlog", "after fetch")).toMatch(/"Broken scan" from ancaelena98@gmail\.com \(INBOX uid \d+, waiting 60 min\): paperless failed on it: \S/);
+      expect(results(run.report!, "after fetch")).toEqual(
+        expectedResults(run.report!, { "paperless.consume-failures": "error", "paperless.backlog": "error" }, "after fetch"),
+      );
+      expect(problemText(run.report!, "paperless.consume-failures", "after fetch")).toMatch(
+        /^consuming "broken\.pdf" from mail \(rule #\d+\) failed \d+ s ago \(task #\d+\): \S/,
+      );
+      expect(problemText(run.report!, "paperless.backlog", "after fetch")).toMatch(
+        /"Broken scan" from ancaelena98@gmail\.com \(INBOX uid \d+, waiting 60 min\): paperless failed on it: \S/,
+      );
     } finally {
       await deleteFrom(broken);
       // What the user does once handled: dismiss the task in paperless's task list, delete its processed-mail record.
-      const tasks = await api.request<{ id: number }[] | { results: { id: number }[] }>("GET", "/api/tasks/?task_type=consume_file&status=failure&acknowledged=false&page_size=100");
+      const tasks = await api.request<{ id: number }[] | { results: { id: number }[] }>(
+        "GET",
+        "/api/tasks/?task_type=consume_file&status=failure&acknowledged=false&page_size=100",
+      );
       const ids = (Array.isArray(tasks) ? tasks : tasks.results).map((t) => t.id);
       if (ids.length) await api.request("POST", "/api/tasks/acknowledge/", { tasks: ids });
-      const failed = (await api.list<Row & { status: string }>("/api/processed_mail/")).filter((r) => r.status === "FAILED").map((r) => r.id);
+      const failed = (await api.list<Row & { status: string }>("/api/processed_mail/"))
+        .filter((r) => r.status === "FAILED")
+        .map((r) => r.id);
       if (failed.length) await api.request("POST", "/api/processed_mail/bulk_delete/", { mail_ids: failed });
     }
     await expectHealthy();
@@ -420,7 +597,10 @@ describe("npm run doctor against the deployed stack", () => {
     const canary = run.report!.canary!;
     expect(canary.result).toBe("success");
     expect(canary.steps.map((s) => [s.what.replace(/[0-9a-f]{12}|#\d+/g, "…"), s.result])).toEqual([
-      [`${DOCS}: sent over SMTP to ${cluster.service(MAILSERVER.namespace, MAILSERVER.service, 25).host}:${cluster.service(MAILSERVER.namespace, MAILSERVER.service, 25).port} from ${CANARY}`, "success"],
+      [
+        `${DOCS}: sent over SMTP to ${cluster.service(MAILSERVER.namespace, MAILSERVER.service, 25).host}:${cluster.service(MAILSERVER.namespace, MAILSERVER.service, 25).port} from ${CANARY}`,
+        "success",
+      ],
       [`${DOCS}: kept by the sieve, in INBOX`, "success"],
       [`${DOCS}: fetched by paperless`, "success"],
       [`${DOCS}: filed as document …, owned by root, tagged email-ingest`, "success"],
@@ -446,7 +626,9 @@ describe("npm run doctor against the deployed stack", () => {
       await api.request("POST", `/api/mail_accounts/${account.id}/process/`); // queued; no worker takes it
       await new Promise((r) => setTimeout(r, 3_000)); // more than two periods of 1.2 s
       const run = await expectOnly({ "paperless.mail-fetch": "error", "paperless.status": "warning" });
-      expect(problemText(run.report!, "paperless.mail-fetch")).toMatch(/the last mail fetch was \d+ s ago \(task #\d+, pending\): more than two fetch periods \(0\.02 min each\)[\s\S]*scheduler \(celery beat\) or the worker/);
+      expect(problemText(run.report!, "paperless.mail-fetch")).toMatch(
+        /the last mail fetch was \d+ s ago \(task #\d+, pending\): more than two fetch periods \(0\.02 min each\)[\s\S]*scheduler \(celery beat\) or the worker/,
+      );
       expect(problemText(run.report!, "paperless.status")).toContain("celery worker: WARNING (No celery workers responded to ping");
 
       // A canary that fails half-way (no worker fetches it) cleans up all the same, and says so.
@@ -463,8 +645,12 @@ describe("npm run doctor against the deployed stack", () => {
       h.overrides = {};
     }
     // The checks run before the fetch: the restarted worker answers paperless's ping first.
-    await eventually("the worker to answer paperless's status ping", async () =>
-      ((await api.request<{ tasks: Record<string, string> }>("GET", "/api/status/")).tasks["celery_status"] === "OK" ? true : undefined), 60_000);
+    await eventually(
+      "the worker to answer paperless's status ping",
+      async () =>
+        (await api.request<{ tasks: Record<string, string> }>("GET", "/api/status/")).tasks["celery_status"] === "OK" ? true : undefined,
+      60_000,
+    );
     await expectHealthy("--fetch");
   });
 
@@ -475,15 +661,33 @@ describe("npm run doctor against the deployed stack", () => {
       for (const id of ["paperless.mail-fetch", "paperless.consume-failures"]) {
         const run = await doctor("--check", id);
         expect(results(run.report!)).toEqual({ "paperless.api": "success", [id]: "warning" });
-        expect(problemText(run.report!, id)).toMatch(/^not checked: paperless-ngx 2\.20\.15 records no (task for a mail fetch|source of a consumption)/);
+        expect(problemText(run.report!, id)).toMatch(
+          /^not checked: paperless-ngx 2\.20\.15 records no (task for a mail fetch|source of a consumption)/,
+        );
         expect(run.code).toBe(0);
       }
       // --fetch: requested, its end not confirmed (2.x records no task): a warning, never a success.
-      const account = await admin(paperless2).post("/api/mail_accounts/", { name: DOCS, imap_server: "127.0.0.1", imap_port: 1, imap_security: 1, username: DOCS, password: "unused" });
+      const account = await admin(paperless2).post("/api/mail_accounts/", {
+        name: DOCS,
+        imap_server: "127.0.0.1",
+        imap_port: 1,
+        imap_security: 1,
+        username: DOCS,
+        password: "unused",
+      });
       try {
         const run = await doctor("--check", "paperless.api", "--fetch");
-        expect(run.report!.fetch).toMatchObject({ result: "warning", steps: [{ what: `fetch ${DOCS}`, result: "warning",
-          detail: "fetch requested; paperless-ngx 2.20.15 records no task for a mail fetch (3.0 and later do), so its end is not confirmed" }] });
+        expect(run.report!.fetch).toMatchObject({
+          result: "warning",
+          steps: [
+            {
+              what: `fetch ${DOCS}`,
+              result: "warning",
+              detail:
+                "fetch requested; paperless-ngx 2.20.15 records no task for a mail fetch (3.0 and later do), so its end is not confirmed",
+            },
+          ],
+        });
         expect(results(run.report!, "after fetch")).toEqual({ "paperless.api": "success" });
         expect(run.code).toBe(0);
       } finally {
@@ -503,11 +707,12 @@ describe("npm run doctor against the deployed stack", () => {
       await settled();
       const run = await expectHealthy();
       healthy.pop(); // the report at the end is of 5 senders
-      console.log(`doctor suite: a healthy run at 50 senders: ${(run.ms / 1000).toFixed(1)} s; requests ${JSON.stringify(run.report!.requests)}`);
+      console.log(
+        `doctor suite: a healthy run at 50 senders: ${(run.ms / 1000).toFixed(1)} s; requests ${JSON.stringify(run.report!.requests)}`,
+      );
       expect(run.report!.requests).toEqual(five);
     } finally {
       growSenders(h.mailboxes, 5);
     }
   });
 });
-

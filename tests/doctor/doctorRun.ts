@@ -6,7 +6,12 @@ import type { ProgramStack } from "../support/programStack";
 
 const ROOT = join(__dirname, "..", "..");
 
-export interface CheckReport { id: string; result: "success" | "warning" | "error"; note?: string; problems: { result: string; error: string; hint: string }[] }
+export interface CheckReport {
+  id: string;
+  result: "success" | "warning" | "error";
+  note?: string;
+  problems: { result: string; error: string; hint: string }[];
+}
 
 export interface DoctorReport {
   success: boolean;
@@ -32,13 +37,21 @@ export interface DoctorRun {
 export function runDoctor(stack: ProgramStack, args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<DoctorRun> {
   const started = Date.now();
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--require", "tsx/cjs", join(ROOT, "scripts", "doctor.ts"), "--stack", stack.name, ...args],
-      { cwd: ROOT, env: { ...stack.env, ...env }, maxBuffer: 64 << 20, timeout: 600_000 }, (err, stdout, stderr) => {
+    execFile(
+      process.execPath,
+      ["--require", "tsx/cjs", join(ROOT, "scripts", "doctor.ts"), "--stack", stack.name, ...args],
+      { cwd: ROOT, env: { ...stack.env, ...env }, maxBuffer: 64 << 20, timeout: 600_000 },
+      (err, stdout, stderr) => {
         const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
         let report: DoctorReport | undefined;
-        try { report = args.includes("--json") && stdout.trim() ? JSON.parse(stdout) as DoctorReport : undefined; } catch { report = undefined; }
+        try {
+          report = args.includes("--json") && stdout.trim() ? (JSON.parse(stdout) as DoctorReport) : undefined;
+        } catch {
+          report = undefined;
+        }
         resolve({ code, stdout, stderr, ...(report ? { report } : {}), ms: Date.now() - started });
-      });
+      },
+    );
   });
 }
 
@@ -46,7 +59,7 @@ export function runDoctor(stack: ProgramStack, args: readonly string[], env: Rea
 export type Run = "first" | "after fetch";
 
 export function checks(report: DoctorReport, run: Run = "first"): Map<string, CheckReport> {
-  const list = run === "first" ? report.categories.flatMap((c) => c.checks) : report.fetch?.checks ?? [];
+  const list = run === "first" ? report.categories.flatMap((c) => c.checks) : (report.fetch?.checks ?? []);
   return new Map(list.map((k) => [k.id, k] as const));
 }
 
@@ -56,7 +69,11 @@ export function results(report: DoctorReport, run: Run = "first"): Record<string
 }
 
 /** Every check's result, with `expected` for the named ones and success for all others. */
-export function expectedResults(report: DoctorReport, expected: Readonly<Record<string, "warning" | "error">>, run: Run = "first"): Record<string, string> {
+export function expectedResults(
+  report: DoctorReport,
+  expected: Readonly<Record<string, "warning" | "error">>,
+  run: Run = "first",
+): Record<string, string> {
   return Object.fromEntries([...checks(report, run).keys()].map((id) => [id, expected[id] ?? "success"]));
 }
 

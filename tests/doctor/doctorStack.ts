@@ -66,15 +66,24 @@ export async function startDoctorStack(name: string, opts: { senders?: number } 
       if (answer.status >= 300) throw new Error(`Vault ${method} ${path}: HTTP ${answer.status}`);
       return answer;
     };
-    await vault("PUT", "sys/policies/acl/paperless-mail-ingest", { policy: vaultPolicy({ mount: "secret", pathPrefix: "paperless-mail-ingest" }) });
-    const deployToken = (await vault("POST", "auth/token/create", { policies: ["paperless-mail-ingest"], ttl: "2h" })).json.auth.client_token as string;
-    await vault("PUT", "sys/policies/acl/paperless-mail-ingest-read", { policy: 'path "secret/data/paperless-mail-ingest/*" { capabilities = ["read"] }' });
+    await vault("PUT", "sys/policies/acl/paperless-mail-ingest", {
+      policy: vaultPolicy({ mount: "secret", pathPrefix: "paperless-mail-ingest" }),
+    });
+    const deployToken = (await vault("POST", "auth/token/create", { policies: ["paperless-mail-ingest"], ttl: "2h" })).json.auth
+      .client_token as string;
+    await vault("PUT", "sys/policies/acl/paperless-mail-ingest-read", {
+      policy: 'path "secret/data/paperless-mail-ingest/*" { capabilities = ["read"] }',
+    });
     // The deploying token through the environment, so the doctor's own one can take its place.
     stack = await programStack(name, { path: [cluster.binDir], env: { VAULT_TOKEN: deployToken } });
     const s = stack;
     const k = (...args: string[]) => kubectl(cluster.kubectl, cluster.kubeconfig, ...args);
     const harness: DoctorStack = {
-      cluster, paperless, stack: s, mailboxes, overrides: {},
+      cluster,
+      paperless,
+      stack: s,
+      mailboxes,
+      overrides: {},
       config(extra = harness.overrides) {
         const imap = cluster.service(MAILSERVER.namespace, MAILSERVER.service, 143);
         const smtp = cluster.service(MAILSERVER.namespace, MAILSERVER.service, 25);
@@ -99,18 +108,27 @@ export async function startDoctorStack(name: string, opts: { senders?: number } 
         if (!op.ok) throw new Error(`pulumi up failed:\n${op.stdout.slice(-6000)}\n${op.stderr.slice(-3000)}`);
       },
       async settled() {
-        await eventually("the mailserver to serve its ConfigMaps", async () => {
-          const get = (...a: string[]) => kubectlJson(cluster.kubectl, cluster.kubeconfig, "-n", MAILSERVER.namespace, "get", ...a);
-          await k("-n", MAILSERVER.namespace, "rollout", "status", `deploy/${MAILSERVER.deployment}`, "--timeout=300s");
-          const [pods, sieve, shared] = await Promise.all([get("pods", "-l", "app=mailserver"), get("configmap", SIEVE_CM), get("configmap", MAILSERVER.configMap)]);
-          if (pods.items.length !== 1) return undefined;
-          const server = await cluster.mailserver();
-          const cat = async (path: string) => (await server.exec(`cat ${path}`)).stdout;
-          const same = await cat("/var/mail/viktorbarzin.me/docs/home/.dovecot.sieve") === sieve.data[SIEVE_KEY]
-            && await cat("/tmp/docker-mailserver/postfix-accounts.cf") === shared.data["postfix-accounts.cf"]
-            && await cat("/tmp/docker-mailserver/postfix-virtual.cf") === shared.data["postfix-virtual.cf"];
-          return same ? true : undefined;
-        }, 300_000);
+        await eventually(
+          "the mailserver to serve its ConfigMaps",
+          async () => {
+            const get = (...a: string[]) => kubectlJson(cluster.kubectl, cluster.kubeconfig, "-n", MAILSERVER.namespace, "get", ...a);
+            await k("-n", MAILSERVER.namespace, "rollout", "status", `deploy/${MAILSERVER.deployment}`, "--timeout=300s");
+            const [pods, sieve, shared] = await Promise.all([
+              get("pods", "-l", "app=mailserver"),
+              get("configmap", SIEVE_CM),
+              get("configmap", MAILSERVER.configMap),
+            ]);
+            if (pods.items.length !== 1) return undefined;
+            const server = await cluster.mailserver();
+            const cat = async (path: string) => (await server.exec(`cat ${path}`)).stdout;
+            const same =
+              (await cat("/var/mail/viktorbarzin.me/docs/home/.dovecot.sieve")) === sieve.data[SIEVE_KEY] &&
+              (await cat("/tmp/docker-mailserver/postfix-accounts.cf")) === shared.data["postfix-accounts.cf"] &&
+              (await cat("/tmp/docker-mailserver/postfix-virtual.cf")) === shared.data["postfix-virtual.cf"];
+            return same ? true : undefined;
+          },
+          300_000,
+        );
       },
       async doctor(...args) {
         s.setConfig(harness.config({ ...harness.overrides, "kubernetes:kubeconfig": identity.kubeconfig }));
@@ -137,7 +155,8 @@ export async function startDoctorStack(name: string, opts: { senders?: number } 
     await harness.settled();
     const identity = {
       kubeconfig: await cluster.serviceAccount("doctor"),
-      vaultToken: (await vault("POST", "auth/token/create", { policies: ["paperless-mail-ingest-read"], ttl: "2h" })).json.auth.client_token as string,
+      vaultToken: (await vault("POST", "auth/token/create", { policies: ["paperless-mail-ingest-read"], ttl: "2h" })).json.auth
+        .client_token as string,
     };
     await cluster.bindRoles(doctorRole(s), "doctor");
     // The deploy does not fetch (fetchAfterChange is off in production's config), and the test
@@ -160,8 +179,19 @@ export function growSenders(mailboxes: MailboxEntry[], n: number): void {
 /** A Role with exactly the Kubernetes rights core/kubernetesRights.ts lists for the doctor, one rule per right. */
 function doctorRole(stack: ProgramStack): string {
   const rights = rightsFor(kubernetesRules(readStackFile(stack.stackFile).config), "doctor");
-  return [...byNamespace(rights)].map(([namespace, list]) => stringify({
-    apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "paperless-mail-ingest-doctor", namespace },
-    rules: list.map((r) => ({ apiGroups: [r.apiGroup], resources: [r.resource], ...(r.name ? { resourceNames: [r.name] } : {}), verbs: [r.verb] })),
-  })).join("---\n");
+  return [...byNamespace(rights)]
+    .map(([namespace, list]) =>
+      stringify({
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "Role",
+        metadata: { name: "paperless-mail-ingest-doctor", namespace },
+        rules: list.map((r) => ({
+          apiGroups: [r.apiGroup],
+          resources: [r.resource],
+          ...(r.name ? { resourceNames: [r.name] } : {}),
+          verbs: [r.verb],
+        })),
+      }),
+    )
+    .join("---\n");
 }

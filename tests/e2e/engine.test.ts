@@ -59,8 +59,10 @@ function placesHolding(value: unknown, secrets: string[], path = "$"): string[] 
   return Object.entries(value).flatMap(([k, v]) => placesHolding(v, secrets, `${path}.${k}`));
 }
 
-const filesUnder = (dir: string): string[] => readdirSync(dir, { recursive: true, withFileTypes: true })
-  .filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+const filesUnder = (dir: string): string[] =>
+  readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name));
 
 const byResource = (a: { resource: string }, b: { resource: string }) => a.resource.localeCompare(b.resource);
 const creates = (resources: string[]) => resources.map((resource) => ({ op: "create", resource })).sort(byResource);
@@ -78,20 +80,34 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
   /** The server's rules as a person reads them in the paperless UI. */
   async function serverRules() {
     const [rules, accounts, tags, users] = await Promise.all(
-      ["/api/mail_rules/", "/api/mail_accounts/", "/api/tags/", "/api/users/"].map((c) => api.list<Row & { username?: string }>(c)));
+      ["/api/mail_rules/", "/api/mail_accounts/", "/api/tags/", "/api/users/"].map((c) => api.list<Row & { username?: string }>(c)),
+    );
     const nameOf = (rows: Row[], id: unknown) => rows.find((r) => r.id === id)?.name;
     return rules!.map((r) => ({
-      name: r.name, filter_from: r.filter_from, owner: users!.find((u) => u.id === r.owner)?.username, account: nameOf(accounts!, r.account),
-      tags: (r.assign_tags as number[]).map((t) => nameOf(tags!, t)), action: r.action, action_parameter: r.action_parameter,
-      folder: r.folder, order: r.order, filter_subject: r.filter_subject,
+      name: r.name,
+      filter_from: r.filter_from,
+      owner: users!.find((u) => u.id === r.owner)?.username,
+      account: nameOf(accounts!, r.account),
+      tags: (r.assign_tags as number[]).map((t) => nameOf(tags!, t)),
+      action: r.action,
+      action_parameter: r.action_parameter,
+      folder: r.folder,
+      order: r.order,
+      filter_subject: r.filter_subject,
     }));
   }
 
   /** The stored password of a mail account (the API masks it: docs/paperless-api.md#writes). */
   async function storedPassword(name: string): Promise<string> {
-    const { stdout } = await server.manage(["shell", "-c",
-      `from paperless_mail.models import MailAccount; print("PW " + MailAccount.objects.get(name=${JSON.stringify(name)}).password)`]);
-    return stdout.split("\n").find((l) => l.startsWith("PW "))!.slice(3);
+    const { stdout } = await server.manage([
+      "shell",
+      "-c",
+      `from paperless_mail.models import MailAccount; print("PW " + MailAccount.objects.get(name=${JSON.stringify(name)}).password)`,
+    ]);
+    return stdout
+      .split("\n")
+      .find((l) => l.startsWith("PW "))!
+      .slice(3);
   }
 
   /** The production stack file, with paperless pointed at the proxy in front of the real server. */
@@ -116,7 +132,12 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
     api = admin(server);
     token = server.token;
     // Objects made by hand for another mailbox: the program must never touch them.
-    const scanner = await api.post("/api/mail_accounts/", { name: "scanner@example.org", imap_server: "imap.example.org", username: "scanner", password: "scanner-password" });
+    const scanner = await api.post("/api/mail_accounts/", {
+      name: "scanner@example.org",
+      imap_server: "imap.example.org",
+      username: "scanner",
+      password: "scanner-password",
+    });
     await api.post("/api/mail_rules/", { name: "scanner: everything", account: scanner.id, order: 5 });
     await api.post("/api/tags/", { name: "inbox" });
     before = await api.snapshot();
@@ -149,20 +170,30 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
     expect(placesHolding({ stdout: up.stdout, stderr: up.stderr }, [token, PASSWORD])).toEqual([]);
 
     const account = (await api.list("/api/mail_accounts/")).find((a) => a.name === MAILBOX);
-    expect(account).toMatchObject({ imap_server: "mailserver.mailserver.svc.cluster.local", imap_port: 993, imap_security: 2, username: MAILBOX });
+    expect(account).toMatchObject({
+      imap_server: "mailserver.mailserver.svc.cluster.local",
+      imap_port: 993,
+      imap_security: 2,
+      username: MAILBOX,
+    });
     expect(await storedPassword(MAILBOX)).toBe(PASSWORD);
     expect((await api.list("/api/tags/")).map((t) => t.name).sort()).toEqual(["email-ingest", "inbox"]);
     const rules = await serverRules();
-    expect(rules.filter((r) => r.account === MAILBOX).map(({ name, filter_from, owner }) => ({ name, filter_from, owner }))
-      .sort((a, b) => a.name.localeCompare(b.name)))
-      .toEqual([...PROD_RULES].sort((a, b) => a.name.localeCompare(b.name)));
+    expect(
+      rules
+        .filter((r) => r.account === MAILBOX)
+        .map(({ name, filter_from, owner }) => ({ name, filter_from, owner }))
+        .sort((a, b) => a.name.localeCompare(b.name)),
+    ).toEqual([...PROD_RULES].sort((a, b) => a.name.localeCompare(b.name)));
     for (const r of rules.filter((x) => x.account === MAILBOX)) {
       expect(r).toMatchObject({ tags: ["email-ingest"], action: 2, action_parameter: "Processed", folder: "INBOX" });
     }
     // One default order for every sender (ruleOrderStart): removing one renumbers no other rule.
     expect(PROD_RULES.map((r) => rules.find((x) => x.filter_from === r.filter_from)!.order)).toEqual(PROD_RULES.map(() => 100));
     // The hand-made objects are untouched.
-    expect(rules.filter((r) => r.account !== MAILBOX)).toEqual([expect.objectContaining({ name: "scanner: everything", account: "scanner@example.org" })]);
+    expect(rules.filter((r) => r.account !== MAILBOX)).toEqual([
+      expect.objectContaining({ name: "scanner: everything", account: "scanner@example.org" }),
+    ]);
   });
 
   test("a second up reports no changes and writes nothing", async () => {
@@ -190,19 +221,32 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
     await engine.stack.up({ onEvent: up.onEvent });
     expect(paperlessSteps(up.changes())).toEqual(expected);
     // Posted under its unfinished name, then renamed (providers/paperless/provider.ts createOrAdopt).
-    expect(proxy.writes().map((w) => `${w.method} ${w.path}`)).toEqual(["POST /api/mail_rules/", expect.stringMatching(/^PATCH \/api\/mail_rules\/\d+\/$/)]);
-    expect((await serverRules()).find((r) => r.filter_from === NEW_SENDER.address))
-      .toMatchObject({ name: "forward: New", owner: "emo", account: MAILBOX, tags: ["email-ingest"] });
+    expect(proxy.writes().map((w) => `${w.method} ${w.path}`)).toEqual([
+      "POST /api/mail_rules/",
+      expect.stringMatching(/^PATCH \/api\/mail_rules\/\d+\/$/),
+    ]);
+    expect((await serverRules()).find((r) => r.filter_from === NEW_SENDER.address)).toMatchObject({
+      name: "forward: New",
+      owner: "emo",
+      account: MAILBOX,
+      tags: ["email-ingest"],
+    });
   });
 
   test("a rule edited by hand shows as drift on refresh, and up restores it", async () => {
     const anca = (await api.list("/api/mail_rules/")).find((r) => r.filter_from === "ancaelena98@gmail.com")!;
     const declared = (await serverRules()).find((r) => r.name === anca.name);
-    await api.request("PATCH", `/api/mail_rules/${anca.id}/`, { filter_from: "someone.else@example.net", owner: server.users.root!.id, filter_subject: "invoice" });
+    await api.request("PATCH", `/api/mail_rules/${anca.id}/`, {
+      filter_from: "someone.else@example.net",
+      owner: server.users.root!.id,
+      filter_subject: "invoice",
+    });
 
     const refresh = stepRecorder();
     await engine.stack.refresh({ onEvent: refresh.onEvent });
-    expect(refresh.changes()).toEqual([{ op: "update", resource: ruleResource("ancaelena98@gmail.com"), drift: ["filter_from", "filter_subject", "owner"] }]);
+    expect(refresh.changes()).toEqual([
+      { op: "update", resource: ruleResource("ancaelena98@gmail.com"), drift: ["filter_from", "filter_subject", "owner"] },
+    ]);
 
     const preview = stepRecorder();
     await engine.stack.preview({ onEvent: preview.onEvent });
@@ -219,7 +263,10 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
     await editStackConfig((config) => {
       mailboxes = config[`${PROJECT}:mailboxes`];
       const [mailbox, ...rest] = mailboxes as { senders: { address: string }[] }[];
-      config[`${PROJECT}:mailboxes`] = [{ ...mailbox, senders: mailbox!.senders.filter((s) => s.address !== "vbarzin@gmail.com") }, ...rest];
+      config[`${PROJECT}:mailboxes`] = [
+        { ...mailbox, senders: mailbox!.senders.filter((s) => s.address !== "vbarzin@gmail.com") },
+        ...rest,
+      ];
     });
     const expected = [{ op: "delete", resource: ruleResource("vbarzin@gmail.com") }]; // the second of six
     const preview = stepRecorder();
@@ -230,20 +277,28 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
     await engine.stack.up({ onEvent: up.onEvent });
     expect(paperlessSteps(up.changes())).toEqual(expected);
     expect(proxy.writes().map((w) => `${w.method} ${w.path}`)).toEqual([expect.stringMatching(/^DELETE \/api\/mail_rules\/\d+\/$/)]);
-    await editStackConfig((config) => { config[`${PROJECT}:mailboxes`] = mailboxes; }); // back, as the tests after this expect
+    await editStackConfig((config) => {
+      config[`${PROJECT}:mailboxes`] = mailboxes;
+    }); // back, as the tests after this expect
     await engine.stack.up();
   });
 
   test("neither the API token nor the mailbox password is stored in clear, and the token is no resource's input", async () => {
     // `pulumi stack export` as a person runs it (the Automation API's exportStack adds --show-secrets).
-    const state = JSON.parse(engine.cli("stack", "export")) as { deployment: { resources: { urn: string; type: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }[] } };
+    const state = JSON.parse(engine.cli("stack", "export")) as {
+      deployment: { resources: { urn: string; type: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }[] };
+    };
     expect(placesHolding(state, [token, PASSWORD])).toEqual([]);
     // The password is in the state, encrypted: the check above is not vacuous.
     const account = state.deployment.resources.find((r) => r.urn.endsWith(`::${BOX}-account`))!;
     expect(account.inputs?.password).toEqual({ [specialSigKey]: specialSecretSig, ciphertext: expect.any(String) });
     // The token is read at call time from the stack config, never kept in a resource (fix 2).
     for (const r of state.deployment.resources.filter((x) => x.type.startsWith(DYNAMIC))) {
-      expect([r.urn, Object.keys(r.inputs ?? {}).includes("token"), Object.keys(r.outputs ?? {}).includes("token")]).toEqual([r.urn, false, false]);
+      expect([r.urn, Object.keys(r.inputs ?? {}).includes("token"), Object.keys(r.outputs ?? {}).includes("token")]).toEqual([
+        r.urn,
+        false,
+        false,
+      ]);
     }
     // Nor anywhere else the engine wrote: backend (state, history, backups), stack file, plugin home.
     const leaks = filesUnder(engine.dir).filter((f) => {
@@ -257,7 +312,10 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
     await setToken("not-the-token-0123456789");
     try {
       const out = transcript();
-      const failed = await engine.stack.preview({ diff: true, ...out.on }).then(() => undefined, (e: Error) => e);
+      const failed = await engine.stack.preview({ diff: true, ...out.on }).then(
+        () => undefined,
+        (e: Error) => e,
+      );
       expect(failed).toBeDefined();
       const text = String(failed!.message);
       expect(text).toContain("Invalid token");
@@ -284,15 +342,26 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
   test("a non-superuser's token is refused by preview, up and refresh, naming its user; the state and the server are untouched", async () => {
     const clerk = await userWithPermissions(server, "clerk", MAIL_TAG_USER_PERMISSIONS);
     // What the state says of each paperless object (the engine may rewrite the file in another order).
-    const paperlessState = async () => JSON.stringify(((await engine.stack.exportStack()).deployment.resources as Record<string, string>[])
-      .filter((r) => r.type!.startsWith(DYNAMIC)).map(({ urn, id, inputs, outputs }) => ({ urn, id, inputs, outputs }))
-      .sort((a, b) => a.urn!.localeCompare(b.urn!)));
+    const paperlessState = async () =>
+      JSON.stringify(
+        ((await engine.stack.exportStack()).deployment.resources as Record<string, string>[])
+          .filter((r) => r.type!.startsWith(DYNAMIC))
+          .map(({ urn, id, inputs, outputs }) => ({ urn, id, inputs, outputs }))
+          .sort((a, b) => a.urn!.localeCompare(b.urn!)),
+      );
     const [stateBefore, serverBefore] = [await paperlessState(), await api.snapshot()];
     proxy.reset();
     await setToken(clerk.token);
     try {
-      const refused = 'the API token from the stack setting `paperless-mail-ingest:paperlessToken` belongs to paperless user "clerk", who is not a superuser';
-      const failed = async (op: Promise<unknown>) => String(await op.then(() => "succeeded", (e: Error) => e.message));
+      const refused =
+        'the API token from the stack setting `paperless-mail-ingest:paperlessToken` belongs to paperless user "clerk", who is not a superuser';
+      const failed = async (op: Promise<unknown>) =>
+        String(
+          await op.then(
+            () => "succeeded",
+            (e: Error) => e.message,
+          ),
+        );
       expect(await failed(engine.stack.preview())).toContain(refused);
       expect(await failed(engine.stack.up())).toContain(refused);
       expect(await failed(engine.stack.refresh({ runProgram: true }))).toContain(refused);
@@ -311,15 +380,25 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
     const saved = await engine.stack.workspace.stackSettings(engine.stack.name);
     await editStackConfig((config) => {
       const [mailbox, ...rest] = config[`${PROJECT}:mailboxes`] as { senders: { user: string }[] }[];
-      config[`${PROJECT}:mailboxes`] = [{ ...mailbox, senders: mailbox!.senders.map((x) => (x.user === "emo" ? { ...x, user: "emoo" } : x)) }, ...rest];
+      config[`${PROJECT}:mailboxes`] = [
+        { ...mailbox, senders: mailbox!.senders.map((x) => (x.user === "emo" ? { ...x, user: "emoo" } : x)) },
+        ...rest,
+      ];
     });
     try {
       const out = transcript();
-      const failed = await engine.stack.preview({ diff: true, ...out.on }).then(() => "succeeded", (e: Error) => e.message);
+      const failed = await engine.stack.preview({ diff: true, ...out.on }).then(
+        () => "succeeded",
+        (e: Error) => e.message,
+      );
       expect(shownErrors(out.text()).filter((e) => e.times !== 1)).toEqual([]);
       // The engine reports the first of the two senders mapped to emo it checks.
-      expect(failed).toMatch(new RegExp(`resource '${BOX}-rule-(emil\\.barzin@gmail\\.com|new\\.person@example\\.org)' has a problem: owner: paperless user "emoo" `
-        + `does not exist on ${proxy.url.replace(/\./g, "\\.")} \\(did you mean "emo"\\?\\); create the user in paperless-ngx or fix the sender's \`user\` in the stack config`));
+      expect(failed).toMatch(
+        new RegExp(
+          `resource '${BOX}-rule-(emil\\.barzin@gmail\\.com|new\\.person@example\\.org)' has a problem: owner: paperless user "emoo" ` +
+            `does not exist on ${proxy.url.replace(/\./g, "\\.")} \\(did you mean "emo"\\?\\); create the user in paperless-ngx or fix the sender's \`user\` in the stack config`,
+        ),
+      );
       expect(failed).not.toContain("<nil>");
       expect(failed).not.toMatch(/\badmin\b/);
     } finally {
@@ -341,10 +420,11 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
       expect(out.text()).not.toMatch(STACK_TRACE_LINE);
       return shownErrors(out.text());
     };
-    const read = await failedOutput([{ kind: "status", status: 400, method: "GET", path: /^\/api\/mail_rules\//, times: 10 }],
-      (on) => engine.stack.preview({ refresh: true, diff: true, ...on }));
+    const read = await failedOutput([{ kind: "status", status: 400, method: "GET", path: /^\/api\/mail_rules\//, times: 10 }], (on) =>
+      engine.stack.preview({ refresh: true, diff: true, ...on }),
+    );
     // Every rule's read fails, each with its own message (the engine may stop before it has shown all).
-    expect(read.filter((e) => e.error.includes(': injected fault: 400 (GET /api/mail_rules/'))).not.toEqual([]);
+    expect(read.filter((e) => e.error.includes(": injected fault: 400 (GET /api/mail_rules/"))).not.toEqual([]);
     expect(read.filter((e) => e.times !== 1)).toEqual([]);
 
     const saved = await engine.stack.workspace.stackSettings(engine.stack.name);
@@ -353,9 +433,12 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
       config[`${PROJECT}:mailboxes`] = [{ ...mailbox, senders: mailbox!.senders.filter((x) => x.address !== NEW_SENDER.address) }, ...rest];
     });
     try {
-      const deleted = await failedOutput([{ kind: "status", status: 400, method: "DELETE", path: /^\/api\/mail_rules\/\d+\/$/ }],
-        (on) => engine.stack.up({ diff: true, ...on }));
-      expect(deleted.filter((e) => e.error.includes('mail rule "forward: New": injected fault: 400 (DELETE /api/mail_rules/'))).toEqual([{ error: expect.any(String), times: 1 }]);
+      const deleted = await failedOutput([{ kind: "status", status: 400, method: "DELETE", path: /^\/api\/mail_rules\/\d+\/$/ }], (on) =>
+        engine.stack.up({ diff: true, ...on }),
+      );
+      expect(deleted.filter((e) => e.error.includes('mail rule "forward: New": injected fault: 400 (DELETE /api/mail_rules/'))).toEqual([
+        { error: expect.any(String), times: 1 },
+      ]);
       expect(deleted.filter((e) => e.times !== 1)).toEqual([]);
     } finally {
       await engine.stack.workspace.saveStackSettings(engine.stack.name, saved);
@@ -367,10 +450,14 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
     token = /Generated token (\S+)/.exec(stdout)![1]!;
     api = admin(server, token);
     const refresh = (opts: { runProgram?: boolean } = {}) =>
-      engine.stack.refresh(opts as Parameters<typeof engine.stack.refresh>[0]).then(() => "succeeded", (e: Error) => e.message);
-    const rejected = "the API token from the stack setting `paperless-mail-ingest:paperlessToken` was rejected. "
-      + "Set a valid one with `pulumi config set --secret paperlessToken <token>`, then run `pulumi up`: until then `pulumi refresh` and "
-      + "`pulumi destroy` use the token the last `up` saved (add `--run-program` to them to use the new one), and PAPERLESS_API_TOKEN is not read while the setting is there";
+      engine.stack.refresh(opts as Parameters<typeof engine.stack.refresh>[0]).then(
+        () => "succeeded",
+        (e: Error) => e.message,
+      );
+    const rejected =
+      "the API token from the stack setting `paperless-mail-ingest:paperlessToken` was rejected. " +
+      "Set a valid one with `pulumi config set --secret paperlessToken <token>`, then run `pulumi up`: until then `pulumi refresh` and " +
+      "`pulumi destroy` use the token the last `up` saved (add `--run-program` to them to use the new one), and PAPERLESS_API_TOKEN is not read while the setting is there";
     expect(await refresh()).toContain(rejected);
     // What the message says holds: the environment is not read, and a plain refresh keeps the saved setting ...
     process.env.PAPERLESS_API_TOKEN = token;
@@ -459,14 +546,30 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
 
   test("destroy leaves what the stack did not create: adopted objects handed back, the account kept for a rule added by hand; the output said so before and during", async () => {
     const hand = await api.post("/api/mail_accounts/", {
-      name: MAILBOX, imap_server: "old.example", imap_port: 143, imap_security: 3, username: "docs", password: "hand-password" });
-    const anca = await api.post("/api/mail_rules/", { name: "forward: Anca", account: hand.id, owner: server.users.anca!.id,
-      filter_from: "ancaelena98@gmail.com", order: 7, filter_subject: "invoice", action: 2, action_parameter: "Processed" });
+      name: MAILBOX,
+      imap_server: "old.example",
+      imap_port: 143,
+      imap_security: 3,
+      username: "docs",
+      password: "hand-password",
+    });
+    const anca = await api.post("/api/mail_rules/", {
+      name: "forward: Anca",
+      account: hand.id,
+      owner: server.users.anca!.id,
+      filter_from: "ancaelena98@gmail.com",
+      order: 7,
+      filter_subject: "invoice",
+      action: 2,
+      action_parameter: "Processed",
+    });
     const handBuilt = await api.snapshot();
 
     const up = await engine.stack.up();
     // The tag too: an earlier destroy kept it for the document that carries it.
-    expect(up.outputs.keptAtDestroy!.value).toEqual({ [MAILBOX]: [`mail account '${MAILBOX}' (adopted)`, "tag 'email-ingest' (adopted)", "mail rule 'forward: Anca' (adopted)"] });
+    expect(up.outputs.keptAtDestroy!.value).toEqual({
+      [MAILBOX]: [`mail account '${MAILBOX}' (adopted)`, "tag 'email-ingest' (adopted)", "mail rule 'forward: Anca' (adopted)"],
+    });
     const theirs = await api.post("/api/mail_rules/", { name: "scanner: invoices", account: hand.id, filter_subject: "invoice" });
     // Before any destroy, what it will leave is in the stack's outputs: shown by every up, and on demand.
     // (A destroy's own preview shows no outputs and calls no provider.)
@@ -475,8 +578,12 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
 
     const destroyed = await engine.stack.destroy();
     expect(destroyed.summary.result).toBe("succeeded");
-    expect(destroyed.stdout).toContain(`paperless-ngx: left mail rule "forward: Anca" (id ${anca.id}) on ${proxy.url} in place: this stack adopted it`);
-    expect(destroyed.stdout).toContain(`paperless-ngx: left mail account "${MAILBOX}" (id ${hand.id}) on ${proxy.url} in place: this stack adopted it`);
+    expect(destroyed.stdout).toContain(
+      `paperless-ngx: left mail rule "forward: Anca" (id ${anca.id}) on ${proxy.url} in place: this stack adopted it`,
+    );
+    expect(destroyed.stdout).toContain(
+      `paperless-ngx: left mail account "${MAILBOX}" (id ${hand.id}) on ${proxy.url} in place: this stack adopted it`,
+    );
     // As built by hand, plus the rule added since. Aside: the masked password (the stack set another),
     // and null against "" in a text (alike to paperless, so the stack keeps no such difference).
     const maskless = (snapshot: string) => snapshot.replace(/"password":"\**"/g, '"password":"*"').replace(/:""/g, ":null");

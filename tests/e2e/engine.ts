@@ -12,9 +12,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import {
-  type EngineEvent, LocalWorkspace, type OpType, type ProjectSettings, PulumiCommand, type Stack,
-} from "@pulumi/pulumi/automation";
+import { type EngineEvent, LocalWorkspace, type OpType, type ProjectSettings, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
 import type { PulumiFn } from "@pulumi/pulumi/automation";
 import { unpack } from "../../providers/dynamic/packed";
 import { toolsBinDir } from "../support/tools";
@@ -75,9 +73,13 @@ export async function engineStack(stackName: string, program: PulumiFn, opts: { 
     dispose();
     throw e;
   }
-  const cli = (...args: string[]) => execFileSync(join(bin, "pulumi"), [...args, "--stack", stackName], {
-    cwd: workDir, env: { ...process.env, ...envVars }, encoding: "utf8", maxBuffer: 64 << 20,
-  });
+  const cli = (...args: string[]) =>
+    execFileSync(join(bin, "pulumi"), [...args, "--stack", stackName], {
+      cwd: workDir,
+      env: { ...process.env, ...envVars },
+      encoding: "utf8",
+      maxBuffer: 64 << 20,
+    });
   return { stack, dir, cli, dispose };
 }
 
@@ -99,8 +101,7 @@ function changedKeys(packedOld: Record<string, unknown> | undefined, packedNow: 
   if (!packedOld || !packedNow) return [];
   // A packed kind's fields, not its one `spec` string (providers/dynamic/packed.ts).
   const [old, now] = [unpack(packedOld), unpack(packedNow)];
-  return [...new Set([...Object.keys(old), ...Object.keys(now)])]
-    .filter((k) => JSON.stringify(old[k]) !== JSON.stringify(now[k])).sort();
+  return [...new Set([...Object.keys(old), ...Object.keys(now)])].filter((k) => JSON.stringify(old[k]) !== JSON.stringify(now[k])).sort();
 }
 
 /**

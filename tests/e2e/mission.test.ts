@@ -44,12 +44,20 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
     const prod = (parseYaml(readFileSync(PROD_STACK_FILE, "utf8")) as { config: Record<string, Record<string, unknown>> }).config;
     const ws = engine.stack.workspace;
     const settings = await ws.stackSettings(engine.stack.name);
-    await ws.saveStackSettings(engine.stack.name, { ...settings, config: {
-      ...prod,
-      [`${PROJECT}:paperless`]: { ...prod[`${PROJECT}:paperless`], url: server.url, fetchAfterChange: true },
-      // Dovecot on loopback, plain IMAP (the test instance has no certificate).
-      [`${PROJECT}:mailserver`]: { ...prod[`${PROJECT}:mailserver`], imapHost: "127.0.0.1", imapPort: mail.imapPort, imapSecurity: "none" },
-    } });
+    await ws.saveStackSettings(engine.stack.name, {
+      ...settings,
+      config: {
+        ...prod,
+        [`${PROJECT}:paperless`]: { ...prod[`${PROJECT}:paperless`], url: server.url, fetchAfterChange: true },
+        // Dovecot on loopback, plain IMAP (the test instance has no certificate).
+        [`${PROJECT}:mailserver`]: {
+          ...prod[`${PROJECT}:mailserver`],
+          imapHost: "127.0.0.1",
+          imapPort: mail.imapPort,
+          imapSecurity: "none",
+        },
+      },
+    });
     await engine.stack.setConfig(`${PROJECT}:paperlessToken`, { value: server.token, secret: true });
     await engine.stack.setConfig(`${PROJECT}:mailboxPasswords["${mailbox.address}"]`, { value: password, secret: true }, true);
   });
@@ -76,7 +84,12 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
     // The fetch's progress, as the CLI shows it.
     expect(up.stdout).toContain(`paperless mail fetch: ${mailbox.accountName}: fetch requested`);
 
-    const docs = async () => (await api.list<Row & { title: string; tags: number[] }>("/api/documents/")).map((d) => ({ title: d.title, owner: d.owner, tags: d.tags }));
+    const docs = async () =>
+      (await api.list<Row & { title: string; tags: number[] }>("/api/documents/")).map((d) => ({
+        title: d.title,
+        owner: d.owner,
+        tags: d.tags,
+      }));
     const tag = (await api.list("/api/tags/")).find((t) => t.name === mailbox.tag)!;
     const expected = [{ title: "Bank statement November", owner: server.users.anca!.id, tags: [tag.id] }];
     if (version.startsWith("3.")) {
@@ -102,6 +115,10 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
     const [box] = prod[`${PROJECT}:mailboxes`] as { senders: unknown[] }[];
     const senders = [...box!.senders, { address: "ann@gmail.com", user: "anca" }, { address: "joann@gmail.com", user: "emo" }];
     const { problems } = validateStack(fromStackFile({ ...prod, [`${PROJECT}:mailboxes`]: [{ ...box, senders }] }));
-    expect(problems).toEqual([expect.stringMatching(/^mailboxes\[0\]\.senders\[6\]\.address: "joann@gmail\.com" contains mailboxes\[0\]\.senders\[5\]\.address "ann@gmail\.com": paperless matches a rule's filter_from as a substring/)]);
+    expect(problems).toEqual([
+      expect.stringMatching(
+        /^mailboxes\[0\]\.senders\[6\]\.address: "joann@gmail\.com" contains mailboxes\[0\]\.senders\[5\]\.address "ann@gmail\.com": paperless matches a rule's filter_from as a substring/,
+      ),
+    ]);
   });
 });

@@ -20,16 +20,24 @@ export const paperlessProgram: PulumiFn = async () => {
     const password = program.mailboxPassword(mailbox.address);
     if (!password) throw new Error(`mailboxPasswords.${mailbox.address}: not set in the E2E stack`);
     const box = new PaperlessMailbox(mailboxResourceName(mailbox), {
-      mailbox, mailserver: config.mailserver, paperless: config.paperless, password, stackAccounts: config.mailboxes.map((m) => m.accountName),
+      mailbox,
+      mailserver: config.mailserver,
+      paperless: config.paperless,
+      password,
+      stackAccounts: config.mailboxes.map((m) => m.accountName),
     });
     ruleIds[mailbox.address] = box.ruleIds;
     keptAtDestroy[mailbox.address] = box.keptAtDestroy;
     return box;
   });
-  new MailFetchTrigger("paperless-fetch", {
-    paperless: config.paperless,
-    accounts: config.mailboxes.map((m) => m.accountName),
-    rulesFingerprint: pulumi.all(boxes.map((b) => b.rulesFingerprint)).apply((prints) => prints.join(",")),
-  }, { dependsOn: boxes });
+  new MailFetchTrigger(
+    "paperless-fetch",
+    {
+      paperless: config.paperless,
+      accounts: config.mailboxes.map((m) => m.accountName),
+      rulesFingerprint: pulumi.all(boxes.map((b) => b.rulesFingerprint)).apply((prints) => prints.join(",")),
+    },
+    { dependsOn: boxes },
+  );
   return { ruleIds, keptAtDestroy };
 };

@@ -16,8 +16,13 @@ let kubeconfigPath: string;
 
 const program: PulumiFn = async () => {
   new ConfigMapLines("docs-at-viktorbarzin.me-account-line", {
-    namespace: "mailserver", name: "mailserver.config", key: "postfix-accounts.cf", owner: "docs@viktorbarzin.me",
-    format: "accounts", keys: ["docs@viktorbarzin.me"], lines: ["docs@viktorbarzin.me|{SHA512-CRYPT}$6$salt$hash"],
+    namespace: "mailserver",
+    name: "mailserver.config",
+    key: "postfix-accounts.cf",
+    owner: "docs@viktorbarzin.me",
+    format: "accounts",
+    keys: ["docs@viktorbarzin.me"],
+    lines: ["docs@viktorbarzin.me|{SHA512-CRYPT}$6$salt$hash"],
     cluster: { kubeconfigPath, kubeconfigText: "", context: "" },
   });
 };

@@ -12,7 +12,9 @@ import { programStack, type ProgramStack } from "../support/programStack";
 test("malformed stack YAML names the file, the line and what is wrong", () => {
   const path = join(mkdtempSync(join(tmpdir(), "bad-yaml-")), "Pulumi.prod.yaml");
   writeFileSync(path, "config:\n  paperless-mail-ingest:mailboxes:\n    - address: docs@example.org\n   senders: [\n");
-  expect(() => readStackFile(path)).toThrow(new RegExp(`^${path.replace(/[.]/g, "\\.")}: 1 problem\\(s\\)[\\s\\S]*cannot read the stack file: .*line 4`));
+  expect(() => readStackFile(path)).toThrow(
+    new RegExp(`^${path.replace(/[.]/g, "\\.")}: 1 problem\\(s\\)[\\s\\S]*cannot read the stack file: .*line 4`),
+  );
 });
 
 /**
@@ -46,12 +48,16 @@ describe("a refused stack through the real Pulumi CLI", () => {
   }, 120_000);
 
   it("refuses vault:token and an inline kubeconfig set without --secret, never printing them", async () => {
-    stack.setConfig(prodWith({ "vault:token": "hvs.plain-vault-token", "kubernetes:kubeconfig": "apiVersion: v1\nkind: Config\nclusters: []\n" }));
+    stack.setConfig(
+      prodWith({ "vault:token": "hvs.plain-vault-token", "kubernetes:kubeconfig": "apiVersion: v1\nkind: Config\nclusters: []\n" }),
+    );
     const preview = await stack.preview();
     expect(preview.ok).toBe(false);
     expect(preview.errors).toHaveLength(1);
     expect(preview.errors[0]).toContain("3 problem(s) in the configuration:");
-    expect(preview.errors[0]).toContain("  - vault:token: is stored in clear; run `pulumi config set --secret vault:token <token>` (or export VAULT_TOKEN) instead");
+    expect(preview.errors[0]).toContain(
+      "  - vault:token: is stored in clear; run `pulumi config set --secret vault:token <token>` (or export VAULT_TOKEN) instead",
+    );
     expect(preview.errors[0]).toContain("  - kubernetes:kubeconfig: is stored in clear; it holds the kubeconfig's text (its credentials)");
     expect(preview.stdout + preview.stderr).not.toContain("hvs.plain-vault-token");
   }, 120_000);
@@ -59,12 +65,28 @@ describe("a refused stack through the real Pulumi CLI", () => {
   it("takes secrets set with --secret (a password by --path too) and warns that vault:skipTlsVerify turns TLS checks off", async () => {
     stack.setConfig(prodWith({ "vault:skipTlsVerify": true }));
     await stack.cli("config", "set", "--secret", "vault:token", "hvs.secret-vault-token");
-    await stack.cli("config", "set", "--secret", "--path", 'paperless-mail-ingest:mailboxPasswords["docs@viktorbarzin.me"]', "a-mailbox-password");
+    await stack.cli(
+      "config",
+      "set",
+      "--secret",
+      "--path",
+      'paperless-mail-ingest:mailboxPasswords["docs@viktorbarzin.me"]',
+      "a-mailbox-password",
+    );
     const preview = await stack.preview();
     expect(preview.ok).toBe(false);
     // Only the deliberate bad address: nothing about the secrets.
-    expect(preview.errors).toEqual([expect.stringMatching(new RegExp(`1 problem\\(s\\) in the configuration:\n  - ${BAD_ADDRESS.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\n?$`))]);
-    expect(count(preview.stdout + preview.stderr, "warning: vault:skipTlsVerify turns off the check of Vault's TLS certificate: the Vault token goes to whoever answers at vault:address")).toBe(1);
+    expect(preview.errors).toEqual([
+      expect.stringMatching(
+        new RegExp(`1 problem\\(s\\) in the configuration:\n  - ${BAD_ADDRESS.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\n?$`),
+      ),
+    ]);
+    expect(
+      count(
+        preview.stdout + preview.stderr,
+        "warning: vault:skipTlsVerify turns off the check of Vault's TLS certificate: the Vault token goes to whoever answers at vault:address",
+      ),
+    ).toBe(1);
   }, 120_000);
 
   it("a config over what the CLI can hand the program is refused by the render, at exactly the limit Linux sets", async () => {
@@ -86,16 +108,22 @@ describe("a refused stack through the real Pulumi CLI", () => {
         const preview = await sized.preview();
         const output = preview.stdout + preview.stderr;
         let rendered = "";
-        try { readStackFile(sized.stackFile); } catch (e) { rendered = (e as Error).message; }
+        try {
+          readStackFile(sized.stackFile);
+        } catch (e) {
+          rendered = (e as Error).message;
+        }
         if (bytes <= PROGRAM_CONFIG_MAX_BYTES) {
           // The program ran: it refused the one deliberate problem, and so does the render.
           expect(preview.errors).toEqual([expect.stringContaining(`1 problem(s) in the configuration:\n  - ${BAD_ADDRESS}`)]);
           expect(rendered).toContain(`1 problem(s) in the configuration:\n  - ${BAD_ADDRESS}`);
         } else {
           expect(output).toMatch(/fork\/exec \S*node: argument list too long/);
-          expect(rendered).toContain(`  - config: is ${bytes} bytes as the Pulumi CLI hands it to the program (all of it in one environment `
-            + `variable, PULUMI_CONFIG), over the 131072 bytes Linux allows one variable (MAX_ARG_STRLEN): \`pulumi preview\` would fail `
-            + `with "argument list too long"; move some mailboxes or senders to another stack`);
+          expect(rendered).toContain(
+            `  - config: is ${bytes} bytes as the Pulumi CLI hands it to the program (all of it in one environment ` +
+              `variable, PULUMI_CONFIG), over the 131072 bytes Linux allows one variable (MAX_ARG_STRLEN): \`pulumi preview\` would fail ` +
+              `with "argument list too long"; move some mailboxes or senders to another stack`,
+          );
         }
       }
     } finally {

@@ -89,7 +89,11 @@ describe.each(DMS_VERSIONS)("docker-mailserver %s change detector", (version) =>
   test("stops the running server when a comment names an account's address: the alias lookup's panic", async () => {
     write([docs, receipts], `# ${docs.address}: its block is below\n`);
     // DMS's _shutdown sends SIGTERM to PID 1 (dumb-init -> supervisord): the whole container stops.
-    await waitFor("supervisord to be told to exit", () => (/received SIGTERM indicating exit request/.test(supervisorLog("supervisord")) ? true : undefined), 60_000);
+    await waitFor(
+      "supervisord to be told to exit",
+      () => (/received SIGTERM indicating exit request/.test(supervisorLog("supervisord")) ? true : undefined),
+      60_000,
+    );
     expect(detectorLog()).toContain("alias configuration | postfix-accounts.cf appears to be misconfigured, please verify.");
   });
 });

@@ -42,8 +42,11 @@ describe("dms-instance.sh", () => {
   }
 
   beforeAll(async () => {
-    servers.push(...await Promise.all(["one", "two"].map((name) =>
-      startMailserver({ version: "v15.1.0", ...files(name), instanceDir: join(root, name, "pod") }))));
+    servers.push(
+      ...(await Promise.all(
+        ["one", "two"].map((name) => startMailserver({ version: "v15.1.0", ...files(name), instanceDir: join(root, name, "pod") })),
+      )),
+    );
   });
   afterAll(async () => {
     await Promise.all(servers.map((s) => s.stop(0)));
@@ -53,10 +56,15 @@ describe("dms-instance.sh", () => {
   test("two instances run at once on their own ports, each delivering into its own mail volume", async () => {
     const [one, two] = servers as [Mailserver, Mailserver];
     expect(new Set([one.smtpPort, one.imapPort, two.smtpPort, two.imapPort]).size).toBe(4);
-    for (const [server, name] of [[one, "one"], [two, "two"]] as const) {
+    for (const [server, name] of [
+      [one, "one"],
+      [two, "two"],
+    ] as const) {
       const id = `<${name}@harness.test>`;
-      const delivery = await server.deliver({ mailFrom: "a@b.test", rcptTo: [`${name}@${name}.test`] },
-        `From: a@b.test\nTo: ${name}@${name}.test\nMessage-ID: ${id}\nSubject: x\n\nx\n`);
+      const delivery = await server.deliver(
+        { mailFrom: "a@b.test", rcptTo: [`${name}@${name}.test`] },
+        `From: a@b.test\nTo: ${name}@${name}.test\nMessage-ID: ${id}\nSubject: x\n\nx\n`,
+      );
       expect(delivery.recipients).toEqual([expect.objectContaining({ status: "sent" })]);
       expect(server.locate(id)).toEqual([`${name}@${name}.test:INBOX`]);
     }
@@ -66,7 +74,11 @@ describe("dms-instance.sh", () => {
 
   test("another process execs (argv as kubectl exec passes it, the container's environment and exit code) and stops it", async () => {
     const dir = servers[1]!.instanceDir;
-    const exec = spawnSync("bash", [INSTANCE_SCRIPT, "exec", dir, "--", "sh", "-c", "echo \"$OVERRIDE_HOSTNAME $(cat /etc/mailname) $1\"; exit 3", "sh", "it's"], { encoding: "utf8" });
+    const exec = spawnSync(
+      "bash",
+      [INSTANCE_SCRIPT, "exec", dir, "--", "sh", "-c", 'echo "$OVERRIDE_HOSTNAME $(cat /etc/mailname) $1"; exit 3', "sh", "it's"],
+      { encoding: "utf8" },
+    );
     expect([exec.status, exec.stdout]).toEqual([3, "mail.dms-harness.test dms-harness.test it's\n"]);
     expect(attachMailserver(dir)).toEqual(expect.objectContaining({ smtpPort: servers[1]!.smtpPort, imapPort: servers[1]!.imapPort }));
     const stop = spawnSync("bash", [INSTANCE_SCRIPT, "stop", dir, "--grace", "0"], { encoding: "utf8" });
@@ -78,6 +90,8 @@ describe("dms-instance.sh", () => {
 
   test("this machine's Postfix and Dovecot configuration is untouched, and nothing DMS writes lands on it", () => {
     expect(digest(...hostConfig)).toBe(before);
-    expect(["/etc/dms-settings", "/etc/dovecot/userdb", "/CONTAINER_START", "/usr/local/bin/start-mailserver.sh"].filter(existsSync)).toEqual([]);
+    expect(
+      ["/etc/dms-settings", "/etc/dovecot/userdb", "/CONTAINER_START", "/usr/local/bin/start-mailserver.sh"].filter(existsSync),
+    ).toEqual([]);
   });
 });

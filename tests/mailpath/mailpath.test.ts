@@ -46,8 +46,18 @@ describe.each(DMS_VERSIONS)("docker-mailserver %s", (version) => {
   /** A forwarded mail with these header lines; returns its Message-ID. */
   function mail(to: string, headers: readonly string[]): { id: string; text: string } {
     const id = `<${++sequence}.${version}.${process.pid}.${Date.now()}@mailpath.test>`;
-    const text = [...headers, `To: ${to}`, "Subject: Bank statement", "Date: Tue, 24 Nov 2026 10:00:00 +0000",
-      `Message-ID: ${id}`, "MIME-Version: 1.0", "Content-Type: text/plain", "", "See attachment.", ""].join("\n");
+    const text = [
+      ...headers,
+      `To: ${to}`,
+      "Subject: Bank statement",
+      "Date: Tue, 24 Nov 2026 10:00:00 +0000",
+      `Message-ID: ${id}`,
+      "MIME-Version: 1.0",
+      "Content-Type: text/plain",
+      "",
+      "See attachment.",
+      "",
+    ].join("\n");
     return { id, text };
   }
 
@@ -90,20 +100,26 @@ describe.each(DMS_VERSIONS)("docker-mailserver %s", (version) => {
     expect((await server.exec(`doveadm quota get -u ${docs.address}`)).stdout).toMatch(/User quota\s+STORAGE/);
   });
 
-  test.each(config.mailboxes.map((m) => [m.address]))("%s: the account line logs in over IMAP; a wrong password does not", async (address) => {
-    const { password } = credentials.get(address)!;
-    expect(await imapLogin(address, `${password}x`)).toBe("NO");
-    expect(await imapLogin(address, password)).toBe("OK");
-  });
+  test.each(config.mailboxes.map((m) => [m.address]))(
+    "%s: the account line logs in over IMAP; a wrong password does not",
+    async (address) => {
+      const { password } = credentials.get(address)!;
+      expect(await imapLogin(address, `${password}x`)).toBe("NO");
+      expect(await imapLogin(address, password)).toBe("OK");
+    },
+  );
 
   test("the other owner's account still logs in", async () => {
     expect(await imapLogin(spam, spamPassword)).toBe("OK");
   });
 
-  test.each(config.mailboxes.map((m) => [m.address, m] as const))("%s: DMS installed the sieve in the mailbox home", async (_a, mailbox) => {
-    const installed = await server.exec(`cat '${sieveHome(mailbox, config.mailserver)}/.dovecot.sieve'`);
-    expect(installed).toEqual(expect.objectContaining({ code: 0, stdout: renderSieve(mailbox) }));
-  });
+  test.each(config.mailboxes.map((m) => [m.address, m] as const))(
+    "%s: DMS installed the sieve in the mailbox home",
+    async (_a, mailbox) => {
+      const installed = await server.exec(`cat '${sieveHome(mailbox, config.mailserver)}/.dovecot.sieve'`);
+      expect(installed).toEqual(expect.objectContaining({ code: 0, stdout: renderSieve(mailbox) }));
+    },
+  );
 
   describe.each(config.mailboxes.map((m) => [m.address, m] as const))("mail to %s", (_address, mailbox) => {
     const plain = mailbox.senders.filter((s) => !s.requireAuthentication);
@@ -111,11 +127,13 @@ describe.each(DMS_VERSIONS)("docker-mailserver %s", (version) => {
     const [firstLocal, firstDomain] = first.address.split("@") as [string, string];
 
     test.each(plain.flatMap((s) => [[`From: ${s.address}`], [`From: "${s.label}" <${s.address}>`], [`From: ${s.address.toUpperCase()}`]]))(
-      "%s lands in the INBOX, not in the catch-all", async (from) => {
+      "%s lands in the INBOX, not in the catch-all",
+      async (from) => {
         const id = await deliver(mailbox.address, [from]);
         expect(server.locate(id)).toEqual([`${mailbox.address}:INBOX`]);
         stored.push({ id, where: `${mailbox.address}:INBOX` });
-      });
+      },
+    );
 
     test.each([
       ["an unknown sender", [`From: ${stranger}`]],
@@ -140,9 +158,21 @@ describe.each(DMS_VERSIONS)("docker-mailserver %s", (version) => {
     const d = strict.address.split("@")[1]!;
     test.each([
       ["the topmost verdict passes", [`Authentication-Results: ${hostname}; dkim=pass header.d=${d}`, from], "keep"],
-      ["the topmost verdict is folded over lines", [`Authentication-Results: ${hostname};\n\tspf=pass smtp.mailfrom=${d};\n\tdmarc=pass (p=reject) header.from=${d}`, from], "keep"],
+      [
+        "the topmost verdict is folded over lines",
+        [`Authentication-Results: ${hostname};\n\tspf=pass smtp.mailfrom=${d};\n\tdmarc=pass (p=reject) header.from=${d}`, from],
+        "keep",
+      ],
       ["no verdict", [from], "discard"],
-      ["the topmost verdict fails, a forged lower one passes", [`Authentication-Results: ${hostname}; dkim=fail header.d=${d}`, `Authentication-Results: ${hostname}; dkim=pass header.d=${d}`, from], "discard"],
+      [
+        "the topmost verdict fails, a forged lower one passes",
+        [
+          `Authentication-Results: ${hostname}; dkim=fail header.d=${d}`,
+          `Authentication-Results: ${hostname}; dkim=pass header.d=${d}`,
+          from,
+        ],
+        "discard",
+      ],
       ["the topmost verdict is from another server", [`Authentication-Results: mx.evil.test; dkim=pass header.d=${d}`, from], "discard"],
     ])("%s -> %s", async (_case, headers, outcome) => {
       const id = await deliver(receipts.address, headers);
@@ -164,7 +194,8 @@ describe.each(DMS_VERSIONS)("docker-mailserver %s", (version) => {
   });
 
   test.each(config.mailboxes.map((m) => [m.address, m] as const))(
-    "%s: the ready step, run as kubectl exec runs it, waits for the rendered sieve and makes the Processed folder selectable", async (_a, mailbox) => {
+    "%s: the ready step, run as kubectl exec runs it, waits for the rendered sieve and makes the Processed folder selectable",
+    async (_a, mailbox) => {
       const { password } = credentials.get(mailbox.address)!;
       const select = async () => {
         const imap = await ImapClient.open(server.imapPort);
@@ -176,15 +207,17 @@ describe.each(DMS_VERSIONS)("docker-mailserver %s", (version) => {
         }
       };
       // What components/sieveRollout.ts runs in the pod after each rollout.
-      const readyStep = (sieve: string) => `${sieveInstalledCheck(mailbox, config.mailserver, createHash("sha256").update(sieve).digest("hex"))}`
-        + ` && ${processedFolderCommand(mailbox)}`;
+      const readyStep = (sieve: string) =>
+        `${sieveInstalledCheck(mailbox, config.mailserver, createHash("sha256").update(sieve).digest("hex"))}` +
+        ` && ${processedFolderCommand(mailbox)}`;
       expect(await select()).toBe("NO"); // paperless's MOVE would fail here
       // A pod still running an older allowlist: the step fails and creates nothing.
       expect((await server.execArgv(["sh", "-c", readyStep(`${renderSieve(mailbox)}# older\n`)])).code).not.toBe(0);
       expect(await select()).toBe("NO");
       for (let i = 0; i < 2; i++) expect((await server.execArgv(["sh", "-c", readyStep(renderSieve(mailbox))])).code).toBe(0);
       expect(await select()).toBe("OK");
-    });
+    },
+  );
 
   test("processedFolderCommand fails for an address docker-mailserver has no account for", async () => {
     const unknown = { ...docs, address: `nobody@${domain}` };
@@ -214,7 +247,14 @@ describe.each(DMS_VERSIONS)("docker-mailserver %s", (version) => {
     const down = podFiles(root, config, foreign, credentials, false);
     // `destroy` removed exactly what `up` added.
     expect([down.accounts, down.virtual]).toEqual([foreign.accounts, foreign.virtual]);
-    server = await startMailserver({ version, configDir: down.configDir, mounts: down.mounts, mailDir, env, instanceDir: join(root, "pod-2") });
+    server = await startMailserver({
+      version,
+      configDir: down.configDir,
+      mounts: down.mounts,
+      mailDir,
+      env,
+      instanceDir: join(root, "pod-2"),
+    });
     expect(server.console()).not.toMatch(/ERROR/);
     for (const m of config.mailboxes) {
       const { text } = mail(m.address, [`From: ${m.senders[0]!.address}`]);

@@ -47,7 +47,11 @@ describe("accountLine", () => {
     expect(() => accountLine("docs|x@d.me", PASSWORD, salt)).toThrow(/"docs\|x@d.me"/);
     expect(() => accountLine(ADDRESS, "a\nb", salt)).toThrow(/docs@viktorbarzin.me/);
     let message = "";
-    try { accountLine(ADDRESS, "secret\n", salt); } catch (e) { message = String(e); }
+    try {
+      accountLine(ADDRESS, "secret\n", salt);
+    } catch (e) {
+      message = String(e);
+    }
     expect(message).toMatch(/line break/);
     expect(message).not.toContain("secret");
   });
@@ -55,7 +59,9 @@ describe("accountLine", () => {
 
 describe("the salt", () => {
   it("is what the salt's RandomText creates (components/mailboxAccount.ts): 16 crypt-alphabet characters, different every time", async () => {
-    const created = await Promise.all(Array.from({ length: 50 }, () => randomTextProvider.create({ alphabet: CRYPT_ALPHABET, length: SALT_LENGTH })));
+    const created = await Promise.all(
+      Array.from({ length: 50 }, () => randomTextProvider.create({ alphabet: CRYPT_ALPHABET, length: SALT_LENGTH })),
+    );
     const salts = created.map((c) => (c.outs as { value: string }).value);
     for (const s of salts) {
       expect(s).toHaveLength(SALT_LENGTH);

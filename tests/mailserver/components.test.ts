@@ -34,7 +34,13 @@ async function up(extra: Config = {}, state = new Map<string, string>()) {
   const all = [...run.resources.values()];
   const find = (type: string, name: string): RecordedResource => {
     const r = run.resources.get(`${type}::${name}`);
-    if (!r) throw new Error(`no ${type}::${name}; have ${all.filter((x) => x.type === type).map((x) => x.name).join(", ")}`);
+    if (!r)
+      throw new Error(
+        `no ${type}::${name}; have ${all
+          .filter((x) => x.type === type)
+          .map((x) => x.name)
+          .join(", ")}`,
+      );
     return r;
   };
   return { ...run, all, find };
@@ -48,7 +54,9 @@ function doveadmVerifies(line: string, password: string): boolean {
 describe("mailserver side of the production stack (mocks)", () => {
   let run: Awaited<ReturnType<typeof up>>;
   const state = new Map<string, string>();
-  beforeAll(async () => { run = await up({}, state); });
+  beforeAll(async () => {
+    run = await up({}, state);
+  });
 
   const password = () => JSON.parse(run.find("vault:generic/secret:Secret", DOCS).inputs!.dataJson as string).password as string;
   const accountLine = () => (run.find(LINES, `${DOCS}-account-line`).inputs!.lines as string[])[0]!;
@@ -65,8 +73,12 @@ describe("mailserver side of the production stack (mocks)", () => {
     const lines = run.find(LINES, `${DOCS}-account-line`);
     expect(lines.secretInputs).toContain("lines");
     expect(lines.inputs).toMatchObject({
-      namespace: "mailserver", name: "mailserver.config", key: "postfix-accounts.cf",
-      owner: "docs@viktorbarzin.me", format: "accounts", keys: ["docs@viktorbarzin.me"],
+      namespace: "mailserver",
+      name: "mailserver.config",
+      key: "postfix-accounts.cf",
+      owner: "docs@viktorbarzin.me",
+      format: "accounts",
+      keys: ["docs@viktorbarzin.me"],
     });
     expect(accountLine()).toMatch(/^docs@viktorbarzin\.me\|\{SHA512-CRYPT\}\$6\$[./0-9A-Za-z]{16}\$/);
     expect(doveadmVerifies(accountLine(), password())).toBe(true);
@@ -84,15 +96,20 @@ describe("mailserver side of the production stack (mocks)", () => {
 
   it("puts the self-alias into postfix-virtual.cf", () => {
     expect(run.find(LINES, `${DOCS}-alias-line`).inputs).toMatchObject({
-      namespace: "mailserver", name: "mailserver.config", key: "postfix-virtual.cf", format: "virtual",
-      owner: "docs@viktorbarzin.me", lines: ["docs@viktorbarzin.me docs@viktorbarzin.me"],
+      namespace: "mailserver",
+      name: "mailserver.config",
+      key: "postfix-virtual.cf",
+      format: "virtual",
+      owner: "docs@viktorbarzin.me",
+      lines: ["docs@viktorbarzin.me docs@viktorbarzin.me"],
     });
   });
 
   it("creates the sieve ConfigMap with the Reloader match annotation under an @-free key, through the program's provider", () => {
     const cm = run.find("kubernetes:core/v1:ConfigMap", DOCS);
     expect(cm.inputs!.metadata).toMatchObject({
-      name: "mailserver-sieve-docs-at-viktorbarzin.me", namespace: "mailserver",
+      name: "mailserver-sieve-docs-at-viktorbarzin.me",
+      namespace: "mailserver",
       // patchForce: a hand edit is drift that up overwrites (tests/stack scenario 6), not a co-owner.
       annotations: { "reloader.stakater.com/match": "true", "pulumi.com/patchForce": "true" },
     });
@@ -108,12 +125,19 @@ describe("mailserver side of the production stack (mocks)", () => {
   it("applies only the volumes, the read-only subPath mounts and the search annotation to the Deployment, as one field manager", () => {
     const { __provider: _, ...inputs } = run.find(MOUNTS, "mailserver").inputs!;
     expect(inputs).toEqual({
-      namespace: "mailserver", deployment: "mailserver", container: "docker-mailserver", fieldManager: "paperless-mail-ingest",
+      namespace: "mailserver",
+      deployment: "mailserver",
+      container: "docker-mailserver",
+      fieldManager: "paperless-mail-ingest",
       annotations: { "reloader.stakater.com/search": "true" },
-      mounts: [{
-        volumeName: "sieve-docs-at-viktorbarzin-me", configMapName: "mailserver-sieve-docs-at-viktorbarzin.me",
-        mountPath: "/tmp/docker-mailserver/docs@viktorbarzin.me.dovecot.sieve", subPath: "docs-at-viktorbarzin.me.dovecot.sieve",
-      }],
+      mounts: [
+        {
+          volumeName: "sieve-docs-at-viktorbarzin-me",
+          configMapName: "mailserver-sieve-docs-at-viktorbarzin.me",
+          mountPath: "/tmp/docker-mailserver/docs@viktorbarzin.me.dovecot.sieve",
+          subPath: "docs-at-viktorbarzin.me.dovecot.sieve",
+        },
+      ],
       cluster: { kubeconfigPath: "", kubeconfigText: "", context: "" },
     });
   });
@@ -135,29 +159,36 @@ describe("mailserver side of the production stack (mocks)", () => {
     expect(text).toContain("/var/mail/viktorbarzin.me/docs/home/.dovecot.svbin");
     expect(text).toContain("STAKATER_MAILSERVER_SIEVE_DOCS_AT_VIKTORBARZIN_ME_CONFIGMAP");
     for (const c of run.all.filter((r) => r.type === COMMAND)) {
-      expect(`${commandText(c, "create")}\n${commandText(c, "delete")}`).not.toMatch(/rm -r|rm -fr|rm -rf|expunge|mailbox delete|\/cur|\/new/);
+      expect(`${commandText(c, "create")}\n${commandText(c, "delete")}`).not.toMatch(
+        /rm -r|rm -fr|rm -rf|expunge|mailbox delete|\/cur|\/new/,
+      );
     }
   });
 
   it("waits, after the patch and the account line, until the mail server runs this sieve, and creates the Processed folder", () => {
     const ready = run.find(COMMAND, `${DOCS}-ready`);
-    expect(ready.dependsOn).toEqual(expect.arrayContaining([
-      keyOf({ type: MOUNTS, name: "mailserver" }), keyOf({ type: LINES, name: `${DOCS}-account-line` }),
-    ]));
+    expect(ready.dependsOn).toEqual(
+      expect.arrayContaining([keyOf({ type: MOUNTS, name: "mailserver" }), keyOf({ type: LINES, name: `${DOCS}-account-line` })]),
+    );
     expect(ready.inputs!.delete).toBeUndefined();
     expect(ready.inputs!.create).toContain(run.exports.mailboxes["docs@viktorbarzin.me"].sieveSha256);
     expect(ready.inputs!.create).toContain("mailbox create -u '\\''docs@viktorbarzin.me'\\'' '\\''Processed'\\''");
   });
 
   it("triggers no fetch in production (fetchAfterChange: false)", () => {
-    expect(run.all.filter((r) => r.name === "paperless-fetch" && r.type !== "paperless-mail-ingest:paperless:MailFetchTrigger")).toEqual([]);
+    expect(run.all.filter((r) => r.name === "paperless-fetch" && r.type !== "paperless-mail-ingest:paperless:MailFetchTrigger")).toEqual(
+      [],
+    );
   });
 });
 
 describe("the cluster, given once (kubernetes:kubeconfig / kubernetes:context)", () => {
   it("a kubeconfig path and context reach the provider, the ConfigMap editor, the preflight and every kubectl command", async () => {
     const run = await up({ "kubernetes:kubeconfig": "/etc/kube/prod.yaml", "kubernetes:context": "prod" });
-    expect(run.find("pulumi:providers:kubernetes", "mailserver-cluster").inputs).toMatchObject({ kubeconfig: "/etc/kube/prod.yaml", context: "prod" });
+    expect(run.find("pulumi:providers:kubernetes", "mailserver-cluster").inputs).toMatchObject({
+      kubeconfig: "/etc/kube/prod.yaml",
+      context: "prod",
+    });
     const cluster = { kubeconfigPath: "/etc/kube/prod.yaml", kubeconfigText: "", context: "prod" };
     expect(run.find(LINES, `${DOCS}-account-line`).inputs).toMatchObject({ cluster });
     expect(run.find(LINES, `${DOCS}-alias-line`).inputs).toMatchObject({ cluster });
@@ -183,7 +214,9 @@ describe("the cluster, given once (kubernetes:kubeconfig / kubernetes:context)",
 
   it("absent, leaves kubectl and the provider on the default kubeconfig and its current context", async () => {
     const run = await up();
-    expect(run.find(LINES, `${DOCS}-account-line`).inputs).toMatchObject({ cluster: { kubeconfigPath: "", kubeconfigText: "", context: "" } });
+    expect(run.find(LINES, `${DOCS}-account-line`).inputs).toMatchObject({
+      cluster: { kubeconfigPath: "", kubeconfigText: "", context: "" },
+    });
     expect(run.find(COMMAND, `${DOCS}-ready`).inputs!.environment).toEqual({});
     expect(run.find("pulumi:providers:kubernetes", "mailserver-cluster").inputs).not.toHaveProperty("kubeconfig");
   });
@@ -201,16 +234,27 @@ describe("mail fetch trigger (fetchAfterChange: true)", () => {
       rulesFingerprint: expect.stringMatching(/^[0-9a-f]{64}$/),
       __provider: expect.any(String),
     });
-    expect(fetch.dependsOn).toEqual(expect.arrayContaining([
-      keyOf({ type: "paperless-mail-ingest:paperless:PaperlessMailbox", name: DOCS }), keyOf({ type: COMMAND, name: `${DOCS}-ready` }),
-    ]));
+    expect(fetch.dependsOn).toEqual(
+      expect.arrayContaining([
+        keyOf({ type: "paperless-mail-ingest:paperless:PaperlessMailbox", name: DOCS }),
+        keyOf({ type: COMMAND, name: `${DOCS}-ready` }),
+      ]),
+    );
     // Nothing of it runs kubectl: no command of the program reaches into paperless's namespace.
-    expect(run.all.filter((r) => r.type === COMMAND).map((r) => `${commandText(r, "create")}${commandText(r, "delete")}`).join("\n")).not.toMatch(/paperless-ngx|mail_fetcher/);
+    expect(
+      run.all
+        .filter((r) => r.type === COMMAND)
+        .map((r) => `${commandText(r, "create")}${commandText(r, "delete")}`)
+        .join("\n"),
+    ).not.toMatch(/paperless-ngx|mail_fetcher/);
   });
 
   it("the fingerprint moves with a rule's declared state, and only then", async () => {
-    const fingerprint = async (extra: Config) => (await up({ "paperless-mail-ingest:paperless": { ...config.paperless, fetchAfterChange: true }, ...extra }))
-      .find(FETCH, "paperless-fetch").inputs!.rulesFingerprint;
+    const fingerprint = async (extra: Config) =>
+      (await up({ "paperless-mail-ingest:paperless": { ...config.paperless, fetchAfterChange: true }, ...extra })).find(
+        FETCH,
+        "paperless-fetch",
+      ).inputs!.rulesFingerprint;
     const prod = prodStack()["paperless-mail-ingest:mailboxes"] as { senders: { user: string }[] }[];
     const moved = structuredClone(prod);
     moved[0]!.senders[0]!.user = "emo";

@@ -36,8 +36,15 @@ let namespaces = 0;
 
 const DEFAULT_CLUSTER = { kubeconfigPath: "", kubeconfigText: "", context: "" };
 const props = (over: Partial<ConfigMapLinesProps> = {}): ConfigMapLinesProps => ({
-  namespace: NS, name: CM, key: "postfix-accounts.cf", owner: "docs@viktorbarzin.me", format: "accounts",
-  keys: ["docs@viktorbarzin.me"], lines: [LINE], cluster: DEFAULT_CLUSTER, ...over,
+  namespace: NS,
+  name: CM,
+  key: "postfix-accounts.cf",
+  owner: "docs@viktorbarzin.me",
+  format: "accounts",
+  keys: ["docs@viktorbarzin.me"],
+  lines: [LINE],
+  cluster: DEFAULT_CLUSTER,
+  ...over,
 });
 
 const cmPath = (ns: string, name = CM) => `/api/v1/namespaces/${ns}/configmaps/${encodeURIComponent(name)}`;
@@ -48,12 +55,33 @@ async function live(ns = NS, name = CM): Promise<any> {
 }
 /** The Terraform stack edits one key, synchronously (so it lands between our GET and our PUT when called from an edit). */
 function terraformEditsNow(key: string, value: string): void {
-  execFileSync(binary("kubectl"), ["--kubeconfig", api.kubeconfig, "-n", NS, "patch", "configmap", CM, `--field-manager=${TERRAFORM_MANAGER}`,
-    "--type=merge", "-p", JSON.stringify({ data: { [key]: value } })], { stdio: "pipe" });
+  execFileSync(
+    binary("kubectl"),
+    [
+      "--kubeconfig",
+      api.kubeconfig,
+      "-n",
+      NS,
+      "patch",
+      "configmap",
+      CM,
+      `--field-manager=${TERRAFORM_MANAGER}`,
+      "--type=merge",
+      "-p",
+      JSON.stringify({ data: { [key]: value } }),
+    ],
+    { stdio: "pipe" },
+  );
 }
 /** The Terraform stack edits one key (a merge patch: its own write, not conditional on ours). */
 async function terraformWritesKey(key: string, value: string): Promise<void> {
-  const res = await adminRequest(api, "PATCH", `${cmPath(NS)}?fieldManager=${TERRAFORM_MANAGER}`, { data: { [key]: value } }, "application/merge-patch+json");
+  const res = await adminRequest(
+    api,
+    "PATCH",
+    `${cmPath(NS)}?fieldManager=${TERRAFORM_MANAGER}`,
+    { data: { [key]: value } },
+    "application/merge-patch+json",
+  );
   if (res.status !== 200) throw new Error(`Terraform's edit: ${res.body}`);
 }
 /** Another client (the Terraform stack) writes the data, unconditionally. */
@@ -98,7 +126,12 @@ describe("ConfigMapLines provider against the API server", () => {
     expect(cm.data["dovecot.cf"]).toBe("x = y\n");
     // Our write is recorded under our manager; Terraform keeps its record of the keys it wrote.
     const managers = cm.metadata.managedFields.map((m: any) => [m.manager, m.operation]);
-    expect(managers).toEqual(expect.arrayContaining([[TERRAFORM_MANAGER, "Update"], ["paperless-mail-ingest", "Update"]]));
+    expect(managers).toEqual(
+      expect.arrayContaining([
+        [TERRAFORM_MANAGER, "Update"],
+        ["paperless-mail-ingest", "Update"],
+      ]),
+    );
   });
 
   it("re-applying the same lines writes nothing", async () => {
@@ -113,18 +146,27 @@ describe("ConfigMapLines provider against the API server", () => {
     const data = (await live()).data;
     await terraformWrites({ ...data, "postfix-accounts.cf": data["postfix-accounts.cf"] + "late@x.de|h\n" });
     await provider.update!("id", props(), props({ lines: ["docs@viktorbarzin.me|new"] }));
-    expect((await live()).data["postfix-accounts.cf"]).toBe(OTHERS + "\n" + BLOCK.replace(LINE, "docs@viktorbarzin.me|new") + "late@x.de|h\n");
+    expect((await live()).data["postfix-accounts.cf"]).toBe(
+      OTHERS + "\n" + BLOCK.replace(LINE, "docs@viktorbarzin.me|new") + "late@x.de|h\n",
+    );
     await provider.delete!("id", props({ lines: ["docs@viktorbarzin.me|new"] }));
     expect((await live()).data).toEqual({ "postfix-accounts.cf": OTHERS + "\nlate@x.de|h\n", "dovecot.cf": "x = y\n" });
   });
 
   it("a write by another client between our read and our write is kept: 409, re-read, re-apply", async () => {
     let edits = 0;
-    const result = await editConfigMapKey(conn, NS, CM, "postfix-accounts.cf", (text) => {
-      // Between our GET and our PUT, the first time only: Terraform adds a line.
-      if (edits++ === 0) terraformEditsNow("postfix-accounts.cf", text + "\nnew@viktorbarzin.me|h\n");
-      return text + "\nours@viktorbarzin.me|h\n";
-    }, { backoffMs: 1 });
+    const result = await editConfigMapKey(
+      conn,
+      NS,
+      CM,
+      "postfix-accounts.cf",
+      (text) => {
+        // Between our GET and our PUT, the first time only: Terraform adds a line.
+        if (edits++ === 0) terraformEditsNow("postfix-accounts.cf", text + "\nnew@viktorbarzin.me|h\n");
+        return text + "\nours@viktorbarzin.me|h\n";
+      },
+      { backoffMs: 1 },
+    );
     expect(result).toBe("changed");
     expect(edits).toBe(2);
     expect((await live()).data["postfix-accounts.cf"]).toBe(OTHERS + "\nnew@viktorbarzin.me|h\n" + "\nours@viktorbarzin.me|h\n");
@@ -132,20 +174,34 @@ describe("ConfigMapLines provider against the API server", () => {
 
   it("gives up with an error naming the ConfigMap and quoting the API server when every write conflicts", async () => {
     let edits = 0;
-    await expect(editConfigMapKey(conn, NS, CM, "dovecot.cf", (text) => {
-      terraformEditsNow("postfix-main.cf", `# Terraform's edit ${++edits}\n`);
-      return text + "x\n";
-    }, { attempts: 3, backoffMs: 1 })).rejects.toThrow(new RegExp(`ConfigMap ${NS}/mailserver.config: still conflicting after 3 attempts .*HTTP 409 Conflict: `
-      + `Operation cannot be fulfilled on configmaps "mailserver.config": the object has been modified`));
+    await expect(
+      editConfigMapKey(
+        conn,
+        NS,
+        CM,
+        "dovecot.cf",
+        (text) => {
+          terraformEditsNow("postfix-main.cf", `# Terraform's edit ${++edits}\n`);
+          return text + "x\n";
+        },
+        { attempts: 3, backoffMs: 1 },
+      ),
+    ).rejects.toThrow(
+      new RegExp(
+        `ConfigMap ${NS}/mailserver.config: still conflicting after 3 attempts .*HTTP 409 Conflict: ` +
+          `Operation cannot be fulfilled on configmaps "mailserver.config": the object has been modified`,
+      ),
+    );
     expect(edits).toBe(3);
   });
 
   // Every mailbox adds an account and an alias writer to the same ConfigMap, all run in parallel
   // by the engine in one provider process.
-  const writers = (n: number) => Array.from({ length: n }, (_, i) => `box${i}@viktorbarzin.me`).flatMap((a) => [
-    props({ owner: a, keys: [a], lines: [`${a}|{SHA512-CRYPT}$6$s$h`] }),
-    props({ owner: a, keys: [a], key: "postfix-virtual.cf", format: "virtual", lines: [`${a} ${a}`] }),
-  ]);
+  const writers = (n: number) =>
+    Array.from({ length: n }, (_, i) => `box${i}@viktorbarzin.me`).flatMap((a) => [
+      props({ owner: a, keys: [a], lines: [`${a}|{SHA512-CRYPT}$6$s$h`] }),
+      props({ owner: a, keys: [a], key: "postfix-virtual.cf", format: "virtual", lines: [`${a} ${a}`] }),
+    ]);
 
   it("many parallel writers of this process all land, one after another, without a single conflict", async () => {
     const all = writers(8);
@@ -161,7 +217,12 @@ describe("ConfigMapLines provider against the API server", () => {
   it("parallel writers of this process still retry around another client's writes", async () => {
     let external = 0;
     // Just before three of our writes, Terraform writes another key: each of those PUTs meets a real 409.
-    proxy.inject({ kind: "pass", method: "PUT", times: 3, before: () => terraformWritesKey("dovecot.cf", `x = y\nexternal${++external}\n`) });
+    proxy.inject({
+      kind: "pass",
+      method: "PUT",
+      times: 3,
+      before: () => terraformWritesKey("dovecot.cf", `x = y\nexternal${++external}\n`),
+    });
     const all = writers(3);
     await Promise.all(all.map((p) => viaProxy.create(p)));
     const data = (await live()).data;
@@ -192,7 +253,9 @@ describe("ConfigMapLines provider against the API server", () => {
 
   it("gives up on a server that keeps dropping the connection, saying how often it tried", async () => {
     proxy.inject({ kind: "reset", method: "GET", times: 100 });
-    await expect(viaProxy.read!("id", props())).rejects.toThrow(/GET http:\/\/127\.0\.0\.1:\d+\/api\/v1\/namespaces\/.*: socket hang up \(gave up after 4 attempts\)/);
+    await expect(viaProxy.read!("id", props())).rejects.toThrow(
+      /GET http:\/\/127\.0\.0\.1:\d+\/api\/v1\/namespaces\/.*: socket hang up \(gave up after 4 attempts\)/,
+    );
     expect(proxy.count("GET")).toBe(4);
   });
 
@@ -200,7 +263,8 @@ describe("ConfigMapLines provider against the API server", () => {
     await terraformWrites({ "postfix-accounts.cf": "docs@viktorbarzin.me|$2a$06$terraform\n" });
     const version = (await live()).metadata.resourceVersion;
     await expect(provider.create(props())).rejects.toThrow(
-      /key postfix-accounts.cf already defines docs@viktorbarzin.me \(line 1\) outside the block of docs@viktorbarzin.me \(the key is managed by "Terraform"\)/);
+      /key postfix-accounts.cf already defines docs@viktorbarzin.me \(line 1\) outside the block of docs@viktorbarzin.me \(the key is managed by "Terraform"\)/,
+    );
     expect((await live()).metadata.resourceVersion).toBe(version);
   });
 
@@ -222,7 +286,14 @@ describe("ConfigMapLines provider against the API server", () => {
     // A user the API server authenticates but RBAC lets read nothing here.
     const kubeconfig = await serviceAccountKubeconfig(api, NS, "no-rights", join(dir, `${NS}-no-rights`));
     const forbidden = `configmaps "mailserver.config" is forbidden: User "system:serviceaccount:${NS}:no-rights" cannot get resource "configmaps" in API group "" in the namespace "${NS}"`;
-    const [checked, created] = await callInPlugin("kubernetes:ConfigMapLines", [{ method: "check", args: [props(), props()] }, { method: "create", args: [props()] }], { KUBECONFIG: kubeconfig }) as { error: string }[];
+    const [checked, created] = (await callInPlugin(
+      "kubernetes:ConfigMapLines",
+      [
+        { method: "check", args: [props(), props()] },
+        { method: "create", args: [props()] },
+      ],
+      { KUBECONFIG: kubeconfig },
+    )) as { error: string }[];
     expect(checked!.error).toContain(`HTTP 403 Forbidden: ${forbidden}`);
     expect(created!.error).toContain(`HTTP 403 Forbidden: ${forbidden}`);
   });
@@ -240,12 +311,16 @@ describe("an API server that never answers", () => {
     try {
       const started = Date.now();
       await expect(getConfigMap({ server, options: {} }, NS, CM)).rejects.toThrow(
-        `GET ${server}/api/v1/namespaces/${NS}/configmaps/mailserver.config: the Kubernetes API server ${server} did not answer within 300 ms;`
-        + ` check that the kubeconfig context (kubernetes:context, or the current one) points at a reachable cluster (kubectl cluster-info), or raise KUBERNETES_HTTP_TIMEOUT_MS`);
+        `GET ${server}/api/v1/namespaces/${NS}/configmaps/mailserver.config: the Kubernetes API server ${server} did not answer within 300 ms;` +
+          ` check that the kubeconfig context (kubernetes:context, or the current one) points at a reachable cluster (kubectl cluster-info), or raise KUBERNETES_HTTP_TIMEOUT_MS`,
+      );
       expect(Date.now() - started).toBeLessThan(3000);
-      await expect(configMapLinesProvider(async () => ({ server, options: {} })).check!(props(), props())).rejects.toThrow(/did not answer within 300 ms/);
+      await expect(configMapLinesProvider(async () => ({ server, options: {} })).check!(props(), props())).rejects.toThrow(
+        /did not answer within 300 ms/,
+      );
     } finally {
-      if (saved === undefined) delete process.env.KUBERNETES_HTTP_TIMEOUT_MS; else process.env.KUBERNETES_HTTP_TIMEOUT_MS = saved;
+      if (saved === undefined) delete process.env.KUBERNETES_HTTP_TIMEOUT_MS;
+      else process.env.KUBERNETES_HTTP_TIMEOUT_MS = saved;
       for (const s of sockets) s.destroy();
       await new Promise((r) => hole.close(r));
     }
@@ -271,21 +346,26 @@ describe("ConfigMapLines check (runs at preview)", () => {
     await viaProxy.create(all[0]!);
     proxy.reset();
     const clash = props({ owner: "other@viktorbarzin.me", keys: ["a@viktorbarzin.me"], lines: ["a@viktorbarzin.me|x"] });
-    expect((await viaProxy.check!(clash, clash)).failures).toEqual([{ property: "keys", reason: expect.stringContaining("already defines a@viktorbarzin.me") }]);
+    expect((await viaProxy.check!(clash, clash)).failures).toEqual([
+      { property: "keys", reason: expect.stringContaining("already defines a@viktorbarzin.me") },
+    ]);
     expect(proxy.requests.map((r) => r.method)).toEqual(["GET"]);
   });
 
   it("fails, naming the other manager and the line, when another owner defines the address", async () => {
     await terraformWrites({ "postfix-accounts.cf": "a@b.cd|x\nDOCS@viktorbarzin.me|$2a$06$terraform\n" });
     const { failures } = await provider.check!(props(), props());
-    expect(failures).toEqual([{ property: "keys", reason: expect.stringMatching(/docs@viktorbarzin.me \(line 2\).*managed by "Terraform"/) }]);
+    expect(failures).toEqual([
+      { property: "keys", reason: expect.stringMatching(/docs@viktorbarzin.me \(line 2\).*managed by "Terraform"/) },
+    ]);
   });
 
   it("fails at preview and refuses to write when a foreign line would make docker-mailserver panic on our account", async () => {
     // DMS's alias lookup greps postfix-accounts.cf unanchored and takes the first hit: here a comment.
     await terraformWrites({ "postfix-accounts.cf": "# docs@viktorbarzin.me moved to paperless\nspam@viktorbarzin.me|$2a$06$xyz\n" });
     const version = (await live()).metadata.resourceVersion;
-    const hazard = /line 1 \("# docs@viktorbarzin.me moved to paperless"\) is the first line holding docs@viktorbarzin.me, and it has no hash/;
+    const hazard =
+      /line 1 \("# docs@viktorbarzin.me moved to paperless"\) is the first line holding docs@viktorbarzin.me, and it has no hash/;
     for (const p of [props(), props({ lines: undefined as unknown as string[] })]) {
       expect((await provider.check!(p, p)).failures).toEqual([{ property: "keys", reason: expect.stringMatching(hazard) }]);
     }
@@ -294,18 +374,27 @@ describe("ConfigMapLines check (runs at preview)", () => {
   });
 
   it("fails when the shared ConfigMap does not exist or a line defines a foreign key", async () => {
-    expect((await provider.check!(props(), props({ name: "missing" }))).failures)
-      .toEqual([{ property: "name", reason: expect.stringContaining(`ConfigMap ${NS}/missing does not exist`) }]);
-    expect((await provider.check!(props(), props({ lines: ["other@x.de|h"] }))).failures)
-      .toEqual([{ property: "lines", reason: expect.stringContaining("1 line(s) define a key outside") }]);
+    expect((await provider.check!(props(), props({ name: "missing" }))).failures).toEqual([
+      { property: "name", reason: expect.stringContaining(`ConfigMap ${NS}/missing does not exist`) },
+    ]);
+    expect((await provider.check!(props(), props({ lines: ["other@x.de|h"] }))).failures).toEqual([
+      { property: "lines", reason: expect.stringContaining("1 line(s) define a key outside") },
+    ]);
   });
 
   it("diff replaces (delete first) on a new target and updates on new lines", async () => {
     await provider.create(props());
     forgetProcessMemory(); // a new operation reads the ConfigMap afresh
     expect(await provider.diff!("id", props(), props())).toMatchObject({ changes: false, replaces: [] });
-    expect(await provider.diff!("id", props(), props({ lines: ["docs@viktorbarzin.me|new"] }))).toMatchObject({ changes: true, replaces: [] });
-    expect(await provider.diff!("id", props(), props({ name: "other" }))).toMatchObject({ changes: true, replaces: ["name"], deleteBeforeReplace: true });
+    expect(await provider.diff!("id", props(), props({ lines: ["docs@viktorbarzin.me|new"] }))).toMatchObject({
+      changes: true,
+      replaces: [],
+    });
+    expect(await provider.diff!("id", props(), props({ name: "other" }))).toMatchObject({
+      changes: true,
+      replaces: ["name"],
+      deleteBeforeReplace: true,
+    });
   });
 
   it("diff sees a block the owner's stack removed (its nightly apply, a -replace), or a line of it edited by hand, so a plain up puts it back", async () => {
@@ -325,39 +414,65 @@ describe("ConfigMapLines check (runs at preview)", () => {
 describe("as the engine's plugin runs it: the shim, the built provider, real @kubernetes/client-node, the named kubeconfig context", () => {
   it("writes through the context it is given, not the current one, loading the kubeconfig once", async () => {
     const kubeconfig = join(dir, `${NS}-contexts`);
-    writeFileSync(kubeconfig, JSON.stringify({
-      apiVersion: "v1", kind: "Config", "current-context": "wrong",
-      clusters: [
-        { name: "test", cluster: { server: api.server, "certificate-authority": api.caFile } },
-        { name: "nowhere", cluster: { server: "https://127.0.0.1:1", "insecure-skip-tls-verify": true } },
-      ],
-      users: [{ name: "u", user: { token: api.token } }],
-      contexts: [{ name: "prod", context: { cluster: "test", user: "u" } }, { name: "wrong", context: { cluster: "nowhere", user: "u" } }],
-    }));
+    writeFileSync(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        "current-context": "wrong",
+        clusters: [
+          { name: "test", cluster: { server: api.server, "certificate-authority": api.caFile } },
+          { name: "nowhere", cluster: { server: "https://127.0.0.1:1", "insecure-skip-tls-verify": true } },
+        ],
+        users: [{ name: "u", user: { token: api.token } }],
+        contexts: [
+          { name: "prod", context: { cluster: "test", user: "u" } },
+          { name: "wrong", context: { cluster: "nowhere", user: "u" } },
+        ],
+      }),
+    );
     const script = `require("node:fs").rmSync(${JSON.stringify(kubeconfig)})`;
-    const results = await callInPlugin("kubernetes:ConfigMapLines", [
-      { method: "create", args: [props({ cluster: { ...DEFAULT_CLUSTER, context: "prod" } })] },
-      // The kubeconfig is loaded once per context and process: removing it changes nothing now.
-      { method: "$eval", args: [script] },
-      { method: "read", args: ["id", props({ cluster: { ...DEFAULT_CLUSTER, context: "prod" }, lines: [] })] },
-    ], { KUBECONFIG: kubeconfig });
+    const results = await callInPlugin(
+      "kubernetes:ConfigMapLines",
+      [
+        { method: "create", args: [props({ cluster: { ...DEFAULT_CLUSTER, context: "prod" } })] },
+        // The kubeconfig is loaded once per context and process: removing it changes nothing now.
+        { method: "$eval", args: [script] },
+        { method: "read", args: ["id", props({ cluster: { ...DEFAULT_CLUSTER, context: "prod" }, lines: [] })] },
+      ],
+      { KUBECONFIG: kubeconfig },
+    );
     expect(results[0]).toMatchObject({ id: expect.any(String) });
     expect(results[2]).toMatchObject({ props: { lines: [LINE] } });
     expect((await live()).data["postfix-accounts.cf"]).toBe(OTHERS + "\n" + BLOCK);
   });
 
-  it.each(["kubeconfigPath", "kubeconfigText"] as const)("reaches the cluster through the %s it is given (kubernetes:kubeconfig), with no KUBECONFIG at all", async (form) => {
-    const text = readFileSync(api.kubeconfig, "utf8");
-    const cluster = { ...DEFAULT_CLUSTER, [form]: form === "kubeconfigPath" ? api.kubeconfig : text };
-    const [created] = await callInPlugin("kubernetes:ConfigMapLines", [{ method: "create", args: [props({ cluster })] }], { KUBECONFIG: join(dir, "no-such-file") });
-    expect(created).toMatchObject({ id: expect.any(String) });
-    expect((await live()).data["postfix-accounts.cf"]).toBe(OTHERS + "\n" + BLOCK);
-  });
+  it.each(["kubeconfigPath", "kubeconfigText"] as const)(
+    "reaches the cluster through the %s it is given (kubernetes:kubeconfig), with no KUBECONFIG at all",
+    async (form) => {
+      const text = readFileSync(api.kubeconfig, "utf8");
+      const cluster = { ...DEFAULT_CLUSTER, [form]: form === "kubeconfigPath" ? api.kubeconfig : text };
+      const [created] = await callInPlugin("kubernetes:ConfigMapLines", [{ method: "create", args: [props({ cluster })] }], {
+        KUBECONFIG: join(dir, "no-such-file"),
+      });
+      expect(created).toMatchObject({ id: expect.any(String) });
+      expect((await live()).data["postfix-accounts.cf"]).toBe(OTHERS + "\n" + BLOCK);
+    },
+  );
 });
 
 describe("kubeClient's surface", () => {
   it("exports only what the providers and tests use (the PUT and its error type stay private)", async () => {
-    expect(Object.keys(await import("../../providers/kubernetes/kubeClient")).sort())
-      .toEqual(["connect", "editConfigMapKey", "getConfigMap", "getObject", "keyManagers", "peekConfigMap", "selfAccess", "selfRules", "serverSideApply"]);
+    expect(Object.keys(await import("../../providers/kubernetes/kubeClient")).sort()).toEqual([
+      "connect",
+      "editConfigMapKey",
+      "getConfigMap",
+      "getObject",
+      "keyManagers",
+      "peekConfigMap",
+      "selfAccess",
+      "selfRules",
+      "serverSideApply",
+    ]);
   });
 });

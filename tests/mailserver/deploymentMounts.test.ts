@@ -32,22 +32,35 @@ let namespaces = 0;
 /** The production objects in a namespace of their own; the mailserver settings that reach them. */
 async function production(): Promise<MailserverSettings> {
   const namespace = `mailserver-${++namespaces}`;
-  await installProductionObjects(binary("kubectl"), api.kubeconfig, { mailserverNamespace: namespace, paperless: false, waitForRollout: false });
+  await installProductionObjects(binary("kubectl"), api.kubeconfig, {
+    mailserverNamespace: namespace,
+    paperless: false,
+    waitForRollout: false,
+  });
   return { ...config.mailserver, namespace, container: MAILSERVER.container };
 }
 
-const props = (ms: MailserverSettings, mailboxes = [mailbox]): DeploymentMountsProps => ({ ...deploymentMounts(mailboxes, ms), cluster: { kubeconfigPath: "", kubeconfigText: "", context: "" } });
+const props = (ms: MailserverSettings, mailboxes = [mailbox]): DeploymentMountsProps => ({
+  ...deploymentMounts(mailboxes, ms),
+  cluster: { kubeconfigPath: "", kubeconfigText: "", context: "" },
+});
 const kubectl = (args: string[], input?: string) =>
   execFileSync(binary("kubectl"), ["--kubeconfig", api.kubeconfig, ...args], { encoding: "utf8", ...(input ? { input } : {}) });
-const live = (ms: MailserverSettings): any => JSON.parse(kubectl(["-n", ms.namespace, "get", "deployment", ms.deployment, "-o", "json", "--show-managed-fields"]));
+const live = (ms: MailserverSettings): any =>
+  JSON.parse(kubectl(["-n", ms.namespace, "get", "deployment", ms.deployment, "-o", "json", "--show-managed-fields"]));
 const managers = (ms: MailserverSettings): string[] => (live(ms).metadata.managedFields as { manager: string }[]).map((m) => m.manager);
 const mountPaths = (ms: MailserverSettings): string[] =>
-  live(ms).spec.template.spec.containers.find((c: any) => c.name === MAILSERVER.container).volumeMounts.map((m: any) => m.mountPath);
+  live(ms)
+    .spec.template.spec.containers.find((c: any) => c.name === MAILSERVER.container)
+    .volumeMounts.map((m: any) => m.mountPath);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "deployment-mounts-"));
   api = await startKubeApi(dir, { controllerManager: false });
-  const conn: KubeConnection = { server: api.server, options: { ca: readFileSync(api.caFile), headers: { authorization: `Bearer ${api.token}` } } };
+  const conn: KubeConnection = {
+    server: api.server,
+    options: { ca: readFileSync(api.caFile), headers: { authorization: `Bearer ${api.token}` } },
+  };
   provider = deploymentMountsProvider(async () => conn);
 });
 afterAll(async () => {
@@ -65,17 +78,44 @@ describe("DeploymentMountsPatch check: the apply, dry-run at preview", () => {
   it("fails while the Terraform stack still mounts its own sieve there, naming Terraform and the field", async () => {
     const ms = await production();
     // What the Terraform stack applies today (README: Migration): the sieve from mailserver.config at the same path.
-    kubectl(["-n", ms.namespace, "patch", "deployment", ms.deployment, `--field-manager=${TERRAFORM_MANAGER}`, "--type=strategic", "-p", JSON.stringify({
-      spec: { template: { spec: { containers: [{ name: MAILSERVER.container, volumeMounts: [
-        { name: "config", mountPath: MOUNT_PATH, subPath: "docs-at-viktorbarzin.me.dovecot.sieve", readOnly: true },
-      ] }] } } },
-    })]);
+    kubectl([
+      "-n",
+      ms.namespace,
+      "patch",
+      "deployment",
+      ms.deployment,
+      `--field-manager=${TERRAFORM_MANAGER}`,
+      "--type=strategic",
+      "-p",
+      JSON.stringify({
+        spec: {
+          template: {
+            spec: {
+              containers: [
+                {
+                  name: MAILSERVER.container,
+                  volumeMounts: [
+                    { name: "config", mountPath: MOUNT_PATH, subPath: "docs-at-viktorbarzin.me.dovecot.sieve", readOnly: true },
+                  ],
+                },
+              ],
+            },
+          },
+        },
+      }),
+    ]);
     const { failures } = await provider.check!(props(ms), props(ms));
     expect(failures).toHaveLength(1);
-    expect(failures![0]!.reason).toMatch(new RegExp(`^server-side apply \\(dry run\\) of /apis/apps/v1/namespaces/${ms.namespace}/deployments/mailserver`
-      + ` as ${DEPLOYMENT_FIELD_MANAGER}: HTTP 409 Conflict: Apply failed with \\d+ conflicts?:`));
+    expect(failures![0]!.reason).toMatch(
+      new RegExp(
+        `^server-side apply \\(dry run\\) of /apis/apps/v1/namespaces/${ms.namespace}/deployments/mailserver` +
+          ` as ${DEPLOYMENT_FIELD_MANAGER}: HTTP 409 Conflict: Apply failed with \\d+ conflicts?:`,
+      ),
+    );
     expect(failures![0]!.reason).toContain(`conflict with "${TERRAFORM_MANAGER}"`);
-    expect(failures![0]!.reason).toContain(`.spec.template.spec.containers[name="${MAILSERVER.container}"].volumeMounts[mountPath="${MOUNT_PATH}"]`);
+    expect(failures![0]!.reason).toContain(
+      `.spec.template.spec.containers[name="${MAILSERVER.container}"].volumeMounts[mountPath="${MOUNT_PATH}"]`,
+    );
   });
 
   it("does not conflict with its own earlier apply (same field manager), e.g. of another ConfigMap name", async () => {
@@ -91,7 +131,9 @@ describe("DeploymentMountsPatch check: the apply, dry-run at preview", () => {
     const wrong = props({ ...ms, container: "mailserver" });
     const expected = `Deployment ${ms.namespace}/mailserver has no container "mailserver" (its containers: "docker-mailserver")`;
     expect((await provider.check!(wrong, wrong)).failures).toEqual([{ property: "container", reason: expect.stringContaining(expected) }]);
-    const [inPlugin] = await callInPlugin("kubernetes:DeploymentMountsPatch", [{ method: "check", args: [wrong, wrong] }], { KUBECONFIG: api.kubeconfig }) as [{ failures: unknown[] }];
+    const [inPlugin] = (await callInPlugin("kubernetes:DeploymentMountsPatch", [{ method: "check", args: [wrong, wrong] }], {
+      KUBECONFIG: api.kubeconfig,
+    })) as [{ failures: unknown[] }];
     expect(inPlugin.failures).toEqual([{ property: "container", reason: expect.stringContaining(expected) }]);
   });
 
@@ -99,7 +141,10 @@ describe("DeploymentMountsPatch check: the apply, dry-run at preview", () => {
     const ms = await production();
     const proxy = await startFaultProxy(api.server, { ca: readFileSync(api.caFile) });
     try {
-      const viaProxy = deploymentMountsProvider(async () => ({ server: proxy.url, options: { headers: { authorization: `Bearer ${api.token}` } } }));
+      const viaProxy = deploymentMountsProvider(async () => ({
+        server: proxy.url,
+        options: { headers: { authorization: `Bearer ${api.token}` } },
+      }));
       proxy.inject({ kind: "status", status: 503, method: "PATCH" });
       proxy.inject({ kind: "reset", method: "PATCH" });
       expect((await viaProxy.check!(props(ms), props(ms))).failures).toEqual([]);
@@ -113,8 +158,12 @@ describe("DeploymentMountsPatch check: the apply, dry-run at preview", () => {
     kubectl(["create", "namespace", "empty"]);
     for (const namespace of ["empty", "nowhere"]) {
       const ms = { ...config.mailserver, namespace, container: MAILSERVER.container };
-      expect((await provider.check!(props(ms), props(ms))).failures)
-        .toEqual([{ property: "container", reason: `Deployment ${namespace}/mailserver does not exist; it belongs to the mailserver's own stack, which must create it first` }]);
+      expect((await provider.check!(props(ms), props(ms))).failures).toEqual([
+        {
+          property: "container",
+          reason: `Deployment ${namespace}/mailserver does not exist; it belongs to the mailserver's own stack, which must create it first`,
+        },
+      ]);
     }
   });
 });
@@ -129,8 +178,16 @@ describe("DeploymentMountsPatch lifecycle", () => {
     // What the real DeploymentPatch got wrong: its index-wise diff saw the owner's mounts as ours.
     expect(await provider.diff!("id", outs, props(ms))).toEqual({ changes: false });
     // As the engine hands inputs over: every object's keys sorted.
-    const sorted = (v: unknown): unknown => Array.isArray(v) ? v.map(sorted) : v !== null && typeof v === "object"
-      ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])])) : v;
+    const sorted = (v: unknown): unknown =>
+      Array.isArray(v)
+        ? v.map(sorted)
+        : v !== null && typeof v === "object"
+          ? Object.fromEntries(
+              Object.keys(v)
+                .sort()
+                .map((k) => [k, sorted((v as Record<string, unknown>)[k])]),
+            )
+          : v;
     expect(await provider.diff!("id", sorted(outs), sorted(props(ms)))).toEqual({ changes: false });
     const read = await provider.read!("id", outs);
     expect(read.props).toEqual(outs);
@@ -152,8 +209,17 @@ describe("DeploymentMountsPatch lifecycle", () => {
     const ms = await production();
     const { outs } = await provider.create(props(ms));
     const at = mountPaths(ms).indexOf(MOUNT_PATH);
-    kubectl(["-n", ms.namespace, "patch", "deployment", ms.deployment, `--field-manager=${TERRAFORM_MANAGER}`, "--type=json", "-p",
-      JSON.stringify([{ op: "remove", path: `/spec/template/spec/containers/0/volumeMounts/${at}` }])]);
+    kubectl([
+      "-n",
+      ms.namespace,
+      "patch",
+      "deployment",
+      ms.deployment,
+      `--field-manager=${TERRAFORM_MANAGER}`,
+      "--type=json",
+      "-p",
+      JSON.stringify([{ op: "remove", path: `/spec/template/spec/containers/0/volumeMounts/${at}` }]),
+    ]);
     expect((await provider.read!("id", outs)).props).toMatchObject({ mounts: [] });
     expect(await provider.diff!("id", outs, props(ms))).toEqual({ changes: true });
     await provider.update!("id", outs, props(ms));

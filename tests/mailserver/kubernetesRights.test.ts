@@ -26,14 +26,21 @@ let deployer: KubeTarget;
 // As connect() would reach the API server with that kubeconfig: its server, CA and token.
 const provider: pulumi.dynamic.ResourceProvider = kubernetesRightsProvider(async (target) => ({
   server: api.server,
-  options: { ca: readFileSync(api.caFile), headers: { authorization: `Bearer ${JSON.parse(readFileSync(target.kubeconfigPath, "utf8")).users[0].user.token}` } },
+  options: {
+    ca: readFileSync(api.caFile),
+    headers: { authorization: `Bearer ${JSON.parse(readFileSync(target.kubeconfigPath, "utf8")).users[0].user.token}` },
+  },
 }));
 
 const props = (cluster: KubeTarget, rules: KubeRule[] = kubernetesRules(config)): KubernetesRightsProps => ({ cluster, rules });
 const grant = (yaml: string) => bindRoles(binary("kubectl"), api.kubeconfig, yaml, { namespace: "default", name: "deployer" });
 
 /** The check's failure text once RBAC has taken the last grant in (it follows a Role's change a moment later). */
-async function failureOnce(expected: (reason: string) => boolean, olds: Partial<KubernetesRightsProps> = {}, news = props(deployer)): Promise<string> {
+async function failureOnce(
+  expected: (reason: string) => boolean,
+  olds: Partial<KubernetesRightsProps> = {},
+  news = props(deployer),
+): Promise<string> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const reason = (await provider.check!(olds, news)).failures?.map((f) => f.reason).join("\n") ?? "";
@@ -49,7 +56,11 @@ beforeAll(async () => {
     const created = await adminRequest(api, "POST", "/api/v1/namespaces", { metadata: { name } });
     if (created.status !== 201) throw new Error(`namespace ${name}: ${created.body}`);
   }
-  deployer = { kubeconfigPath: await serviceAccountKubeconfig(api, "default", "deployer", join(dir, "deployer.kubeconfig")), kubeconfigText: "", context: "" };
+  deployer = {
+    kubeconfigPath: await serviceAccountKubeconfig(api, "default", "deployer", join(dir, "deployer.kubeconfig")),
+    kubeconfigText: "",
+    context: "",
+  };
 });
 afterAll(async () => {
   await api?.stop();
@@ -66,17 +77,25 @@ describe("the Kubernetes rights check", () => {
 
   it("names every right of the Role taken away, with what needs it and the fix", async () => {
     const [role] = roles(ROLE);
-    const rights = role!.rules.flatMap((rule) => rule.verbs.map((verb) => ({ resource: rule.resources[0]!, verb, names: rule.resourceNames })));
+    const rights = role!.rules.flatMap((rule) =>
+      rule.verbs.map((verb) => ({ resource: rule.resources[0]!, verb, names: rule.resourceNames })),
+    );
     expect(rights).toHaveLength(14);
     for (const { resource, verb, names } of rights) {
       await grant(withoutRight(ROLE, { resource, verbs: [verb], ...(names ? { names } : {}) }));
       const reason = await failureOnce((r) => r !== "");
-      expect(reason).toMatch(/^Kubernetes: the identity of .*deployer\.kubeconfig, its current context may not do what `pulumi up` needs; missing:\n {2}- /);
+      expect(reason).toMatch(
+        /^Kubernetes: the identity of .*deployer\.kubeconfig, its current context may not do what `pulumi up` needs; missing:\n {2}- /,
+      );
       const [, line] = /\n {2}- (.*)\n/.exec(reason) ?? [];
       const apiGroup = resource === "deployments" ? ".apps" : "";
-      expect(line).toBe(`${verb} ${resource}${apiGroup} in namespace mailserver${names ? ` (${names.map((n) => JSON.stringify(n)).join(", ")})` : ""}: `
-        + kubernetesRules(config).find((r) => r.resource === resource && JSON.stringify(r.names) === JSON.stringify(names))!.why);
-      expect(reason).toMatch(/apply and bind the Role `npm run render` writes \(kubernetes-role\.yaml; the README's Prerequisites show it\) and run it again$/);
+      expect(line).toBe(
+        `${verb} ${resource}${apiGroup} in namespace mailserver${names ? ` (${names.map((n) => JSON.stringify(n)).join(", ")})` : ""}: ` +
+          kubernetesRules(config).find((r) => r.resource === resource && JSON.stringify(r.names) === JSON.stringify(names))!.why,
+      );
+      expect(reason).toMatch(
+        /apply and bind the Role `npm run render` writes \(kubernetes-role\.yaml; the README's Prerequisites show it\) and run it again$/,
+      );
     }
     await grant(ROLE);
   });
@@ -85,12 +104,15 @@ describe("the Kubernetes rights check", () => {
     // Without create and patch on the sieve ConfigMaps `up` cannot work, destroy can.
     const sieve = kubernetesRules(config)[1]!.names!;
     await grant(withoutRight(ROLE, { resource: "configmaps", verbs: ["create", "patch"], names: sieve }));
-    expect(await failureOnce((r) => r.includes("create, patch configmaps"))).toContain("- create, patch configmaps in namespace mailserver");
+    expect(await failureOnce((r) => r.includes("create, patch configmaps"))).toContain(
+      "- create, patch configmaps in namespace mailserver",
+    );
     await expect(provider.delete!("mailserver", props(deployer))).resolves.toBeUndefined();
     await grant(withoutRight(ROLE, { resource: "configmaps", verbs: ["list", "watch"] }));
     await failureOnce((r) => r !== "");
     await expect(provider.delete!("mailserver", props(deployer))).rejects.toThrow(
-      /may not do what `pulumi destroy` needs; missing:\n {2}- list, watch configmaps in namespace mailserver: the Kubernetes provider confirms a delete/);
+      /may not do what `pulumi destroy` needs; missing:\n {2}- list, watch configmaps in namespace mailserver: the Kubernetes provider confirms a delete/,
+    );
     await grant(ROLE);
   });
 

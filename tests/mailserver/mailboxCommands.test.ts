@@ -25,15 +25,17 @@ describe("sieveRemovalCommand", () => {
   });
 
   it("is aimed at <mailRoot>/<domain>/<localpart>/home of the production mailbox", () => {
-    expect(sieveRemovalCommand(mailbox, config.mailserver))
-      .toBe("rm -f -- '/var/mail/viktorbarzin.me/docs/home/.dovecot.sieve' '/var/mail/viktorbarzin.me/docs/home/.dovecot.svbin'");
+    expect(sieveRemovalCommand(mailbox, config.mailserver)).toBe(
+      "rm -f -- '/var/mail/viktorbarzin.me/docs/home/.dovecot.sieve' '/var/mail/viktorbarzin.me/docs/home/.dovecot.svbin'",
+    );
   });
 });
 
 // Against the real Dovecot of docker-mailserver: tests/mailpath (create, idempotent re-run, unknown user).
 describe("processedFolderCommand", () => {
   it("quotes a folder name with shell syntax", () => {
-    expect(processedFolderCommand({ ...mailbox, processedFolder: "It's $done" }))
-      .toContain(`doveadm mailbox create -u 'docs@viktorbarzin.me' 'It'\\''s $done'`);
+    expect(processedFolderCommand({ ...mailbox, processedFolder: "It's $done" })).toContain(
+      `doveadm mailbox create -u 'docs@viktorbarzin.me' 'It'\\''s $done'`,
+    );
   });
 });

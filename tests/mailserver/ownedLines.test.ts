@@ -10,7 +10,8 @@ describe("writeOwnedLines", () => {
     const out = writeOwnedLines(OTHERS, OWNER, MINE);
     expect(out.startsWith(OTHERS)).toBe(true);
     expect(out.slice(OTHERS.length)).toBe(
-      "# BEGIN paperless-mail-ingest docs at viktorbarzin.me\ndocs@viktorbarzin.me|{SHA512-CRYPT}$6$salt$hash\n# END paperless-mail-ingest docs at viktorbarzin.me\n");
+      "# BEGIN paperless-mail-ingest docs at viktorbarzin.me\ndocs@viktorbarzin.me|{SHA512-CRYPT}$6$salt$hash\n# END paperless-mail-ingest docs at viktorbarzin.me\n",
+    );
     expect(readOwnedLines(out, OWNER)).toEqual(MINE);
   });
 
@@ -59,7 +60,9 @@ describe("writeOwnedLines", () => {
 
 describe("docker-mailserver's unanchored account lookup", () => {
   it("finds no line but the account's own: the markers never hold the address", () => {
-    const text = writeOwnedLines(writeOwnedLines(OTHERS, OWNER, MINE), "receipts@viktorbarzin.me", ["receipts@viktorbarzin.me|{SHA512-CRYPT}$6$s$h"]);
+    const text = writeOwnedLines(writeOwnedLines(OTHERS, OWNER, MINE), "receipts@viktorbarzin.me", [
+      "receipts@viktorbarzin.me|{SHA512-CRYPT}$6$s$h",
+    ]);
     expect(text.split("\n").filter((l) => l.includes("docs@viktorbarzin.me"))).toEqual(MINE);
     expect(Object.values(markers(OWNER)).join("")).not.toContain("@");
     expect(aliasLookupPanic(text, OWNER)).toBeUndefined();
@@ -69,7 +72,10 @@ describe("docker-mailserver's unanchored account lookup", () => {
   it("names the line DMS would panic on: the first line holding the address has no hash", () => {
     // grep's basic regex: '.' is any character, and comments are not skipped.
     const comment = "# docs@viktorbarzinXme was moved here\n";
-    expect(aliasLookupPanic(comment + writeOwnedLines(OTHERS, OWNER, MINE), OWNER)).toEqual({ line: 1, text: "# docs@viktorbarzinXme was moved here" });
+    expect(aliasLookupPanic(comment + writeOwnedLines(OTHERS, OWNER, MINE), OWNER)).toEqual({
+      line: 1,
+      text: "# docs@viktorbarzinXme was moved here",
+    });
     expect(aliasLookupPanic(writeOwnedLines(OTHERS, OWNER, MINE) + comment, OWNER)).toBeUndefined(); // our line is found first
     expect(aliasLookupPanic("docs@viktorbarzin.me|\n", OWNER)).toEqual({ line: 1, text: "docs@viktorbarzin.me|" });
     // Another account holding the address as a substring has a hash: a DMS warning, not a panic.

@@ -10,7 +10,10 @@ import type { DynamicKey } from "../../providers/dynamic/registry";
 const ROOT = join(__dirname, "..", "..");
 
 /** A provider method and its arguments; method "$eval" evaluates args[0] in that process instead. */
-export interface PluginCall { method: string; args: unknown[] }
+export interface PluginCall {
+  method: string;
+  args: unknown[];
+}
 
 /**
  * Runs `calls` one after another on the provider registered under `key`, loaded from its shim in

@@ -41,11 +41,15 @@ describe("sieveNames and deploymentPatch (core)", () => {
     const patch = deploymentPatch([mailbox, receipts], config.mailserver);
     expect(deploymentMounts([mailbox, receipts], config.mailserver).fieldManager).toBe("paperless-mail-ingest");
     expect(patch.metadata.annotations).toEqual({ "reloader.stakater.com/search": "true" });
-    expect(patch.spec.template.spec.volumes.map((v) => v.configMap.name))
-      .toEqual(["mailserver-sieve-docs-at-viktorbarzin.me", "mailserver-sieve-receipts-at-viktorbarzin.me"]);
+    expect(patch.spec.template.spec.volumes.map((v) => v.configMap.name)).toEqual([
+      "mailserver-sieve-docs-at-viktorbarzin.me",
+      "mailserver-sieve-receipts-at-viktorbarzin.me",
+    ]);
     expect(patch.spec.template.spec.containers).toHaveLength(1);
-    expect(patch.spec.template.spec.containers[0]!.volumeMounts.map((m) => m.subPath))
-      .toEqual(["docs-at-viktorbarzin.me.dovecot.sieve", "receipts-at-viktorbarzin.me.dovecot.sieve"]);
+    expect(patch.spec.template.spec.containers[0]!.volumeMounts.map((m) => m.subPath)).toEqual([
+      "docs-at-viktorbarzin.me.dovecot.sieve",
+      "receipts-at-viktorbarzin.me.dovecot.sieve",
+    ]);
   });
 
   it("names Reloader's variable as Reloader's ConvertToEnvVarName does", () => {

@@ -9,21 +9,30 @@ import { prodConfig } from "../support/prodConfig";
 
 const PASSWORD = "mock-mailbox-password-c0ffee";
 
-interface Registered { type: string; name: string; inputs: Record<string, unknown>; id: number }
+interface Registered {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+  id: number;
+}
 const registered: Registered[] = [];
 let nextId = 40;
 
 beforeAll(async () => {
-  await pulumi.runtime.setMocks({
-    newResource(args) {
-      const id = nextId++;
-      registered.push({ type: args.type, name: args.name, inputs: args.inputs, id });
-      return { id: String(id), state: { ...args.inputs, paperlessId: id } };
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const id = nextId++;
+        registered.push({ type: args.type, name: args.name, inputs: args.inputs, id });
+        return { id: String(id), state: { ...args.inputs, paperlessId: id } };
+      },
+      call: () => ({}),
     },
-    call: () => ({}),
-  }, "paperless-mail-ingest", "prod", false);
+    "paperless-mail-ingest",
+    "prod",
+    false,
+  );
 });
-
 
 // The engine stores only a secret input's ciphertext.
 const isSecret = isSecretValue;
@@ -59,8 +68,13 @@ test("PaperlessMailbox for the production config", async () => {
   }
   expect(isSecret(account.inputs.password)).toBe(true);
   expect(fields(byType("MailRule").find((r) => r.name === "docs-rule-ancaelena98@gmail.com")!)).toMatchObject({
-    name: "forward: Anca", account: "docs@viktorbarzin.me", owner: "anca", filter_from: "ancaelena98@gmail.com",
-    action: 2, action_parameter: "Processed", assign_tags: ["email-ingest"],
+    name: "forward: Anca",
+    account: "docs@viktorbarzin.me",
+    owner: "anca",
+    filter_from: "ancaelena98@gmail.com",
+    action: 2,
+    action_parameter: "Processed",
+    assign_tags: ["email-ingest"],
   });
   expect(JSON.stringify([accountId, ruleIds, fingerprint])).not.toContain(PASSWORD);
 });
@@ -68,9 +82,15 @@ test("PaperlessMailbox for the production config", async () => {
 test("the fingerprint changes iff a rule's declared state changes", async () => {
   const config = prodConfig();
   const mailbox = config.mailboxes[0]!;
-  const fp = (m: typeof mailbox, url = config.paperless.url) => valueOf(new PaperlessMailbox(`fp${nextId}`, {
-    mailbox: m, mailserver: config.mailserver, paperless: { ...config.paperless, url }, password: PASSWORD,
-  }).rulesFingerprint);
+  const fp = (m: typeof mailbox, url = config.paperless.url) =>
+    valueOf(
+      new PaperlessMailbox(`fp${nextId}`, {
+        mailbox: m,
+        mailserver: config.mailserver,
+        paperless: { ...config.paperless, url },
+        password: PASSWORD,
+      }).rulesFingerprint,
+    );
   const base = await fp(mailbox);
   expect(await fp(mailbox)).toBe(base);
   expect(await fp(mailbox, "http://other.example")).toBe(base); // where it lives is not the rule's state

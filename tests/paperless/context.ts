@@ -28,8 +28,16 @@ export function realPaperless(version: PaperlessVersion): () => Ctx {
     const proxy = await startFaultProxy(server.url);
     process.env.PAPERLESS_API_TOKEN = server.token;
     ctx = {
-      version, server, proxy, api: admin(server), url: proxy.url,
-      userId: (name) => server.users[name]?.id ?? (() => { throw new Error(`no user ${name}`); })(),
+      version,
+      server,
+      proxy,
+      api: admin(server),
+      url: proxy.url,
+      userId: (name) =>
+        server.users[name]?.id ??
+        (() => {
+          throw new Error(`no user ${name}`);
+        })(),
     };
   });
   afterAll(async () => {

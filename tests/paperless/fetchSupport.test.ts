@@ -11,8 +11,10 @@ describe("fetchUnsupported", () => {
   });
 
   it.each(["2.13.5", "2.9.0", "1.17.4", "0.9"])("%s gets a named error saying which release added the request", (serverVersion) => {
-    expect(fetchUnsupported({ serverVersion, apiVersion: 5 }, URL)).toBe(`paperless-ngx ${serverVersion} at ${URL} cannot be asked to fetch mail: `
-      + "POST /api/mail_accounts/{id}/process/ arrived in paperless-ngx 2.14.0; upgrade paperless-ngx");
+    expect(fetchUnsupported({ serverVersion, apiVersion: 5 }, URL)).toBe(
+      `paperless-ngx ${serverVersion} at ${URL} cannot be asked to fetch mail: ` +
+        "POST /api/mail_accounts/{id}/process/ arrived in paperless-ngx 2.14.0; upgrade paperless-ngx",
+    );
   });
 
   it("a server that does not announce its version is asked (its answer then tells)", () => {

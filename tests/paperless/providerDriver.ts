@@ -35,8 +35,14 @@ export interface Providers {
 export const defaultProviders: Providers = { account: mailAccountProvider, rule: mailRuleProvider, tag: tagProvider };
 
 /** The resources the PaperlessMailbox component declares for one mailbox, as the driver's input. */
-export function mailboxResources(name: string, mailbox: Mailbox, mailserver: MailserverSettings, paperless: PaperlessSettings,
-  secrets: { password: string }, providers: Providers = defaultProviders): DesiredResource[] {
+export function mailboxResources(
+  name: string,
+  mailbox: Mailbox,
+  mailserver: MailserverSettings,
+  paperless: PaperlessSettings,
+  secrets: { password: string },
+  providers: Providers = defaultProviders,
+): DesiredResource[] {
   const c = paperlessChildren(name, mailbox, mailserver, paperless, secrets);
   const account = { name: c.account.name, provider: providers.account, inputs: { ...c.account.inputs } };
   const tags = c.tags.map((t) => ({ name: t.name, provider: providers.tag, inputs: { ...t.inputs } }));
@@ -72,7 +78,10 @@ export class ProviderDriver {
     const steps: Step[] = [];
     for (const d of desired) {
       const old = this.state.get(d.name);
-      if (!old) { steps.push({ op: "create", name: d.name }); continue; }
+      if (!old) {
+        steps.push({ op: "create", name: d.name });
+        continue;
+      }
       const diff = await d.provider.diff!(old.id, old.outs, d.inputs);
       steps.push({ op: diff.replaces?.length ? "replace" : diff.changes ? "update" : "same", name: d.name });
     }
@@ -88,22 +97,27 @@ export class ProviderDriver {
       await Promise.all(wave.map(async (d) => steps.push(await this.apply(d))));
     }
     const gone = new Set(this.removed(desired));
-    await this.deleteInOrder([...this.state.values()].filter((e) => gone.has(e.name)), steps);
+    await this.deleteInOrder(
+      [...this.state.values()].filter((e) => gone.has(e.name)),
+      steps,
+    );
     return steps;
   }
 
   /** `pulumi refresh`: read every resource; a resource the server no longer has leaves the state. */
   async refresh(): Promise<Step[]> {
     forgetProcessMemory();
-    return Promise.all([...this.state.values()].map(async (e): Promise<Step> => {
-      const r = await e.provider.read!(e.id, e.outs);
-      if (!r.id) {
-        this.state.delete(e.name);
-        return { op: "gone", name: e.name };
-      }
-      this.state.set(e.name, { ...e, outs: r.props as Record<string, unknown> });
-      return { op: "refresh", name: e.name };
-    }));
+    return Promise.all(
+      [...this.state.values()].map(async (e): Promise<Step> => {
+        const r = await e.provider.read!(e.id, e.outs);
+        if (!r.id) {
+          this.state.delete(e.name);
+          return { op: "gone", name: e.name };
+        }
+        this.state.set(e.name, { ...e, outs: r.props as Record<string, unknown> });
+        return { op: "refresh", name: e.name };
+      }),
+    );
   }
 
   /** Delete everything: dependents first (as the engine does), or in the given order. */
@@ -124,11 +138,16 @@ export class ProviderDriver {
   }
 
   private async checkAll(desired: readonly DesiredResource[]): Promise<DesiredResource[]> {
-    const results = await Promise.all(desired.map(async (d) => {
-      const old = this.state.get(d.name);
-      const r = await d.provider.check!(old?.outs ?? {}, d.inputs);
-      return { d: { ...d, inputs: r.inputs as Record<string, unknown> }, failures: (r.failures ?? []).map((f) => `${d.name}: ${f.reason}`) };
-    }));
+    const results = await Promise.all(
+      desired.map(async (d) => {
+        const old = this.state.get(d.name);
+        const r = await d.provider.check!(old?.outs ?? {}, d.inputs);
+        return {
+          d: { ...d, inputs: r.inputs as Record<string, unknown> },
+          failures: (r.failures ?? []).map((f) => `${d.name}: ${f.reason}`),
+        };
+      }),
+    );
     const failures = results.flatMap((r) => r.failures);
     if (failures.length) throw new Error(`preview failed:\n${failures.join("\n")}`);
     return results.map((r) => r.d);

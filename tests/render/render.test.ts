@@ -1,6 +1,17 @@
 // The offline render as a user runs it: a subprocess, real files, real sieve-test on the output.
 import { spawnSync } from "child_process";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { parse } from "yaml";
@@ -57,7 +68,13 @@ describe("npm run render", () => {
     const run = render("--config", PROD_STACK_FILE, "--out", out);
     expect(run.stderr).toBe("");
     expect(run.status).toBe(0);
-    expect(readdirSync(out).sort()).toEqual(["docs@viktorbarzin.me.dovecot.sieve", "kubernetes-role.yaml", "mailserver", "paperless-plan.json", "vault-policy.hcl"]);
+    expect(readdirSync(out).sort()).toEqual([
+      "docs@viktorbarzin.me.dovecot.sieve",
+      "kubernetes-role.yaml",
+      "mailserver",
+      "paperless-plan.json",
+      "vault-policy.hcl",
+    ]);
     // The deploying token's policy, for the stack's mount and prefix (what the README says to apply).
     expect(read(out, "vault-policy.hcl")).toContain('path "secret/data/paperless-mail-ingest/*" {');
     expect(read(out, "vault-policy.hcl")).toContain('path "auth/token/create" {');
@@ -74,8 +91,11 @@ describe("npm run render", () => {
         expect(runner.outcome(mail(stranger))).toBe("discard");
       }
       expect(plan.mailboxes[0].rules.map((r: { name: string; owner: string }) => `${r.name}=${r.owner}`)).toEqual([
-        "forward: Viktor (me@)=root", "forward: Viktor (gmail)=root", "forward: Viktor (meta)=root",
-        "forward: Anca=anca", "forward: Emo=emo",
+        "forward: Viktor (me@)=root",
+        "forward: Viktor (gmail)=root",
+        "forward: Viktor (meta)=root",
+        "forward: Anca=anca",
+        "forward: Emo=emo",
       ]);
     } finally {
       runner.close();
@@ -85,14 +105,25 @@ describe("npm run render", () => {
   it("names every enum value of the plan beside paperless's integer", () => {
     const out = join(mkdtempSync(join(tmpdir(), "render-")), "out");
     expect(render("--config", PROD_STACK_FILE, "--out", out).status).toBe(0);
-    const { account, rules: [rule] } = JSON.parse(read(out, "paperless-plan.json")).mailboxes[0];
-    expect(account).toEqual(expect.objectContaining({ imap_security: 2, imap_security_name: "ssl", account_type: 1, account_type_name: "imap" }));
-    expect(rule).toEqual(expect.objectContaining({
-      action: 2, action_name: "move",
-      assign_title_from: 1, assign_title_from_name: "from_subject",
-      attachment_type: 1, attachment_type_name: "attachments_only",
-      consumption_scope: 1, consumption_scope_name: "attachments_only",
-    }));
+    const {
+      account,
+      rules: [rule],
+    } = JSON.parse(read(out, "paperless-plan.json")).mailboxes[0];
+    expect(account).toEqual(
+      expect.objectContaining({ imap_security: 2, imap_security_name: "ssl", account_type: 1, account_type_name: "imap" }),
+    );
+    expect(rule).toEqual(
+      expect.objectContaining({
+        action: 2,
+        action_name: "move",
+        assign_title_from: 1,
+        assign_title_from_name: "from_subject",
+        attachment_type: 1,
+        attachment_type_name: "attachments_only",
+        consumption_scope: 1,
+        consumption_scope_name: "attachments_only",
+      }),
+    );
     // The name follows its value, so the file reads in order.
     const keys = Object.keys(rule);
     expect(keys.indexOf("action_name")).toBe(keys.indexOf("action") + 1);
@@ -106,31 +137,56 @@ describe("npm run render", () => {
     expect(run.stdout).toContain("not rendered: the account lines of postfix-accounts.cf");
     const dir = join(out, "mailserver");
     const mounts = config.mailboxes.map((m) => sieveNames(m, config.mailserver));
-    expect(readdirSync(dir).sort()).toEqual([
-      ...mounts.map((m) => `${m.configMapName}.configmap.yaml`),
-      "mailserver.config.postfix-virtual.cf.block",
-      "mailserver.deployment-patch.yaml",
-    ].sort());
+    expect(readdirSync(dir).sort()).toEqual(
+      [
+        ...mounts.map((m) => `${m.configMapName}.configmap.yaml`),
+        "mailserver.config.postfix-virtual.cf.block",
+        "mailserver.deployment-patch.yaml",
+      ].sort(),
+    );
 
     // The blocks exactly as the program appends them to the shared key.
-    expect(read(dir, "mailserver.config.postfix-virtual.cf.block")).toBe(config.mailboxes
-      .map((m) => `${markers(m.address).begin}\n${selfAliasLine(m.address)}\n${markers(m.address).end}\n`).join(""));
+    expect(read(dir, "mailserver.config.postfix-virtual.cf.block")).toBe(
+      config.mailboxes.map((m) => `${markers(m.address).begin}\n${selfAliasLine(m.address)}\n${markers(m.address).end}\n`).join(""),
+    );
     expect(parse(read(dir, "mailserver.deployment-patch.yaml"))).toEqual(deploymentPatch(config.mailboxes, config.mailserver));
     config.mailboxes.forEach((m, i) => {
       const configMap = parse(read(dir, `${mounts[i]!.configMapName}.configmap.yaml`));
       expect(configMap).toEqual(expect.objectContaining({ apiVersion: "v1", kind: "ConfigMap" }));
-      expect(configMap.metadata).toEqual(expect.objectContaining({
-        name: mounts[i]!.configMapName, namespace: "mailserver", annotations: { "reloader.stakater.com/match": "true" },
-      }));
+      expect(configMap.metadata).toEqual(
+        expect.objectContaining({
+          name: mounts[i]!.configMapName,
+          namespace: "mailserver",
+          annotations: { "reloader.stakater.com/match": "true" },
+        }),
+      );
       // The ConfigMap holds the rendered sieve byte for byte under the key the patch mounts.
       expect(configMap.data).toEqual({ [mounts[i]!.key]: read(out, `${m.address}.dovecot.sieve`) });
     });
   });
 
   it.each([
-    ["an existing file", (dir: string) => { writeFileSync(join(dir, "f"), "x"); return join(dir, "f"); }, /--out .*\/f is a file, not a directory/],
-    ["a path below a file", (dir: string) => { writeFileSync(join(dir, "f"), "x"); return join(dir, "f", "out"); }, /--out .*\/f\/out: .*\/f is a file, not a directory/],
-    ["a directory that cannot be created (/proc)", () => "/proc/pmi-render-test", /--out \/proc\/pmi-render-test: cannot create \/proc\/pmi-render-test: ENOENT/],
+    [
+      "an existing file",
+      (dir: string) => {
+        writeFileSync(join(dir, "f"), "x");
+        return join(dir, "f");
+      },
+      /--out .*\/f is a file, not a directory/,
+    ],
+    [
+      "a path below a file",
+      (dir: string) => {
+        writeFileSync(join(dir, "f"), "x");
+        return join(dir, "f", "out");
+      },
+      /--out .*\/f\/out: .*\/f is a file, not a directory/,
+    ],
+    [
+      "a directory that cannot be created (/proc)",
+      () => "/proc/pmi-render-test",
+      /--out \/proc\/pmi-render-test: cannot create \/proc\/pmi-render-test: ENOENT/,
+    ],
   ])("refuses --out as %s in one line, fast, writing nothing", (_case, target, message) => {
     const dir = mkdtempSync(join(tmpdir(), "render-out-"));
     const out = target(dir);
@@ -145,10 +201,13 @@ describe("npm run render", () => {
   it("a broken config prints every problem, exits non-zero and writes nothing", () => {
     const dir = mkdtempSync(join(tmpdir(), "render-bad-"));
     const stack = join(dir, "Pulumi.bad.yaml");
-    writeFileSync(stack, readFileSync(PROD_STACK_FILE, "utf8")
-      .replace("address: ancaelena98@gmail.com", "address: ancaelena98-at-gmail.com")
-      .replace("user: emo", "user: emo bar")
-      .replace("label: Viktor (meta)", "lable: Viktor (meta)"));
+    writeFileSync(
+      stack,
+      readFileSync(PROD_STACK_FILE, "utf8")
+        .replace("address: ancaelena98@gmail.com", "address: ancaelena98-at-gmail.com")
+        .replace("user: emo", "user: emo bar")
+        .replace("label: Viktor (meta)", "lable: Viktor (meta)"),
+    );
     const out = join(dir, "out");
     const run = render("--config", stack, "--out", out);
     expect(run.status).toBe(1);
@@ -212,8 +271,13 @@ describe("npm run render", () => {
         const run = render("--config", TWO_MAILBOXES, "--out", out);
         expect(run.status).toBe(1);
         expect(run.stdout).toBe("");
-        expect(run.stderr.trim().split("\n")).toEqual([expect.stringMatching(
-          new RegExp(`^render: --out ${out}: cannot write ${out}/mailserver/\\S+: EXDEV \\(cross-device link not permitted\\); nothing was written\\.$`))]);
+        expect(run.stderr.trim().split("\n")).toEqual([
+          expect.stringMatching(
+            new RegExp(
+              `^render: --out ${out}: cannot write ${out}/mailserver/\\S+: EXDEV \\(cross-device link not permitted\\); nothing was written\\.$`,
+            ),
+          ),
+        ]);
         expect(tree(out)).toEqual(before);
         expect(readdirSync(elsewhere)).toEqual([]);
       } finally {
@@ -228,8 +292,10 @@ describe("npm run render", () => {
       const run = render("--config", "/dev/zero", "--out", out);
       expect(run.error).toBeUndefined(); // no timeout
       expect(run.status).toBe(1);
-      expect(run.stderr).toBe("/dev/zero: 1 problem(s) in the configuration:\n"
-        + "  - is larger than 4194304 bytes (4 MiB), the most a stack file may be; is it the stack file?\nnothing was written.\n");
+      expect(run.stderr).toBe(
+        "/dev/zero: 1 problem(s) in the configuration:\n" +
+          "  - is larger than 4194304 bytes (4 MiB), the most a stack file may be; is it the stack file?\nnothing was written.\n",
+      );
       expect(existsSync(out)).toBe(false);
     });
 
@@ -249,8 +315,12 @@ describe("npm run render", () => {
       const lines = run.stderr.trim().split("\n");
       expect(lines[0]).toBe(`${stack}: 6 problem(s) in the configuration:`);
       expect(lines.slice(1, -1).map((l) => l.replace(/^ {2}- ((?:vault:|kubernetes:)?[^:]+):.*$/, "$1"))).toEqual([
-        "vault:token", "kubernetes:kubeconfig",
-        "mailboxes[0].authResultsHeader", "paperless.url", "mailboxes[0].senders[1].label", "mailboxes[0].senders[0].tags[1]",
+        "vault:token",
+        "kubernetes:kubeconfig",
+        "mailboxes[0].authResultsHeader",
+        "paperless.url",
+        "mailboxes[0].senders[1].label",
+        "mailboxes[0].senders[0].tags[1]",
       ]);
       expect(lines.at(-1)).toBe("nothing was written.");
       expect(run.stderr).toContain('paperless.url: "https://***@paperless.example.org" holds a user name or password');
@@ -267,8 +337,10 @@ describe("npm run render", () => {
       });
       const run = render("--config", stack, "--out", out);
       expect(run.status).toBe(1);
-      expect(run.stderr).toContain('mailboxes[2].address: "scans-x@viktorbarzin.me" gives the same volume name "sieve-scans-x-at-viktorbarzin-me", '
-        + 'Reloader variable "STAKATER_MAILSERVER_SIEVE_SCANS_X_AT_VIKTORBARZIN_ME_CONFIGMAP" as mailboxes[1].address "scans.x@viktorbarzin.me"');
+      expect(run.stderr).toContain(
+        'mailboxes[2].address: "scans-x@viktorbarzin.me" gives the same volume name "sieve-scans-x-at-viktorbarzin-me", ' +
+          'Reloader variable "STAKATER_MAILSERVER_SIEVE_SCANS_X_AT_VIKTORBARZIN_ME_CONFIGMAP" as mailboxes[1].address "scans.x@viktorbarzin.me"',
+      );
       expect(existsSync(out)).toBe(false);
     });
 
@@ -279,13 +351,17 @@ describe("npm run render", () => {
       });
       const run = render("--config", stack, "--out", out);
       expect(run.status).toBe(1);
-      expect(run.stderr).toMatch(/^ {2}- config: is 1\d{5} bytes as the Pulumi CLI hands it to the program \(all of it in one environment variable, PULUMI_CONFIG\), over the 131072 bytes Linux allows one variable \(MAX_ARG_STRLEN\)/m);
+      expect(run.stderr).toMatch(
+        /^ {2}- config: is 1\d{5} bytes as the Pulumi CLI hands it to the program \(all of it in one environment variable, PULUMI_CONFIG\), over the 131072 bytes Linux allows one variable \(MAX_ARG_STRLEN\)/m,
+      );
       expect(existsSync(out)).toBe(false);
     });
 
     it("an address too long for the names it gives is a config error, not an --out error", () => {
       const long = `docs@${"d".repeat(60)}.${"e".repeat(60)}.${"f".repeat(60)}.${"g".repeat(40)}.org`;
-      const { stack, out } = prodStackWith((config) => { config["paperless-mail-ingest:mailboxes"][0].address = long; });
+      const { stack, out } = prodStackWith((config) => {
+        config["paperless-mail-ingest:mailboxes"][0].address = long;
+      });
       const run = render("--config", stack, "--out", out);
       expect(run.status).toBe(1);
       expect(run.stderr).toContain(`mailboxes[0].address: "${long}" gives the file name`);
@@ -295,11 +371,15 @@ describe("npm run render", () => {
     });
 
     it("says on its output that vault:skipTlsVerify turns the TLS check off", () => {
-      const { stack, out } = prodStackWith((config) => { config["vault:skipTlsVerify"] = true; });
+      const { stack, out } = prodStackWith((config) => {
+        config["vault:skipTlsVerify"] = true;
+      });
       const run = render("--config", stack, "--out", out);
       expect(run.status).toBe(0);
-      expect(run.stderr).toBe("warning: vault:skipTlsVerify turns off the check of Vault's TLS certificate: the Vault token goes to "
-        + "whoever answers at vault:address; give Vault's CA with vault:caCertFile (or VAULT_CACERT) instead\n");
+      expect(run.stderr).toBe(
+        "warning: vault:skipTlsVerify turns off the check of Vault's TLS certificate: the Vault token goes to " +
+          "whoever answers at vault:address; give Vault's CA with vault:caCertFile (or VAULT_CACERT) instead\n",
+      );
     });
   });
 });

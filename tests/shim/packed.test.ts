@@ -24,18 +24,39 @@ test("pack keeps the plugin's __provider and the kept outputs beside spec; unpac
 describe("packedProvider", () => {
   const calls: { method: string; args: unknown[] }[] = [];
   const inner: pulumi.dynamic.ResourceProvider = {
-    async configure(req) { calls.push({ method: "configure", args: [req] }); },
-    async check(olds, news) { calls.push({ method: "check", args: [olds, news] }); return { inputs: { ...news, owner: news.owner.toLowerCase() }, failures: [{ property: "owner", reason: "no such user" }] }; },
-    async diff(id, olds, news) { calls.push({ method: "diff", args: [id, olds, news] }); return { changes: olds.owner !== news.owner, replaces: olds.url !== news.url ? ["url"] : [], stables: ["paperlessId"] }; },
-    async create(inputs) { calls.push({ method: "create", args: [inputs] }); return { id: "7", outs: { ...inputs, paperlessId: 7 } }; },
-    async read(id, props) { calls.push({ method: "read", args: [id, props] }); return id === "gone" ? { id: "", props: {} } : { id, props: { ...props, owner: "root" } }; },
-    async update(id, olds, news) { calls.push({ method: "update", args: [id, olds, news] }); return { outs: { ...news, paperlessId: Number(id) } }; },
-    async delete(id, props) { calls.push({ method: "delete", args: [id, props] }); },
+    async configure(req) {
+      calls.push({ method: "configure", args: [req] });
+    },
+    async check(olds, news) {
+      calls.push({ method: "check", args: [olds, news] });
+      return { inputs: { ...news, owner: news.owner.toLowerCase() }, failures: [{ property: "owner", reason: "no such user" }] };
+    },
+    async diff(id, olds, news) {
+      calls.push({ method: "diff", args: [id, olds, news] });
+      return { changes: olds.owner !== news.owner, replaces: olds.url !== news.url ? ["url"] : [], stables: ["paperlessId"] };
+    },
+    async create(inputs) {
+      calls.push({ method: "create", args: [inputs] });
+      return { id: "7", outs: { ...inputs, paperlessId: 7 } };
+    },
+    async read(id, props) {
+      calls.push({ method: "read", args: [id, props] });
+      return id === "gone" ? { id: "", props: {} } : { id, props: { ...props, owner: "root" } };
+    },
+    async update(id, olds, news) {
+      calls.push({ method: "update", args: [id, olds, news] });
+      return { outs: { ...news, paperlessId: Number(id) } };
+    },
+    async delete(id, props) {
+      calls.push({ method: "delete", args: [id, props] });
+    },
   };
   const p = packedProvider(inner, ["paperlessId"]);
   const news = pack({ ...fields, owner: "Anca", url: "http://b", __provider: SHIM }, []);
   const olds = pack({ ...fields, url: "http://a", paperlessId: 7, __provider: SHIM }, ["paperlessId"]);
-  beforeEach(() => { calls.length = 0; });
+  beforeEach(() => {
+    calls.length = 0;
+  });
 
   test("every method the provider has, and only those; configure gets the request as is", async () => {
     expect(Object.keys(p).sort()).toEqual(["check", "configure", "create", "delete", "diff", "read", "update"]);
@@ -51,11 +72,23 @@ describe("packedProvider", () => {
     expect(unpack(result.inputs)).toEqual({ ...unpack(news), owner: "anca" });
     expect(result.failures).toEqual([{ property: "", reason: "owner: no such user" }]);
     // Reasons that already start with their field, and failures of kept properties, stay as they are.
-    const failing = (failures: pulumi.dynamic.CheckFailure[]) => packedProvider({ ...inner, check: async (_o, n) => ({ inputs: n, failures }) }, ["paperlessId"]);
-    expect((await failing([{ property: "action", reason: "action 9 must be one of 1, 2" }, { property: "owner", reason: "owner: gone" },
-      { property: "paperlessId", reason: "bad" }, { property: "", reason: "whole" }]).check!({}, news)).failures).toEqual([
-      { property: "", reason: "action 9 must be one of 1, 2" }, { property: "", reason: "owner: gone" },
-      { property: "paperlessId", reason: "bad" }, { property: "", reason: "whole" }]);
+    const failing = (failures: pulumi.dynamic.CheckFailure[]) =>
+      packedProvider({ ...inner, check: async (_o, n) => ({ inputs: n, failures }) }, ["paperlessId"]);
+    expect(
+      (
+        await failing([
+          { property: "action", reason: "action 9 must be one of 1, 2" },
+          { property: "owner", reason: "owner: gone" },
+          { property: "paperlessId", reason: "bad" },
+          { property: "", reason: "whole" },
+        ]).check!({}, news)
+      ).failures,
+    ).toEqual([
+      { property: "", reason: "action 9 must be one of 1, 2" },
+      { property: "", reason: "owner: gone" },
+      { property: "paperlessId", reason: "bad" },
+      { property: "", reason: "whole" },
+    ]);
   });
 
   test("an unknown spec (an input not known at preview) is neither checked nor diffed: it is a change", async () => {

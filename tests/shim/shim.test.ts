@@ -21,7 +21,12 @@ const ROOT = join(__dirname, "..", "..");
 const KEY: DynamicKey = "random:RandomText";
 const TYPE = "pulumi-nodejs:dynamic/random:RandomText";
 
-interface StateResource { urn: string; type: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }
+interface StateResource {
+  urn: string;
+  type: string;
+  inputs?: Record<string, unknown>;
+  outputs?: Record<string, unknown>;
+}
 
 /** A stack of the project whose program declares one RandomText named `salt` (none when `declare()` is false). */
 async function randomTextStack(name: string, opts: { workDir?: string; declare?: () => boolean } = {}): Promise<EngineStack> {
@@ -41,13 +46,21 @@ const resources = async (engine: EngineStack): Promise<StateResource[]> =>
 
 /** The engine's output of an operation that must fail (the Automation API throws it). */
 async function failure(op: Promise<unknown>): Promise<string> {
-  try { await op; } catch (e) { return String((e as Error).message); }
+  try {
+    await op;
+  } catch (e) {
+    return String((e as Error).message);
+  }
   throw new Error("expected the operation to fail");
 }
 
 test("every registered provider has its type token under the one scheme; the state's text names only the key", () => {
   // Frozen names: a state keeps these, so a change needs an alias (and the old key kept in the registry).
-  expect(Object.keys(PROVIDERS).map((k) => dynamicType(k as DynamicKey)).sort()).toEqual([
+  expect(
+    Object.keys(PROVIDERS)
+      .map((k) => dynamicType(k as DynamicKey))
+      .sort(),
+  ).toEqual([
     "pulumi-nodejs:dynamic/kubernetes:ConfigMapLines",
     "pulumi-nodejs:dynamic/kubernetes:DeploymentMountsPatch",
     "pulumi-nodejs:dynamic/kubernetes:KubernetesRights",
@@ -69,7 +82,9 @@ test("every registered provider has its type token under the one scheme; the sta
 describe("in the project", () => {
   let engine: EngineStack;
   let declared = true;
-  beforeAll(async () => { engine = await randomTextStack("shim", { declare: () => declared }); });
+  beforeAll(async () => {
+    engine = await randomTextStack("shim", { declare: () => declared });
+  });
   afterAll(() => engine?.dispose());
 
   test("up keeps the ~100-byte shim in the state, in place of the provider's code", async () => {
@@ -92,12 +107,16 @@ describe("in the project", () => {
 
   test("a state naming a key the registry lacks (a renamed kind) fails refresh and destroy saying what to do", async () => {
     const saved = await engine.stack.exportStack();
-    const renamed = JSON.parse(JSON.stringify(saved).split(JSON.stringify(JSON.stringify(KEY)).slice(1, -1))
-      .join(JSON.stringify(JSON.stringify("random:RandomString")).slice(1, -1)));
+    const renamed = JSON.parse(
+      JSON.stringify(saved)
+        .split(JSON.stringify(JSON.stringify(KEY)).slice(1, -1))
+        .join(JSON.stringify(JSON.stringify("random:RandomString")).slice(1, -1)),
+    );
     expect(JSON.stringify(renamed)).toContain("random:RandomString");
     await engine.stack.importStack(renamed);
-    const advice = 'this resource\'s state names the dynamic provider "random:RandomString", which providers/dynamic/registry.ts in '
-      + `${ROOT} does not register (it has kubernetes:ConfigMapLines, `;
+    const advice =
+      'this resource\'s state names the dynamic provider "random:RandomString", which providers/dynamic/registry.ts in ' +
+      `${ROOT} does not register (it has kubernetes:ConfigMapLines, `;
     for (const op of [() => engine.stack.refresh(), () => engine.stack.destroy()]) {
       const out = await failure(op());
       expect(out).toContain(advice);
@@ -131,8 +150,11 @@ test("run outside the project, the shim names the file it looked for", async () 
 describe("in a copy of the project (its modules moved and rebuilt, its build removed)", () => {
   let copy: string;
   let engine: EngineStack;
-  const build = () => execFileSync(process.execPath, [require.resolve("tsx/cli"), join(copy, "providers", "dynamic", "build.ts")],
-    { cwd: copy, stdio: ["ignore", "ignore", "pipe"] });
+  const build = () =>
+    execFileSync(process.execPath, [require.resolve("tsx/cli"), join(copy, "providers", "dynamic", "build.ts")], {
+      cwd: copy,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
 
   beforeAll(async () => {
     copy = mkdtempSync(join(tmpdir(), "paperless-mail-ingest-copy-"));
@@ -142,9 +164,11 @@ describe("in a copy of the project (its modules moved and rebuilt, its build rem
     const source = join(copy, "providers", "random", "randomText.ts");
     const text = readFileSync(source, "utf8");
     const patched = text
-      .replace("export const randomTextProvider: pulumi.dynamic.ResourceProvider = {",
-        "let configured = \"\";\nexport const randomTextProvider: pulumi.dynamic.ResourceProvider = {\n"
-        + "  async configure(req) { configured = req.config.require(\"shimtest:value\"); },")
+      .replace(
+        "export const randomTextProvider: pulumi.dynamic.ResourceProvider = {",
+        'let configured = "";\nexport const randomTextProvider: pulumi.dynamic.ResourceProvider = {\n' +
+          '  async configure(req) { configured = req.config.require("shimtest:value"); },',
+      )
       .replace("const value = randomText(inputs.alphabet, inputs.length);", "const value = configured;");
     expect(patched).not.toBe(text);
     writeFileSync(source, patched);
@@ -183,6 +207,8 @@ describe("in a copy of the project (its modules moved and rebuilt, its build rem
   test("with no build, preview says to build", async () => {
     rmSync(join(copy, "build"), { recursive: true });
     const out = await failure(engine.stack.preview());
-    expect(out).toContain(`the dynamic providers are not built (no ${join(copy, "build", "sources.json")}): run \`npm run build\` in ${copy} (\`npm ci\` runs it too)`);
+    expect(out).toContain(
+      `the dynamic providers are not built (no ${join(copy, "build", "sources.json")}): run \`npm run build\` in ${copy} (\`npm ci\` runs it too)`,
+    );
   });
 });

@@ -13,7 +13,9 @@ const prodMailbox = (): Mailbox => prodConfig().mailboxes[0]!;
 /** Header lines in the given order (a value may span lines: folded). */
 function message(headers: Record<string, string | string[]>): string {
   const lines = Object.entries(headers).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${k}: ${x}`));
-  return [...lines, "To: docs@viktorbarzin.me", "Subject: Bank statement", "Message-ID: <t@example.test>", "", "See attachment.", ""].join("\r\n");
+  return [...lines, "To: docs@viktorbarzin.me", "Subject: Bank statement", "Message-ID: <t@example.test>", "", "See attachment.", ""].join(
+    "\r\n",
+  );
 }
 
 /** A one-mailbox config with these senders, validated like a real stack. */
@@ -36,7 +38,11 @@ describe("production allowlist (tests/fixtures/mail)", () => {
   };
 
   it("assumes the same senders as the production stack", () => {
-    expect(prodMailbox().senders.map((s) => s.address).sort()).toEqual([...expected.senders].sort());
+    expect(
+      prodMailbox()
+        .senders.map((s) => s.address)
+        .sort(),
+    ).toEqual([...expected.senders].sort());
   });
 
   it.each(Object.entries(expected.expect))("%s -> %s", (file, outcome) => {
@@ -91,7 +97,10 @@ describe("escaping", () => {
 
   it("a custom header name with a quote-like value compiles and still matches", () => {
     // Validation admits only Authentication-Results headers; render must escape what it is given regardless.
-    const mailbox = { ...mailboxWith([{ address: "a@gmail.com", user: "u", requireAuthentication: true }]), authResultsHeader: "X-Auth\"Results" };
+    const mailbox = {
+      ...mailboxWith([{ address: "a@gmail.com", user: "u", requireAuthentication: true }]),
+      authResultsHeader: 'X-Auth"Results',
+    };
     const runner = new SieveRunner(renderSieve(mailbox));
     try {
       const ok = message({ From: "a@gmail.com", 'X-Auth"Results': "mx; dkim=pass header.d=gmail.com" });
@@ -112,7 +121,11 @@ describe("DKIM/DMARC option", () => {
     const runner = new SieveRunner(renderSieve(mailboxWith(senders)));
     afterAll(() => runner.close());
     it.each([
-      ["a dkim pass for the sender's domain", "mx.example.org; spf=pass smtp.mailfrom=gmail.com; dkim=pass header.d=gmail.com header.s=s1", "keep"],
+      [
+        "a dkim pass for the sender's domain",
+        "mx.example.org; spf=pass smtp.mailfrom=gmail.com; dkim=pass header.d=gmail.com header.s=s1",
+        "keep",
+      ],
       ["a dmarc pass for the sender's domain", "mx.example.org; dmarc=pass (p=NONE) header.from=gmail.com", "keep"],
       ["the verdict in upper case", "mx.example.org; DKIM=PASS header.d=GMAIL.COM", "keep"],
       ["a dkim fail", "mx.example.org; dkim=fail header.d=gmail.com", "discard"],
@@ -137,11 +150,31 @@ describe("DKIM/DMARC option", () => {
     const runner = new SieveRunner(renderSieve(mailboxWith(senders)));
     afterAll(() => runner.close());
     it.each([
-      ["a forged pass below a failing topmost verdict", ["mx.example.org; dkim=fail header.d=gmail.com", "mx.example.org; dkim=pass header.d=gmail.com"], "discard"],
-      ["a forged pass below a topmost verdict without DKIM/DMARC", ["mx.example.org; spf=pass smtp.mailfrom=gmail.com", "mx.example.org; dmarc=pass header.from=gmail.com"], "discard"],
-      ["a pass on top, a failure below", ["mx.example.org; dkim=pass header.d=gmail.com", "mx.example.org; dkim=fail header.d=gmail.com"], "keep"],
-      ["a topmost pass folded over three lines", ["mx.example.org;\r\n\tspf=pass smtp.mailfrom=gmail.com;\r\n\tdmarc=pass (p=NONE) header.from=gmail.com"], "keep"],
-      ["a topmost dkim pass folded inside its properties", ["mx.example.org; dkim=pass\r\n (2048-bit key) header.d=gmail.com\r\n header.s=s1"], "keep"],
+      [
+        "a forged pass below a failing topmost verdict",
+        ["mx.example.org; dkim=fail header.d=gmail.com", "mx.example.org; dkim=pass header.d=gmail.com"],
+        "discard",
+      ],
+      [
+        "a forged pass below a topmost verdict without DKIM/DMARC",
+        ["mx.example.org; spf=pass smtp.mailfrom=gmail.com", "mx.example.org; dmarc=pass header.from=gmail.com"],
+        "discard",
+      ],
+      [
+        "a pass on top, a failure below",
+        ["mx.example.org; dkim=pass header.d=gmail.com", "mx.example.org; dkim=fail header.d=gmail.com"],
+        "keep",
+      ],
+      [
+        "a topmost pass folded over three lines",
+        ["mx.example.org;\r\n\tspf=pass smtp.mailfrom=gmail.com;\r\n\tdmarc=pass (p=NONE) header.from=gmail.com"],
+        "keep",
+      ],
+      [
+        "a topmost dkim pass folded inside its properties",
+        ["mx.example.org; dkim=pass\r\n (2048-bit key) header.d=gmail.com\r\n header.s=s1"],
+        "keep",
+      ],
     ])("%s -> %s", (_, verdicts, outcome) => {
       expect(runner.outcome(message({ "Authentication-Results": verdicts, From: "strict@gmail.com" }))).toBe(outcome);
     });
@@ -156,8 +189,16 @@ describe("DKIM/DMARC option with a trusted authserv-id", () => {
     ["a pass written by the trusted server", ["mx.example.org; dkim=pass header.d=gmail.com"], "keep"],
     ["a folded pass written by the trusted server", ["mx.example.org 1;\r\n\tdkim=pass header.d=gmail.com"], "keep"],
     ["a pass written by anyone else (a forged header)", ["mx.evil.test; dkim=pass header.d=gmail.com"], "discard"],
-    ["a pass naming the trusted server below another server's header", ["mx.evil.test; none", "mx.example.org; dkim=pass header.d=gmail.com"], "discard"],
-    ["a forged pass below the trusted server's failure", ["mx.example.org; dkim=fail header.d=gmail.com", "mx.example.org; dkim=pass header.d=gmail.com"], "discard"],
+    [
+      "a pass naming the trusted server below another server's header",
+      ["mx.evil.test; none", "mx.example.org; dkim=pass header.d=gmail.com"],
+      "discard",
+    ],
+    [
+      "a forged pass below the trusted server's failure",
+      ["mx.example.org; dkim=fail header.d=gmail.com", "mx.example.org; dkim=pass header.d=gmail.com"],
+      "discard",
+    ],
     ["the trusted name only as a prefix", ["mx.example.org.evil.test; dkim=pass header.d=gmail.com"], "discard"],
   ])("%s -> %s", (_, verdicts, outcome) => {
     expect(runner.outcome(message({ "Authentication-Results": verdicts, From: "strict@gmail.com" }))).toBe(outcome);
@@ -166,7 +207,8 @@ describe("DKIM/DMARC option with a trusted authserv-id", () => {
 
 describe("size limit", () => {
   // Fixed-length addresses, so every sender adds the same number of bytes.
-  const senders = (n: number) => Array.from({ length: n }, (_, i) => ({ address: `s${String(i).padStart(6, "0")}.${"x".repeat(50)}@example.org`, user: "u" }));
+  const senders = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({ address: `s${String(i).padStart(6, "0")}.${"x".repeat(50)}@example.org`, user: "u" }));
   const size = (n: number) => Buffer.byteLength(renderSieve(mailboxWith(senders(n))));
   const perSender = size(2) - size(1);
   const most = Math.floor((SIEVE_MAX_BYTES - (size(1) - perSender)) / perSender);
@@ -183,8 +225,16 @@ describe("size limit", () => {
       mailserver: { imapHost: "imap.example.org" },
       paperless: { url: "http://paperless.example.org" },
     });
-    expect(result).toEqual({ ok: false, problems: [expect.stringMatching(
-      new RegExp(`^mailboxes\\[0\\]\\.senders: ${most + 1} senders make the sieve of docs@example.org ${size(most) + perSender} bytes long; Pigeonhole refuses a script over 1048576 bytes`))] });
+    expect(result).toEqual({
+      ok: false,
+      problems: [
+        expect.stringMatching(
+          new RegExp(
+            `^mailboxes\\[0\\]\\.senders: ${most + 1} senders make the sieve of docs@example.org ${size(most) + perSender} bytes long; Pigeonhole refuses a script over 1048576 bytes`,
+          ),
+        ),
+      ],
+    });
   });
 
   it("is Pigeonhole's own: sievec refuses a script one byte over it", () => {

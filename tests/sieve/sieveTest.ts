@@ -8,9 +8,7 @@ export type Outcome = "keep" | "discard";
 
 // As root, sieve-test must drop to an unprivileged uid and needs a directory it may write the binary to.
 const isRoot = process.getuid?.() === 0;
-const ROOT_OPTS = isRoot
-  ? ["-o", "mail_uid=65534", "-o", "mail_gid=65534", "-o", "first_valid_uid=0", "-o", "first_valid_gid=0"]
-  : [];
+const ROOT_OPTS = isRoot ? ["-o", "mail_uid=65534", "-o", "mail_gid=65534", "-o", "first_valid_uid=0", "-o", "first_valid_gid=0"] : [];
 
 export class SieveRunner {
   private readonly dir = mkdtempSync(join(tmpdir(), "sieve-"));

@@ -12,8 +12,16 @@ const run = promisify(execFile);
 
 export type StackConfig = Record<string, unknown>;
 
-export interface SenderEntry { address: string; user: string; label?: string }
-export interface MailboxEntry { address: string; senders: SenderEntry[]; [k: string]: unknown }
+export interface SenderEntry {
+  address: string;
+  user: string;
+  label?: string;
+}
+export interface MailboxEntry {
+  address: string;
+  senders: SenderEntry[];
+  [k: string]: unknown;
+}
 
 /** Pulumi.prod.yaml's config, as a user's stack file starts. */
 export function prodStack(): StackConfig {
@@ -26,8 +34,10 @@ export const key = (k: string): string => `${PROJECT}:${k}`;
  * Pulumi.prod.yaml aimed at the test servers: the cluster's mailserver Service (plain IMAP on its
  * loopback address: the test mailserver has no TLS) and Vault, a paperless URL, a kubeconfig.
  */
-export function testStack(cluster: Pick<Cluster, "service" | "context" | "vault">,
-  on: { mailboxes: MailboxEntry[]; paperlessUrl: string; fetchAfterChange: boolean; kubeconfig: string }): StackConfig {
+export function testStack(
+  cluster: Pick<Cluster, "service" | "context" | "vault">,
+  on: { mailboxes: MailboxEntry[]; paperlessUrl: string; fetchAfterChange: boolean; kubeconfig: string },
+): StackConfig {
   const prod = prodStack();
   const imap = cluster.service("mailserver", "mailserver", 143);
   return {
@@ -62,7 +72,8 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
     } catch (e) {
       last = e as Error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? ` (last error: ${String(last)})` : ""}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? ` (last error: ${String(last)})` : ""}`);
     await new Promise((r) => setTimeout(r, 1000));
   }
 }

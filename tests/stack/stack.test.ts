@@ -69,8 +69,11 @@ const renderedRole = (): string => kubernetesRole(readStackFile(stack.stackFile)
  * The steps of an operation as `op type::name`, sorted. Without the default dynamic-provider
  * provider: its inputs are the stack config, so every config edit updates it (on no server).
  */
-const changed = (op: Operation) => op.changes.filter((s) => s.resource !== "pulumi:providers:pulumi-nodejs::default")
-  .map((s) => `${s.op} ${s.resource}`).sort();
+const changed = (op: Operation) =>
+  op.changes
+    .filter((s) => s.resource !== "pulumi:providers:pulumi-nodejs::default")
+    .map((s) => `${s.op} ${s.resource}`)
+    .sort();
 
 async function vaultRead(path: string): Promise<any> {
   const r = await cluster.vault.api("GET", `secret/data/paperless-mail-ingest/${path}`);
@@ -95,13 +98,18 @@ async function sharedConfig(): Promise<Record<string, string>> {
 
 /** Until the mailserver Deployment has rolled out and only its one new pod is left (Reloader may roll it after our writes). */
 async function rolledOut(): Promise<void> {
-  await eventually("the mailserver rollout to settle", async () => {
-    await kubectl(cluster.kubectl, cluster.kubeconfig, "-n", "mailserver", "rollout", "status", "deploy/mailserver", "--timeout=300s");
-    const pods = await kubectlJson(cluster.kubectl, cluster.kubeconfig, "-n", "mailserver", "get", "pods", "-l", "app=mailserver");
-    const dep = await deployment();
-    const settled = pods.items.length === 1 && dep.status.observedGeneration === dep.metadata.generation && dep.status.updatedReplicas === 1;
-    return settled ? true : undefined;
-  }, 600_000);
+  await eventually(
+    "the mailserver rollout to settle",
+    async () => {
+      await kubectl(cluster.kubectl, cluster.kubeconfig, "-n", "mailserver", "rollout", "status", "deploy/mailserver", "--timeout=300s");
+      const pods = await kubectlJson(cluster.kubectl, cluster.kubeconfig, "-n", "mailserver", "get", "pods", "-l", "app=mailserver");
+      const dep = await deployment();
+      const settled =
+        pods.items.length === 1 && dep.status.observedGeneration === dep.metadata.generation && dep.status.updatedReplicas === 1;
+      return settled ? true : undefined;
+    },
+    600_000,
+  );
 }
 
 /** Delivers a forwarded mail to `to` through the live pod; where it was stored (`login:folder`), [] if discarded. */
@@ -116,14 +124,31 @@ async function forward(from: string, to: string, subject: string): Promise<{ id:
 
 /** The real mail fetcher, run as the program's fetch trigger runs it: kubectl exec, as the paperless user. */
 async function fetchMail(): Promise<void> {
-  await kubectl(join(cluster.binDir, "kubectl"), cluster.kubeconfig, "-n", "paperless-ngx", "exec", "deploy/paperless-ngx", "-c", "paperless-ngx",
-    "--", "s6-setuidgid", "paperless", "python3", "manage.py", "mail_fetcher");
+  await kubectl(
+    join(cluster.binDir, "kubectl"),
+    cluster.kubeconfig,
+    "-n",
+    "paperless-ngx",
+    "exec",
+    "deploy/paperless-ngx",
+    "-c",
+    "paperless-ngx",
+    "--",
+    "s6-setuidgid",
+    "paperless",
+    "python3",
+    "manage.py",
+    "mail_fetcher",
+  );
 }
 
 async function documents(): Promise<{ title: string; owner: number | null; tags: string[] }[]> {
   const tags = new Map((await api.list("/api/tags/")).map((t) => [t.id, t.name]));
-  return (await api.list<Row & { title: string; tags: number[] }>("/api/documents/"))
-    .map((d) => ({ title: d.title, owner: d.owner, tags: d.tags.map((t) => tags.get(t)!) }));
+  return (await api.list<Row & { title: string; tags: number[] }>("/api/documents/")).map((d) => ({
+    title: d.title,
+    owner: d.owner,
+    tags: d.tags.map((t) => tags.get(t)!),
+  }));
 }
 
 /** Everything the program could write to, read back: equal before and after means nothing was written. */
@@ -133,8 +158,12 @@ async function snapshot(): Promise<string> {
     config: await sharedConfig(),
     template: dep.spec.template,
     // Without deployment.kubernetes.io/revision: the Deployment controller's, not a write of ours.
-    annotations: Object.fromEntries(Object.entries(dep.metadata.annotations ?? {}).filter(([k]) => !k.startsWith("deployment.kubernetes.io/"))),
-    sieves: (await kubectlJson(cluster.kubectl, cluster.kubeconfig, "-n", "mailserver", "get", "configmaps")).items.map((c: any) => c.metadata.name),
+    annotations: Object.fromEntries(
+      Object.entries(dep.metadata.annotations ?? {}).filter(([k]) => !k.startsWith("deployment.kubernetes.io/")),
+    ),
+    sieves: (await kubectlJson(cluster.kubectl, cluster.kubeconfig, "-n", "mailserver", "get", "configmaps")).items.map(
+      (c: any) => c.metadata.name,
+    ),
     vault: await cluster.vault.api("LIST", "secret/metadata/paperless-mail-ingest").then((r) => r.json?.data?.keys ?? []),
     paperless: await api.snapshot(),
   });
@@ -169,7 +198,9 @@ async function exactlyOneOfEach(): Promise<void> {
     expect(await vaultRead(address)).toEqual({ username: address, password: expect.stringMatching(/^[A-Za-z0-9]{32}$/) });
     expect(container.volumeMounts.filter((m: any) => m.mountPath.endsWith(`/${address}.dovecot.sieve`))).toHaveLength(1);
   }
-  expect((await api.list<Row & { name: string }>("/api/mail_accounts/")).map((a) => a.name).sort()).toEqual(mailboxes.map((m) => m.address).sort());
+  expect((await api.list<Row & { name: string }>("/api/mail_accounts/")).map((a) => a.name).sort()).toEqual(
+    mailboxes.map((m) => m.address).sort(),
+  );
   const rules = (await api.list<Row & { name: string }>("/api/mail_rules/")).map((r) => r.name).sort();
   expect(rules).toEqual(mailboxes.flatMap((m) => m.senders.map((s) => `forward: ${s.label ?? s.address}`)).sort());
 }
@@ -185,7 +216,8 @@ beforeAll(async () => {
     policy: vaultPolicy({ mount: "secret", pathPrefix: "paperless-mail-ingest" }),
   });
   expect(policy.status).toBe(204);
-  vaultToken = (await cluster.vault.api("POST", "auth/token/create", { policies: ["paperless-mail-ingest"], ttl: "2h" })).json.auth.client_token;
+  vaultToken = (await cluster.vault.api("POST", "auth/token/create", { policies: ["paperless-mail-ingest"], ttl: "2h" })).json.auth
+    .client_token;
   mailboxes = structuredClone(prod[key("mailboxes")]) as MailboxEntry[];
   stack = await programStack(`e2e-${Math.random().toString(36).slice(2, 8)}`, { path: [cluster.binDir] });
   deployer = await cluster.serviceAccount(DEPLOYER);
@@ -208,9 +240,34 @@ describe("the whole program through the real CLI", () => {
   test("7. a Deployment field owned by another manager fails the preview, naming the manager; nothing is written", async () => {
     // Production today: the Terraform stack mounts its own docs@ sieve where ours goes (README: Migration).
     const mountPath = `/tmp/docker-mailserver/${DOCS}.dovecot.sieve`;
-    await kubectl(cluster.kubectl, cluster.kubeconfig, "-n", "mailserver", "patch", "deploy", "mailserver", "--field-manager", "Terraform",
-      "--type", "strategic", "-p", JSON.stringify({ spec: { template: { spec: { containers: [{ name: "docker-mailserver",
-        volumeMounts: [{ name: "config", mountPath, subPath: "docs-at-viktorbarzin.me.dovecot.sieve", readOnly: true }] }] } } } }));
+    await kubectl(
+      cluster.kubectl,
+      cluster.kubeconfig,
+      "-n",
+      "mailserver",
+      "patch",
+      "deploy",
+      "mailserver",
+      "--field-manager",
+      "Terraform",
+      "--type",
+      "strategic",
+      "-p",
+      JSON.stringify({
+        spec: {
+          template: {
+            spec: {
+              containers: [
+                {
+                  name: "docker-mailserver",
+                  volumeMounts: [{ name: "config", mountPath, subPath: "docs-at-viktorbarzin.me.dovecot.sieve", readOnly: true }],
+                },
+              ],
+            },
+          },
+        },
+      }),
+    );
     const before = await snapshot();
     stack.setConfig(config());
     const preview = await stack.preview();
@@ -223,8 +280,21 @@ describe("the whole program through the real CLI", () => {
     const dep = await deployment();
     const mounts = dep.spec.template.spec.containers[0].volumeMounts as { mountPath: string }[];
     const at = mounts.findIndex((m) => m.mountPath === mountPath);
-    await kubectl(cluster.kubectl, cluster.kubeconfig, "-n", "mailserver", "patch", "deploy", "mailserver", "--field-manager", "Terraform",
-      "--type", "json", "-p", JSON.stringify([{ op: "remove", path: `/spec/template/spec/containers/0/volumeMounts/${at}` }]));
+    await kubectl(
+      cluster.kubectl,
+      cluster.kubeconfig,
+      "-n",
+      "mailserver",
+      "patch",
+      "deploy",
+      "mailserver",
+      "--field-manager",
+      "Terraform",
+      "--type",
+      "json",
+      "-p",
+      JSON.stringify([{ op: "remove", path: `/spec/template/spec/containers/0/volumeMounts/${at}` }]),
+    );
   });
 
   test("8. a Vault token that may not write, or may not make its child token, fails the preview naming the capability; nothing is written", async () => {
@@ -234,9 +304,16 @@ describe("the whole program through the real CLI", () => {
       await cluster.vault.api("PUT", `sys/policies/acl/${name}`, { policy });
       return (await cluster.vault.api("POST", "auth/token/create", { policies: [name], ttl: "1h" })).json.auth.client_token as string;
     };
-    const readOnly = await tokenWith(`path "secret/data/paperless-mail-ingest/*" { capabilities = ["read"] }\npath "auth/token/create" { capabilities = ["update"] }`);
-    const noChild = await tokenWith(vaultPolicy({ mount: "secret", pathPrefix: "paperless-mail-ingest" }).replace(/path "auth\/token\/create"[^}]*}/, ""));
-    for (const [token, missing] of [[readOnly, /create|update/], [noChild, /auth\/token\/create/]] as const) {
+    const readOnly = await tokenWith(
+      `path "secret/data/paperless-mail-ingest/*" { capabilities = ["read"] }\npath "auth/token/create" { capabilities = ["update"] }`,
+    );
+    const noChild = await tokenWith(
+      vaultPolicy({ mount: "secret", pathPrefix: "paperless-mail-ingest" }).replace(/path "auth\/token\/create"[^}]*}/, ""),
+    );
+    for (const [token, missing] of [
+      [readOnly, /create|update/],
+      [noChild, /auth\/token\/create/],
+    ] as const) {
       await stack.setSecret("vault:token", token);
       const preview = await stack.preview();
       expect(preview.ok).toBe(false);
@@ -278,11 +355,13 @@ describe("the whole program through the real CLI", () => {
     mailboxes[0]!.senders.push({ address: "anca.work@example.com", user: "anca", label: "Anca (work)" });
     stack.setConfig(config());
     const preview = await stack.preview();
-    expect(changed(preview)).toEqual(expect.arrayContaining([
-      "update kubernetes:core/v1:ConfigMap::docs-at-viktorbarzin.me",
-      "create pulumi-nodejs:dynamic/paperless:PaperlessMailRule::docs-at-viktorbarzin.me-rule-anca.work@example.com",
-      "update pulumi-nodejs:dynamic/paperless:PaperlessMailFetch::paperless-fetch",
-    ]));
+    expect(changed(preview)).toEqual(
+      expect.arrayContaining([
+        "update kubernetes:core/v1:ConfigMap::docs-at-viktorbarzin.me",
+        "create pulumi-nodejs:dynamic/paperless:PaperlessMailRule::docs-at-viktorbarzin.me-rule-anca.work@example.com",
+        "update pulumi-nodejs:dynamic/paperless:PaperlessMailFetch::paperless-fetch",
+      ]),
+    );
     expect(changed(preview).filter((c) => !/Command::/.test(c))).toHaveLength(3);
     await apply("up adding a sender");
     const pod = await mailserverPod();
@@ -306,14 +385,17 @@ describe("the whole program through the real CLI", () => {
     expect(await documents()).toContainEqual({ title: "Waiting for a fetch", owner: paperless.users.anca!.id, tags: ["email-ingest"] });
     // paperless moves the mail once its documents are filed (docs/paperless-api.md, Fetching mail).
     await eventually("paperless to move the fetched mail to Processed", async () =>
-      ((await mailserverPod()).server.locate(waiting.id)[0] === `${DOCS}:Processed` ? true : undefined));
+      (await mailserverPod()).server.locate(waiting.id)[0] === `${DOCS}:Processed` ? true : undefined,
+    );
     mailboxes[0]!.senders = mailboxes[0]!.senders.filter((s) => s.address !== "anca.work@example.com");
     const removed = await apply();
-    expect(changed(removed).filter((c) => !/Command::/.test(c))).toEqual([
-      "delete pulumi-nodejs:dynamic/paperless:PaperlessMailRule::docs-at-viktorbarzin.me-rule-anca.work@example.com",
-      "update kubernetes:core/v1:ConfigMap::docs-at-viktorbarzin.me",
-      "update pulumi-nodejs:dynamic/paperless:PaperlessMailFetch::paperless-fetch",
-    ].sort());
+    expect(changed(removed).filter((c) => !/Command::/.test(c))).toEqual(
+      [
+        "delete pulumi-nodejs:dynamic/paperless:PaperlessMailRule::docs-at-viktorbarzin.me-rule-anca.work@example.com",
+        "update kubernetes:core/v1:ConfigMap::docs-at-viktorbarzin.me",
+        "update pulumi-nodejs:dynamic/paperless:PaperlessMailFetch::paperless-fetch",
+      ].sort(),
+    );
     const mail = await forward("anca.work@example.com", DOCS, "After removal");
     expect(mail.stored).toEqual([]);
   });
@@ -325,7 +407,8 @@ describe("the whole program through the real CLI", () => {
     const preview = await stack.preview();
     expect(preview.ok).toBe(false);
     expect(preview.errors.join("\n")).toContain(
-      'get, create, patch, delete configmaps in namespace mailserver ("mailserver-sieve-receipts-at-viktorbarzin.me"): each mailbox\'s sieve ConfigMap');
+      'get, create, patch, delete configmaps in namespace mailserver ("mailserver-sieve-receipts-at-viktorbarzin.me"): each mailbox\'s sieve ConfigMap',
+    );
     expect(await snapshot()).toBe(before);
     // The README's step: apply the Role rendered for the new config, then up.
     await cluster.bindRoles(renderedRole(), DEPLOYER);
@@ -335,21 +418,50 @@ describe("the whole program through the real CLI", () => {
     const docs = await forward(ANCA, DOCS, "Still docs");
     expect(docs.stored).toEqual([`${DOCS}:INBOX`]);
     await fetchMail();
-    expect(await documents()).toEqual(expect.arrayContaining([
-      { title: "Till receipt", owner: paperless.users.emo!.id, tags: ["email-ingest"] },
-      { title: "Still docs", owner: paperless.users.anca!.id, tags: ["email-ingest"] },
-    ]));
+    expect(await documents()).toEqual(
+      expect.arrayContaining([
+        { title: "Till receipt", owner: paperless.users.emo!.id, tags: ["email-ingest"] },
+        { title: "Still docs", owner: paperless.users.anca!.id, tags: ["email-ingest"] },
+      ]),
+    );
   });
 
   test("6. drift made by hand shows on refresh and up restores it, foreign lines kept", async () => {
     // The sieve ConfigMap edited with kubectl, a foreign line added to the shared file and our alias
     // line removed, a rule edited in paperless, the Vault secret rewritten.
-    await kubectl(cluster.kubectl, cluster.kubeconfig, "-n", "mailserver", "patch", "configmap", "mailserver-sieve-docs-at-viktorbarzin.me",
-      "--type", "merge", "-p", JSON.stringify({ data: { "docs-at-viktorbarzin.me.dovecot.sieve": "# edited by hand\nkeep;\n" } }));
+    await kubectl(
+      cluster.kubectl,
+      cluster.kubeconfig,
+      "-n",
+      "mailserver",
+      "patch",
+      "configmap",
+      "mailserver-sieve-docs-at-viktorbarzin.me",
+      "--type",
+      "merge",
+      "-p",
+      JSON.stringify({ data: { "docs-at-viktorbarzin.me.dovecot.sieve": "# edited by hand\nkeep;\n" } }),
+    );
     const shared = await sharedConfig();
-    const virtual = shared["postfix-virtual.cf"]!.split("\n").filter((l) => l !== `${DOCS} ${DOCS}`).join("\n") + "abuse@viktorbarzin.me admin@viktorbarzin.me\n";
-    await kubectl(cluster.kubectl, cluster.kubeconfig, "-n", "mailserver", "patch", "configmap", "mailserver.config", "--field-manager", "Terraform",
-      "--type", "merge", "-p", JSON.stringify({ data: { "postfix-virtual.cf": virtual } }));
+    const virtual =
+      shared["postfix-virtual.cf"]!.split("\n")
+        .filter((l) => l !== `${DOCS} ${DOCS}`)
+        .join("\n") + "abuse@viktorbarzin.me admin@viktorbarzin.me\n";
+    await kubectl(
+      cluster.kubectl,
+      cluster.kubeconfig,
+      "-n",
+      "mailserver",
+      "patch",
+      "configmap",
+      "mailserver.config",
+      "--field-manager",
+      "Terraform",
+      "--type",
+      "merge",
+      "-p",
+      JSON.stringify({ data: { "postfix-virtual.cf": virtual } }),
+    );
     const rule = (await api.list<Row & { filter_from: string }>("/api/mail_rules/")).find((r) => r.filter_from === ANCA)!;
     await api.request("PATCH", `/api/mail_rules/${rule.id}/`, { filter_subject: "invoice" });
     const password = (await vaultRead(DOCS)).password;
@@ -359,12 +471,14 @@ describe("the whole program through the real CLI", () => {
     const refresh = await stack.refresh();
     lifecycle.refresh = (Date.now() - refreshed) / 1000;
     expect(refresh.ok).toBe(true);
-    expect(changed(refresh)).toEqual(expect.arrayContaining([
-      "update kubernetes:core/v1:ConfigMap::docs-at-viktorbarzin.me",
-      "update pulumi-nodejs:dynamic/kubernetes:ConfigMapLines::docs-at-viktorbarzin.me-alias-line",
-      `update pulumi-nodejs:dynamic/paperless:PaperlessMailRule::docs-at-viktorbarzin.me-rule-${ANCA}`,
-      "update vault:generic/secret:Secret::docs-at-viktorbarzin.me",
-    ]));
+    expect(changed(refresh)).toEqual(
+      expect.arrayContaining([
+        "update kubernetes:core/v1:ConfigMap::docs-at-viktorbarzin.me",
+        "update pulumi-nodejs:dynamic/kubernetes:ConfigMapLines::docs-at-viktorbarzin.me-alias-line",
+        `update pulumi-nodejs:dynamic/paperless:PaperlessMailRule::docs-at-viktorbarzin.me-rule-${ANCA}`,
+        "update vault:generic/secret:Secret::docs-at-viktorbarzin.me",
+      ]),
+    );
     await apply();
     expect((await sharedConfig())["postfix-virtual.cf"]).toContain(`${DOCS} ${DOCS}`);
     expect((await sharedConfig())["postfix-virtual.cf"]).toContain("abuse@viktorbarzin.me admin@viktorbarzin.me");
@@ -394,17 +508,26 @@ describe("the whole program through the real CLI", () => {
     stack.setConfig(config());
     // paperless creates the rule, and the answer never comes: the CLI dies not knowing it exists.
     paperlessProxy.inject({ kind: "hang", method: "POST", path: /^\/api\/mail_rules\//, landed: true });
-    const hasRule = async () => (await api.list<Row & { filter_from: string }>("/api/mail_rules/")).some((r) => r.filter_from === "anca.bank@example.com");
-    const killed = await stack.upKilledWhen(async () => paperlessProxy.requests.some((r) => r.fault === "hang") && await hasRule());
-    expect(killed.changes).toContainEqual(expect.objectContaining({ op: "create", resource: "pulumi-nodejs:dynamic/paperless:PaperlessMailRule::docs-at-viktorbarzin.me-rule-anca.bank@example.com" }));
+    const hasRule = async () =>
+      (await api.list<Row & { filter_from: string }>("/api/mail_rules/")).some((r) => r.filter_from === "anca.bank@example.com");
+    const killed = await stack.upKilledWhen(async () => paperlessProxy.requests.some((r) => r.fault === "hang") && (await hasRule()));
+    expect(killed.changes).toContainEqual(
+      expect.objectContaining({
+        op: "create",
+        resource: "pulumi-nodejs:dynamic/paperless:PaperlessMailRule::docs-at-viktorbarzin.me-rule-anca.bank@example.com",
+      }),
+    );
     // Killed while it wrote the state file, the file backend leaves the checkpoint's side file empty
     // (gocloud fileblob writes <file>.attrs, then the file): made here as that instant leaves it.
     const sideFile = join(stack.dir, "backend", ".pulumi", "stacks", "paperless-mail-ingest", `${stack.name}.json.attrs`);
     truncateSync(sideFile, 0);
     await expect(stack.cli("cancel", "--yes")).rejects.toThrow(/failed to load checkpoint: EOF/);
     // The README's first step for the file backend: delete the empty side files.
-    await new Promise<void>((resolve, reject) => execFile("find", [join(stack.dir, "backend", ".pulumi"), "-name", "*.attrs", "-empty", "-delete"],
-      (e: Error | null) => (e ? reject(e) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      execFile("find", [join(stack.dir, "backend", ".pulumi"), "-name", "*.attrs", "-empty", "-delete"], (e: Error | null) =>
+        e ? reject(e) : resolve(),
+      ),
+    );
     await recoverFromKill();
     await exactlyOneOfEach();
     const mail = await forward("anca.bank@example.com", DOCS, "Bank letter");
@@ -419,14 +542,20 @@ describe("the whole program through the real CLI", () => {
     await cluster.bindRoles(withoutRight(role, { resource: "configmaps", verbs: ["watch"] }), DEPLOYER);
     const preview = await stack.preview();
     expect(preview.ok).toBe(false);
-    expect(preview.errors.join("\n")).toMatch(/may not do what `pulumi up` needs; missing:\n {2}- watch configmaps in namespace mailserver: the Kubernetes provider confirms/);
+    expect(preview.errors.join("\n")).toMatch(
+      /may not do what `pulumi up` needs; missing:\n {2}- watch configmaps in namespace mailserver: the Kubernetes provider confirms/,
+    );
     // Without list and watch on ConfigMaps the provider's delete of the sieve ConfigMap would wait for ever.
     await cluster.bindRoles(withoutRight(role, { resource: "configmaps", verbs: ["list", "watch"] }), DEPLOYER);
     const destroy = await stack.destroy();
     expect(destroy.ok).toBe(false);
-    expect(destroy.errors.join("\n")).toMatch(/may not do what `pulumi destroy` needs; missing:\n {2}- list, watch configmaps in namespace mailserver/);
+    expect(destroy.errors.join("\n")).toMatch(
+      /may not do what `pulumi destroy` needs; missing:\n {2}- list, watch configmaps in namespace mailserver/,
+    );
     // The check is the first step of a destroy: nothing else was started.
-    expect(destroy.changes.map((s) => `${s.op} ${s.resource}`)).toEqual(["delete pulumi-nodejs:dynamic/kubernetes:KubernetesRights::kubernetes-rights"]);
+    expect(destroy.changes.map((s) => `${s.op} ${s.resource}`)).toEqual([
+      "delete pulumi-nodejs:dynamic/kubernetes:KubernetesRights::kubernetes-rights",
+    ]);
     expect(await snapshot()).toBe(before);
     await cluster.bindRoles(role, DEPLOYER);
   });
@@ -439,7 +568,8 @@ describe("the whole program through the real CLI", () => {
   /** The paperless rules for `sender`: name and the mail account they are on. */
   async function rulesFor(sender: string): Promise<{ name: string; account: string }[]> {
     const accounts = await api.list("/api/mail_accounts/");
-    return (await api.list<Row & { filter_from: string; account: number }>("/api/mail_rules/")).filter((r) => r.filter_from === sender)
+    return (await api.list<Row & { filter_from: string; account: number }>("/api/mail_rules/"))
+      .filter((r) => r.filter_from === sender)
       .map((r) => ({ name: r.name, account: accounts.find((a) => a.id === r.account)!.name }));
   }
   /** A mail from `sender` to each mailbox; where one is kept, a rule for the sender is on that mailbox's account. */
@@ -462,20 +592,26 @@ describe("the whole program through the real CLI", () => {
     moveSender(ANCA, docsBox(), receiptsBox());
     const up = await apply();
     // No other rule changes: docs@'s senders after Anca keep their order (one default order).
-    expect(changed(up).filter((c) => !/Command::/.test(c))).toEqual([
-      `create ${RULE}::receipts-at-viktorbarzin.me-rule-${ANCA}`, `delete ${RULE}::docs-at-viktorbarzin.me-rule-${ANCA}`,
-      "update kubernetes:core/v1:ConfigMap::docs-at-viktorbarzin.me", "update kubernetes:core/v1:ConfigMap::receipts-at-viktorbarzin.me",
-      "update pulumi-nodejs:dynamic/paperless:PaperlessMailFetch::paperless-fetch",
-    ].sort());
+    expect(changed(up).filter((c) => !/Command::/.test(c))).toEqual(
+      [
+        `create ${RULE}::receipts-at-viktorbarzin.me-rule-${ANCA}`,
+        `delete ${RULE}::docs-at-viktorbarzin.me-rule-${ANCA}`,
+        "update kubernetes:core/v1:ConfigMap::docs-at-viktorbarzin.me",
+        "update kubernetes:core/v1:ConfigMap::receipts-at-viktorbarzin.me",
+        "update pulumi-nodejs:dynamic/paperless:PaperlessMailFetch::paperless-fetch",
+      ].sort(),
+    );
     expect(await rulesFor(ANCA)).toEqual([{ name: "forward: Anca", account: RECEIPTS }]);
     // The up's fetch ran while docs@ still had the rule (renamed aside; it is deleted last): nothing was stranded in docs@.
     expect((await mailserverPod()).server.locate(before.id)).toEqual([`${DOCS}:Processed`]);
     expect(await keptOnlyWithRule(ANCA, "After the move")).toEqual({ [DOCS]: [], [RECEIPTS]: [`${RECEIPTS}:INBOX`] });
     await fetchMail();
-    expect(await documents()).toEqual(expect.arrayContaining([
-      { title: "Before the move", owner: paperless.users.anca!.id, tags: ["email-ingest"] },
-      { title: `After the move to ${RECEIPTS}`, owner: paperless.users.anca!.id, tags: ["email-ingest"] },
-    ]));
+    expect(await documents()).toEqual(
+      expect.arrayContaining([
+        { title: "Before the move", owner: paperless.users.anca!.id, tags: ["email-ingest"] },
+        { title: `After the move to ${RECEIPTS}`, owner: paperless.users.anca!.id, tags: ["email-ingest"] },
+      ]),
+    );
   });
 
   test("15. a move whose new rule cannot be made (paperless answers 500) fails with the mail kept only where a rule files it; the next up completes it", async () => {
@@ -498,7 +634,8 @@ describe("the whole program through the real CLI", () => {
     docsBox().senders.find((s) => s.address === ANCA)!.label = "Anca (docs)";
     const up = await apply();
     expect(changed(up).filter((c) => !/Command::/.test(c))).toEqual([
-      "update pulumi-nodejs:dynamic/paperless:PaperlessMailFetch::paperless-fetch", `update ${RULE}::docs-at-viktorbarzin.me-rule-${ANCA}`,
+      "update pulumi-nodejs:dynamic/paperless:PaperlessMailFetch::paperless-fetch",
+      `update ${RULE}::docs-at-viktorbarzin.me-rule-${ANCA}`,
     ]);
     expect((await api.request<Row>("GET", `/api/mail_rules/${id}/`)).name).toBe("forward: Anca (docs)");
     expect((await forward(ANCA, DOCS, "After the rename")).stored).toEqual([`${DOCS}:INBOX`]);
@@ -516,10 +653,15 @@ describe("the whole program through the real CLI", () => {
     expect(preview.ok).toBe(true);
     // The deleted rule is a replacement (made anew; the gone one's state dropped last), the edited one an update.
     expect(changed(preview).filter((c) => !/Command::/.test(c))).toEqual([
-      `delete-replaced ${RULE}::docs-at-viktorbarzin.me-rule-${ANCA}`, `update ${RULE}::docs-at-viktorbarzin.me-rule-me@viktorbarzin.me`,
+      `delete-replaced ${RULE}::docs-at-viktorbarzin.me-rule-${ANCA}`,
+      `update ${RULE}::docs-at-viktorbarzin.me-rule-me@viktorbarzin.me`,
     ]);
-    expect(preview.stdout + preview.stderr).toMatch(/mail rule "forward: Anca \(docs\)" \(id \d+\) on \S+ is gone \(deleted by hand\?\): up creates it again/);
-    expect(preview.stdout + preview.stderr).toContain(`mail rule "forward: Viktor (me@)" (id ${me.id}) on ${paperlessProxy.url} was changed outside this stack (order, filter_subject)`);
+    expect(preview.stdout + preview.stderr).toMatch(
+      /mail rule "forward: Anca \(docs\)" \(id \d+\) on \S+ is gone \(deleted by hand\?\): up creates it again/,
+    );
+    expect(preview.stdout + preview.stderr).toContain(
+      `mail rule "forward: Viktor (me@)" (id ${me.id}) on ${paperlessProxy.url} was changed outside this stack (order, filter_subject)`,
+    );
     await apply();
     expect(await rulesFor(ANCA)).toEqual([{ name: "forward: Anca (docs)", account: DOCS }]);
     const restored = await api.request<Row & { filter_subject: string | null; order: number }>("GET", `/api/mail_rules/${me.id}/`);
@@ -581,8 +723,12 @@ describe("the whole program through the real CLI", () => {
     await cluster.bindRoles(renderedRole(), DEPLOYER);
     // Everything of the mailserver side is written (the ready step runs after it), the ready step's
     // kubectl waits for Reloader's rollout: killed there.
-    const killed = await stack.upKilledWhen((steps) => steps.some((s) => s.resource === "command:local:Command::docs-at-viktorbarzin.me-ready"));
-    expect(killed.changes).toContainEqual(expect.objectContaining({ op: "create", resource: "kubernetes:core/v1:ConfigMap::docs-at-viktorbarzin.me" }));
+    const killed = await stack.upKilledWhen((steps) =>
+      steps.some((s) => s.resource === "command:local:Command::docs-at-viktorbarzin.me-ready"),
+    );
+    expect(killed.changes).toContainEqual(
+      expect.objectContaining({ op: "create", resource: "kubernetes:core/v1:ConfigMap::docs-at-viktorbarzin.me" }),
+    );
     await recoverFromKill();
     await exactlyOneOfEach();
     const mail = await forward(ANCA, DOCS, "After the crash");

@@ -28,8 +28,11 @@ let release: string;
 let stack: ProgramStack;
 
 /** Every step that is not `same`, as `op type::name`, sorted; without the dynamic providers' default provider (its inputs are the stack config). */
-const changed = (op: Operation) => op.changes.filter((s) => s.resource !== "pulumi:providers:pulumi-nodejs::default")
-  .map((s) => `${s.op} ${s.resource}`).sort();
+const changed = (op: Operation) =>
+  op.changes
+    .filter((s) => s.resource !== "pulumi:providers:pulumi-nodejs::default")
+    .map((s) => `${s.op} ${s.resource}`)
+    .sort();
 
 function succeeded(op: Operation): Operation {
   if (!op.ok) throw new Error(`pulumi ${op.command} failed:\n${op.stdout.slice(-6000)}\n${op.stderr.slice(-3000)}`);
@@ -51,9 +54,14 @@ beforeAll(async () => {
   for (const s of started) if (s.status === "rejected") throw s.reason;
   await cluster.installProductionObjects();
   stack = await programStack(`e2e-upgrade-${Math.random().toString(36).slice(2, 8)}`, { path: [cluster.binDir], project: release });
-  stack.setConfig(testStack(cluster, {
-    mailboxes: prodStack()[key("mailboxes")] as MailboxEntry[], paperlessUrl: paperless.url, fetchAfterChange: false, kubeconfig: cluster.kubeconfig,
-  }));
+  stack.setConfig(
+    testStack(cluster, {
+      mailboxes: prodStack()[key("mailboxes")] as MailboxEntry[],
+      paperlessUrl: paperless.url,
+      fetchAfterChange: false,
+      kubeconfig: cluster.kubeconfig,
+    }),
+  );
   await stack.setSecret(key("paperlessToken"), paperless.token);
   await stack.setSecret("vault:token", cluster.vault.rootToken);
 });
@@ -68,7 +76,8 @@ afterAll(async () => {
 test("a stack deployed by the earlier release previews with no change under this program; up carries it over; the next preview is empty", async () => {
   const deployed = succeeded(await stack.up());
   expect(changed(deployed)).toContain("create vault:generic/secret:Secret::docs-at-viktorbarzin.me");
-  const stateOf = async () => JSON.parse(await stack.cli("stack", "export")).deployment.resources as { urn: string; type: string; provider?: string }[];
+  const stateOf = async () =>
+    JSON.parse(await stack.cli("stack", "export")).deployment.resources as { urn: string; type: string; provider?: string }[];
   const secretBefore = (await stateOf()).find((r) => r.type === "vault:generic/secret:Secret")!;
   expect(secretBefore.provider).toMatch(/::pulumi:providers:vault::default_7_8_0::/);
 
@@ -78,7 +87,10 @@ test("a stack deployed by the earlier release previews with no change under this
   // default one (an alias) and is updated with the two settings its SDK always sends, at their
   // defaults (@pulumi/vault's provider.js), which the default provider had left to the plugin.
   expect(changed(preview)).toEqual(["update pulumi:providers:vault::vault"]);
-  expect([...preview.changes.find((s) => s.resource === "pulumi:providers:vault::vault")!.diffs!].sort()).toEqual(["maxLeaseTtlSeconds", "maxRetries"]);
+  expect([...preview.changes.find((s) => s.resource === "pulumi:providers:vault::vault")!.diffs!].sort()).toEqual([
+    "maxLeaseTtlSeconds",
+    "maxRetries",
+  ]);
 
   succeeded(await stack.up());
   const state = await stateOf();

@@ -73,7 +73,10 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-interface Armed { fault: Fault; left: number }
+interface Armed {
+  fault: Fault;
+  left: number;
+}
 
 function readBody(req: http.IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -94,22 +97,34 @@ function parseJson(raw: Buffer): unknown {
 }
 
 /** Forwards to `target` (https with the CA `ca`, if given) and returns the answer (status, headers, body), fully read. */
-async function forward(target: URL, req: http.IncomingMessage, body: Buffer, ca?: Buffer): Promise<{ status: number; headers: http.OutgoingHttpHeaders; body: Buffer }> {
+async function forward(
+  target: URL,
+  req: http.IncomingMessage,
+  body: Buffer,
+  ca?: Buffer,
+): Promise<{ status: number; headers: http.OutgoingHttpHeaders; body: Buffer }> {
   return new Promise((resolve, reject) => {
-    const out = (target.protocol === "https:" ? https : http).request({
-      host: target.hostname, port: target.port, method: req.method, path: req.url,
-      headers: { ...req.headers, host: target.host }, ...(ca ? { ca } : {}),
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        const headers = { ...res.headers };
-        delete headers["transfer-encoding"];
-        delete headers.connection;
-        resolve({ status: res.statusCode ?? 502, headers, body: Buffer.concat(chunks) });
-      });
-      res.on("error", reject);
-    });
+    const out = (target.protocol === "https:" ? https : http).request(
+      {
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: target.host },
+        ...(ca ? { ca } : {}),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const headers = { ...res.headers };
+          delete headers["transfer-encoding"];
+          delete headers.connection;
+          resolve({ status: res.statusCode ?? 502, headers, body: Buffer.concat(chunks) });
+        });
+        res.on("error", reject);
+      },
+    );
     out.on("error", reject);
     out.end(body);
   });
@@ -139,7 +154,12 @@ export async function startFaultProxy(targetUrl: string, opts: { ca?: Buffer } =
     peak = Math.max(peak, ++inFlight);
     // Done when the answer is sent (or the connection gone), whichever comes first.
     let done = false;
-    const finish = () => { if (!done) { done = true; inFlight--; } };
+    const finish = () => {
+      if (!done) {
+        done = true;
+        inFlight--;
+      }
+    };
     res.on("finish", finish);
     res.on("close", finish);
     const at = Date.now();
@@ -163,10 +183,12 @@ export async function startFaultProxy(targetUrl: string, opts: { ca?: Buffer } =
         res.on("close", () => hanging.delete(res));
       } else {
         const status = fault.status ?? 500;
-        res.writeHead(status, {
-          "content-type": "application/json",
-          ...(fault.retryAfter === undefined ? {} : { "retry-after": String(fault.retryAfter) }),
-        }).end(fault.answerBody ?? JSON.stringify({ detail: `injected fault: ${status}` }));
+        res
+          .writeHead(status, {
+            "content-type": "application/json",
+            ...(fault.retryAfter === undefined ? {} : { "retry-after": String(fault.retryAfter) }),
+          })
+          .end(fault.answerBody ?? JSON.stringify({ detail: `injected fault: ${status}` }));
       }
     } catch (e) {
       if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain" }).end(`fault proxy: ${(e as Error).message}`);
@@ -180,14 +202,22 @@ export async function startFaultProxy(targetUrl: string, opts: { ca?: Buffer } =
     url: `http://127.0.0.1:${port}`,
     requests,
     writes: () => requests.filter((r) => r.method !== "GET"),
-    count: (method = "*", pathPrefix = "") => requests.filter((r) => (method === "*" || r.method === method) && r.path.startsWith(pathPrefix)).length,
-    inject: (fault) => { armed.push({ fault, left: fault.times ?? 1 }); },
+    count: (method = "*", pathPrefix = "") =>
+      requests.filter((r) => (method === "*" || r.method === method) && r.path.startsWith(pathPrefix)).length,
+    inject: (fault) => {
+      armed.push({ fault, left: fault.times ?? 1 });
+    },
     peakInFlight: () => peak,
-    reset: () => { requests.length = 0; armed = []; peak = inFlight; },
-    close: () => new Promise<void>((resolve) => {
-      for (const res of hanging) res.socket?.destroy();
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    reset: () => {
+      requests.length = 0;
+      armed = [];
+      peak = inFlight;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const res of hanging) res.socket?.destroy();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -22,7 +22,9 @@ export function unwrapSecrets(v: any): any {
 
 /** Which top-level input properties arrived as secrets. */
 export function secretInputs(inputs: object): string[] {
-  return Object.entries(inputs).filter(([, v]) => isSecretValue(v)).map(([k]) => k);
+  return Object.entries(inputs)
+    .filter(([, v]) => isSecretValue(v))
+    .map(([k]) => k);
 }
 
 /** The value of an output (resolved under mocks). */

@@ -90,7 +90,11 @@ interface EngineEvent {
 /** The events of a log; `partial`: of a run still writing (or killed mid-line), whose last line may be cut. */
 function readEvents(file: string, partial = false): EngineEvent[] {
   let text: string;
-  try { text = readFileSync(file, "utf8"); } catch { return []; }
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return [];
+  }
   const lines = text.split("\n");
   if (partial) lines.pop();
   return lines.filter((l) => l.trim()).map((l) => JSON.parse(l) as EngineEvent);
@@ -140,18 +144,30 @@ export async function programStack(name: string, opts: ProgramStackOptions = {})
 
   const run = (args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
     new Promise((resolve) => {
-      execFile(join(bin, "pulumi"), [...args, "--stack", name, "--non-interactive"], { cwd: project, env, maxBuffer: 256 << 20 },
+      execFile(
+        join(bin, "pulumi"),
+        [...args, "--stack", name, "--non-interactive"],
+        { cwd: project, env, maxBuffer: 256 << 20 },
         (err, stdout, stderr) => {
           transcript.push(stdout, stderr);
           resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
-        });
+        },
+      );
     });
 
-  const killedWhen = async (command: string, args: readonly string[], when: (steps: readonly Step[]) => boolean | Promise<boolean>): Promise<Operation> => {
+  const killedWhen = async (
+    command: string,
+    args: readonly string[],
+    when: (steps: readonly Step[]) => boolean | Promise<boolean>,
+  ): Promise<Operation> => {
     const log = join(dir, "events", `${++events}-${command}-killed.jsonl`);
     // Its own process group (detached), so one kill reaches every process of the run and nothing else.
-    const child = spawn(join(bin, "pulumi"), [command, ...args, "--event-log", log, "--stack", name, "--non-interactive"],
-      { cwd: project, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(join(bin, "pulumi"), [command, ...args, "--event-log", log, "--stack", name, "--non-interactive"], {
+      cwd: project,
+      env,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
@@ -160,7 +176,8 @@ export async function programStack(name: string, opts: ProgramStackOptions = {})
     let ended: number | null | undefined;
     void exited.then((code) => (ended = code));
     for (;;) {
-      if (ended !== undefined) throw new Error(`pulumi ${command} ended (exit ${ended}) before it was killed:\n${stdout.slice(-4000)}\n${stderr.slice(-2000)}`);
+      if (ended !== undefined)
+        throw new Error(`pulumi ${command} ended (exit ${ended}) before it was killed:\n${stdout.slice(-4000)}\n${stderr.slice(-2000)}`);
       if (await when(stepsOf(readEvents(log, true)))) break;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -173,7 +190,8 @@ export async function programStack(name: string, opts: ProgramStackOptions = {})
 
   const cli = async (...args: string[]): Promise<string> => {
     const r = await run(args);
-    if (r.code !== 0) throw new Error(`pulumi ${args.join(" ")} failed (exit ${r.code}):\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
+    if (r.code !== 0)
+      throw new Error(`pulumi ${args.join(" ")} failed (exit ${r.code}):\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
     return r.stdout;
   };
 
@@ -189,15 +207,24 @@ export async function programStack(name: string, opts: ProgramStackOptions = {})
   await cli("stack", "init");
   /** Full keys set with `pulumi config set --secret`: their encrypted values stay in the stack file. */
   const secretKeys = new Set<string>();
-  const readStackFile = () => parse(readFileSync(stackFileIn(project), "utf8")) as { config?: Record<string, unknown>; encryptionsalt?: string } | null;
+  const readStackFile = () =>
+    parse(readFileSync(stackFileIn(project), "utf8")) as { config?: Record<string, unknown>; encryptionsalt?: string } | null;
 
   return {
-    name, dir, transcript, env,
-    get stackFile() { return stackFileIn(project); },
+    name,
+    dir,
+    transcript,
+    env,
+    get stackFile() {
+      return stackFileIn(project);
+    },
     setConfig(config) {
       const current = readStackFile() ?? {};
       const kept = Object.fromEntries(Object.entries(current.config ?? {}).filter(([k]) => secretKeys.has(k)));
-      writeFileSync(stackFileIn(project), stringify({ ...(current.encryptionsalt ? { encryptionsalt: current.encryptionsalt } : {}), config: { ...config, ...kept } }));
+      writeFileSync(
+        stackFileIn(project),
+        stringify({ ...(current.encryptionsalt ? { encryptionsalt: current.encryptionsalt } : {}), config: { ...config, ...kept } }),
+      );
     },
     async setSecret(key, value) {
       secretKeys.add(key);

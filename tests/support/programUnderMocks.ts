@@ -29,18 +29,23 @@ export async function runProgram(config: StackConfigValues, opts: { secretKeys?:
   const state = opts.state ?? new Map<string, string>();
   const resources = new Map<string, RecordedResource>();
   const byObject = new Map<pulumi.Resource, RecordedResource>();
-  await pulumi.runtime.setMocks({
-    newResource: async (args) => {
-      const r = resources.get(keyOf(args));
-      if (r) {
-        // A packed kind's fields as the provider sees them (providers/dynamic/packed.ts).
-        r.inputs = unpack(unwrapSecrets(args.inputs) as Record<string, unknown>);
-        r.secretInputs = secretInputs(args.inputs as object);
-      }
-      return mockedState(args, state);
+  await pulumi.runtime.setMocks(
+    {
+      newResource: async (args) => {
+        const r = resources.get(keyOf(args));
+        if (r) {
+          // A packed kind's fields as the provider sees them (providers/dynamic/packed.ts).
+          r.inputs = unpack(unwrapSecrets(args.inputs) as Record<string, unknown>);
+          r.secretInputs = secretInputs(args.inputs as object);
+        }
+        return mockedState(args, state);
+      },
+      call: async () => ({}),
     },
-    call: async () => ({}),
-  }, "paperless-mail-ingest", "prod", false);
+    "paperless-mail-ingest",
+    "prod",
+    false,
+  );
   pulumi.runtime.setAllConfig(
     Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])),
     opts.secretKeys ?? [],
@@ -60,7 +65,9 @@ export async function runProgram(config: StackConfigValues, opts: { secretKeys?:
       resources.set(keyOf(r), r);
       return undefined;
     });
-    jest.isolateModules(() => { stackExports = require("../../index"); });
+    jest.isolateModules(() => {
+      stackExports = require("../../index");
+    });
     return undefined;
   });
   // Let the last registrations (and their inputs) reach the mocks before anyone swaps them.

@@ -16,7 +16,9 @@ export function toolsBinDir(): string {
   if (binDir) return binDir;
   try {
     const out = execFileSync("bash", [join(ROOT, "scripts", "build-tools.sh"), "--bin-dir"], {
-      cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"],
+      cwd: ROOT,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
     });
     binDir = out.trim().split("\n").pop()!;
     return binDir;

@@ -33,8 +33,11 @@ const README_POLICY: VaultPolicy = {
 /** The program's own component and Vault provider: the preflight, and the secret that waits on it. */
 const withPreflight: PulumiFn = async () => {
   new MailboxSecret("docs-at-viktorbarzin.me", {
-    mailbox: config.mailboxes[0]!, vault: config.vault, password: "engine-test-password",
-    connection: readVaultConnection({}, "/nonexistent"), provider: vaultProvider("vault"),
+    mailbox: config.mailboxes[0]!,
+    vault: config.vault,
+    password: "engine-test-password",
+    connection: readVaultConnection({}, "/nonexistent"),
+    provider: vaultProvider("vault"),
   });
 };
 
@@ -50,7 +53,11 @@ async function useToken(policy: VaultPolicy): Promise<string> {
 
 /** The engine's output of a failed operation (the Automation API throws it). */
 async function failure(op: Promise<unknown>): Promise<string> {
-  try { await op; } catch (e) { return String((e as Error).message); }
+  try {
+    await op;
+  } catch (e) {
+    return String((e as Error).message);
+  }
   throw new Error("expected the operation to fail");
 }
 
@@ -78,7 +85,8 @@ test("a read-only token fails the preview with the one message, and the token ap
   const out = await failure(engine.stack.preview());
   expect(out).toContain(
     "Vault token may not write secret/data/paperless-mail-ingest/docs@viktorbarzin.me (it has: read); " +
-    "grant create and update on that path in the token's policy, or change paperless-mail-ingest:vault.mount/pathPrefix");
+      "grant create and update on that path in the token's policy, or change paperless-mail-ingest:vault.mount/pathPrefix",
+  );
   expect(out).not.toContain(token);
   expect(await resourcesInState()).toEqual([]);
 });
@@ -87,7 +95,11 @@ test("`pulumi up` (the Automation API skips its preview) stops at the same check
   const out = await failure(engine.stack.up());
   expect(out).toContain("Vault token may not write secret/data/paperless-mail-ingest/docs@viktorbarzin.me (it has: read)");
   // Components (no server object) may be registered; no custom resource is.
-  expect((await resourcesInState()).filter((r) => r.type !== "pulumi:pulumi:Stack" && !r.type.startsWith("pulumi:providers:") && !r.type.startsWith("paperless-mail-ingest:"))).toEqual([]);
+  expect(
+    (await resourcesInState()).filter(
+      (r) => r.type !== "pulumi:pulumi:Stack" && !r.type.startsWith("pulumi:providers:") && !r.type.startsWith("paperless-mail-ingest:"),
+    ),
+  ).toEqual([]);
   expect(await secretInVault()).toBe(false);
 });
 
@@ -96,7 +108,8 @@ test("the Vault provider creates a child token first: a token that may write but
   await useToken(noChild);
   expect(await failure(engine.stack.preview())).toContain(
     "Vault token may not create child tokens (auth/token/create: it has: deny), which the Vault provider does first on every run; " +
-    "grant update on auth/token/create in the token's policy, or set `pulumi config set vault:skipChildToken true`");
+      "grant update on auth/token/create in the token's policy, or set `pulumi config set vault:skipChildToken true`",
+  );
   // The provider itself, asked without the preflight, fails on exactly that.
   const bare = await engineStack("vault-provider-alone", async () => {
     new vault.generic.Secret("docs", { path: `${config.vault.mount}/${NAME}`, dataJson: pulumi.secret("{}") });
@@ -105,7 +118,7 @@ test("the Vault provider creates a child token first: a token that may write but
     const prod = (parseYaml(readFileSync(PROD_STACK_FILE, "utf8")) as { config: Record<string, unknown> }).config;
     await bare.stack.workspace.saveStackSettings(bare.stack.name, { config: prod });
     await bare.stack.setConfig("vault:address", { value: server.addr });
-    await bare.stack.setConfig("vault:token", (await engine.stack.getConfig("vault:token")));
+    await bare.stack.setConfig("vault:token", await engine.stack.getConfig("vault:token"));
     expect(await failure(bare.stack.up())).toMatch(/failed to create limited child token: .*permission denied/s);
   } finally {
     bare.dispose();
@@ -134,7 +147,10 @@ test("with the README's policy, preview and up pass; the state holds no token; a
   const token = await useToken(README_POLICY);
   const up = await engine.stack.up();
   expect(up.summary.result).toBe("succeeded");
-  expect((await server.api("GET", `secret/data/${NAME}`)).json.data.data).toEqual({ username: "docs@viktorbarzin.me", password: "engine-test-password" });
+  expect((await server.api("GET", `secret/data/${NAME}`)).json.data.data).toEqual({
+    username: "docs@viktorbarzin.me",
+    password: "engine-test-password",
+  });
   const state = await engine.stack.exportStack();
   const preflight = state.deployment.resources.find((r: { urn: string }) => r.urn.endsWith(`::${PREFLIGHT}`));
   expect(JSON.stringify(preflight)).not.toContain(token);
@@ -152,7 +168,9 @@ test("a revoked token fails the next preview as rejected, changing nothing", asy
   await server.api("POST", "auth/token/revoke", { token });
   const before = JSON.stringify(await resourcesInState());
   const out = await failure(engine.stack.preview());
-  expect(out).toContain(`Vault token rejected by ${server.addr} (HTTP 403: permission denied; invalid token) for the token from vault:token`);
+  expect(out).toContain(
+    `Vault token rejected by ${server.addr} (HTTP 403: permission denied; invalid token) for the token from vault:token`,
+  );
   expect(out).not.toContain(token);
   expect(JSON.stringify(await resourcesInState())).toBe(before);
 });

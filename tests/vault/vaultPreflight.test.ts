@@ -39,8 +39,16 @@ let dir: string;
 let vault: VaultDev;
 const provider = vaultWritePreflightProvider({ timeoutMs: 300 });
 const props = (over: Partial<VaultWritePreflightProps> = {}): VaultWritePreflightProps => ({
-  address: vault.addr, addressSource: "vault:address", token: "", tokenSource: "VAULT_TOKEN",
-  namespace: "", caCertFile: "", skipTlsVerify: false, mount: config.vault.mount, name: NAME, ...over,
+  address: vault.addr,
+  addressSource: "vault:address",
+  token: "",
+  tokenSource: "VAULT_TOKEN",
+  namespace: "",
+  caCertFile: "",
+  skipTlsVerify: false,
+  mount: config.vault.mount,
+  name: NAME,
+  ...over,
 });
 const check = (p: VaultWritePreflightProps) => provider.check!(p, p);
 async function reason(p: VaultWritePreflightProps): Promise<string> {
@@ -83,7 +91,8 @@ describe("VaultWritePreflight.check: may the token write the mailbox password?",
     const t = await token(noChild);
     expect(await reason(props({ token: t }))).toBe(
       "Vault token may not create child tokens (auth/token/create: it has: deny), which the Vault provider does first on every run; " +
-      "grant update on auth/token/create in the token's policy, or set `pulumi config set vault:skipChildToken true`");
+        "grant update on auth/token/create in the token's policy, or set `pulumi config set vault:skipChildToken true`",
+    );
     // With the provider told to use the token itself, nothing else is missing.
     expect((await check(props({ token: t, skipChildToken: true }))).failures).toEqual([]);
   });
@@ -91,25 +100,29 @@ describe("VaultWritePreflight.check: may the token write the mailbox password?",
   it("fails a read-only token, naming the path, what it has, what to grant and the config to change", async () => {
     expect(await reason(props({ token: await token(READER) }))).toBe(
       "Vault token may not write secret/data/paperless-mail-ingest/docs@viktorbarzin.me (it has: read); " +
-      "grant create and update on that path in the token's policy, or change paperless-mail-ingest:vault.mount/pathPrefix");
+        "grant create and update on that path in the token's policy, or change paperless-mail-ingest:vault.mount/pathPrefix",
+    );
   });
 
   it("fails a token that may write but not read back, and one an explicit deny overrides", async () => {
     const t = await token({ ...WRITER, "secret/data/paperless-mail-ingest/*": ["create", "update"] });
     expect(await reason(props({ token: t }))).toBe(
       `Vault token may not read ${DATA} (it has: create, update); grant read on that path in the token's policy ` +
-      "(the Vault provider reads the secret back after writing it), or change paperless-mail-ingest:vault.mount/pathPrefix");
+        "(the Vault provider reads the secret back after writing it), or change paperless-mail-ingest:vault.mount/pathPrefix",
+    );
     const denied = await token(WRITER, { [DATA]: ["deny"] });
     expect(await reason(props({ token: denied }))).toBe(
       `Vault token may not write or read ${DATA} (it has: deny); grant create, update and read on that path in the token's policy ` +
-      "(the Vault provider reads the secret back after writing it), or change paperless-mail-ingest:vault.mount/pathPrefix");
+        "(the Vault provider reads the secret back after writing it), or change paperless-mail-ingest:vault.mount/pathPrefix",
+    );
   });
 
   it("fails a token that may write but not delete the metadata (destroy removes every version)", async () => {
     const t = await token({ ...WRITER, "secret/metadata/paperless-mail-ingest/*": ["list", "read"] });
     expect(await reason(props({ token: t }))).toBe(
       `Vault token may not delete ${METADATA} (it has: list, read); grant delete on that path in the token's policy ` +
-      "(destroy removes every version there), or change paperless-mail-ingest:vault.mount/pathPrefix");
+        "(destroy removes every version there), or change paperless-mail-ingest:vault.mount/pathPrefix",
+    );
   });
 
   it("asks for no read of the metadata (the Vault provider's generic secret reads only the data path)", async () => {
@@ -118,8 +131,11 @@ describe("VaultWritePreflight.check: may the token write the mailbox password?",
   });
 
   it("reports what Vault decides where rules overlap (Vault's priority matching, not ours)", async () => {
-    const t = await token({ "secret/+/paperless-mail-ingest/docs@viktorbarzin.me": ["create", "delete", "read", "update"],
-      "secret/metadata/*": ["list"], [CHILD_TOKEN]: ["update"] });
+    const t = await token({
+      "secret/+/paperless-mail-ingest/docs@viktorbarzin.me": ["create", "delete", "read", "update"],
+      "secret/metadata/*": ["list"],
+      [CHILD_TOKEN]: ["update"],
+    });
     expect(await reason(props({ token: t }))).toMatch(new RegExp(`^Vault token may not delete ${METADATA} \\(it has: list\\);`));
   });
 
@@ -134,8 +150,9 @@ describe("VaultWritePreflight.check: may the token write the mailbox password?",
     await vault.api("POST", "auth/token/revoke", { token: t });
     expect(await reason(props({ token: t }))).toBe(
       `Vault token rejected by ${vault.addr} (HTTP 403: permission denied; invalid token) for the token from VAULT_TOKEN: ` +
-      "it is expired, revoked, or not valid in this Vault; log in again (`vault login`) and set the new token with " +
-      "`pulumi config set --secret vault:token <token>` or VAULT_TOKEN");
+        "it is expired, revoked, or not valid in this Vault; log in again (`vault login`) and set the new token with " +
+        "`pulumi config set --secret vault:token <token>` or VAULT_TOKEN",
+    );
   });
 
   it("fails an unreachable Vault, naming the address, where it was set and the fix", async () => {
@@ -143,7 +160,8 @@ describe("VaultWritePreflight.check: may the token write the mailbox password?",
     const closed = `http://127.0.0.1:${port}`;
     expect(await reason(props({ address: closed, token: vault.rootToken }))).toBe(
       `Vault at ${closed} (from vault:address) is unreachable: connect ECONNREFUSED 127.0.0.1:${port}; ` +
-      "check vault:address (`pulumi config set vault:address https://<vault-host>:8200` or VAULT_ADDR) and that Vault is up and reachable from here");
+        "check vault:address (`pulumi config set vault:address https://<vault-host>:8200` or VAULT_ADDR) and that Vault is up and reachable from here",
+    );
   });
 
   it("fails a sealed Vault, naming the fix", async () => {
@@ -151,7 +169,8 @@ describe("VaultWritePreflight.check: may the token write the mailbox password?",
     try {
       expect((await sealed.api("PUT", "sys/seal")).status).toBe(204);
       expect(await reason(props({ address: sealed.addr, token: sealed.rootToken }))).toBe(
-        `Vault at ${sealed.addr} answered HTTP 503: Vault is sealed: it is sealed or has no active node; unseal it (\`vault operator unseal\`) and preview again`);
+        `Vault at ${sealed.addr} answered HTTP 503: Vault is sealed: it is sealed or has no active node; unseal it (\`vault operator unseal\`) and preview again`,
+      );
     } finally {
       await sealed.stop();
     }
@@ -160,17 +179,20 @@ describe("VaultWritePreflight.check: may the token write the mailbox password?",
   it("fails an address that is not Vault's origin (a path after it), before asking anything", async () => {
     expect(await reason(props({ address: `${vault.addr}/ui`, token: vault.rootToken }))).toBe(
       `Vault address "${vault.addr}/ui" (from vault:address) is not an http(s) origin URL; set it to e.g. https://vault.example.org:8200 ` +
-      "(`pulumi config set vault:address https://<vault-host>:8200` or VAULT_ADDR)");
+        "(`pulumi config set vault:address https://<vault-host>:8200` or VAULT_ADDR)",
+    );
   });
 
   it("fails when no address is configured, naming both ways to set it", async () => {
     expect(await reason(props({ address: "", addressSource: "", token: vault.rootToken }))).toBe(
-      "Vault address not set: run `pulumi config set vault:address https://<vault-host>:8200` or export VAULT_ADDR (the Vault provider reads the same two)");
+      "Vault address not set: run `pulumi config set vault:address https://<vault-host>:8200` or export VAULT_ADDR (the Vault provider reads the same two)",
+    );
   });
 
   it("fails when no token is configured, naming the three places the provider looks", async () => {
     expect(await reason(props({ token: "", tokenSource: "" }))).toBe(
-      "Vault token not set: run `pulumi config set --secret vault:token <token>`, export VAULT_TOKEN, or `vault login` (which writes ~/.vault-token)");
+      "Vault token not set: run `pulumi config set --secret vault:token <token>`, export VAULT_TOKEN, or `vault login` (which writes ~/.vault-token)",
+    );
   });
 
   it("never puts the token in a message, even when it was pasted into the address", async () => {
@@ -203,14 +225,18 @@ describe("VaultWritePreflight.check: may the token write the mailbox password?",
 
 describe("what the preflight sends, seen by a fault proxy in front of Vault", () => {
   let proxy: FaultProxy;
-  beforeAll(async () => { proxy = await startFaultProxy(vault.addr); });
+  beforeAll(async () => {
+    proxy = await startFaultProxy(vault.addr);
+  });
   afterAll(() => proxy.close());
   beforeEach(() => proxy.reset());
   const viaProxy = (over: Partial<VaultWritePreflightProps> = {}) => props({ address: proxy.url, token: vault.rootToken, ...over });
 
   it("asks one documented question: capabilities-self for exactly the paths the Vault provider will use, with the token", async () => {
     expect((await check(viaProxy())).failures).toEqual([]);
-    expect(proxy.requests).toEqual([expect.objectContaining({ method: "POST", path: "/v1/sys/capabilities-self", body: { paths: [DATA, METADATA, CHILD_TOKEN] } })]);
+    expect(proxy.requests).toEqual([
+      expect.objectContaining({ method: "POST", path: "/v1/sys/capabilities-self", body: { paths: [DATA, METADATA, CHILD_TOKEN] } }),
+    ]);
     expect(proxy.requests[0]!.headers["x-vault-token"]).toBe(vault.rootToken);
     proxy.reset();
     expect((await check(viaProxy({ skipChildToken: true }))).failures).toEqual([]);
@@ -230,7 +256,8 @@ describe("what the preflight sends, seen by a fault proxy in front of Vault", ()
     const started = Date.now();
     expect(await reason(viaProxy({ addressSource: "VAULT_ADDR" }))).toBe(
       `Vault at ${proxy.url} (from VAULT_ADDR) did not answer within 0.3 s; ` +
-      "check VAULT_ADDR (`pulumi config set vault:address https://<vault-host>:8200` or VAULT_ADDR) and that Vault is up and reachable from here");
+        "check VAULT_ADDR (`pulumi config set vault:address https://<vault-host>:8200` or VAULT_ADDR) and that Vault is up and reachable from here",
+    );
     expect(Date.now() - started).toBeLessThan(3000);
   });
 
@@ -254,8 +281,14 @@ describe("the Vault client through a fault proxy: retries, deadlines, no token i
   });
   afterAll(() => proxy.close());
   beforeEach(() => proxy.reset());
-  const target = (over: Partial<VaultTarget> = {}): VaultTarget =>
-    ({ address: proxy.url, token: vault.rootToken, namespace: "", caCertFile: "", skipTlsVerify: false, ...over });
+  const target = (over: Partial<VaultTarget> = {}): VaultTarget => ({
+    address: proxy.url,
+    token: vault.rootToken,
+    namespace: "",
+    caCertFile: "",
+    skipTlsVerify: false,
+    ...over,
+  });
 
   it("asks a GET answered 503 again after the Retry-After the answer gave", async () => {
     proxy.inject({ kind: "status", status: 503, retryAfter: 1, method: "GET" });
@@ -277,15 +310,27 @@ describe("the Vault client through a fault proxy: retries, deadlines, no token i
 
   it("names the method, the path and the deadline of a request that does not answer in time", async () => {
     proxy.inject({ kind: "hang", times: 3 });
-    expect(await readKvSecret(target(), "secret", SECRET, HTTP)).toEqual(
-      { kind: "timeout", ms: 300, message: `GET /v1/secret/data/${SECRET} → no response: timed out after 300 ms` });
+    expect(await readKvSecret(target(), "secret", SECRET, HTTP)).toEqual({
+      kind: "timeout",
+      ms: 300,
+      message: `GET /v1/secret/data/${SECRET} → no response: timed out after 300 ms`,
+    });
     expect(proxy.count("GET")).toBe(3);
   });
 
   it("puts the token in no answer, even where Vault (or a proxy) echoes it back or it was pasted into the address", async () => {
     const token = vault.rootToken;
-    proxy.inject({ kind: "status", status: 400, method: "GET", answerBody: JSON.stringify({ errors: [`token ${token} is not valid here`] }) });
-    expect(await readKvSecret(target(), "secret", SECRET, HTTP)).toEqual({ kind: "http", status: 400, errors: ["token [secret] is not valid here"] });
+    proxy.inject({
+      kind: "status",
+      status: 400,
+      method: "GET",
+      answerBody: JSON.stringify({ errors: [`token ${token} is not valid here`] }),
+    });
+    expect(await readKvSecret(target(), "secret", SECRET, HTTP)).toEqual({
+      kind: "http",
+      status: 400,
+      errors: ["token [secret] is not valid here"],
+    });
     proxy.inject({ kind: "status", status: 502, times: 3, answerBody: `<html>bad gateway; you sent X-Vault-Token: ${token}</html>` });
     const [port] = await freePorts(1);
     const answers = [
@@ -305,18 +350,40 @@ describe("readVaultConnection: the Vault provider's own sources, in its order", 
   afterEach(() => pulumi.runtime.setAllConfig({}));
 
   it("prefers the stack's vault:* config, keeping the token secret", async () => {
-    pulumi.runtime.setAllConfig({ "vault:address": "https://vault.example.org:8200/", "vault:token": "hvs.from-config", "vault:namespace": "team-a" }, ["vault:token"]);
+    pulumi.runtime.setAllConfig(
+      { "vault:address": "https://vault.example.org:8200/", "vault:token": "hvs.from-config", "vault:namespace": "team-a" },
+      ["vault:token"],
+    );
     const c = readVaultConnection({ VAULT_ADDR: "http://env:8200", VAULT_TOKEN: "hvs.from-env", VAULT_NAMESPACE: "env-ns" }, home);
-    expect(c).toMatchObject({ address: "https://vault.example.org:8200", addressSource: "vault:address", tokenSource: "vault:token", namespace: "team-a" });
+    expect(c).toMatchObject({
+      address: "https://vault.example.org:8200",
+      addressSource: "vault:address",
+      tokenSource: "vault:token",
+      namespace: "team-a",
+    });
     expect(await value(c.token)).toBe("hvs.from-config");
     expect(await pulumi.isSecret(c.token)).toBe(true);
   });
 
   it("falls back to VAULT_ADDR / VAULT_TOKEN / VAULT_NAMESPACE / VAULT_CACERT / VAULT_SKIP_VERIFY", async () => {
-    const c = readVaultConnection({ VAULT_ADDR: "http://vault.internal:8200", VAULT_TOKEN: "hvs.from-env", VAULT_NAMESPACE: "env-ns",
-      VAULT_CACERT: "/etc/vault/ca.pem", VAULT_SKIP_VERIFY: "true" }, home);
-    expect(c).toMatchObject({ address: "http://vault.internal:8200", addressSource: "VAULT_ADDR", tokenSource: "VAULT_TOKEN",
-      namespace: "env-ns", caCertFile: "/etc/vault/ca.pem", skipTlsVerify: true });
+    const c = readVaultConnection(
+      {
+        VAULT_ADDR: "http://vault.internal:8200",
+        VAULT_TOKEN: "hvs.from-env",
+        VAULT_NAMESPACE: "env-ns",
+        VAULT_CACERT: "/etc/vault/ca.pem",
+        VAULT_SKIP_VERIFY: "true",
+      },
+      home,
+    );
+    expect(c).toMatchObject({
+      address: "http://vault.internal:8200",
+      addressSource: "VAULT_ADDR",
+      tokenSource: "VAULT_TOKEN",
+      namespace: "env-ns",
+      caCertFile: "/etc/vault/ca.pem",
+      skipTlsVerify: true,
+    });
     expect(await value(c.token)).toBe("hvs.from-env");
     expect(await pulumi.isSecret(c.token)).toBe(true);
   });
@@ -340,15 +407,33 @@ describe("MailboxSecret under mocks: the secret waits on the preflight", () => {
     const inputs = new Map<string, any>();
     const options = new Map<string, pulumi.ResourceTransformationArgs>();
     let provider: ReturnType<typeof vaultProvider> | undefined;
-    await pulumi.runtime.setMocks({
-      newResource: async (a) => { inputs.set(a.type, a.inputs); return { id: `${a.name}-id`, state: a.inputs }; },
-      call: async () => ({}),
-    }, "paperless-mail-ingest", "prod", false);
+    await pulumi.runtime.setMocks(
+      {
+        newResource: async (a) => {
+          inputs.set(a.type, a.inputs);
+          return { id: `${a.name}-id`, state: a.inputs };
+        },
+        call: async () => ({}),
+      },
+      "paperless-mail-ingest",
+      "prod",
+      false,
+    );
     pulumi.runtime.setAllConfig({ "vault:address": "https://vault.example.org:8200", "vault:token": MOCK_TOKEN }, ["vault:token"]);
     try {
       provider = vaultProvider("vault");
-      const secret = new MailboxSecret("docs", { mailbox, vault: config.vault, password: "p", connection: readVaultConnection(), provider },
-        { transformations: [(a) => { options.set(a.type, a); return undefined; }] });
+      const secret = new MailboxSecret(
+        "docs",
+        { mailbox, vault: config.vault, password: "p", connection: readVaultConnection(), provider },
+        {
+          transformations: [
+            (a) => {
+              options.set(a.type, a);
+              return undefined;
+            },
+          ],
+        },
+      );
       await new Promise((resolve) => secret.password.apply(resolve));
     } finally {
       pulumi.runtime.setAllConfig({});

@@ -6,7 +6,9 @@ import type { VaultDev } from "../support/cluster/vault";
 export type VaultPolicy = Record<string, string[]>;
 
 const hcl = (policy: VaultPolicy) =>
-  Object.entries(policy).map(([path, caps]) => `path "${path}" {\n  capabilities = ${JSON.stringify(caps)}\n}`).join("\n");
+  Object.entries(policy)
+    .map(([path, caps]) => `path "${path}" {\n  capabilities = ${JSON.stringify(caps)}\n}`)
+    .join("\n");
 
 /** A token holding these policies (and Vault's `default` policy, as every token has). */
 export async function tokenWith(vault: Pick<VaultDev, "api">, policies: readonly VaultPolicy[]): Promise<string> {

@@ -22,8 +22,13 @@ export function badInputTests(ctx: () => Ctx): void {
   const docs = config.mailboxes[0]!;
 
   async function up(opts: { mailbox?: Mailbox; url?: string } = {}) {
-    const resources = mailboxResources("docs", opts.mailbox ?? docs, config.mailserver,
-      { ...config.paperless, url: opts.url ?? ctx().url }, { password: "mailbox-password" });
+    const resources = mailboxResources(
+      "docs",
+      opts.mailbox ?? docs,
+      config.mailserver,
+      { ...config.paperless, url: opts.url ?? ctx().url },
+      { password: "mailbox-password" },
+    );
     return failure(new ProviderDriver().up(resources));
   }
 
@@ -58,11 +63,23 @@ export function badInputTests(ctx: () => Ctx): void {
 
   test("a rule name the same owner already uses on another account stops the preview; nothing is written", async () => {
     const { api } = ctx();
-    const other = await api.post("/api/mail_accounts/", { name: "receipts@viktorbarzin.me", imap_server: "imap", username: "receipts", password: "p" });
-    await api.post("/api/mail_rules/", { name: "forward: Anca", account: other.id, owner: ctx().userId("anca"), filter_from: "someone@example.com" });
+    const other = await api.post("/api/mail_accounts/", {
+      name: "receipts@viktorbarzin.me",
+      imap_server: "imap",
+      username: "receipts",
+      password: "p",
+    });
+    await api.post("/api/mail_rules/", {
+      name: "forward: Anca",
+      account: other.id,
+      owner: ctx().userId("anca"),
+      filter_from: "someone@example.com",
+    });
     ctx().proxy.reset();
     const e = await up();
-    expect(e.message).toMatch(/docs-rule-ancaelena98@gmail.com: a rule with this name and owner "anca" already exists on mail account "receipts@viktorbarzin\.me" \(rule id \d+\), which is not this sender's on another mailbox of this stack; rename or remove it/);
+    expect(e.message).toMatch(
+      /docs-rule-ancaelena98@gmail.com: a rule with this name and owner "anca" already exists on mail account "receipts@viktorbarzin\.me" \(rule id \d+\), which is not this sender's on another mailbox of this stack; rename or remove it/,
+    );
     expect(ctx().proxy.writes()).toEqual([]);
     expect((await api.list("/api/mail_accounts/")).map((a) => a.name)).toEqual(["receipts@viktorbarzin.me"]);
   });

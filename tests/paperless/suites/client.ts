@@ -1,6 +1,12 @@
 // The HTTP client on its own against the real server: pagination, retries, timeouts, the version
 // probe, and its errors (faults from the proxy).
-import { isPaperlessApiError, MAX_IN_FLIGHT, PaperlessClient, type HttpSettings, type PaperlessApiError } from "../../../providers/paperless/client";
+import {
+  isPaperlessApiError,
+  MAX_IN_FLIGHT,
+  PaperlessClient,
+  type HttpSettings,
+  type PaperlessApiError,
+} from "../../../providers/paperless/client";
 import type { Ctx } from "../context";
 import { failure } from "../support";
 
@@ -13,7 +19,11 @@ export function clientTests(ctx: () => Ctx): void {
 
   test("follows `next`, whose origin is the server's own and not the proxy's it was asked through", async () => {
     const { server, proxy } = ctx();
-    await server.manage(["shell", "-c", "from documents.models import Tag; Tag.objects.bulk_create([Tag(name=f't{i}') for i in range(2100)])"]);
+    await server.manage([
+      "shell",
+      "-c",
+      "from documents.models import Tag; Tag.objects.bulk_create([Tag(name=f't{i}') for i in range(2100)])",
+    ]);
     // A page of 1000 takes longer than FAST's timeout on a busy machine.
     const tags = await new PaperlessClient(ctx().url, server.token, { ...FAST, timeoutMs: 30_000 }).listAll<{ name: string }>("/api/tags/");
     expect(new Set(tags.map((t) => t.name)).size).toBe(2100);
@@ -40,8 +50,15 @@ export function clientTests(ctx: () => Ctx): void {
     expect(proxy.count("GET", "/api/tags/")).toBe(3);
     const bad = await failure<PaperlessApiError>(c.request("POST", "/api/mail_accounts/", { body: { name: "" } }));
     expect(isPaperlessApiError(bad)).toBe(true);
-    expect(bad.fieldErrors).toEqual({ name: ["This field may not be blank."], imap_server: ["This field is required."], username: ["This field is required."], password: ["This field is required."] });
-    expect(bad.message).toBe("POST /api/mail_accounts/ → 400: name: This field may not be blank.; imap_server: This field is required.; username: This field is required.; password: This field is required.");
+    expect(bad.fieldErrors).toEqual({
+      name: ["This field may not be blank."],
+      imap_server: ["This field is required."],
+      username: ["This field is required."],
+      password: ["This field is required."],
+    });
+    expect(bad.message).toBe(
+      "POST /api/mail_accounts/ → 400: name: This field may not be blank.; imap_server: This field is required.; username: This field is required.; password: This field is required.",
+    );
     expect(bad.retryable).toBe(false);
   });
 
@@ -50,8 +67,11 @@ export function clientTests(ctx: () => Ctx): void {
     const c = client();
     proxy.inject({ kind: "status", status: 503, times: 3, path: /ui_settings/ });
     await expect(c.serverInfo()).rejects.toThrow(/503/);
-    expect(await c.serverInfo()).toEqual({ apiVersion: version.startsWith("3.") ? 10 : 9, serverVersion: version,
-      user: expect.objectContaining({ username: "admin", is_superuser: true }) });
+    expect(await c.serverInfo()).toEqual({
+      apiVersion: version.startsWith("3.") ? 10 : 9,
+      serverVersion: version,
+      user: expect.objectContaining({ username: "admin", is_superuser: true }),
+    });
     await c.serverInfo();
     await c.request("GET", "/api/tags/");
     expect(proxy.count("GET", "/api/ui_settings/")).toBe(4);

@@ -10,9 +10,10 @@ export function harnessTests(ctx: () => Ctx): void {
   test("the server is the pinned release; the superuser and the users exist with their own tokens", async () => {
     const res = await get("/api/users/");
     expect(res.headers.get("x-version")).toBe(ctx().version);
-    const users = (await res.json() as { results: { id: number; username: string; is_superuser: boolean }[] }).results;
-    expect(users.map((u) => [u.username, u.is_superuser])).toEqual([["admin", true], ...prodUsers().map((u) => [u, false])]
-      .sort((x, y) => String(x[0]).localeCompare(String(y[0])))); // the API orders by username
+    const users = ((await res.json()) as { results: { id: number; username: string; is_superuser: boolean }[] }).results;
+    expect(users.map((u) => [u.username, u.is_superuser])).toEqual(
+      [["admin", true], ...prodUsers().map((u) => [u, false])].sort((x, y) => String(x[0]).localeCompare(String(y[0]))),
+    ); // the API orders by username
     expect(users.find((u) => u.username === "anca")!.id).toBe(ctx().server.users.anca!.id);
     // A plain user's token authenticates, and that user may list nothing (docs/paperless-api.md#errors).
     expect((await get("/api/tags/", ctx().server.users.anca!.token)).status).toBe(403);
@@ -20,7 +21,11 @@ export function harnessTests(ctx: () => Ctx): void {
   });
 
   test("manage() runs manage.py on the server's database", async () => {
-    const { stdout } = await ctx().server.manage(["shell", "-c", "from django.contrib.auth.models import User; print(User.objects.get(username='anca').id)"]);
+    const { stdout } = await ctx().server.manage([
+      "shell",
+      "-c",
+      "from django.contrib.auth.models import User; print(User.objects.get(username='anca').id)",
+    ]);
     expect(stdout.trim().split("\n").pop()).toBe(String(ctx().server.users.anca!.id));
     await expect(ctx().server.manage(["no_such_command"])).rejects.toThrow(/manage\.py no_such_command failed/);
   });
@@ -34,7 +39,7 @@ export function harnessTests(ctx: () => Ctx): void {
     // A write that lands, then answers 500: the tag exists on the server.
     ctx().proxy.inject({ kind: "status", landed: true, method: "POST" });
     expect((await get("/api/tags/", ctx().server.token, { method: "POST", body: JSON.stringify({ name: "landed" }) })).status).toBe(500);
-    const tags = (await (await get("/api/tags/?name__iexact=landed")).json() as { count: number }).count;
+    const tags = ((await (await get("/api/tags/?name__iexact=landed")).json()) as { count: number }).count;
     expect(tags).toBe(1);
 
     ctx().proxy.inject({ kind: "reset" });
@@ -47,7 +52,13 @@ export function harnessTests(ctx: () => Ctx): void {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(400);
 
     expect(ctx().proxy.requests.map((r) => `${r.method} ${r.fault ?? "-"}`)).toEqual([
-      "GET status", "GET -", "POST status", "GET -", "GET reset", "GET hang", "GET slow",
+      "GET status",
+      "GET -",
+      "POST status",
+      "GET -",
+      "GET reset",
+      "GET hang",
+      "GET slow",
     ]);
     expect(ctx().proxy.writes()).toEqual([{ method: "POST", path: "/api/tags/", body: { name: "landed" }, fault: "status" }]);
     expect(ctx().proxy.count("GET", "/api/tags/")).toBe(6);

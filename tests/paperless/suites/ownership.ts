@@ -43,9 +43,11 @@ export function ownershipTests(ctx: () => Ctx): void {
     expect((await list("mail_rules")).map((r) => [r.id, r.name])).toEqual([[theirs.id, "scanner: invoices"]]);
     expect((await list("mail_accounts")).map((a) => a.id)).toEqual([account.id]);
     expect(await list("tags")).toEqual([]); // ours, and nothing else assigns it
-    expect(stderr.lines()).toEqual([`paperless-ngx: left mail account "docs@viktorbarzin.me" (id ${account.id}) on ${ctx().url} in place: `
-      + `paperless would delete with it the mail rules on it that this stack did not create: "scanner: invoices" (id ${theirs.id}). `
-      + "Move those rules to another mail account or delete them in paperless-ngx, then delete the account there"]);
+    expect(stderr.lines()).toEqual([
+      `paperless-ngx: left mail account "docs@viktorbarzin.me" (id ${account.id}) on ${ctx().url} in place: ` +
+        `paperless would delete with it the mail rules on it that this stack did not create: "scanner: invoices" (id ${theirs.id}). ` +
+        "Move those rules to another mail account or delete them in paperless-ngx, then delete the account there",
+    ]);
   });
 
   test("a rule a killed create left under its unfinished name is finished as the stack's own: not adopted, and destroy deletes it", async () => {
@@ -55,8 +57,12 @@ export function ownershipTests(ctx: () => Ctx): void {
     const account = (await list("mail_accounts"))[0]!;
     const anca = docs.senders.find((s) => s.user === "anca")!;
     // What the create's POST leaves when its answer never comes (a killed CLI), as tests/stack makes it for real.
-    const left = await ctx().api.post("/api/mail_rules/", { name: unfinishedName(anca.ruleName), account: account.id,
-      owner: ctx().userId("anca"), filter_from: anca.address });
+    const left = await ctx().api.post("/api/mail_rules/", {
+      name: unfinishedName(anca.ruleName),
+      account: account.id,
+      owner: ctx().userId("anca"),
+      filter_from: anca.address,
+    });
     await driver.up(desired);
     expect((await list("mail_rules")).filter((r) => r.id === left.id).map((r) => r.name)).toEqual([anca.ruleName]);
     expect(await list("mail_rules")).toHaveLength(docs.senders.length);
@@ -70,14 +76,26 @@ export function ownershipTests(ctx: () => Ctx): void {
     const { api } = ctx();
     const root = ctx().userId("root");
     const account = await api.post("/api/mail_accounts/", {
-      name: "docs@viktorbarzin.me", imap_server: "old.example", imap_port: 143, imap_security: 3, username: "docs", password: "hand-password",
+      name: "docs@viktorbarzin.me",
+      imap_server: "old.example",
+      imap_port: 143,
+      imap_security: 3,
+      username: "docs",
+      password: "hand-password",
     });
     const tag = await api.post("/api/tags/", { name: "Email-Ingest", owner: root });
     // The hand-made rules of the migration guide: same names and senders, set up a little differently.
     for (const [i, s] of docs.senders.entries()) {
       await api.post("/api/mail_rules/", {
-        name: s.ruleName, account: account.id, owner: ctx().userId(s.user), filter_from: s.address, order: i + 1,
-        action: 2, action_parameter: "Processed", assign_tags: i === 0 ? [] : [tag.id], ...(i === 3 ? { filter_subject: "invoice", action: 3 } : {}),
+        name: s.ruleName,
+        account: account.id,
+        owner: ctx().userId(s.user),
+        filter_from: s.address,
+        order: i + 1,
+        action: 2,
+        action_parameter: "Processed",
+        assign_tags: i === 0 ? [] : [tag.id],
+        ...(i === 3 ? { filter_subject: "invoice", action: 3 } : {}),
       });
     }
     const before = await paperlessObjects();
@@ -100,10 +118,14 @@ export function ownershipTests(ctx: () => Ctx): void {
     expect(await paperlessObjects()).toEqual(before);
     const left = stderr.lines();
     expect(left).toHaveLength(2 + docs.senders.length);
-    expect(left).toContain(`paperless-ngx: left mail account "docs@viktorbarzin.me" (id ${account.id}) on ${ctx().url} in place: this stack adopted it `
-      + "(it existed before, found by name); the values it had then are put back (imap_server, imap_port, imap_security, username); "
-      + "its password stays the one this stack set (paperless never shows the former one)");
-    expect(left).toContain(`paperless-ngx: left tag "email-ingest" (id ${tag.id}) on ${ctx().url} in place: this stack adopted it `
-      + "(it existed before, found by name); the values it had then are put back (name, owner)");
+    expect(left).toContain(
+      `paperless-ngx: left mail account "docs@viktorbarzin.me" (id ${account.id}) on ${ctx().url} in place: this stack adopted it ` +
+        "(it existed before, found by name); the values it had then are put back (imap_server, imap_port, imap_security, username); " +
+        "its password stays the one this stack set (paperless never shows the former one)",
+    );
+    expect(left).toContain(
+      `paperless-ngx: left tag "email-ingest" (id ${tag.id}) on ${ctx().url} in place: this stack adopted it ` +
+        "(it existed before, found by name); the values it had then are put back (name, owner)",
+    );
   });
 }

@@ -1,7 +1,15 @@
 // Every provider method against the real server through the fault proxy: check, diff, create,
 // read, update (PATCH), delete; adoption; faults; the request budget; secrets in errors and state.
 import type { AccountInputs, RuleInputs, TagInputs } from "../../../providers/paperless/provider";
-import { accountKind, changedFields, mailAccountProvider, mailRuleProvider, ruleKind, SECRET_OUTPUTS, tagProvider } from "../../../providers/paperless/provider";
+import {
+  accountKind,
+  changedFields,
+  mailAccountProvider,
+  mailRuleProvider,
+  ruleKind,
+  SECRET_OUTPUTS,
+  tagProvider,
+} from "../../../providers/paperless/provider";
 import { forgetProcessMemory } from "../../../providers/processMemory";
 import type { Row } from "../../support/paperless/admin";
 import { prodConfig } from "../../support/prodConfig";
@@ -12,16 +20,47 @@ import { capturedStderr, failure, patiently } from "../support";
 const PASSWORD = "mailbox-password-5678";
 
 export const account = (url: string, over: Partial<AccountInputs> = {}): AccountInputs => ({
-  url, name: "docs@example.com", imap_server: "imap.example.com", imap_port: 993, imap_security: 2,
-  username: "docs@example.com", character_set: "UTF-8", account_type: 1, is_token: false, password: PASSWORD, ...over,
+  url,
+  name: "docs@example.com",
+  imap_server: "imap.example.com",
+  imap_port: 993,
+  imap_security: 2,
+  username: "docs@example.com",
+  character_set: "UTF-8",
+  account_type: 1,
+  is_token: false,
+  password: PASSWORD,
+  ...over,
 });
 export const tag = (url: string, over: Partial<TagInputs> = {}): TagInputs => ({ url, name: "email-ingest", ...over });
 export const rule = (url: string, over: Partial<RuleInputs> = {}): RuleInputs => ({
-  url, name: "forward: Anca", account: "docs@example.com", owner: "anca", order: 103, enabled: true, folder: "INBOX",
-  filter_from: "anca@example.com", filter_to: "", filter_subject: "", filter_body: "", filter_attachment_filename_include: "",
-  filter_attachment_filename_exclude: "", maximum_age: 30, action: 2, action_parameter: "Processed", assign_title_from: 1,
-  assign_tags: ["email-ingest"], assign_owner_from_rule: true, assign_correspondent_from: 1, assign_correspondent: "",
-  assign_document_type: "", attachment_type: 1, consumption_scope: 1, pdf_layout: 0, stop_processing: false, ...over,
+  url,
+  name: "forward: Anca",
+  account: "docs@example.com",
+  owner: "anca",
+  order: 103,
+  enabled: true,
+  folder: "INBOX",
+  filter_from: "anca@example.com",
+  filter_to: "",
+  filter_subject: "",
+  filter_body: "",
+  filter_attachment_filename_include: "",
+  filter_attachment_filename_exclude: "",
+  maximum_age: 30,
+  action: 2,
+  action_parameter: "Processed",
+  assign_title_from: 1,
+  assign_tags: ["email-ingest"],
+  assign_owner_from_rule: true,
+  assign_correspondent_from: 1,
+  assign_correspondent: "",
+  assign_document_type: "",
+  attachment_type: 1,
+  consumption_scope: 1,
+  pdf_layout: 0,
+  stop_processing: false,
+  ...over,
 });
 
 export function providerTests(ctx: () => Ctx): void {
@@ -44,14 +83,21 @@ export function providerTests(ctx: () => Ctx): void {
   const handRule = (name: string, accountId: number, over: Record<string, unknown> = {}) =>
     ctx().api.post("/api/mail_rules/", { name, account: accountId, ...over });
   /** Rules made in bulk through the ORM (one manage.py start-up instead of a request each). */
-  const bulkRules = (n: number, withTag: boolean) => ctx().server.manage(["shell", "-c", [
-    "from paperless_mail.models import MailAccount, MailRule",
-    "from documents.models import Tag",
-    "from django.contrib.auth.models import User",
-    "a = MailAccount.objects.get(name='docs@example.com'); u = User.objects.get(username='anca')",
-    `rules = MailRule.objects.bulk_create([MailRule(name=f'rule {i}', account=a, owner=u, filter_from=f's{i}@x.org', order=i) for i in range(${n})])`,
-    withTag ? "t = Tag.objects.get(name='email-ingest'); MailRule.assign_tags.through.objects.bulk_create([MailRule.assign_tags.through(mailrule_id=r.id, tag_id=t.id) for r in MailRule.objects.filter(name__startswith='rule ')])" : "",
-  ].join("\n")]);
+  const bulkRules = (n: number, withTag: boolean) =>
+    ctx().server.manage([
+      "shell",
+      "-c",
+      [
+        "from paperless_mail.models import MailAccount, MailRule",
+        "from documents.models import Tag",
+        "from django.contrib.auth.models import User",
+        "a = MailAccount.objects.get(name='docs@example.com'); u = User.objects.get(username='anca')",
+        `rules = MailRule.objects.bulk_create([MailRule(name=f'rule {i}', account=a, owner=u, filter_from=f's{i}@x.org', order=i) for i in range(${n})])`,
+        withTag
+          ? "t = Tag.objects.get(name='email-ingest'); MailRule.assign_tags.through.objects.bulk_create([MailRule.assign_tags.through(mailrule_id=r.id, tag_id=t.id) for r in MailRule.objects.filter(name__startswith='rule ')])"
+          : "",
+      ].join("\n"),
+    ]);
 
   describe("check", () => {
     test("accepts valid inputs and reports every invalid field by name and value", async () => {
@@ -82,37 +128,56 @@ export function providerTests(ctx: () => Ctx): void {
 
     test("the owner is matched case-insensitively, like username__iexact, unless that is ambiguous", async () => {
       expect((await mailRuleProvider.check!({}, r({ owner: "Anca" }))).failures).toEqual([]);
-      await ctx().server.manage(["shell", "-c", "from django.contrib.auth.models import User; User.objects.get_or_create(username='ANCA')"]);
+      await ctx().server.manage([
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import User; User.objects.get_or_create(username='ANCA')",
+      ]);
       forgetProcessMemory();
       expect((await mailRuleProvider.check!({}, r({ owner: "anca" }))).failures).toEqual([]);
-      expect((await mailRuleProvider.check!({}, r({ owner: "Anca" }))).failures![0]!.reason)
-        .toMatch(/^owner: "Anca" matches several paperless users when case is ignored \((anca, ANCA|ANCA, anca)\); write the username exactly$/);
-      await ctx().server.manage(["shell", "-c", "from django.contrib.auth.models import User; User.objects.filter(username='ANCA').delete()"]);
+      expect((await mailRuleProvider.check!({}, r({ owner: "Anca" }))).failures![0]!.reason).toMatch(
+        /^owner: "Anca" matches several paperless users when case is ignored \((anca, ANCA|ANCA, anca)\); write the username exactly$/,
+      );
+      await ctx().server.manage([
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import User; User.objects.filter(username='ANCA').delete()",
+      ]);
     });
 
     test("unknown values at preview are not validated or looked up (the server is asked only whose token it has)", async () => {
       const unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
-      expect((await mailAccountProvider.check!({}, a({ password: unknown, imap_port: unknown as unknown as number }))).failures).toEqual([]);
+      expect((await mailAccountProvider.check!({}, a({ password: unknown, imap_port: unknown as unknown as number }))).failures).toEqual(
+        [],
+      );
       expect((await mailRuleProvider.check!({}, r({ url: unknown }))).failures).toEqual([]);
       expect(ctx().proxy.requests.map((q) => `${q.method} ${q.path}`)).toEqual(["GET /api/ui_settings/"]);
     });
 
     test("a bad token fails check with the server's answer, where the token came from, the fix that works from there, and without the token", async () => {
       const saved = process.env.PAPERLESS_API_TOKEN;
-      const config = (token: string) => ({ config: { get: (k: string) => (k === "paperless-mail-ingest:paperlessToken" ? token : undefined), require: () => "" } });
+      const config = (token: string) => ({
+        config: { get: (k: string) => (k === "paperless-mail-ingest:paperlessToken" ? token : undefined), require: () => "" },
+      });
       process.env.PAPERLESS_API_TOKEN = "wrong-token-abcdef";
       try {
         const fromEnv = await failure(mailRuleProvider.check!({}, r()));
-        expect(fromEnv.message).toBe('mail rule "forward: Anca": Invalid token. (GET /api/ui_settings/ → 401); the API token from PAPERLESS_API_TOKEN was rejected '
-          + "(no stack setting `paperless-mail-ingest:paperlessToken` reached this operation): export a valid one");
+        expect(fromEnv.message).toBe(
+          'mail rule "forward: Anca": Invalid token. (GET /api/ui_settings/ → 401); the API token from PAPERLESS_API_TOKEN was rejected ' +
+            "(no stack setting `paperless-mail-ingest:paperlessToken` reached this operation): export a valid one",
+        );
         // From the stack setting, the environment is not read: the advice is the setting, and how a refresh or destroy gets the new one.
         await mailRuleProvider.configure!(config("stale-setting-123456"));
         const fromSetting = await failure(mailRuleProvider.check!({}, r()));
-        expect(fromSetting.message).toBe('mail rule "forward: Anca": Invalid token. (GET /api/ui_settings/ → 401); the API token from the stack setting '
-          + "`paperless-mail-ingest:paperlessToken` was rejected. Set a valid one with `pulumi config set --secret paperlessToken <token>`, then run "
-          + "`pulumi up`: until then `pulumi refresh` and `pulumi destroy` use the token the last `up` saved (add `--run-program` to them to use the new one), "
-          + "and PAPERLESS_API_TOKEN is not read while the setting is there");
-        expect(fromEnv.message + fromEnv.stack + fromSetting.message + fromSetting.stack).not.toMatch(/wrong-token-abcdef|stale-setting-123456/);
+        expect(fromSetting.message).toBe(
+          'mail rule "forward: Anca": Invalid token. (GET /api/ui_settings/ → 401); the API token from the stack setting ' +
+            "`paperless-mail-ingest:paperlessToken` was rejected. Set a valid one with `pulumi config set --secret paperlessToken <token>`, then run " +
+            "`pulumi up`: until then `pulumi refresh` and `pulumi destroy` use the token the last `up` saved (add `--run-program` to them to use the new one), " +
+            "and PAPERLESS_API_TOKEN is not read while the setting is there",
+        );
+        expect(fromEnv.message + fromEnv.stack + fromSetting.message + fromSetting.stack).not.toMatch(
+          /wrong-token-abcdef|stale-setting-123456/,
+        );
       } finally {
         process.env.PAPERLESS_API_TOKEN = saved;
         forgetProcessMemory(); // forgets the configured token too
@@ -124,7 +189,9 @@ export function providerTests(ctx: () => Ctx): void {
       process.env.PAPERLESS_API_TOKEN = ctx().server.users.anca!.token;
       try {
         const e = await failure(mailRuleProvider.check!({}, r()));
-        expect(e.message).toMatch(/^mail rule "forward: Anca": the API token from PAPERLESS_API_TOKEN belongs to a user who is not a paperless superuser \(paperless refused it its own settings: GET \/api\/ui_settings\/ → 403\)\. .* Use the API token of a superuser \(`pulumi config set --secret paperlessToken <token>`\)$/);
+        expect(e.message).toMatch(
+          /^mail rule "forward: Anca": the API token from PAPERLESS_API_TOKEN belongs to a user who is not a paperless superuser \(paperless refused it its own settings: GET \/api\/ui_settings\/ → 403\)\. .* Use the API token of a superuser \(`pulumi config set --secret paperlessToken <token>`\)$/,
+        );
       } finally {
         process.env.PAPERLESS_API_TOKEN = saved;
       }
@@ -132,7 +199,9 @@ export function providerTests(ctx: () => Ctx): void {
 
     test("the stack config handed to configure wins over the environment; without either, the message says how to set one", async () => {
       const saved = process.env.PAPERLESS_API_TOKEN;
-      const config = (token: string | undefined) => ({ config: { get: (k: string) => (k === "paperless-mail-ingest:paperlessToken" ? token : undefined), require: () => "" } });
+      const config = (token: string | undefined) => ({
+        config: { get: (k: string) => (k === "paperless-mail-ingest:paperlessToken" ? token : undefined), require: () => "" },
+      });
       try {
         process.env.PAPERLESS_API_TOKEN = "stale-env-token";
         await mailRuleProvider.configure!(config(ctx().server.token));
@@ -140,14 +209,18 @@ export function providerTests(ctx: () => Ctx): void {
         delete process.env.PAPERLESS_API_TOKEN;
         forgetProcessMemory(); // a new operation: nothing configured yet
         const e = await failure(tagProvider.create(t()));
-        expect(e.message).toBe('tag "email-ingest": no paperless-ngx API token: set one with `pulumi config set --secret paperlessToken <token>` or export PAPERLESS_API_TOKEN');
+        expect(e.message).toBe(
+          'tag "email-ingest": no paperless-ngx API token: set one with `pulumi config set --secret paperlessToken <token>` or export PAPERLESS_API_TOKEN',
+        );
       } finally {
         process.env.PAPERLESS_API_TOKEN = saved;
       }
     });
 
     test("a password failing validation is named but not shown", async () => {
-      expect((await mailAccountProvider.check!({}, a({ password: "" }))).failures).toEqual([{ property: "password", reason: "password must be a non-empty string" }]);
+      expect((await mailAccountProvider.check!({}, a({ password: "" }))).failures).toEqual([
+        { property: "password", reason: "password must be a non-empty string" },
+      ]);
     });
   });
 
@@ -155,12 +228,30 @@ export function providerTests(ctx: () => Ctx): void {
     test("reports exactly the changed fields; tag order does not count; url forces a delete-before-replace; the token is none of them", async () => {
       await dependencies();
       const { id, outs: olds } = await mailRuleProvider.create(r());
-      expect(await mailRuleProvider.diff!(id, olds, r())).toEqual({ changes: false, replaces: [], stables: ["paperlessId"], deleteBeforeReplace: false });
-      expect(changedFields(accountKind, a(), a({ password: "new", imap_port: 143 }))).toEqual({ changed: ["imap_port", "password"], replaces: [] });
+      expect(await mailRuleProvider.diff!(id, olds, r())).toEqual({
+        changes: false,
+        replaces: [],
+        stables: ["paperlessId"],
+        deleteBeforeReplace: false,
+      });
+      expect(changedFields(accountKind, a(), a({ password: "new", imap_port: 143 }))).toEqual({
+        changed: ["imap_port", "password"],
+        replaces: [],
+      });
       expect(changedFields(ruleKind, r({ assign_tags: ["a", "b"] }), r({ assign_tags: ["b", "a"] })).changed).toEqual([]);
-      expect(await mailRuleProvider.diff!(id, olds, r({ owner: "emo" }))).toEqual({ changes: true, replaces: [], stables: ["paperlessId"], deleteBeforeReplace: false });
+      expect(await mailRuleProvider.diff!(id, olds, r({ owner: "emo" }))).toEqual({
+        changes: true,
+        replaces: [],
+        stables: ["paperlessId"],
+        deleteBeforeReplace: false,
+      });
       expect((await mailRuleProvider.diff!(id, olds, r({ filter_subject: "invoice" }))).changes).toBe(true);
-      expect(await mailRuleProvider.diff!(id, olds, r({ url: "http://elsewhere.example" }))).toEqual({ changes: true, replaces: ["url"], stables: [], deleteBeforeReplace: true });
+      expect(await mailRuleProvider.diff!(id, olds, r({ url: "http://elsewhere.example" }))).toEqual({
+        changes: true,
+        replaces: ["url"],
+        stables: [],
+        deleteBeforeReplace: true,
+      });
       // A state from before the token left the inputs is rewritten once, without it.
       expect(changedFields(accountKind, { ...a(), token: "old" } as AccountInputs, a())).toEqual({ changed: ["token"], replaces: [] });
     });
@@ -170,9 +261,12 @@ export function providerTests(ctx: () => Ctx): void {
       const acc = (await list("mail_accounts"))[0]!;
       const tg = (await list("tags"))[0]!;
       const { id, outs } = await mailRuleProvider.create(r({ owner: "Anca" })); // the owner as written, resolved like a write
-      const unchanged = async () => Promise.all([
-        mailRuleProvider.diff!(id, outs, r({ owner: "Anca" })), mailAccountProvider.diff!(String(acc.id), a(), a()), tagProvider.diff!(String(tg.id), t(), t()),
-      ]).then((ds) => ds.map((d) => d.changes));
+      const unchanged = async () =>
+        Promise.all([
+          mailRuleProvider.diff!(id, outs, r({ owner: "Anca" })),
+          mailAccountProvider.diff!(String(acc.id), a(), a()),
+          tagProvider.diff!(String(tg.id), t(), t()),
+        ]).then((ds) => ds.map((d) => d.changes));
       forgetProcessMemory();
       expect(await unchanged()).toEqual([false, false, false]);
 
@@ -187,8 +281,12 @@ export function providerTests(ctx: () => Ctx): void {
 
       await ctx().api.request("DELETE", `/api/mail_rules/${id}/`);
       forgetProcessMemory();
-      expect(await mailRuleProvider.diff!(id, outs, r({ owner: "Anca" })))
-        .toEqual({ changes: true, replaces: ["paperlessId"], stables: [], deleteBeforeReplace: false });
+      expect(await mailRuleProvider.diff!(id, outs, r({ owner: "Anca" }))).toEqual({
+        changes: true,
+        replaces: ["paperlessId"],
+        stables: [],
+        deleteBeforeReplace: false,
+      });
     });
   });
 
@@ -197,17 +295,40 @@ export function providerTests(ctx: () => Ctx): void {
       const { accountId, tagId } = await dependencies();
       const res = await mailRuleProvider.create(r());
       const row = (await list("mail_rules")).find((x) => x.id === Number(res.id))!;
-      expect(row).toMatchObject({ account: accountId, owner: ctx().userId("anca"), assign_tags: [tagId], filter_from: "anca@example.com",
-        pdf_layout: 0, assign_correspondent_from: 1, assign_correspondent: null, assign_document_type: null });
+      expect(row).toMatchObject({
+        account: accountId,
+        owner: ctx().userId("anca"),
+        assign_tags: [tagId],
+        filter_from: "anca@example.com",
+        pdf_layout: 0,
+        assign_correspondent_from: 1,
+        assign_correspondent: null,
+        assign_document_type: null,
+      });
       // Posted under its unfinished name, renamed once the answer came (so a lost answer is never taken for a hand-made rule).
-      const writes = ctx().proxy.writes().filter((w) => w.path.startsWith("/api/mail_rules/"));
+      const writes = ctx()
+        .proxy.writes()
+        .filter((w) => w.path.startsWith("/api/mail_rules/"));
       expect(writes.map((w) => `${w.method} ${w.path}`)).toEqual(["POST /api/mail_rules/", `PATCH /api/mail_rules/${res.id}/`]);
       expect(writes[1]!.body).toEqual({ name: "forward: Anca" });
       const sent = writes[0]!.body as Record<string, unknown>;
       expect(sent).toHaveProperty("name", "forward: Anca (unfinished pulumi create)");
       expect(sent).toHaveProperty("owner", ctx().userId("anca"));
-      expect(Object.keys(sent)).toEqual(expect.arrayContaining(["filter_to", "filter_subject", "filter_body", "filter_attachment_filename_include",
-        "filter_attachment_filename_exclude", "assign_correspondent_from", "assign_correspondent", "assign_document_type", "pdf_layout", "enabled", "folder"]));
+      expect(Object.keys(sent)).toEqual(
+        expect.arrayContaining([
+          "filter_to",
+          "filter_subject",
+          "filter_body",
+          "filter_attachment_filename_include",
+          "filter_attachment_filename_exclude",
+          "assign_correspondent_from",
+          "assign_correspondent",
+          "assign_document_type",
+          "pdf_layout",
+          "enabled",
+          "folder",
+        ]),
+      );
       expect(res.outs).toEqual({ ...r(), paperlessId: row.id });
       // stop_processing exists on 3.x only: not sent to 2.x, and 2.x shows no drift for it.
       expect("stop_processing" in sent).toBe(is3());
@@ -237,7 +358,13 @@ export function providerTests(ctx: () => Ctx): void {
       const other = await handAccount("other@example.com");
       await handRule("forward: Anca", other.id, { owner: ctx().userId("emo") }); // same name, other account and owner: left alone
       // made by root in the UI; same sender (compared case-insensitively), and a subject filter of its own
-      const mine = await handRule("forward: Anca", hand.id, { owner: ctx().userId("root"), filter_from: "Anca@Example.com", action: 3, filter_subject: "invoice", pdf_layout: 2 });
+      const mine = await handRule("forward: Anca", hand.id, {
+        owner: ctx().userId("root"),
+        filter_from: "Anca@Example.com",
+        action: 3,
+        filter_subject: "invoice",
+        pdf_layout: 2,
+      });
       proxy().reset();
 
       const acc = await mailAccountProvider.create(a());
@@ -247,11 +374,24 @@ export function providerTests(ctx: () => Ctx): void {
       expect(await list("mail_accounts")).toHaveLength(2);
       expect((await list("tags")).map((x) => x.name)).toEqual(["email-ingest"]);
       expect(await list("mail_rules")).toHaveLength(2);
-      expect((await list("mail_accounts")).find((x) => x.id === hand.id)).toMatchObject({ imap_server: "imap.example.com", imap_port: 993 });
-      expect((await list("mail_rules")).find((x) => x.id === mine.id)).toMatchObject({ owner: ctx().userId("anca"), filter_from: "anca@example.com",
-        action: 2, action_parameter: "Processed", assign_tags: [tg.id], pdf_layout: 0 });
+      expect((await list("mail_accounts")).find((x) => x.id === hand.id)).toMatchObject({
+        imap_server: "imap.example.com",
+        imap_port: 993,
+      });
+      expect((await list("mail_rules")).find((x) => x.id === mine.id)).toMatchObject({
+        owner: ctx().userId("anca"),
+        filter_from: "anca@example.com",
+        action: 2,
+        action_parameter: "Processed",
+        assign_tags: [tg.id],
+        pdf_layout: 0,
+      });
       expect(["", null]).toContain((await list("mail_rules")).find((x) => x.id === mine.id)!.filter_subject);
-      expect(proxy().writes().map((w) => w.method)).toEqual(["PATCH", "PATCH", "PATCH"]);
+      expect(
+        proxy()
+          .writes()
+          .map((w) => w.method),
+      ).toEqual(["PATCH", "PATCH", "PATCH"]);
     });
     test("two senders sharing a label under different owners get a rule each; neither takes the other's", async () => {
       const { accountId } = await dependencies();
@@ -262,8 +402,10 @@ export function providerTests(ctx: () => Ctx): void {
       ]);
       expect(x.id).toBe(String(roots.id));
       expect(y.id).not.toBe(x.id);
-      expect((await list("mail_rules")).map((row) => [row.filter_from, row.owner]).sort())
-        .toEqual([["v2@example.com", ctx().userId("anca")], ["v@example.com", ctx().userId("root")]]);
+      expect((await list("mail_rules")).map((row) => [row.filter_from, row.owner]).sort()).toEqual([
+        ["v2@example.com", ctx().userId("anca")],
+        ["v@example.com", ctx().userId("root")],
+      ]);
     });
 
     test("a rule of the same name and owner on another account is a clear error, not a takeover", async () => {
@@ -272,13 +414,17 @@ export function providerTests(ctx: () => Ctx): void {
       const theirs = await handRule("forward: Anca", other.id, { owner: ctx().userId("anca") });
       forgetProcessMemory(); // a later operation
       const e = await failure(mailRuleProvider.create(r()));
-      expect(e.message).toBe(`mail rule "forward: Anca": a rule with this name and owner "anca" already exists on mail account "other@example.com" (rule id ${theirs.id}), `
-        + "which is not this sender's on another mailbox of this stack; rename or remove it. To move a sender off a mailbox you are also removing, move it in one `pulumi up` and remove the mailbox in the next");
+      expect(e.message).toBe(
+        `mail rule "forward: Anca": a rule with this name and owner "anca" already exists on mail account "other@example.com" (rule id ${theirs.id}), ` +
+          "which is not this sender's on another mailbox of this stack; rename or remove it. To move a sender off a mailbox you are also removing, move it in one `pulumi up` and remove the mailbox in the next",
+      );
       expect(await list("mail_rules")).toHaveLength(1);
       // The same sender's rule there is no different while that account is not one of the stack's.
       await ctx().api.request("PATCH", `/api/mail_rules/${theirs.id}/`, { filter_from: "anca@example.com" });
       forgetProcessMemory();
-      expect((await failure(mailRuleProvider.create(r({ stackAccounts: ["docs@example.com", "receipts@example.com"] })))).message).toContain("rename or remove it");
+      expect(
+        (await failure(mailRuleProvider.create(r({ stackAccounts: ["docs@example.com", "receipts@example.com"] })))).message,
+      ).toContain("rename or remove it");
       expect(await list("mail_rules")).toHaveLength(1);
     });
 
@@ -288,7 +434,12 @@ export function providerTests(ctx: () => Ctx): void {
       const stackAccounts = ["docs@example.com", "receipts@example.com"];
       const rules = async () => {
         const accounts = await list("mail_accounts");
-        return Object.fromEntries((await list("mail_rules")).map((x) => [x.id, `${x.name} @${accounts.find((y) => y.id === x.account)!.name} <${String(x.filter_from)}>`]));
+        return Object.fromEntries(
+          (await list("mail_rules")).map((x) => [
+            x.id,
+            `${x.name} @${accounts.find((y) => y.id === x.account)!.name} <${String(x.filter_from)}>`,
+          ]),
+        );
       };
       const docs = await mailRuleProvider.create(r({ stackAccounts }));
       forgetProcessMemory(); // the move is a later operation
@@ -315,7 +466,9 @@ export function providerTests(ctx: () => Ctx): void {
       await dependencies();
       proxy().reset();
       const e = await failure(mailRuleProvider.create(r({ maximum_age: 40000 })));
-      expect(e.message).toBe('mail rule "forward: Anca": maximum_age: Maximum mail age is unreasonably large. (POST /api/mail_rules/ → 400)');
+      expect(e.message).toBe(
+        'mail rule "forward: Anca": maximum_age: Maximum mail age is unreasonably large. (POST /api/mail_rules/ → 400)',
+      );
       expect(proxy().count("POST", "/api/mail_rules/")).toBe(1);
       expect(await list("mail_rules")).toEqual([]);
     });
@@ -385,10 +538,16 @@ export function providerTests(ctx: () => Ctx): void {
       await dependencies();
       const res = await mailRuleProvider.create(r());
       const acc = (await list("mail_accounts"))[0]!;
-      await ctx().api.request("PATCH", `/api/mail_rules/${res.id}/`, { owner: ctx().userId("emo"), folder: "Other", filter_body: "secret plan" });
+      await ctx().api.request("PATCH", `/api/mail_rules/${res.id}/`, {
+        owner: ctx().userId("emo"),
+        folder: "Other",
+        filter_body: "secret plan",
+      });
       forgetProcessMemory();
-      expect(await mailRuleProvider.read!(res.id, res.outs))
-        .toEqual({ id: res.id, props: { ...r(), owner: "emo", folder: "Other", filter_body: "secret plan", paperlessId: Number(res.id) } });
+      expect(await mailRuleProvider.read!(res.id, res.outs)).toEqual({
+        id: res.id,
+        props: { ...r(), owner: "emo", folder: "Other", filter_body: "secret plan", paperlessId: Number(res.id) },
+      });
       const readAccount = await mailAccountProvider.read!(String(acc.id), { ...a(), paperlessId: acc.id });
       expect(readAccount.props).toEqual({ ...a(), paperlessId: acc.id }); // password from state, never the mask
       await ctx().api.request("DELETE", `/api/mail_rules/${res.id}/`);
@@ -405,15 +564,24 @@ export function providerTests(ctx: () => Ctx): void {
         const rows = await list("mail_rules");
         forgetProcessMemory();
         proxy().reset();
-        const reads = await patiently(() => Promise.all(rows.map((row) => mailRuleProvider.read!(String(row.id), r({ name: String(row.name) })))));
+        const reads = await patiently(() =>
+          Promise.all(rows.map((row) => mailRuleProvider.read!(String(row.id), r({ name: String(row.name) })))),
+        );
         expect(reads.every((x) => x.id !== "")).toBe(true);
-        return proxy().requests.map((q) => `${q.method} ${q.path}`).sort();
+        return proxy()
+          .requests.map((q) => `${q.method} ${q.path}`)
+          .sort();
       };
       const small = await cost(5);
       expect(await cost(300)).toEqual(small);
       // one probe and one list each; nothing per rule
-      expect(small).toEqual(["GET /api/mail_accounts/?page_size=1000", "GET /api/mail_rules/?page_size=1000",
-        "GET /api/tags/?page_size=1000", "GET /api/ui_settings/", "GET /api/users/?page_size=1000"]);
+      expect(small).toEqual([
+        "GET /api/mail_accounts/?page_size=1000",
+        "GET /api/mail_rules/?page_size=1000",
+        "GET /api/tags/?page_size=1000",
+        "GET /api/ui_settings/",
+        "GET /api/users/?page_size=1000",
+      ]);
     });
 
     test("creates one after another (engine --parallel 1) list the rules once, not once per rule", async () => {
@@ -427,7 +595,9 @@ export function providerTests(ctx: () => Ctx): void {
       expect(proxy().count("POST", "/api/mail_rules/")).toBe(10);
       // What the memo learned from the writes is what the server holds.
       forgetProcessMemory();
-      const reads = await Promise.all(rows.map((row) => mailRuleProvider.read!(String(row.id), r({ name: String(row.name), filter_from: String(row.filter_from) }))));
+      const reads = await Promise.all(
+        rows.map((row) => mailRuleProvider.read!(String(row.id), r({ name: String(row.name), filter_from: String(row.filter_from) }))),
+      );
       expect(reads.map((x) => x.props.name)).toEqual(rows.map((x) => x.name));
     });
 
@@ -450,15 +620,24 @@ export function providerTests(ctx: () => Ctx): void {
       const outs = { ...a(), paperlessId: acc.id };
       proxy().reset();
       await mailAccountProvider.update!(String(acc.id), outs, a({ imap_port: 143 }));
-      expect(proxy().writes()).toEqual([{ method: "PATCH", path: `/api/mail_accounts/${acc.id}/`, body: expect.not.objectContaining({ password: expect.anything() }) }]);
+      expect(proxy().writes()).toEqual([
+        { method: "PATCH", path: `/api/mail_accounts/${acc.id}/`, body: expect.not.objectContaining({ password: expect.anything() }) },
+      ]);
       await mailAccountProvider.update!(String(acc.id), outs, a({ password: "rotated-password" }));
-      const { stdout } = await ctx().server.manage(["shell", "-c", `from paperless_mail.models import MailAccount; print("PW " + MailAccount.objects.get(id=${acc.id}).password)`]);
+      const { stdout } = await ctx().server.manage([
+        "shell",
+        "-c",
+        `from paperless_mail.models import MailAccount; print("PW " + MailAccount.objects.get(id=${acc.id}).password)`,
+      ]);
       expect(stdout).toContain("PW rotated-password\n");
 
       const res = await mailRuleProvider.create(r());
       proxy().reset();
       const u = await mailRuleProvider.update!(res.id, res.outs, r({ owner: "emo", filter_from: "new@example.com" }));
-      expect(proxy().writes()[0]).toMatchObject({ method: "PATCH", body: { owner: ctx().userId("emo"), filter_from: "new@example.com", action: 2, action_parameter: "Processed" } });
+      expect(proxy().writes()[0]).toMatchObject({
+        method: "PATCH",
+        body: { owner: ctx().userId("emo"), filter_from: "new@example.com", action: 2, action_parameter: "Processed" },
+      });
       expect(u.outs).toEqual({ ...r({ owner: "emo", filter_from: "new@example.com" }), paperlessId: Number(res.id) });
     });
 
@@ -474,7 +653,13 @@ export function providerTests(ctx: () => Ctx): void {
     test("404 is success: rules already gone with their account (deleted by hand) are deleted without error", async () => {
       const driver = new ProviderDriver();
       const config = prodConfig();
-      const desired = mailboxResources("docs", config.mailboxes[0]!, config.mailserver, { ...config.paperless, url: ctx().url }, { password: PASSWORD });
+      const desired = mailboxResources(
+        "docs",
+        config.mailboxes[0]!,
+        config.mailserver,
+        { ...config.paperless, url: ctx().url },
+        { password: PASSWORD },
+      );
       await driver.up(desired);
       expect(await list("mail_rules")).toHaveLength(5);
       await ctx().api.request("DELETE", `/api/mail_accounts/${(await list("mail_accounts"))[0]!.id}/`);
@@ -501,8 +686,10 @@ export function providerTests(ctx: () => Ctx): void {
       await tagProvider.delete!(tg.id, tg.outs);
       expect(await list("tags")).toEqual([]);
       const left = `paperless-ngx: left tag "email-ingest" (id ${tg.id}) on ${ctx().url} in place: `;
-      expect(stderr.lines()).toEqual([`${left}1 document(s) carry it`,
-        `${left}mail rules this stack did not create assign it: "theirs" (id ${foreign.id})`]);
+      expect(stderr.lines()).toEqual([
+        `${left}1 document(s) carry it`,
+        `${left}mail rules this stack did not create assign it: "theirs" (id ${foreign.id})`,
+      ]);
     });
 
     test("a failed delete names the object and the request", async () => {
@@ -517,7 +704,13 @@ export function providerTests(ctx: () => Ctx): void {
   describe("secrets", () => {
     test("no error, check failure or diff carries the token or the password", async () => {
       const messages: string[] = [];
-      const collect = async (p: Promise<unknown>) => { try { messages.push(JSON.stringify(await p)); } catch (e) { messages.push(String((e as Error).stack)); } };
+      const collect = async (p: Promise<unknown>) => {
+        try {
+          messages.push(JSON.stringify(await p));
+        } catch (e) {
+          messages.push(String((e as Error).stack));
+        }
+      };
       await collect(mailAccountProvider.check!({}, a({ imap_security: 7 })).then((x) => x.failures));
       await collect(mailAccountProvider.diff!("1", a(), a({ password: "other-password" })));
       proxy().inject({ kind: "status", status: 503, times: 100 });
@@ -532,10 +725,15 @@ export function providerTests(ctx: () => Ctx): void {
     test("in the state, the password appears only under the outputs marked secret, and the token nowhere", async () => {
       const driver = new ProviderDriver();
       const config = prodConfig();
-      await driver.up(mailboxResources("docs", config.mailboxes[0]!, config.mailserver, { ...config.paperless, url: ctx().url }, { password: PASSWORD }));
+      await driver.up(
+        mailboxResources("docs", config.mailboxes[0]!, config.mailserver, { ...config.paperless, url: ctx().url }, { password: PASSWORD }),
+      );
       // Serialize the state the way the engine does: additionalSecretOutputs become ciphertext.
-      const stored = [...driver.state.values()].map((e) => Object.fromEntries(Object.entries(e.outs)
-        .map(([k, v]) => [k, (SECRET_OUTPUTS as readonly string[]).includes(k) ? { secure: "ciphertext" } : v])));
+      const stored = [...driver.state.values()].map((e) =>
+        Object.fromEntries(
+          Object.entries(e.outs).map(([k, v]) => [k, (SECRET_OUTPUTS as readonly string[]).includes(k) ? { secure: "ciphertext" } : v]),
+        ),
+      );
       const text = JSON.stringify(stored);
       expect(text).not.toContain(ctx().server.token);
       expect(text).not.toContain(PASSWORD);

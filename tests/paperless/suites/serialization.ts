@@ -17,7 +17,9 @@ const PASSWORD = "serialized-mailbox-password";
 
 export function serializationTests(ctx: () => Ctx): void {
   let dir: string;
-  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), "paperless-provider-")); });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "paperless-provider-"));
+  });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
   const stderr = capturedStderr();
 
@@ -65,8 +67,20 @@ export function serializationTests(ctx: () => Ctx): void {
     // warm-up made is this driver's by adoption: it is handed back, not deleted.
     const account = (await list("mail_accounts"))[0]!;
     await ctx().api.request("DELETE", `/api/mail_accounts/${account.id}/`);
-    await driver.destroy(["docs-rule-ancaelena98@gmail.com", "docs-account", ...[...driver.state.keys()].filter((k) => k !== "docs-account" && k !== "docs-rule-ancaelena98@gmail.com")]);
-    expect([await list("mail_accounts"), await list("mail_rules"), (await list("tags")).map((t) => t.name)]).toEqual([[], [], ["email-ingest"]]);
-    expect(stderr.lines()).toEqual([expect.stringMatching(/^paperless-ngx: left tag "email-ingest" \(id \d+\) on \S+ in place: this stack adopted it \(it existed before, found by name\)$/)]);
+    await driver.destroy([
+      "docs-rule-ancaelena98@gmail.com",
+      "docs-account",
+      ...[...driver.state.keys()].filter((k) => k !== "docs-account" && k !== "docs-rule-ancaelena98@gmail.com"),
+    ]);
+    expect([await list("mail_accounts"), await list("mail_rules"), (await list("tags")).map((t) => t.name)]).toEqual([
+      [],
+      [],
+      ["email-ingest"],
+    ]);
+    expect(stderr.lines()).toEqual([
+      expect.stringMatching(
+        /^paperless-ngx: left tag "email-ingest" \(id \d+\) on \S+ in place: this stack adopted it \(it existed before, found by name\)$/,
+      ),
+    ]);
   });
 }

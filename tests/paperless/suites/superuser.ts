@@ -9,8 +9,14 @@ import { failure } from "../support";
 
 export function superuserTests(ctx: () => Ctx): void {
   const config = prodConfig();
-  const desired = () => mailboxResources("docs", config.mailboxes[0]!, config.mailserver, { ...config.paperless, url: ctx().url },
-    { password: "superuser-suite-password" });
+  const desired = () =>
+    mailboxResources(
+      "docs",
+      config.mailboxes[0]!,
+      config.mailserver,
+      { ...config.paperless, url: ctx().url },
+      { password: "superuser-suite-password" },
+    );
 
   /** Runs `fn` with `token` as the providers' token (PAPERLESS_API_TOKEN). */
   async function withToken<T>(token: string, fn: () => Promise<T>): Promise<T> {
@@ -34,7 +40,8 @@ export function superuserTests(ctx: () => Ctx): void {
     const state = JSON.stringify([...driver.state.values()].map((e) => [e.name, e.id, e.outs]));
     ctx().proxy.reset();
 
-    const refused = /^(mail account|mail rule|tag) "[^"]+": the API token from PAPERLESS_API_TOKEN belongs to paperless user "clerk\d+", who is not a superuser\. The program must see every mail account, mail rule, tag and user /;
+    const refused =
+      /^(mail account|mail rule|tag) "[^"]+": the API token from PAPERLESS_API_TOKEN belongs to paperless user "clerk\d+", who is not a superuser\. The program must see every mail account, mail rule, tag and user /;
     await withToken(clerk.token, async () => {
       const preview = await failure(driver.preview(desired()));
       expect(preview.message).toMatch(refused);
@@ -52,7 +59,9 @@ export function superuserTests(ctx: () => Ctx): void {
   test("a user refused even its own UI settings is refused too, and the message says where the token came from", async () => {
     const bare = await userWithPermissions(ctx().server, `bare${Date.now()}`, []);
     const e = await withToken(bare.token, () => failure(new ProviderDriver().preview(desired())));
-    expect(e.message).toMatch(/^(mail account|mail rule|tag) "[^"]+": the API token from PAPERLESS_API_TOKEN belongs to a user who is not a paperless superuser \(paperless refused it its own settings: GET \/api\/ui_settings\/ → 403\)\. /);
+    expect(e.message).toMatch(
+      /^(mail account|mail rule|tag) "[^"]+": the API token from PAPERLESS_API_TOKEN belongs to a user who is not a paperless superuser \(paperless refused it its own settings: GET \/api\/ui_settings\/ → 403\)\. /,
+    );
     expect(ctx().proxy.writes()).toEqual([]);
   });
 }

@@ -24,7 +24,10 @@ import { startVault, type VaultDev } from "./vault";
 
 const ROOT = join(__dirname, "..", "..", "..");
 
-export interface ServiceAddress { host: "127.0.0.1"; port: number }
+export interface ServiceAddress {
+  host: "127.0.0.1";
+  port: number;
+}
 
 export interface Cluster {
   /** Everything the cluster writes: logs (*.log), the kubeconfig, pod files, volumes. */
@@ -74,13 +77,16 @@ const seconds = (since: number) => Math.round((Date.now() - since) / 100) / 10;
 function writeShim(binDir: string, kubectl: string, socket: string): void {
   mkdirSync(binDir, { recursive: true });
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  writeFileSync(join(binDir, "kubectl"), [
-    "#!/bin/sh",
-    "# kubectl SHIM of the paperless-mail-ingest test cluster, not kubectl: `exec` runs through the",
-    "# cluster's node agent, everything else goes to the real kubectl (tests/support/cluster/kubectlShim.js).",
-    `exec ${q(process.execPath)} ${q(join(__dirname, "kubectlShim.js"))} ${q(kubectl)} ${q(socket)} "$@"`,
-    "",
-  ].join("\n"));
+  writeFileSync(
+    join(binDir, "kubectl"),
+    [
+      "#!/bin/sh",
+      "# kubectl SHIM of the paperless-mail-ingest test cluster, not kubectl: `exec` runs through the",
+      "# cluster's node agent, everything else goes to the real kubectl (tests/support/cluster/kubectlShim.js).",
+      `exec ${q(process.execPath)} ${q(join(__dirname, "kubectlShim.js"))} ${q(kubectl)} ${q(socket)} "$@"`,
+      "",
+    ].join("\n"),
+  );
   chmodSync(join(binDir, "kubectl"), 0o755);
 }
 
@@ -92,7 +98,10 @@ async function killInstances(dir: string): Promise<void> {
     const containers = join(pods, uid, "containers");
     for (const name of existsSync(containers) ? readdirSync(containers) : []) {
       const instance = instanceDir(containerDir(dir, uid, name));
-      if (existsSync(join(instance, "pid"))) await attachMailserver(instance).stop(0).catch(() => undefined);
+      if (existsSync(join(instance, "pid")))
+        await attachMailserver(instance)
+          .stop(0)
+          .catch(() => undefined);
     }
   }
 }
@@ -100,8 +109,10 @@ async function killInstances(dir: string): Promise<void> {
 async function startAgent(dir: string, config: AgentConfig): Promise<Daemon> {
   const configFile = join(dir, "agent.json");
   writeFileSync(configFile, JSON.stringify(config, null, 2));
-  const agent = startDaemon("node agent", process.execPath, ["--require", "tsx/cjs", join(__dirname, "nodeAgent", "main.ts"), configFile],
-    { logFile: join(dir, "node-agent.log"), cwd: ROOT });
+  const agent = startDaemon("node agent", process.execPath, ["--require", "tsx/cjs", join(__dirname, "nodeAgent", "main.ts"), configFile], {
+    logFile: join(dir, "node-agent.log"),
+    cwd: ROOT,
+  });
   await waitReady(agent, "node registered", async () => existsSync(join(dir, READY_FILE)), { timeoutMs: 60_000 });
   return agent;
 }
@@ -118,17 +129,27 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   try {
     const kubectl = binary("kubectl");
     const [vault, api] = await Promise.all([
-      startVault(join(dir, "vault")).then((v) => { stops.push(() => v.stop()); return v; }),
-      startKubeApi(join(dir, "kube")).then((k: KubeApi) => { stops.push(() => k.stop()); return k; }),
+      startVault(join(dir, "vault")).then((v) => {
+        stops.push(() => v.stop());
+        return v;
+      }),
+      startKubeApi(join(dir, "kube")).then((k: KubeApi) => {
+        stops.push(() => k.stop());
+        return k;
+      }),
     ]);
     let t = Date.now();
     const reloader = await startReloader(dir, api.kubeconfig);
     stops.push(() => reloader.stop());
     const reloaderSeconds = seconds(t);
 
-    const services = (opts.services ?? [{ namespace: MAILSERVER.namespace, name: MAILSERVER.service, ports: [25, 143] }]);
+    const services = opts.services ?? [{ namespace: MAILSERVER.namespace, name: MAILSERVER.service, ports: [25, 143] }];
     const listen = await freePorts(services.reduce((n, s) => n + s.ports.length, 0));
-    const forwarded = services.map((s) => ({ namespace: s.namespace, name: s.name, ports: Object.fromEntries(s.ports.map((p) => [String(p), listen.shift()!])) }));
+    const forwarded = services.map((s) => ({
+      namespace: s.namespace,
+      name: s.name,
+      ports: Object.fromEntries(s.ports.map((p) => [String(p), listen.shift()!])),
+    }));
     const socket = join(dir, "agent.sock");
     // Runs after the agent has stopped: a docker-mailserver it left running (it crashed) is killed too.
     stops.push(() => killInstances(dir));
@@ -141,12 +162,19 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     writeShim(binDir, kubectl, socket);
     const timings = { ...api.timings, ...vault.timings, reloader: reloaderSeconds, "node agent": agentSeconds, total: seconds(started) };
     return {
-      dir, kubeconfig: api.kubeconfig, context: api.context, server: api.server, binDir, kubectl, timings,
+      dir,
+      kubeconfig: api.kubeconfig,
+      context: api.context,
+      server: api.server,
+      binDir,
+      kubectl,
+      timings,
       vault: { addr: vault.addr, rootToken: vault.rootToken, api: vault.api },
       env: { KUBECONFIG: api.kubeconfig, VAULT_ADDR: vault.addr, PATH: `${binDir}:${process.env.PATH ?? ""}` },
       service(namespace, name, port) {
         const local = forwarded.find((s) => s.namespace === namespace && s.name === name)?.ports[String(port)];
-        if (local === undefined) throw new Error(`service ${namespace}/${name} port ${port} has no loopback address (ClusterOptions.services)`);
+        if (local === undefined)
+          throw new Error(`service ${namespace}/${name} port ${port} has no loopback address (ClusterOptions.services)`);
         return { host: "127.0.0.1", port: local };
       },
       installProductionObjects: (o) => installProductionObjects(kubectl, api.kubeconfig, o),
@@ -159,11 +187,15 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
           return res.json;
         };
         const deployment = await get(`/apis/apps/v1/namespaces/${where.namespace}/deployments/${where.deployment}`);
-        const pods = await get(`/api/v1/namespaces/${where.namespace}/pods?labelSelector=${encodeURIComponent(selectorString(deployment.spec.selector))}`);
+        const pods = await get(
+          `/api/v1/namespaces/${where.namespace}/pods?labelSelector=${encodeURIComponent(selectorString(deployment.spec.selector))}`,
+        );
         const pod = mostActivePod(pods.items);
         const instance = pod && instanceDir(containerDir(dir, pod.metadata!.uid!, where.container));
         if (!instance || !existsSync(join(instance, "pid"))) {
-          throw new Error(`no docker-mailserver runs in ${where.namespace}/${pod?.metadata?.name ?? `deploy/${where.deployment}`} (container ${where.container})`);
+          throw new Error(
+            `no docker-mailserver runs in ${where.namespace}/${pod?.metadata?.name ?? `deploy/${where.deployment}`} (container ${where.container})`,
+          );
         }
         return attachMailserver(instance);
       },

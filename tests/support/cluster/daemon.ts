@@ -20,10 +20,21 @@ const PDEATHSIG = existsSync("/usr/bin/setpriv") ? ["/usr/bin/setpriv", "--pdeat
 
 // Killed synchronously when the test process exits normally without having stopped them.
 const running = new Set<Daemon>();
-process.once("exit", () => { for (const d of running) try { process.kill(d.pid, "SIGKILL"); } catch { /* gone */ } });
+process.once("exit", () => {
+  for (const d of running)
+    try {
+      process.kill(d.pid, "SIGKILL");
+    } catch {
+      /* gone */
+    }
+});
 
-export function startDaemon(name: string, command: string, args: readonly string[],
-  opts: { logFile: string; env?: NodeJS.ProcessEnv; cwd?: string }): Daemon {
+export function startDaemon(
+  name: string,
+  command: string,
+  args: readonly string[],
+  opts: { logFile: string; env?: NodeJS.ProcessEnv; cwd?: string },
+): Daemon {
   const fd = openSync(opts.logFile, "a");
   const [file, ...argv] = [...PDEATHSIG, command, ...args];
   const child = spawn(file!, argv, { stdio: ["ignore", fd, fd], env: opts.env ?? process.env, cwd: opts.cwd });
@@ -36,7 +47,11 @@ export function startDaemon(name: string, command: string, args: readonly string
     logFile: opts.logFile,
     exited,
     logTail: (lines = 20) => {
-      try { return readFileSync(opts.logFile, "utf8").trimEnd().split("\n").slice(-lines).join("\n"); } catch { return ""; }
+      try {
+        return readFileSync(opts.logFile, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+      } catch {
+        return "";
+      }
     },
     async stop(graceMs = 10_000) {
       if (child.exitCode === null && child.signalCode === null) {
@@ -57,15 +72,20 @@ export function startDaemon(name: string, command: string, args: readonly string
  * Polls `ready` until it returns true. Fails early, with the daemon's log, when the daemon exits,
  * and after `timeoutMs` naming what was awaited.
  */
-export async function waitReady(daemon: Daemon, what: string, ready: () => Promise<boolean>,
-  opts: { timeoutMs?: number; intervalMs?: number } = {}): Promise<void> {
+export async function waitReady(
+  daemon: Daemon,
+  what: string,
+  ready: () => Promise<boolean>,
+  opts: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<void> {
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   let exit: number | string | undefined;
   void daemon.exited.then((c) => (exit = c));
   for (;;) {
     if (exit !== undefined) throw new Error(`${daemon.name} exited (${exit}) before ${what}; log ${daemon.logFile}:\n${daemon.logTail()}`);
     if (await ready().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`${daemon.name}: ${what} not within ${opts.timeoutMs ?? 60_000} ms; log ${daemon.logFile}:\n${daemon.logTail()}`);
+    if (Date.now() > deadline)
+      throw new Error(`${daemon.name}: ${what} not within ${opts.timeoutMs ?? 60_000} ms; log ${daemon.logFile}:\n${daemon.logTail()}`);
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 100));
   }
 }

@@ -20,11 +20,52 @@ const { connect } = require("node:net");
 const [real, socket, ...args] = process.argv.slice(2);
 
 // Flags that take a value (global ones and exec's own); everything else starting with '-' is boolean.
-const VALUE_FLAGS = new Set(["-n", "--namespace", "--context", "--kubeconfig", "--cluster", "--user", "-s", "--server",
-  "--token", "--as", "--as-group", "--as-uid", "--request-timeout", "--certificate-authority", "--client-certificate",
-  "--client-key", "--tls-server-name", "--cache-dir", "-v", "--v", "--vmodule", "--log-file", "--username", "--password",
-  "-c", "--container", "-f", "--filename", "--pod-running-timeout", "--profile", "--profile-output"]);
-const EXEC_ONLY = new Set(["-c", "--container", "-f", "--filename", "--pod-running-timeout", "-i", "--stdin", "-t", "--tty", "-q", "--quiet"]);
+const VALUE_FLAGS = new Set([
+  "-n",
+  "--namespace",
+  "--context",
+  "--kubeconfig",
+  "--cluster",
+  "--user",
+  "-s",
+  "--server",
+  "--token",
+  "--as",
+  "--as-group",
+  "--as-uid",
+  "--request-timeout",
+  "--certificate-authority",
+  "--client-certificate",
+  "--client-key",
+  "--tls-server-name",
+  "--cache-dir",
+  "-v",
+  "--v",
+  "--vmodule",
+  "--log-file",
+  "--username",
+  "--password",
+  "-c",
+  "--container",
+  "-f",
+  "--filename",
+  "--pod-running-timeout",
+  "--profile",
+  "--profile-output",
+]);
+const EXEC_ONLY = new Set([
+  "-c",
+  "--container",
+  "-f",
+  "--filename",
+  "--pod-running-timeout",
+  "-i",
+  "--stdin",
+  "-t",
+  "--tty",
+  "-q",
+  "--quiet",
+]);
 
 function parse(argv) {
   const dash = argv.indexOf("--");
@@ -34,11 +75,23 @@ function parse(argv) {
   const positional = [];
   for (let i = 0; i < before.length; i++) {
     const a = before[i];
-    if (!a.startsWith("-") || a === "-") { positional.push(a); continue; }
+    if (!a.startsWith("-") || a === "-") {
+      positional.push(a);
+      continue;
+    }
     const eq = a.indexOf("=");
-    if (eq > 0) { flags.push([a.slice(0, eq), a.slice(eq + 1)]); continue; }
-    if (VALUE_FLAGS.has(a)) { flags.push([a, before[++i]]); continue; }
-    if (/^-[a-zA-Z]{2,}$/.test(a)) { for (const c of a.slice(1)) flags.push([`-${c}`, undefined]); continue; }
+    if (eq > 0) {
+      flags.push([a.slice(0, eq), a.slice(eq + 1)]);
+      continue;
+    }
+    if (VALUE_FLAGS.has(a)) {
+      flags.push([a, before[++i]]);
+      continue;
+    }
+    if (/^-[a-zA-Z]{2,}$/.test(a)) {
+      for (const c of a.slice(1)) flags.push([`-${c}`, undefined]);
+      continue;
+    }
     flags.push([a, undefined]);
   }
   return { flags, positional, command };
@@ -52,9 +105,13 @@ function passThrough() {
 const { flags, positional, command } = parse(args);
 if (positional[0] !== "exec") passThrough();
 
-const flag = (...names) => { const f = flags.filter(([n]) => names.includes(n)).pop(); return f && f[1]; };
+const flag = (...names) => {
+  const f = flags.filter(([n]) => names.includes(n)).pop();
+  return f && f[1];
+};
 const has = (...names) => flags.some(([n]) => names.includes(n));
-const globals = flags.filter(([n]) => !EXEC_ONLY.has(n) && n !== "-n" && n !== "--namespace")
+const globals = flags
+  .filter(([n]) => !EXEC_ONLY.has(n) && n !== "-n" && n !== "--namespace")
   .flatMap(([n, v]) => (v === undefined ? [n] : [`${n}=${v}`]));
 if (positional.length < 2 || command.length === 0) {
   process.stderr.write("error: this kubectl shim runs `kubectl exec POD|TYPE/NAME [-c CONTAINER] -- COMMAND [args...]` only\n");
@@ -62,31 +119,50 @@ if (positional.length < 2 || command.length === 0) {
 }
 let namespace = flag("-n", "--namespace");
 if (!namespace) {
-  const view = spawnSync(real, [...globals, "config", "view", "--minify", "-o", "jsonpath={.contexts[0].context.namespace}"], { encoding: "utf8" });
-  if (view.status !== 0) { process.stderr.write(view.stderr); process.exit(1); }
+  const view = spawnSync(real, [...globals, "config", "view", "--minify", "-o", "jsonpath={.contexts[0].context.namespace}"], {
+    encoding: "utf8",
+  });
+  if (view.status !== 0) {
+    process.stderr.write(view.stderr);
+    process.exit(1);
+  }
   namespace = view.stdout.trim() || "default";
 }
 /** The real kubectl as the caller, in the namespace; on failure its own message and exit 1, as kubectl exec would end. */
 function asCaller(...argv) {
   const r = spawnSync(real, [...globals, "-n", namespace, ...argv], { encoding: "utf8" });
-  if (r.status !== 0) { process.stderr.write(r.stderr); process.exit(1); }
+  if (r.status !== 0) {
+    process.stderr.write(r.stderr);
+    process.exit(1);
+  }
   return r.stdout;
 }
 /** `auth can-i` as the caller; a refusal ends the shim with the API server's kind of message. */
 function mayOrExit(verb, resource, subresource) {
-  const can = spawnSync(real, [...globals, "auth", "can-i", verb, resource, ...(subresource ? [`--subresource=${subresource}`] : []), "-n", namespace], { encoding: "utf8" });
+  const can = spawnSync(
+    real,
+    [...globals, "auth", "can-i", verb, resource, ...(subresource ? [`--subresource=${subresource}`] : []), "-n", namespace],
+    { encoding: "utf8" },
+  );
   if (can.status === 0) return;
-  process.stderr.write(can.stdout.trim() === "no"
-    ? `Error from server (Forbidden): ${resource} is forbidden: the kubeconfig's user cannot ${verb} resource "${resource}${subresource ? `/${subresource}` : ""}" in the namespace "${namespace}"\n`
-    : can.stderr);
+  process.stderr.write(
+    can.stdout.trim() === "no"
+      ? `Error from server (Forbidden): ${resource} is forbidden: the kubeconfig's user cannot ${verb} resource "${resource}${subresource ? `/${subresource}` : ""}" in the namespace "${namespace}"\n`
+      : can.stderr,
+  );
   process.exit(1);
 }
 
 const [kind, name] = positional[1].includes("/") ? positional[1].split("/", 2) : ["pod", positional[1]];
 if (/^(deploy|deployment|deployments)(\.apps)?$/.test(kind)) {
   // The selector as kubectl's label-selector text; the test cluster's Deployments select by labels only.
-  const selector = asCaller("get", "deployment.apps", name, "-o",
-    "go-template={{if .spec.selector.matchExpressions}}matchExpressions{{else}}{{range $k, $v := .spec.selector.matchLabels}}{{$k}}={{$v}},{{end}}{{end}}");
+  const selector = asCaller(
+    "get",
+    "deployment.apps",
+    name,
+    "-o",
+    "go-template={{if .spec.selector.matchExpressions}}matchExpressions{{else}}{{range $k, $v := .spec.selector.matchLabels}}{{$k}}={{$v}},{{end}}{{end}}",
+  );
   if (selector === "matchExpressions") {
     process.stderr.write(`error: this kubectl shim resolves Deployments that select by matchLabels only (deployment ${name})\n`);
     process.exit(1);
@@ -101,7 +177,8 @@ const stdin = has("-i", "--stdin");
 const sock = connect(socket);
 const container = flag("-c", "--container");
 sock.write(JSON.stringify({ namespace, target: positional[1], ...(container ? { container } : {}), argv: command, stdin }) + "\n");
-if (stdin) process.stdin.pipe(sock); else sock.end();
+if (stdin) process.stdin.pipe(sock);
+else sock.end();
 let buffered = "";
 let exit = 1;
 sock.on("data", (chunk) => {
@@ -118,5 +195,8 @@ sock.on("data", (chunk) => {
     }
   }
 });
-sock.on("error", (e) => { process.stderr.write(`kubectl shim: the test cluster's node agent is not reachable at ${socket}: ${e.message}\n`); process.exit(1); });
-sock.on("close", () => process.exitCode = exit);
+sock.on("error", (e) => {
+  process.stderr.write(`kubectl shim: the test cluster's node agent is not reachable at ${socket}: ${e.message}\n`);
+  process.exit(1);
+});
+sock.on("close", () => (process.exitCode = exit));

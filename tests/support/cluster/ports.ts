@@ -4,10 +4,16 @@ import { createServer, type Server } from "node:net";
 
 export async function freePorts(n: number): Promise<number[]> {
   // Held open together, so the n ports differ from each other.
-  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<Server>((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject).listen(0, "127.0.0.1", () => resolve(s));
-  })));
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<Server>((resolve, reject) => {
+          const s = createServer();
+          s.once("error", reject).listen(0, "127.0.0.1", () => resolve(s));
+        }),
+    ),
+  );
   const ports = servers.map((s) => (s.address() as { port: number }).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   return ports;

@@ -11,7 +11,9 @@ interface RoleDocument {
 
 /** The Role documents of a multi-document YAML text (comments and other kinds left out). */
 export function roles(yamlText: string): RoleDocument[] {
-  return parseAllDocuments(yamlText).map((d) => d.toJS() as RoleDocument | null).filter((d): d is RoleDocument => d?.kind === "Role");
+  return parseAllDocuments(yamlText)
+    .map((d) => d.toJS() as RoleDocument | null)
+    .filter((d): d is RoleDocument => d?.kind === "Role");
 }
 
 /**
@@ -20,10 +22,13 @@ export function roles(yamlText: string): RoleDocument[] {
  */
 export function withoutRight(yamlText: string, taken: { resource: string; verbs: string[]; names?: readonly string[] }): string {
   const { resource, verbs, names } = taken;
-  const hit = (r: RoleDocument["rules"][number]) => r.resources.includes(resource) && (!names || JSON.stringify(r.resourceNames) === JSON.stringify(names));
+  const hit = (r: RoleDocument["rules"][number]) =>
+    r.resources.includes(resource) && (!names || JSON.stringify(r.resourceNames) === JSON.stringify(names));
   const changed = roles(yamlText).map((role) => ({
     ...role,
-    rules: role.rules.map((r) => (hit(r) ? { ...r, verbs: r.verbs.filter((v) => !verbs.includes(v)) } : r)).filter((r) => r.verbs.length > 0),
+    rules: role.rules
+      .map((r) => (hit(r) ? { ...r, verbs: r.verbs.filter((v) => !verbs.includes(v)) } : r))
+      .filter((r) => r.verbs.length > 0),
   }));
   if (JSON.stringify(changed) === JSON.stringify(roles(yamlText))) throw new Error(`no rule grants ${verbs.join(", ")} on ${resource}`);
   return changed.map((r) => stringify(r)).join("---\n");
@@ -32,17 +37,24 @@ export function withoutRight(yamlText: string, taken: { resource: string; verbs:
 function kubectl(bin: string, kubeconfig: string, args: string[], input: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = execFile(bin, ["--kubeconfig", kubeconfig, ...args], (err, _out, stderr) =>
-      (err ? reject(new Error(`kubectl ${args.join(" ")}: ${stderr || err.message}`)) : resolve()));
+      err ? reject(new Error(`kubectl ${args.join(" ")}: ${stderr || err.message}`)) : resolve(),
+    );
     child.stdin!.end(input);
   });
 }
 
-export async function bindRoles(bin: string, kubeconfig: string, rolesYaml: string, subject: { namespace: string; name: string }): Promise<void> {
+export async function bindRoles(
+  bin: string,
+  kubeconfig: string,
+  rolesYaml: string,
+  subject: { namespace: string; name: string },
+): Promise<void> {
   const docs = roles(rolesYaml);
   // `apply`, not create: applying again replaces the rules (a right taken away is gone).
   await kubectl(bin, kubeconfig, ["apply", "-f", "-"], docs.map((d) => stringify(d)).join("---\n"));
   const bindings = docs.map((role) => ({
-    apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding",
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "RoleBinding",
     metadata: { name: `${role.metadata.name}-${subject.name}`, namespace: role.metadata.namespace },
     roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
     subjects: [{ kind: "ServiceAccount", namespace: subject.namespace, name: subject.name }],

@@ -19,17 +19,21 @@ export interface VaultDev {
 
 export async function startVault(dir: string): Promise<VaultDev> {
   mkdirSync(dir, { recursive: true });
-  const [port] = await freePorts(1) as [number];
+  const [port] = (await freePorts(1)) as [number];
   const addr = `http://127.0.0.1:${port}`;
   // Vault refuses a chosen token id with its own prefixes (hvs., s.).
   const rootToken = `root-${randomBytes(12).toString("hex")}`;
   const t = Date.now();
-  const daemon = startDaemon("vault", binary("vault"), [
-    "server", "-dev", `-dev-listen-address=127.0.0.1:${port}`, `-dev-root-token-id=${rootToken}`, "-dev-no-store-token",
-  ], { logFile: join(dir, "vault.log"), env: { ...process.env, VAULT_DISABLE_MLOCK: "true", HOME: dir } });
+  const daemon = startDaemon(
+    "vault",
+    binary("vault"),
+    ["server", "-dev", `-dev-listen-address=127.0.0.1:${port}`, `-dev-root-token-id=${rootToken}`, "-dev-no-store-token"],
+    { logFile: join(dir, "vault.log"), env: { ...process.env, VAULT_DISABLE_MLOCK: "true", HOME: dir } },
+  );
   const api = async (method: string, path: string, body?: unknown, token = rootToken) => {
     const res = await fetch(`${addr}/v1/${path}`, {
-      method, headers: { "x-vault-token": token, ...(body ? { "content-type": "application/json" } : {}) },
+      method,
+      headers: { "x-vault-token": token, ...(body ? { "content-type": "application/json" } : {}) },
       ...(body ? { body: JSON.stringify(body) } : {}),
     });
     const text = await res.text();

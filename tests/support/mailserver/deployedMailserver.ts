@@ -14,7 +14,13 @@ export async function deployedMailserver(root: string, config: IngestConfig, cre
   const pod = podFiles(root, config, { accounts: "", virtual: domains.map((d) => `@${d} spam@${d}\n`).join("") }, credentials, true);
   const mailDir = join(root, "mail");
   mkdirSync(mailDir);
-  const mail = await startMailserver({ version: "v15.1.0", configDir: pod.configDir, mounts: pod.mounts, mailDir, instanceDir: join(root, "pod") });
+  const mail = await startMailserver({
+    version: "v15.1.0",
+    configDir: pod.configDir,
+    mounts: pod.mounts,
+    mailDir,
+    instanceDir: join(root, "pod"),
+  });
   for (const mailbox of config.mailboxes) {
     const made = await mail.exec(processedFolderCommand(mailbox));
     if (made.code !== 0) throw new Error(`creating ${mailbox.address}'s ${mailbox.processedFolder} folder failed: ${made.stderr}`);

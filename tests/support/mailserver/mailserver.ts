@@ -58,7 +58,10 @@ export interface Delivery {
 
 /** docker-mailserver stopped (or never came up); `output` is its container output. */
 export class MailserverStartError extends Error {
-  constructor(message: string, readonly output: string) {
+  constructor(
+    message: string,
+    readonly output: string,
+  ) {
     super(message);
     this.name = "MailserverStartError";
   }
@@ -134,9 +137,22 @@ async function startOnce(options: MailserverOptions): Promise<Mailserver> {
   if (process.getuid?.() !== 0) throw new Error("docker-mailserver instances need root (namespaces, mounts, chroot)");
   const dir = options.instanceDir ?? mkdtempSync(join(tmpdir(), "dms-"));
   const [smtp, imap, quota] = [await freePort(), await freePort(), await freePort()];
-  const args = ["start", dir, "--dms", dmsSource(options.version), "--mail-dir", options.mailDir,
-    "--smtp-port", String(smtp), "--imap-port", String(imap), "--quota-port", String(quota),
-    "--timeout", String(options.timeoutSeconds ?? 180)];
+  const args = [
+    "start",
+    dir,
+    "--dms",
+    dmsSource(options.version),
+    "--mail-dir",
+    options.mailDir,
+    "--smtp-port",
+    String(smtp),
+    "--imap-port",
+    String(imap),
+    "--quota-port",
+    String(quota),
+    "--timeout",
+    String(options.timeoutSeconds ?? 180),
+  ];
   if (options.configDir) args.push("--config-dir", options.configDir);
   if (options.configVolume) args.push("--config-volume", options.configVolume);
   for (const m of options.mounts ?? []) args.push("--mount", `${m.source}:${m.target}`);
@@ -155,18 +171,32 @@ async function startOnce(options: MailserverOptions): Promise<Mailserver> {
     child.once("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
   if (result.code !== 0) {
-    throw new MailserverStartError(`docker-mailserver ${options.version} did not start:\n${result.stderr}`, readIfExists(join(dir, "console.log")));
+    throw new MailserverStartError(
+      `docker-mailserver ${options.version} did not start:\n${result.stderr}`,
+      readIfExists(join(dir, "console.log")),
+    );
   }
   return attachMailserver(dir);
 }
 
 /** A running (or stopped) instance, from its directory: what another process uses. */
 export function attachMailserver(instanceDir: string): Mailserver {
-  const ports = Object.fromEntries(readFileSync(join(instanceDir, "ports"), "utf8").trim().split("\n").map((l) => l.split("=")));
+  const ports = Object.fromEntries(
+    readFileSync(join(instanceDir, "ports"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => l.split("=")),
+  );
   const release = readFileSync(join(instanceDir, "dms"), "utf8").trim();
   const version = DMS_VERSIONS.find((v) => release.endsWith(`-${v}`));
   if (!version) throw new Error(`${instanceDir}: unknown docker-mailserver release ${release}`);
-  return new Mailserver(instanceDir, version, Number(ports.smtp), Number(ports.imap), readFileSync(join(instanceDir, "mail-dir"), "utf8").trim());
+  return new Mailserver(
+    instanceDir,
+    version,
+    Number(ports.smtp),
+    Number(ports.imap),
+    readFileSync(join(instanceDir, "mail-dir"), "utf8").trim(),
+  );
 }
 
 export class Mailserver {
@@ -209,21 +239,27 @@ export class Mailserver {
   async deliver(envelope: Envelope, message: string): Promise<Delivery> {
     const queueId = await sendMail(this.smtpPort, envelope, message);
     await waitFor(`Postfix to finish ${queueId}`, () => (this.log().includes(` ${queueId}: removed`) ? true : undefined));
-    const recipients = [...this.log().matchAll(
-      new RegExp(` ${queueId}: to=<([^>]*)>,(?: orig_to=<([^>]*)>,)? .*status=(\\w+) (.*)$`, "gm"))]
-      .map(([, to = "", origTo, status = "", detail = ""]) => ({ to, ...(origTo ? { origTo } : {}), status, detail }));
+    const recipients = [
+      ...this.log().matchAll(new RegExp(` ${queueId}: to=<([^>]*)>,(?: orig_to=<([^>]*)>,)? .*status=(\\w+) (.*)$`, "gm")),
+    ].map(([, to = "", origTo, status = "", detail = ""]) => ({ to, ...(origTo ? { origTo } : {}), status, detail }));
     return { queueId, recipients };
   }
 
   /** Dovecot's sieve log line about the message (a discard leaves no other trace). */
   verdict(messageId: string): Promise<string> {
     const marker = `msgid=${messageId}: `;
-    return waitFor(`Dovecot's log line for ${messageId}`, () => this.log().split("\n").find((l) => l.includes(marker)));
+    return waitFor(`Dovecot's log line for ${messageId}`, () =>
+      this.log()
+        .split("\n")
+        .find((l) => l.includes(marker)),
+    );
   }
 
   /** Log lines reporting sieve problems (a script that fails is skipped and the mail kept). */
   sieveProblems(): string[] {
-    return this.log().split("\n").filter((l) => /Failed to compile|sieve: .*(error|failed)/i.test(l));
+    return this.log()
+      .split("\n")
+      .filter((l) => /Failed to compile|sieve: .*(error|failed)/i.test(l));
   }
 
   /** `login:folder` of every stored copy of the message, in every maildir of the mail volume. */
@@ -233,8 +269,12 @@ export class Mailserver {
     for (const domain of readdirSync(this.mailDir)) {
       for (const user of readdirSync(join(this.mailDir, domain))) {
         const maildir = join(this.mailDir, domain, user);
-        const folders = [["INBOX", maildir], ...readdirSync(maildir).filter((n) => n.startsWith(".") && existsSync(join(maildir, n, "cur")))
-          .map((n) => [n.slice(1), join(maildir, n)])] as [string, string][];
+        const folders = [
+          ["INBOX", maildir],
+          ...readdirSync(maildir)
+            .filter((n) => n.startsWith(".") && existsSync(join(maildir, n, "cur")))
+            .map((n) => [n.slice(1), join(maildir, n)]),
+        ] as [string, string][];
         for (const [name, dir] of folders) {
           for (const sub of ["new", "cur"]) {
             const path = join(dir, sub);

@@ -54,11 +54,13 @@ export function podFiles(under: string, config: IngestConfig, foreign: ForeignLi
   // Mounted under DMS's names whatever the ConfigMap keys are called.
   writeFileSync(join(configDir, "postfix-accounts.cf"), accounts);
   writeFileSync(join(configDir, "postfix-virtual.cf"), virtual);
-  const mounts = applied ? config.mailboxes.map((m) => {
-    const mount = sieveNames(m, config.mailserver);
-    const source = join(sieveDir, mount.key);
-    writeFileSync(source, renderSieve(m));
-    return { source, target: mount.mountPath };
-  }) : [];
+  const mounts = applied
+    ? config.mailboxes.map((m) => {
+        const mount = sieveNames(m, config.mailserver);
+        const source = join(sieveDir, mount.key);
+        writeFileSync(source, renderSieve(m));
+        return { source, target: mount.mountPath };
+      })
+    : [];
   return { configDir, mounts, accounts, virtual };
 }

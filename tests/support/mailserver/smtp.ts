@@ -36,8 +36,12 @@ export async function sendMail(port: number, envelope: Envelope, message: string
     conn.write("DATA\r\n");
     await reply(conn, 354, "DATA");
     // Dot-stuffing (RFC 5321 §4.5.2), then the end-of-data line.
-    const body = message.replace(/\r?\n/g, "\r\n").replace(/\r\n$/, "").split("\r\n")
-      .map((l) => (l.startsWith(".") ? `.${l}` : l)).join("\r\n");
+    const body = message
+      .replace(/\r?\n/g, "\r\n")
+      .replace(/\r\n$/, "")
+      .split("\r\n")
+      .map((l) => (l.startsWith(".") ? `.${l}` : l))
+      .join("\r\n");
     conn.write(`${body}\r\n.\r\n`);
     const queued = await reply(conn, 250, "end of data");
     const id = /queued as ([0-9A-Za-z]+)/.exec(queued)?.[1];

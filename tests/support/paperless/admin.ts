@@ -40,7 +40,11 @@ export function admin(server: Pick<PaperlessServer, "url" | "token">, token = se
       form.append("document", new Blob([`${title}\n`], { type: "text/plain" }), `${title}.txt`);
       form.append("title", title);
       for (const t of tagIds) form.append("tags", String(t));
-      const res = await fetch(`${server.url}/api/documents/post_document/`, { method: "POST", headers: { Authorization: `Token ${token}` }, body: form });
+      const res = await fetch(`${server.url}/api/documents/post_document/`, {
+        method: "POST",
+        headers: { Authorization: `Token ${token}` },
+        body: form,
+      });
       if (!res.ok) throw new Error(`post_document → ${res.status}: ${await res.text()}`);
       const doc = (await list<Row & { title: string }>("/api/documents/")).find((d) => d.title === title);
       if (!doc) throw new Error(`document ${JSON.stringify(title)} was not consumed`);
@@ -50,7 +54,8 @@ export function admin(server: Pick<PaperlessServer, "url" | "token">, token = se
       // An account's rules go with it (docs/paperless-api.md#objects); tags go in one bulk request.
       for (const a of await list<Row>("/api/mail_accounts/")) await request("DELETE", `/api/mail_accounts/${a.id}/`);
       const tags = await list<Row>("/api/tags/");
-      if (tags.length) await request("POST", "/api/bulk_edit_objects/", { objects: tags.map((t) => t.id), object_type: "tags", operation: "delete" });
+      if (tags.length)
+        await request("POST", "/api/bulk_edit_objects/", { objects: tags.map((t) => t.id), object_type: "tags", operation: "delete" });
       const docs = await list<Row>("/api/documents/");
       if (docs.length) {
         await request("POST", "/api/documents/bulk_edit/", { documents: docs.map((d) => d.id), method: "delete", parameters: {} });
@@ -60,9 +65,11 @@ export function admin(server: Pick<PaperlessServer, "url" | "token">, token = se
     async snapshot() {
       const strip = (rows: Row[]) => rows.map(({ user_can_change: _u, permissions: _p, ...r }) => r);
       const [accounts, rules, tags, documents] = await Promise.all(
-        ["/api/mail_accounts/", "/api/mail_rules/", "/api/tags/", "/api/documents/"].map((c) => list<Row>(c)));
+        ["/api/mail_accounts/", "/api/mail_rules/", "/api/tags/", "/api/documents/"].map((c) => list<Row>(c)),
+      );
       return JSON.stringify({
-        accounts: strip(accounts!), rules: strip(rules!),
+        accounts: strip(accounts!),
+        rules: strip(rules!),
         // document_count changes with documents, which are compared on their own.
         tags: strip(tags!).map(({ document_count: _d, ...t }) => t),
         documents: documents!.map((d) => ({ id: d.id, title: d.title, tags: d.tags, owner: d.owner })),

@@ -83,7 +83,9 @@ const WORKER_READY_TIMEOUT_MS = 120_000;
 export function paperlessInstallDir(version: PaperlessVersion): string {
   try {
     const out = execFileSync("bash", [join(ROOT, "scripts", "setup-paperless.sh"), "--check", version], {
-      cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"],
+      cwd: ROOT,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
     });
     return out.trim().split("\n").pop()!;
   } catch (e) {
@@ -105,11 +107,15 @@ function freePort(): Promise<number> {
 
 function run(install: string, instance: string, args: readonly string[], env: Record<string, string> = {}): Promise<ManageResult> {
   return new Promise((resolve, reject) => {
-    execFile("bash", [MANAGE_SH, install, instance, ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20 },
+    execFile(
+      "bash",
+      [MANAGE_SH, install, instance, ...args],
+      { env: { ...process.env, ...env }, maxBuffer: 64 << 20 },
       (err, stdout, stderr) => {
         if (err) reject(new Error(`manage.py ${args.join(" ")} failed (${err.message.split("\n")[0]}):\n${stderr.slice(-4000)}`));
         else resolve({ stdout, stderr });
-      });
+      },
+    );
   });
 }
 
@@ -135,7 +141,9 @@ function exited(child: ChildProcess): Promise<void> {
 async function waitReady(url: string, token: string, child: ChildProcess, log: () => string): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let died = false;
-  void exited(child).then(() => { died = true; });
+  void exited(child).then(() => {
+    died = true;
+  });
   while (Date.now() < deadline) {
     if (died) throw new Error(`paperless-ngx exited before it answered:\n${log().slice(-4000)}`);
     try {
@@ -152,7 +160,13 @@ async function waitReady(url: string, token: string, child: ChildProcess, log: (
 /** A Celery worker of the instance, logging to `<dir>/worker.log`; `env` names its broker. */
 function celeryWorker(install: string, dir: string, env: Record<string, string>): Worker {
   const logFile = join(dir, "worker.log");
-  const log = () => { try { return readFileSync(logFile, "utf8"); } catch { return ""; } };
+  const log = () => {
+    try {
+      return readFileSync(logFile, "utf8");
+    } catch {
+      return "";
+    }
+  };
   let child: ChildProcess | undefined;
   const stop = async () => {
     const c = child;
@@ -168,16 +182,22 @@ function celeryWorker(install: string, dir: string, env: Record<string, string>)
     const from = log().length;
     const fd = openSync(logFile, "a");
     // No mingle, gossip or heartbeat: they talk to other workers over broadcast, and there are none.
-    const c = spawn("bash", [MANAGE_SH, install, dir, "celery", "worker", "--loglevel", "INFO", "--without-mingle", "--without-gossip", "--without-heartbeat"], {
-      stdio: ["ignore", fd, fd], env: { ...process.env, ...env },
-    });
+    const c = spawn(
+      "bash",
+      [MANAGE_SH, install, dir, "celery", "worker", "--loglevel", "INFO", "--without-mingle", "--without-gossip", "--without-heartbeat"],
+      {
+        stdio: ["ignore", fd, fd],
+        env: { ...process.env, ...env },
+      },
+    );
     closeSync(fd);
     child = c;
     // Said in its log, so a test that finds tasks pending can tell a dead worker from a busy one.
     c.once("exit", (code, signal) => appendFileSync(logFile, `[test harness] the worker exited (code ${code}, signal ${signal})\n`));
     const deadline = Date.now() + WORKER_READY_TIMEOUT_MS;
     while (!/ ready\.?\s*$/m.test(log().slice(from))) {
-      if (c.exitCode !== null || c.signalCode !== null) throw new Error(`the paperless Celery worker exited before it was ready:\n${log().slice(-4000)}`);
+      if (c.exitCode !== null || c.signalCode !== null)
+        throw new Error(`the paperless Celery worker exited before it was ready:\n${log().slice(-4000)}`);
       if (Date.now() > deadline) {
         await stop();
         throw new Error(`the paperless Celery worker was not ready within ${WORKER_READY_TIMEOUT_MS / 1000} s:\n${log().slice(-4000)}`);
@@ -192,26 +212,36 @@ function celeryWorker(install: string, dir: string, env: Record<string, string>)
 async function startRedis(dir: string): Promise<{ url: string; stop(): Promise<void> }> {
   const port = await freePort();
   const fd = openSync(join(dir, "redis.log"), "a");
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", fd, fd] });
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+    stdio: ["ignore", fd, fd],
+  });
   closeSync(fd);
   let spawnError: Error | undefined;
-  child.on("error", (e) => { spawnError = e; });
+  child.on("error", (e) => {
+    spawnError = e;
+  });
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill("SIGTERM");
       await exited(child);
     }
   };
-  const pong = () => new Promise<boolean>((resolve) => {
-    const sock = connect(port, "127.0.0.1", () => sock.write("PING\r\n"));
-    sock.once("data", (d) => { sock.destroy(); resolve(d.toString().startsWith("+PONG")); });
-    sock.once("error", () => resolve(false));
-  });
+  const pong = () =>
+    new Promise<boolean>((resolve) => {
+      const sock = connect(port, "127.0.0.1", () => sock.write("PING\r\n"));
+      sock.once("data", (d) => {
+        sock.destroy();
+        resolve(d.toString().startsWith("+PONG"));
+      });
+      sock.once("error", () => resolve(false));
+    });
   const deadline = Date.now() + 30_000;
   while (!(await pong())) {
     if (spawnError || child.exitCode !== null || Date.now() > deadline) {
       await stop();
-      throw new Error(`redis-server did not answer on 127.0.0.1:${port}${spawnError ? ` (${spawnError.message}: install it with bash scripts/setup-paperless.sh)` : ""}:\n${readFileSync(join(dir, "redis.log"), "utf8").slice(-2000)}`);
+      throw new Error(
+        `redis-server did not answer on 127.0.0.1:${port}${spawnError ? ` (${spawnError.message}: install it with bash scripts/setup-paperless.sh)` : ""}:\n${readFileSync(join(dir, "redis.log"), "utf8").slice(-2000)}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -225,22 +255,32 @@ export async function startPaperless(version: PaperlessVersion, opts: StartOptio
   mkdirSync(join(dir, "data"));
   copyFileSync(join(install, "template", "data", "db.sqlite3"), join(dir, "data", "db.sqlite3"));
   const logFile = join(dir, "server.log");
-  const log = () => { try { return readFileSync(logFile, "utf8"); } catch { return ""; } };
+  const log = () => {
+    try {
+      return readFileSync(logFile, "utf8");
+    } catch {
+      return "";
+    }
+  };
 
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   // The server and its worker share the broker; manage() and mailFetcher() keep Celery eager.
   const redis = opts.worker && opts.redis ? await startRedis(dir) : undefined;
-  const brokerEnv: Record<string, string> = !opts.worker ? {}
-    : redis ? { PMI_SETTINGS: "pmi_worker_settings", PAPERLESS_REDIS: redis.url }
+  const brokerEnv: Record<string, string> = !opts.worker
+    ? {}
+    : redis
+      ? { PMI_SETTINGS: "pmi_worker_settings", PAPERLESS_REDIS: redis.url }
       : { PMI_SETTINGS: "pmi_worker_settings", PMI_CELERY_BROKER_DIR: join(dir, "broker") };
-  for (const d of opts.worker && !redis ? ["queue", "staging", "control", "results"] : []) mkdirSync(join(dir, "broker", d), { recursive: true });
+  for (const d of opts.worker && !redis ? ["queue", "staging", "control", "results"] : [])
+    mkdirSync(join(dir, "broker", d), { recursive: true });
   const worker = opts.worker ? celeryWorker(install, dir, brokerEnv) : undefined;
   // Users are made while the server starts: both take a Django start-up, and they share only the database.
   const seeding = run(install, dir, ["shell", "-c", SEED_USERS], { PMI_USERS: JSON.stringify(opts.users ?? []) });
   const fd = openSync(logFile, "a");
   const child = spawn("bash", [MANAGE_SH, install, dir, "runserver", `127.0.0.1:${port}`, "--noreload"], {
-    stdio: ["ignore", fd, fd], env: { ...process.env, ...brokerEnv },
+    stdio: ["ignore", fd, fd],
+    env: { ...process.env, ...brokerEnv },
   });
   closeSync(fd);
   const stop = async () => {

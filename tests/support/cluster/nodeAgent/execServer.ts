@@ -24,12 +24,18 @@ export interface ExecRequest {
 class ExecError extends Error {}
 
 async function resolvePod(core: CoreV1Api, apps: AppsV1Api, namespace: string, target: string): Promise<V1Pod> {
-  const [kind, name] = target.includes("/") ? target.split("/", 2) as [string, string] : ["pod", target];
+  const [kind, name] = target.includes("/") ? (target.split("/", 2) as [string, string]) : ["pod", target];
   const notFound = (what: string) => new ExecError(`Error from server (NotFound): ${what} "${name}" not found`);
   if (/^(po|pod|pods)$/.test(kind)) {
-    try { return await core.readNamespacedPod({ name, namespace }); } catch (e) { if ((e as { code?: number }).code === 404) throw notFound("pods"); throw e; }
+    try {
+      return await core.readNamespacedPod({ name, namespace });
+    } catch (e) {
+      if ((e as { code?: number }).code === 404) throw notFound("pods");
+      throw e;
+    }
   }
-  if (!/^(deploy|deployment|deployments)$/.test(kind)) throw new ExecError(`error: this test node execs into pods and deployments only, not ${kind}`);
+  if (!/^(deploy|deployment|deployments)$/.test(kind))
+    throw new ExecError(`error: this test node execs into pods and deployments only, not ${kind}`);
   let selector: string;
   try {
     selector = selectorString((await apps.readNamespacedDeployment({ name, namespace })).spec!.selector);
@@ -42,15 +48,21 @@ async function resolvePod(core: CoreV1Api, apps: AppsV1Api, namespace: string, t
   return pod;
 }
 
-async function runExec(core: CoreV1Api, apps: AppsV1Api, kubelet: Kubelet, req: ExecRequest,
-  io: { stdin?: PassThrough; stdout: Writable; stderr: Writable }): Promise<number> {
+async function runExec(
+  core: CoreV1Api,
+  apps: AppsV1Api,
+  kubelet: Kubelet,
+  req: ExecRequest,
+  io: { stdin?: PassThrough; stdout: Writable; stderr: Writable },
+): Promise<number> {
   const pod = await resolvePod(core, apps, req.namespace, req.target);
   const podName = pod.metadata!.name!;
   const names = pod.spec!.containers.map((c) => c.name);
   const defaulted = pod.metadata!.annotations?.["kubectl.kubernetes.io/default-container"] ?? names[0]!;
   const container = req.container ?? defaulted;
   if (!req.container && names.length > 1) io.stderr.write(`Defaulted container "${container}" out of: ${names.join(", ")}\n`);
-  if (!names.includes(container)) throw new ExecError(`Error from server (BadRequest): container ${container} is not valid for pod ${podName}`);
+  if (!names.includes(container))
+    throw new ExecError(`Error from server (BadRequest): container ${container} is not valid for pod ${podName}`);
   if (pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed") {
     throw new ExecError(`error: cannot exec into a container in a completed pod; current phase is ${pod.status.phase}`);
   }
@@ -59,13 +71,22 @@ async function runExec(core: CoreV1Api, apps: AppsV1Api, kubelet: Kubelet, req: 
   return process.exec(req.argv, { ...(io.stdin ? { stdin: io.stdin } : {}), stdout: io.stdout, stderr: io.stderr });
 }
 
-export function serveExec(socketPath: string, core: CoreV1Api, apps: AppsV1Api, kubelet: Kubelet, log: (l: string) => void): Promise<Server> {
+export function serveExec(
+  socketPath: string,
+  core: CoreV1Api,
+  apps: AppsV1Api,
+  kubelet: Kubelet,
+  log: (l: string) => void,
+): Promise<Server> {
   const server = createServer({ allowHalfOpen: true }, (sock) => {
     let header = "";
     let stdin: PassThrough | undefined;
-    const frame = (key: "o" | "e") => new Writable({
-      write(chunk: Buffer, _enc, done) { sock.write(JSON.stringify({ [key]: chunk.toString("base64") }) + "\n", done); },
-    });
+    const frame = (key: "o" | "e") =>
+      new Writable({
+        write(chunk: Buffer, _enc, done) {
+          sock.write(JSON.stringify({ [key]: chunk.toString("base64") }) + "\n", done);
+        },
+      });
     const onData = (chunk: Buffer) => {
       if (stdin) return void stdin.write(chunk);
       const text = header + chunk.toString("latin1");
@@ -83,11 +104,14 @@ export function serveExec(socketPath: string, core: CoreV1Api, apps: AppsV1Api, 
       log(`exec ${req.namespace}/${req.target}${req.container ? ` -c ${req.container}` : ""}: ${req.argv.join(" ").slice(0, 200)}`);
       // The first then's rejection handler turns every failure of the exec into its answer.
       void runExec(core, apps, kubelet, req, { ...(stdin ? { stdin } : {}), stdout: frame("o"), stderr })
-        .then((code) => ({ exit: code, remote: true }), (e) => {
-          if (!(e instanceof ExecError)) log(`exec failed: ${(e as Error).stack}`);
-          stderr.write(`${(e as Error).message}\n`);
-          return { exit: 1, remote: false };
-        })
+        .then(
+          (code) => ({ exit: code, remote: true }),
+          (e) => {
+            if (!(e instanceof ExecError)) log(`exec failed: ${(e as Error).stack}`);
+            stderr.write(`${(e as Error).message}\n`);
+            return { exit: 1, remote: false };
+          },
+        )
         .then((end) => sock.end(JSON.stringify(end) + "\n"));
     };
     sock.on("data", onData);

@@ -44,21 +44,49 @@ export class Kubelet {
   private heartbeat?: NodeJS.Timeout;
   private stopping = false;
 
-  constructor(private readonly core: CoreV1Api, private readonly opts: KubeletOptions) {}
+  constructor(
+    private readonly core: CoreV1Api,
+    private readonly opts: KubeletOptions,
+  ) {}
 
   private nodeStatus() {
     const t = now();
     const resources = { cpu: "16", memory: "64Gi", pods: "110", "ephemeral-storage": "100Gi" };
     return {
-      capacity: resources, allocatable: resources,
+      capacity: resources,
+      allocatable: resources,
       conditions: [
-        { type: "Ready", status: "True", reason: "KubeletReady", message: "test node agent is posting ready status", lastHeartbeatTime: t, lastTransitionTime: t },
-        ...["MemoryPressure", "DiskPressure", "PIDPressure"].map((type) => ({ type, status: "False", reason: `KubeletHas${type === "PIDPressure" ? "SufficientPID" : type === "MemoryPressure" ? "SufficientMemory" : "NoDiskPressure"}`, lastHeartbeatTime: t, lastTransitionTime: t })),
+        {
+          type: "Ready",
+          status: "True",
+          reason: "KubeletReady",
+          message: "test node agent is posting ready status",
+          lastHeartbeatTime: t,
+          lastTransitionTime: t,
+        },
+        ...["MemoryPressure", "DiskPressure", "PIDPressure"].map((type) => ({
+          type,
+          status: "False",
+          reason: `KubeletHas${type === "PIDPressure" ? "SufficientPID" : type === "MemoryPressure" ? "SufficientMemory" : "NoDiskPressure"}`,
+          lastHeartbeatTime: t,
+          lastTransitionTime: t,
+        })),
       ],
-      addresses: [{ type: "InternalIP", address: "127.0.0.1" }, { type: "Hostname", address: this.opts.nodeName }],
+      addresses: [
+        { type: "InternalIP", address: "127.0.0.1" },
+        { type: "Hostname", address: this.opts.nodeName },
+      ],
       nodeInfo: {
-        machineID: "pmi", systemUUID: "pmi", bootID: "pmi", kernelVersion: "", osImage: "paperless-mail-ingest test node",
-        containerRuntimeVersion: "pmi://1", kubeletVersion: "v1.35.4", kubeProxyVersion: "", operatingSystem: "linux", architecture: "amd64",
+        machineID: "pmi",
+        systemUUID: "pmi",
+        bootID: "pmi",
+        kernelVersion: "",
+        osImage: "paperless-mail-ingest test node",
+        containerRuntimeVersion: "pmi://1",
+        kubeletVersion: "v1.35.4",
+        kubeProxyVersion: "",
+        operatingSystem: "linux",
+        architecture: "amd64",
       },
     };
   }
@@ -66,8 +94,11 @@ export class Kubelet {
   /** Registers the Node and keeps its Ready heartbeat fresh (the node lifecycle controller evicts silent nodes). */
   async register(): Promise<void> {
     const name = this.opts.nodeName;
-    await this.core.createNode({ body: { metadata: { name, labels: { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux" } } } })
-      .catch((e) => { if ((e as { code?: number }).code !== 409) throw e; });
+    await this.core
+      .createNode({ body: { metadata: { name, labels: { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux" } } } })
+      .catch((e) => {
+        if ((e as { code?: number }).code !== 409) throw e;
+      });
     const beat = () => this.core.patchNodeStatus({ name, body: [{ op: "add", path: "/status", value: this.nodeStatus() }] });
     await beat();
     this.heartbeat = setInterval(() => void beat().catch((e) => this.opts.log(`node heartbeat failed: ${(e as Error).message}`)), 10_000);
@@ -80,7 +111,9 @@ export class Kubelet {
       .then(() => (deleted ? this.forget(uid) : this.sync(pod)))
       .catch((e) => this.opts.log(`pod ${pod.metadata!.namespace}/${pod.metadata!.name}: ${(e as Error).stack ?? e}`));
     this.queues.set(uid, run);
-    void run.then(() => { if (this.queues.get(uid) === run) this.queues.delete(uid); });
+    void run.then(() => {
+      if (this.queues.get(uid) === run) this.queues.delete(uid);
+    });
   }
 
   private async sync(pod: V1Pod): Promise<void> {
@@ -88,8 +121,14 @@ export class Kubelet {
     const { namespace, name, uid } = pod.metadata as { namespace: string; name: string; uid: string };
     if (!pod.spec!.nodeName) {
       if (!pod.metadata!.deletionTimestamp) {
-        await this.core.createNamespacedBinding({ namespace, body: { metadata: { name, namespace }, target: { kind: "Node", name: this.opts.nodeName } } })
-          .catch((e) => { if (!isNotFound(e) && (e as { code?: number }).code !== 409) throw e; });
+        await this.core
+          .createNamespacedBinding({
+            namespace,
+            body: { metadata: { name, namespace }, target: { kind: "Node", name: this.opts.nodeName } },
+          })
+          .catch((e) => {
+            if (!isNotFound(e) && (e as { code?: number }).code !== 409) throw e;
+          });
       }
       return;
     }
@@ -100,8 +139,9 @@ export class Kubelet {
       await this.stopContainers(uid, pod.spec!.terminationGracePeriodSeconds ?? 30);
       // The kubelet's final delete: grace period over, only this incarnation of the name.
       // Options in the body: the API server ignores the query's gracePeriodSeconds when a body is sent.
-      await this.core.deleteNamespacedPod({ name, namespace, body: { gracePeriodSeconds: 0, preconditions: { uid } } })
-        .catch((e) => { if (!isNotFound(e) && (e as { code?: number }).code !== 409) throw e; });
+      await this.core.deleteNamespacedPod({ name, namespace, body: { gracePeriodSeconds: 0, preconditions: { uid } } }).catch((e) => {
+        if (!isNotFound(e) && (e as { code?: number }).code !== 409) throw e;
+      });
       return;
     }
     if (!slot) {
@@ -132,7 +172,14 @@ export class Kubelet {
         const runtime = this.opts.runtimeFor(container.image ?? "");
         this.opts.log(`${where}: starting ${container.name} (${runtime.name}, ${container.image})`);
         const started = Date.now();
-        const process = await runtime.start({ pod, container, mounts, env, dir, log: (l) => this.opts.log(`${where}/${container.name}: ${l}`) });
+        const process = await runtime.start({
+          pod,
+          container,
+          mounts,
+          env,
+          dir,
+          log: (l) => this.opts.log(`${where}/${container.name}: ${l}`),
+        });
         this.opts.log(`${where}: ${container.name} running after ${((Date.now() - started) / 1000).toFixed(1)} s`);
         slot.processes.set(container.name, process);
         void process.exited.then((reason) => this.onExit(slot, container.name, process, reason));
@@ -142,9 +189,12 @@ export class Kubelet {
         this.opts.log(`${where}: ${container.name} did not start: ${(e as Error).message}`);
         // A mount that cannot be prepared yet is retried soon and is no restart; a failed start is.
         const delay = config ? 2_000 : this.backoff(slot);
-        await this.report(slot, config
-          ? { reason: "CreateContainerConfigError", message: e.message }
-          : { reason: "CrashLoopBackOff", message: (e as Error).message });
+        await this.report(
+          slot,
+          config
+            ? { reason: "CreateContainerConfigError", message: e.message }
+            : { reason: "CrashLoopBackOff", message: (e as Error).message },
+        );
         this.retryLater(slot, delay);
         return;
       }
@@ -162,7 +212,8 @@ export class Kubelet {
     setTimeout(() => {
       const uid = slot.pod.metadata!.uid!;
       if (this.stopping || slot.deleting || this.pods.get(uid) !== slot) return;
-      const run = (this.queues.get(uid) ?? Promise.resolve()).then(() => this.startContainers(slot))
+      const run = (this.queues.get(uid) ?? Promise.resolve())
+        .then(() => this.startContainers(slot))
         .catch((e) => this.opts.log(`restart of ${slot.pod.metadata!.name}: ${(e as Error).message}`));
       this.queues.set(uid, run);
     }, ms).unref();
@@ -200,23 +251,49 @@ export class Kubelet {
     const allRunning = !waiting && pod.spec!.containers.every((c) => slot.processes.has(c.name));
     const ready = allRunning ? "True" : "False";
     const condition = (type: string, status: string): V1PodCondition =>
-      ({ type, status, lastTransitionTime: (type === "Ready" || type === "ContainersReady") && slot.readyAt ? slot.readyAt : t } as unknown as V1PodCondition);
+      ({
+        type,
+        status,
+        lastTransitionTime: (type === "Ready" || type === "ContainersReady") && slot.readyAt ? slot.readyAt : t,
+      }) as unknown as V1PodCondition;
     const containerStatuses: V1ContainerStatus[] = pod.spec!.containers.map((c) => ({
-      name: c.name, image: c.image ?? "", imageID: "", containerID: `pmi://${pod.metadata!.uid}/${c.name}/${slot.restarts}`,
-      ready: slot.processes.has(c.name) && allRunning, started: slot.processes.has(c.name), restartCount: slot.restarts,
+      name: c.name,
+      image: c.image ?? "",
+      imageID: "",
+      containerID: `pmi://${pod.metadata!.uid}/${c.name}/${slot.restarts}`,
+      ready: slot.processes.has(c.name) && allRunning,
+      started: slot.processes.has(c.name),
+      restartCount: slot.restarts,
       state: slot.processes.has(c.name)
         ? { running: { startedAt: (slot.readyAt ?? t) as unknown as Date } }
         : { waiting: { reason: waiting?.reason ?? "ContainerCreating", ...(waiting?.message ? { message: waiting.message } : {}) } },
     }));
     const status: V1PodStatus = {
       phase: allRunning || slot.restarts > 0 ? "Running" : "Pending",
-      conditions: [condition("PodReadyToStartContainers", "True"), condition("Initialized", "True"), condition("Ready", ready),
-        condition("ContainersReady", ready), condition("PodScheduled", "True")],
-      hostIP: "127.0.0.1", hostIPs: [{ ip: "127.0.0.1" }], podIP: "127.0.0.1", podIPs: [{ ip: "127.0.0.1" }],
-      startTime: (pod.status?.startTime ?? t) as unknown as Date, containerStatuses, qosClass: "BestEffort",
+      conditions: [
+        condition("PodReadyToStartContainers", "True"),
+        condition("Initialized", "True"),
+        condition("Ready", ready),
+        condition("ContainersReady", ready),
+        condition("PodScheduled", "True"),
+      ],
+      hostIP: "127.0.0.1",
+      hostIPs: [{ ip: "127.0.0.1" }],
+      podIP: "127.0.0.1",
+      podIPs: [{ ip: "127.0.0.1" }],
+      startTime: (pod.status?.startTime ?? t) as unknown as Date,
+      containerStatuses,
+      qosClass: "BestEffort",
     };
-    await this.core.patchNamespacedPodStatus({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, body: [{ op: "add", path: "/status", value: status }] })
-      .catch((e) => { if (!isNotFound(e)) throw e; });
+    await this.core
+      .patchNamespacedPodStatus({
+        name: pod.metadata!.name!,
+        namespace: pod.metadata!.namespace!,
+        body: [{ op: "add", path: "/status", value: status }],
+      })
+      .catch((e) => {
+        if (!isNotFound(e)) throw e;
+      });
   }
 
   /** Kills every container (the cluster is going away, nothing needs a graceful stop); pods stay in the API. */

@@ -12,7 +12,14 @@ import { spawnExec } from "./spawnExec";
 const CONFIG_DIR = "/tmp/docker-mailserver";
 const MAIL_DIR = "/var/mail";
 
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 /** The dms harness's instance directory inside a container's directory. */
 export const instanceDir = (containerDir: string) => join(containerDir, "instance");
@@ -28,12 +35,16 @@ export function mailserverRuntime(release: string): ContainerRuntime {
       const configDir = mounts.find((m) => m.mountPath === CONFIG_DIR);
       const files = mounts.filter((m) => m.mountPath.startsWith(`${CONFIG_DIR}/`));
       for (const m of mounts) {
-        if (m !== mailDir && m !== configDir && !files.includes(m)) log(`mount ${m.mountPath} is not passed on: docker-mailserver gets only ${CONFIG_DIR} and ${MAIL_DIR} here`);
+        if (m !== mailDir && m !== configDir && !files.includes(m))
+          log(`mount ${m.mountPath} is not passed on: docker-mailserver gets only ${CONFIG_DIR} and ${MAIL_DIR} here`);
       }
       if (!mailDir) throw new Error(`no volume is mounted at ${MAIL_DIR}: this node runs docker-mailserver only with its mail volume`);
       const instance = instanceDir(dir);
       const server = await startMailserver({
-        version, mailDir: mailDir.hostPath, env, instanceDir: instance,
+        version,
+        mailDir: mailDir.hostPath,
+        env,
+        instanceDir: instance,
         ...(configDir ? { configDir: configDir.hostPath } : {}),
         mounts: files.map((m) => ({ source: m.hostPath, target: m.mountPath })),
       });
@@ -50,7 +61,10 @@ export function mailserverRuntime(release: string): ContainerRuntime {
         timer.unref();
       });
       return {
-        ports: new Map([[25, server.smtpPort], [143, server.imapPort]]),
+        ports: new Map([
+          [25, server.smtpPort],
+          [143, server.imapPort],
+        ]),
         exited,
         // The harness's shell entry rather than execArgv: it streams, and passes stdin (`kubectl exec -i`).
         exec: (argv, io) => spawnExec("bash", [INSTANCE_SCRIPT, "exec", instance, "--", ...argv], io),

@@ -56,19 +56,26 @@ async function main(configFile: string): Promise<void> {
   await informer.start();
 
   const servers = [await serveExec(config.socket, core, apps, kubelet, log)];
-  for (const svc of config.services) servers.push(...await forwardService(core, kubelet, svc, log));
+  for (const svc of config.services) servers.push(...(await forwardService(core, kubelet, svc, log)));
 
   process.once("SIGTERM", () => {
     stopping = true;
     log("stopping");
-    void informer.stop()
+    void informer
+      .stop()
       .then(() => kubelet.shutdown())
-      .finally(() => { for (const s of servers) s.close(); process.exit(0); });
+      .finally(() => {
+        for (const s of servers) s.close();
+        process.exit(0);
+      });
   });
   writeFileSync(join(config.stateDir, READY_FILE), `${process.pid}\n`);
   log(`node ${config.nodeName} ready`);
 }
 
 if (require.main === module) {
-  main(process.argv[2]!).catch((e) => { log(`node agent failed: ${(e as Error).stack ?? e}`); process.exit(1); });
+  main(process.argv[2]!).catch((e) => {
+    log(`node agent failed: ${(e as Error).stack ?? e}`);
+    process.exit(1);
+  });
 }

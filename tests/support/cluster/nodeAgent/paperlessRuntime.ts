@@ -23,7 +23,9 @@ export function paperlessRuntime(stateDir: string): ContainerRuntime {
   return processlessRuntime("paperless-ngx", async (argv, io) => {
     const args = manageArgs(argv);
     if (!args) {
-      io.stderr.write(`this test node runs only manage.py in paperless-ngx pods (python3 manage.py …, optionally after s6-setuidgid <user>); got: ${argv.join(" ")}\n`);
+      io.stderr.write(
+        `this test node runs only manage.py in paperless-ngx pods (python3 manage.py …, optionally after s6-setuidgid <user>); got: ${argv.join(" ")}\n`,
+      );
       return 127;
     }
     let manage: string[];

@@ -56,7 +56,13 @@ async function volumeKeys(core: CoreV1Api, namespace: string, volume: V1Volume):
 }
 
 /** Mounts of `container`, materialised under `podDir` (per pod) and `volumesDir` (claims, shared). */
-export async function prepareMounts(core: CoreV1Api, pod: V1Pod, container: V1Container, podDir: string, volumesDir: string): Promise<Mount[]> {
+export async function prepareMounts(
+  core: CoreV1Api,
+  pod: V1Pod,
+  container: V1Container,
+  podDir: string,
+  volumesDir: string,
+): Promise<Mount[]> {
   const namespace = pod.metadata!.namespace!;
   const volumes = new Map((pod.spec!.volumes ?? []).map((v) => [v.name, v]));
   const mounts: Mount[] = [];

@@ -45,14 +45,23 @@ export function processlessRuntime(name: string, exec: ContainerProcess["exec"])
   return {
     name,
     async start() {
-      return { ports: new Map(), exited: new Promise<string>(() => undefined), exec, async stop() { /* nothing runs */ } };
+      return {
+        ports: new Map(),
+        exited: new Promise<string>(() => undefined),
+        exec,
+        async stop() {
+          /* nothing runs */
+        },
+      };
     },
   };
 }
 
 /** Any other image: exec reports that the command does not exist. */
 export const idleRuntime = processlessRuntime("idle", async (argv, io) => {
-  io.stderr.write(`OCI runtime exec failed: exec failed: unable to start container process: exec: "${argv[0] ?? ""}": `
-    + `executable file not found in $PATH: this test node runs no process for this image\n`);
+  io.stderr.write(
+    `OCI runtime exec failed: exec failed: unable to start container process: exec: "${argv[0] ?? ""}": ` +
+      `executable file not found in $PATH: this test node runs no process for this image\n`,
+  );
   return 127;
 });

@@ -23,8 +23,9 @@ async function upstream(core: CoreV1Api, kubelet: Kubelet, svc: ForwardedService
   const port: V1ServicePort | undefined = service.spec?.ports?.find((p) => p.port === servicePort);
   const selector = service.spec?.selector;
   if (!port || !selector) return undefined;
-  const ready = [...kubelet.pods.values()].filter((s) => !s.deleting && s.readyAt && s.pod.metadata!.namespace === svc.namespace
-    && matches(s.pod.metadata!.labels, selector));
+  const ready = [...kubelet.pods.values()].filter(
+    (s) => !s.deleting && s.readyAt && s.pod.metadata!.namespace === svc.namespace && matches(s.pod.metadata!.labels, selector),
+  );
   const pod: V1Pod | undefined = mostActivePod(ready.map((s) => s.pod));
   if (!pod) return undefined;
   const slot = kubelet.pods.get(pod.metadata!.uid!)!;
@@ -37,24 +38,37 @@ async function upstream(core: CoreV1Api, kubelet: Kubelet, svc: ForwardedService
   return undefined;
 }
 
-export async function forwardService(core: CoreV1Api, kubelet: Kubelet, svc: ForwardedService, log: (l: string) => void): Promise<Server[]> {
-  return Promise.all(Object.entries(svc.ports).map(([servicePort, listen]) => {
-    const server = createServer((client: Socket) => {
-      client.pause();
-      client.on("error", () => undefined);
-      upstream(core, kubelet, svc, Number(servicePort)).then((local) => {
-        if (local === undefined) {
-          log(`service ${svc.namespace}/${svc.name}:${servicePort}: no ready endpoint, connection closed`);
-          return void client.destroy();
-        }
-        const up = connect(local, "127.0.0.1");
-        up.on("error", () => client.destroy());
-        client.on("close", () => up.destroy());
-        up.on("close", () => client.destroy());
-        client.pipe(up).pipe(client);
-        client.resume();
-      }, (e) => { log(`service ${svc.namespace}/${svc.name}: ${(e as Error).message}`); client.destroy(); });
-    });
-    return new Promise<Server>((resolve, reject) => server.once("error", reject).listen(listen, "127.0.0.1", () => resolve(server)));
-  }));
+export async function forwardService(
+  core: CoreV1Api,
+  kubelet: Kubelet,
+  svc: ForwardedService,
+  log: (l: string) => void,
+): Promise<Server[]> {
+  return Promise.all(
+    Object.entries(svc.ports).map(([servicePort, listen]) => {
+      const server = createServer((client: Socket) => {
+        client.pause();
+        client.on("error", () => undefined);
+        upstream(core, kubelet, svc, Number(servicePort)).then(
+          (local) => {
+            if (local === undefined) {
+              log(`service ${svc.namespace}/${svc.name}:${servicePort}: no ready endpoint, connection closed`);
+              return void client.destroy();
+            }
+            const up = connect(local, "127.0.0.1");
+            up.on("error", () => client.destroy());
+            client.on("close", () => up.destroy());
+            up.on("close", () => client.destroy());
+            client.pipe(up).pipe(client);
+            client.resume();
+          },
+          (e) => {
+            log(`service ${svc.namespace}/${svc.name}: ${(e as Error).message}`);
+            client.destroy();
+          },
+        );
+      });
+      return new Promise<Server>((resolve, reject) => server.once("error", reject).listen(listen, "127.0.0.1", () => resolve(server)));
+    }),
+  );
 }
