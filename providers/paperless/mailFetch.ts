@@ -82,48 +82,34 @@ interface WireTask {
   } | null;
 }
 
-const TASKS = "/api/tasks/?task_type=mail_fetch&task_type=consume_file";
 const FINISHED = new Set(["success", "failure", "revoked"]);
 const HEARTBEAT_MS = 10_000;
 
-/** The highest task id before the request: every task after it is this fetch's or newer. */
-async function lastTaskId(client: PaperlessClient): Promise<number> {
-  const page = await client.request<Page<WireTask>>("GET", `${TASKS}&page_size=25`);
-  return Math.max(0, ...page.results.map((t) => t.id));
-}
-
-/** The tasks recorded after `after`, newest first: pages are read only until they reach older ones. */
-async function tasksAfter(client: PaperlessClient, after: number): Promise<WireTask[]> {
-  const out: WireTask[] = [];
-  for (let page = 1; ; page++) {
-    const { results, next } = await client.request<Page<WireTask>>("GET", `${TASKS}&page_size=100&page=${page}`);
-    const fresh = results.filter((t) => t.id > after);
-    out.push(...fresh);
-    if (fresh.length < results.length || next === null) return out;
-  }
-}
+const TASKS = "/api/tasks/?task_type=mail_fetch&task_type=consume_file";
+const PROCESSED = "/api/processed_mail/";
 
 interface WireProcessedMail {
   readonly id: number;
   readonly rule: number;
 }
 
-const PROCESSED = "/api/processed_mail/?page_size=100";
+/** `path` with `params` appended to its query. */
+const withParams = (path: string, params: string) => `${path}${path.includes("?") ? "&" : "?"}${params}`;
 
-/** The highest processed-mail row id before the request (the list is newest first). */
-async function lastProcessedId(client: PaperlessClient): Promise<number> {
-  const page = await client.request<Page<WireProcessedMail>>("GET", PROCESSED);
-  return Math.max(0, ...page.results.map((m) => m.id));
+/** The highest row id of a newest-first list before the request: every row after it is newer. */
+async function lastId(client: PaperlessClient, path: string, pageSize: number): Promise<number> {
+  const page = await client.request<Page<{ id: number }>>("GET", withParams(path, `page_size=${pageSize}`));
+  return Math.max(0, ...page.results.map((r) => r.id));
 }
 
-/** The rules with a processed-mail row after `after`: their mail's action has run. */
-async function rulesActedOn(client: PaperlessClient, after: number): Promise<Set<number>> {
-  const rules = new Set<number>();
+/** The rows of a newest-first list recorded after `after`: pages are read only until they reach older ones. */
+async function rowsAfter<T extends { id: number }>(client: PaperlessClient, path: string, after: number): Promise<T[]> {
+  const out: T[] = [];
   for (let page = 1; ; page++) {
-    const { results, next } = await client.request<Page<WireProcessedMail>>("GET", `${PROCESSED}&page=${page}`);
-    const fresh = results.filter((m) => m.id > after);
-    for (const m of fresh) rules.add(m.rule);
-    if (fresh.length < results.length || next === null) return rules;
+    const { results, next } = await client.request<Page<T>>("GET", withParams(path, `page_size=100&page=${page}`));
+    const fresh = results.filter((r) => r.id > after);
+    out.push(...fresh);
+    if (fresh.length < results.length || next === null) return out;
   }
 }
 
@@ -237,8 +223,8 @@ export async function fetchAndWait(client: PaperlessClient, accounts: readonly F
   let afterProcessed = 0;
   if (!unconfirmed) {
     try {
-      after = await lastTaskId(client);
-      afterProcessed = await lastProcessedId(client);
+      after = await lastId(client, TASKS, 25);
+      afterProcessed = await lastId(client, PROCESSED, 100);
     } catch (e) {
       if (!isPaperlessApiError(e) || e.status !== 403) throw e;
       unconfirmed = "the API token may not read /api/tasks/ or /api/processed_mail/ (403), so its end is not confirmed";
@@ -259,11 +245,11 @@ export async function fetchAndWait(client: PaperlessClient, accounts: readonly F
   let rules: Map<number, number> | undefined;
   let beat = started;
   for (;;) {
-    const tasks = await tasksAfter(client, after);
+    const tasks = await rowsAfter<WireTask>(client, TASKS, after);
     if (!rules && tasks.some((t) => t.task_type === "consume_file")) rules = await ruleAccounts(client);
     // Read only once a consumption has filed a document: one more list call per poll from then on.
     const actedOn = tasks.some((t) => t.task_type === "consume_file" && consumed(t) === undefined)
-      ? await rulesActedOn(client, afterProcessed)
+      ? new Set((await rowsAfter<WireProcessedMail>(client, PROCESSED, afterProcessed)).map((m) => m.rule))
       : undefined;
     const waited = Date.now() - started;
     const late = waited >= opts.deadlineMs;
