@@ -7,6 +7,7 @@
 import { ImapFlow } from "imapflow";
 import type { Cluster } from "../support/cluster/cluster";
 import { ImapClient, imapQuote } from "../support/mailserver/imap";
+import { forwardedMailWith } from "../support/mailserver/forwardedMail";
 import { MAILSERVER } from "../support/cluster/productionObjects";
 import { admin, type Admin, type Row } from "../support/paperless/admin";
 import { startPaperless, type PaperlessServer } from "../support/paperless/server";
@@ -126,28 +127,9 @@ async function deleteFrom(uid: number, folder = "INBOX"): Promise<void> {
   }
 }
 
-/** A forwarded mail whose one file is the given MIME part (headers, then body). */
+/** A forwarded mail to docs@, sent an hour ago, whose one file is the given MIME part (headers, then body). */
 function mailWith(from: string, subject: string, part: string): string {
-  const boundary = `b-${Math.random().toString(36).slice(2)}`;
-  return [
-    `From: ${from}`,
-    `To: ${DOCS}`,
-    `Subject: ${subject}`,
-    `Date: ${new Date(Date.now() - 3_600_000).toUTCString()}`,
-    `Message-ID: <${Math.random().toString(36).slice(2)}@forwarded.test>`,
-    "MIME-Version: 1.0",
-    `Content-Type: multipart/mixed; boundary="${boundary}"`,
-    "",
-    `--${boundary}`,
-    "Content-Type: text/plain; charset=utf-8",
-    "",
-    "Forwarded, see below.",
-    "",
-    `--${boundary}`,
-    part,
-    `--${boundary}--`,
-    "",
-  ].join("\r\n");
+  return forwardedMailWith(from, DOCS, subject, part, { date: HOUR_AGO(), note: "Forwarded, see below." }).text;
 }
 
 const HOUR_AGO = () => new Date(Date.now() - 3_600_000);
