@@ -5,6 +5,7 @@ import { parse as parseYaml } from "yaml";
 import { ConfigError, parseConfig } from "./config";
 import { escapeUnsafe } from "../core/displayText";
 import { PROJECT, type IngestConfig } from "../core/types";
+import { isTruthy, vaultKeyProblem } from "./vaultProviderKeys";
 
 /** Plain (non-secret) structured keys; together they are the input of parseConfig. */
 export const PLAIN_KEYS = ["mailboxes", "mailserver", "paperless", "vault", "doctor", "canary"] as const;
@@ -61,11 +62,6 @@ export function isKubeconfigText(value: string): boolean {
   return text.includes("\n") || text.startsWith("{") || /(^|\s)clusters:/.test(text);
 }
 
-/** `true`, `"true"`, `"1"`, `"yes"`…: how the Vault provider reads a boolean setting. */
-export function isTruthy(value: unknown): boolean {
-  return value === true || (typeof value === "string" && /^(1|t|true|y|yes)$/i.test(value.trim()));
-}
-
 /**
  * The providers' keys that carry credentials, and when a value is one: the Vault token always,
  * `kubernetes:kubeconfig` when it holds the kubeconfig's text rather than a file's path.
@@ -95,6 +91,10 @@ export function skipTlsWarning(source: string): string {
 
 const isSecure = (v: unknown): boolean =>
   v !== null && typeof v === "object" && Object.keys(v).length === 1 && typeof (v as { secure?: unknown }).secure === "string";
+
+const pushDefined = (list: string[], item: string | undefined): void => {
+  if (item !== undefined) list.push(item);
+};
 
 /** Every leaf of a secret key must be encrypted (`secure:`) in the stack file. */
 function clearLeaves(value: unknown, path: string): string[] {
@@ -127,6 +127,7 @@ export function fromStackFile(config: Record<string, unknown>): StackConfig {
     if (ns !== PROJECT) {
       const secret = PROVIDER_SECRETS.find((s) => s.key === fullKey);
       if (secret && !isSecure(value) && secret.holdsSecret(value)) problems.push(providerSecretProblem(fullKey, secret.fix));
+      if (ns === "vault") pushDefined(problems, vaultKeyProblem(key, value));
       if (fullKey === "vault:skipTlsVerify" && isTruthy(value)) warnings.push(skipTlsWarning("vault:skipTlsVerify"));
       continue;
     }
@@ -151,6 +152,7 @@ export function fromRuntime(all: Record<string, string>, isSecret: (fullKey: str
     if (ns !== PROJECT) {
       const secret = PROVIDER_SECRETS.find((s) => s.key === fullKey);
       if (secret && !isSecret(fullKey) && secret.holdsSecret(text)) problems.push(providerSecretProblem(fullKey, secret.fix));
+      if (ns === "vault") pushDefined(problems, vaultKeyProblem(key, text));
       continue;
     }
     if ((SECRET_KEYS as readonly string[]).includes(key)) {

@@ -11,7 +11,7 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { isTruthy } from "./stackConfig";
+import { isTruthy } from "./vaultProviderKeys";
 
 /** Where the Vault provider connects, resolved from the stack config and the environment; the token in plain text. */
 export interface VaultAccess {

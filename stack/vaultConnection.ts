@@ -6,8 +6,8 @@ import { homedir } from "node:os";
 import * as pulumi from "@pulumi/pulumi";
 import * as vault from "@pulumi/vault";
 import { isConfigSecret } from "./engineConfig";
-import { isTruthy } from "./stackConfig";
 import { type VaultAccess, vaultAccessFrom } from "./vaultAccess";
+import { vaultProviderArgument } from "./vaultProviderKeys";
 
 /** The Vault access with the token a secret output: what the program hands to the Vault provider and its preflight. */
 export type VaultConnection = Omit<VaultAccess, "token"> & { readonly token: pulumi.Output<string> };
@@ -25,17 +25,6 @@ export function readVaultConnection(env: NodeJS.ProcessEnv = process.env, home: 
  */
 const FORMER_DEFAULT_PROVIDER = "default_7_8_0";
 
-// The `vault:*` keys that are not strings, typed as the provider's arguments type them.
-const BOOLEAN_KEYS = new Set(["setNamespaceFromToken", "skipChildToken", "skipGetVaultVersion", "skipTlsVerify"]);
-const NUMBER_KEYS = new Set(["maxLeaseTtlSeconds", "maxRetries", "maxRetriesCcc"]);
-const isObjectKey = (key: string): boolean => key.startsWith("authLogin") || key === "clientAuth" || key === "headers";
-
-function providerArgument(key: string, text: string): unknown {
-  if (BOOLEAN_KEYS.has(key)) return isTruthy(text);
-  if (NUMBER_KEYS.has(key)) return Number(text);
-  return isObjectKey(key) ? JSON.parse(text) : text;
-}
-
 /**
  * The program's Vault provider, given exactly the `vault:*` keys of the stack, as the default
  * provider was: what the stack leaves out (the token, say) the provider still takes from its
@@ -46,7 +35,7 @@ export function vaultProvider(name: string): vault.Provider {
   for (const [fullKey, text] of Object.entries(pulumi.runtime.allConfig())) {
     const [ns, key] = fullKey.split(/:(.*)/s) as [string, string];
     if (ns !== "vault") continue;
-    const value = providerArgument(key, text);
+    const value = vaultProviderArgument(key, text);
     args[key] = isConfigSecret(fullKey) ? pulumi.secret(value) : value;
   }
   return new vault.Provider(name, args, { aliases: [{ name: FORMER_DEFAULT_PROVIDER }] });

@@ -3,6 +3,7 @@
 // also means the sieve did not run; its rule off; maximum_age; the processed folder missing; no
 // fetch); PROCESSED_WO_CONSUMPTION means nothing in it was consumable (which part, which setting);
 // FAILED quotes paperless's error. Two list requests, whatever the number of mails and senders.
+import { editDistance } from "../../core/closestName";
 import type { Mailbox } from "../../core/types";
 import { type Check, eachMailbox, type Problem, problems } from "../check";
 import type { DoctorContext, WireProcessedMail } from "../context";
@@ -11,23 +12,12 @@ import { quoteError } from "./paperless";
 
 const p = problems("paperless.backlog");
 
-/** Edit distance: which listed address a From most likely meant. */
-export function distance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    row = next;
-  }
-  return row[b.length]!;
-}
-
 const hours = (ms: number) => (ms < 7_200_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 3_600_000)} h`);
 const describe = (m: WaitingMessage, now: Date) =>
   `"${m.subject}" from ${m.from || "(no From)"} (INBOX uid ${m.uid}, waiting ${hours(now.getTime() - m.arrived.getTime())})`;
 const part = (x: MessagePart) => `${x.type}${x.filename ? ` "${x.filename}"` : ""} (${x.disposition || "no disposition"})`;
 
-/** Why paperless found nothing to consume in a mail its rule took (attachments only, contract §4). */
+/** Why paperless found nothing to consume in a mail its rule took (attachments only: docs/paperless-api.md, Enums). */
 function skipped(m: WaitingMessage): string {
   if (!m.parts.length) return "it has no attachment at all";
   const reasons = m.parts.map((x) => {
@@ -65,7 +55,7 @@ async function backlog(ctx: DoctorContext, mailbox: Mailbox): Promise<Problem[]>
     const what = `${mailbox.address}: ${describe(m, ctx.now)}`;
     const sender = listed.get(m.from);
     if (!sender) {
-      const closest = [...listed.keys()].sort((a, b) => distance(m.from, a) - distance(m.from, b))[0];
+      const closest = [...listed.keys()].sort((a, b) => editDistance(m.from, a) - editDistance(m.from, b))[0];
       found.push(
         p.fail(
           `${what}: its From is not on the list (closest listed: ${closest}): the sieve did not run, it discards such mail`,

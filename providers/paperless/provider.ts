@@ -7,7 +7,7 @@ import type { MailAccountPlan, MailRulePlan } from "../../core/paperlessPlan";
 import { TOKEN_CONFIG_KEY, TOKEN_ENV } from "../../core/paperlessToken";
 import { type Former, formerValues } from "./adoption";
 import { isPaperlessApiError, type PaperlessApiError, supportsStopProcessing } from "./client";
-import { closestName } from "./closestName";
+import { closestName } from "../../core/closestName";
 import { retryDelay } from "../http/retry";
 import { remembered } from "../processMemory";
 import { redact } from "../redact";

@@ -8,6 +8,7 @@ import { ConfigError, parseConfig } from "../../stack/config";
 import { mailboxResourceName } from "../../core/names";
 import { reloaderEnvVar, sieveNames } from "../../core/sieveConfigMap";
 import { fromRuntime, fromStackFile, readStackFile } from "../../stack/stackConfig";
+import { VAULT_PROVIDER_KEYS } from "../../stack/vaultProviderKeys";
 import { PROD_STACK_FILE, prodConfig } from "../support/prodConfig";
 
 const base = () => ({
@@ -643,6 +644,39 @@ describe("stack file: size, provider secrets, TLS", () => {
       warning.replace("vault:skipTlsVerify", "VAULT_SKIP_VERIFY"),
     ]);
     expect(fromRuntime({ "vault:skipTlsVerify": "false" }, () => false, { VAULT_SKIP_VERIFY: "1" }).warnings).toEqual([]);
+  });
+
+  it("refuses a vault:* key the Vault provider does not take, or a value of the wrong type, naming the key and the fix", () => {
+    const err = failure(prodWith({ "vault:adress": "https://vault", "vault:maxRetries": "many", "vault:skipChildToken": "maybe" }));
+    expect(err.problems).toEqual([
+      "vault:adress: not a key of the Vault provider, which would ignore it; did you mean vault:address?",
+      'vault:maxRetries: "many" is not a whole number of 0 or more',
+      'vault:skipChildToken: "maybe" is not true or false',
+    ]);
+    expect(fromRuntime({ "vault:authLogin": '"token"', "vault:zzzzzzzz": "1" }, () => false).problems).toEqual([
+      'vault:authLogin: must be a map of the provider\'s settings (see @pulumi/vault\'s ProviderArgs), not "\\"token\\""',
+      expect.stringMatching(
+        /^vault:zzzzzzzz: not a key of the Vault provider, which would ignore it; its keys: vault:addAddressToEnv, vault:address, .*vault:headers$/,
+      ),
+    ]);
+    const valid = {
+      "vault:address": "https://vault",
+      "vault:maxRetries": "5",
+      "vault:skipChildToken": "true",
+      "vault:skipGetVaultVersion": "0",
+      "vault:authLogin": JSON.stringify({ path: "auth/approle/login", parameters: { role_id: "r" } }),
+      "vault:headers": JSON.stringify([{ name: "X-Env", value: "prod" }]),
+    };
+    expect(fromRuntime(valid, () => false).problems).toEqual([]);
+    expect(readStackFile(prodWith({ "vault:maxRetries": 5, "vault:skipChildToken": true })).config.mailboxes).toHaveLength(1);
+  });
+
+  it("knows every key @pulumi/vault's provider takes, and no other", () => {
+    const declaration = readFileSync(require.resolve("@pulumi/vault/provider.d.ts"), "utf8");
+    const args = declaration.slice(declaration.indexOf("export interface ProviderArgs {"));
+    const keys = [...args.slice(0, args.indexOf("\n}")).matchAll(/^ {4}(\w+)\?:/gm)].map((m) => m[1]);
+    expect(keys.length).toBeGreaterThan(20);
+    expect([...VAULT_PROVIDER_KEYS].sort()).toEqual(keys.sort());
   });
 
   it("in the program, a secret key not set with --secret is refused, whatever its value", () => {
