@@ -80,7 +80,8 @@ export function vaultKeyProblem(key: string, value: unknown): string | undefined
   if (kind === "number" && (typeof v !== "number" || !Number.isInteger(v) || v < 0))
     return `vault:${key}: ${JSON.stringify(value)} is not a whole number of 0 or more`;
   if (kind === "object" && (v === null || typeof v !== "object"))
-    return `vault:${key}: must be ${key === "headers" ? "a list" : "a map"} of the provider's settings (see @pulumi/vault's ProviderArgs), not ${JSON.stringify(value)}`;
+    // The value is not quoted: these settings hold credentials (a login's password, a client key).
+    return `vault:${key}: must be ${key === "headers" ? "a list" : "a map"} of the provider's settings (see @pulumi/vault's ProviderArgs), not a ${Array.isArray(v) ? "list" : typeof v}`;
   return undefined;
 }
 

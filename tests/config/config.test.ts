@@ -653,8 +653,8 @@ describe("stack file: size, provider secrets, TLS", () => {
       'vault:maxRetries: "many" is not a whole number of 0 or more',
       'vault:skipChildToken: "maybe" is not true or false',
     ]);
-    expect(fromRuntime({ "vault:authLogin": '"token"', "vault:zzzzzzzz": "1" }, () => false).problems).toEqual([
-      'vault:authLogin: must be a map of the provider\'s settings (see @pulumi/vault\'s ProviderArgs), not "\\"token\\""',
+    expect(fromRuntime({ "vault:authLogin": '"s3cret-login"', "vault:zzzzzzzz": "1" }, () => false).problems).toEqual([
+      "vault:authLogin: must be a map of the provider's settings (see @pulumi/vault's ProviderArgs), not a string",
       expect.stringMatching(
         /^vault:zzzzzzzz: not a key of the Vault provider, which would ignore it; its keys: vault:addAddressToEnv, vault:address, .*vault:headers$/,
       ),
