@@ -10,7 +10,7 @@ import type { KubeTarget } from "../../core/kubeTarget";
 import type * as pulumi from "@pulumi/pulumi";
 import { type ConfigMapMount, type DeploymentMounts, mountsApplyBody } from "../../core/deploymentPatch";
 import type { V1Deployment } from "@kubernetes/client-node";
-import { connect, type Connector, type KubeConnection, getObject, serverSideApply } from "./kubeClient";
+import { connect, type Connector, type KubeConnection, getObject, peekDeployment, serverSideApply } from "./kubeClient";
 
 /** The mounts to apply, and the cluster (kubeconfig and context; secret with an inline kubeconfig). */
 export type DeploymentMountsProps = DeploymentMounts & { cluster: KubeTarget };
@@ -40,8 +40,14 @@ function observed(p: DeploymentMountsProps, live: V1Deployment): Pick<Deployment
 
 const where = (p: DeploymentMountsProps): string => `Deployment ${p.namespace}/${p.deployment}`;
 
+/** A fresh read: what a refresh reports and a release decides on. */
 async function liveDeployment(conn: KubeConnection, p: DeploymentMountsProps): Promise<V1Deployment | undefined> {
   return await getObject(conn, where(p), (api) => api.apps.readNamespacedDeployment({ name: p.deployment, namespace: p.namespace }));
+}
+
+/** The preview's read: check() and diff() share one GET (until our own apply, which forgets it). */
+async function previewedDeployment(connector: Connector, p: DeploymentMountsProps): Promise<V1Deployment | undefined> {
+  return await peekDeployment(await connector(p.cluster), p.namespace, p.deployment);
 }
 
 /** A named container that does not exist would be created by the apply, without an image (422): say so plainly. */
@@ -79,7 +85,7 @@ export function deploymentMountsProvider(connector: Connector = connect): pulumi
     // At preview: the Deployment and its container exist, and our apply would not conflict.
     async check(_olds: DeploymentMountsProps, news: DeploymentMountsProps) {
       try {
-        const live = await liveDeployment(await connector(news.cluster), news);
+        const live = await previewedDeployment(connector, news);
         const problem = live
           ? containerProblem(news, live)
           : `${where(news)} does not exist; it belongs to the mailserver's own stack, which must create it first`;
@@ -102,7 +108,7 @@ export function deploymentMountsProvider(connector: Connector = connect): pulumi
           p.mounts.map((m) => [m.volumeName, m.configMapName, m.mountPath, m.subPath]),
         ]);
       if (moved(olds, news) || declared(olds) !== declared(news)) return { changes: true };
-      const live = await liveDeployment(await connector(news.cluster), news);
+      const live = await previewedDeployment(connector, news);
       return { changes: !live || declared({ container: news.container, ...observed(news, live) }) !== declared(news) };
     },
 

@@ -8,7 +8,7 @@
 // The kubeconfig is read by client-node too, so every form kubectl accepts (exec plugins, OIDC,
 // client certificates, tokens) works the same here.
 import type { KubeTarget } from "../../core/kubeTarget";
-import type { KubeConfig, V1ConfigMap, V1ObjectMeta, V1ResourceRule } from "@kubernetes/client-node";
+import type { KubeConfig, V1ConfigMap, V1Deployment, V1ObjectMeta, V1ResourceRule } from "@kubernetes/client-node";
 import { remembered } from "../processMemory";
 import { apiStatus, clientNode, type KubeApis, type KubeConnection, send } from "./kubeApi";
 
@@ -27,8 +27,8 @@ interface KubeProcessState {
   edits: Map<string, Promise<void>>;
   /** Per cluster target (kubeconfig and context): the loaded config and the connection resolved from it. */
   connections: Map<string, { kc: KubeConfig; at: number; connection?: Promise<KubeConnection> }>;
-  /** Preview-time reads per ConfigMap (same key as edits), until this process edits it. */
-  reads: Map<string, Promise<ConfigMapObject | undefined>>;
+  /** Preview-time reads per object (objectKey), until this process writes it. */
+  reads: Map<string, Promise<unknown>>;
 }
 
 function processState(): KubeProcessState {
@@ -144,25 +144,45 @@ async function replaceConfigMap(conn: KubeConnection, cm: ConfigMapObject): Prom
   );
 }
 
+/** One object of one cluster, as the memoized preview reads know it (a ConfigMap and a Deployment may share a name). */
+const objectKey = (conn: KubeConnection, kind: "ConfigMap" | "Deployment", namespace: string, name: string): string =>
+  `${conn.server} ${kind} ${namespace}/${name}`;
+
+/** One GET per object and process, shared by every caller until forgetRead(key) (our own write). */
+function memoizedRead<T>(key: string, read: () => Promise<T>): Promise<T> {
+  const reads = processState().reads;
+  let pending = reads.get(key) as Promise<T> | undefined;
+  if (!pending) {
+    pending = read();
+    reads.set(key, pending);
+    const mine = pending;
+    // A failed read is not kept: the next caller asks again.
+    mine.catch(() => {
+      if (reads.get(key) === mine) reads.delete(key);
+    });
+  }
+  return pending;
+}
+
+const forgetRead = (key: string): void => void processState().reads.delete(key);
+
 /**
  * The ConfigMap as a check at preview sees it: one GET serves every resource of this process
  * (the account and alias lines of every mailbox read the same object) until this process edits
  * it. Writes never use this: they read afresh for the resourceVersion they are conditional on.
  */
 export function peekConfigMap(conn: KubeConnection, namespace: string, name: string): Promise<ConfigMapObject | undefined> {
-  const reads = processState().reads;
-  const key = `${conn.server} ${namespace}/${name}`;
-  let pending = reads.get(key);
-  if (!pending) {
-    pending = getConfigMap(conn, namespace, name);
-    reads.set(key, pending);
-    const mine = pending;
-    // A failed read is not kept: the next check asks again.
-    mine.catch(() => {
-      if (reads.get(key) === mine) reads.delete(key);
-    });
-  }
-  return pending;
+  return memoizedRead(objectKey(conn, "ConfigMap", namespace, name), () => getConfigMap(conn, namespace, name));
+}
+
+/**
+ * The Deployment as a preview sees it: the check and the diff of the one DeploymentMountsPatch
+ * share one GET, until this process applies to it (serverSideApply forgets it).
+ */
+export function peekDeployment(conn: KubeConnection, namespace: string, name: string): Promise<V1Deployment | undefined> {
+  return memoizedRead(objectKey(conn, "Deployment", namespace, name), () =>
+    getObject(conn, `Deployment ${namespace}/${name}`, (api) => api.apps.readNamespacedDeployment({ name, namespace })),
+  );
 }
 
 /** Field managers recorded as owning `data.<key>` (who else writes this key). */
@@ -233,7 +253,7 @@ export function editConfigMapKey(
           await replaceConfigMap(conn, { ...cm, metadata, data: { ...cm.data, [key]: next } });
         } finally {
           // After our write (a failed one may have landed too) a memoized preview read is stale.
-          processState().reads.delete(target);
+          forgetRead(objectKey(conn, "ConfigMap", namespace, name));
         }
         return "changed";
       } catch (e) {
@@ -289,6 +309,9 @@ export async function serverSideApply(
       if (apiStatus(absent) === 404) throw absent;
     }
     throw e;
+  } finally {
+    // After a real apply (a failed one may have landed too) a memoized preview read is stale.
+    if (!opts.dryRun) forgetRead(objectKey(conn, "Deployment", namespace, name));
   }
 }
 

@@ -470,6 +470,7 @@ describe("kubeClient's surface", () => {
       "getObject",
       "keyManagers",
       "peekConfigMap",
+      "peekDeployment",
       "selfAccess",
       "selfRules",
       "serverSideApply",

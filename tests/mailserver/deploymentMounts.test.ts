@@ -15,6 +15,7 @@ import { startKubeApi, type KubeApi } from "../support/cluster/kubeApi";
 import { installProductionObjects, MAILSERVER, TERRAFORM_MANAGER } from "../support/cluster/productionObjects";
 import { startFaultProxy } from "../support/faultProxy";
 import { prodConfig } from "../support/prodConfig";
+import { forgetProcessMemory } from "../../providers/processMemory";
 import { callInPlugin } from "./pluginProvider";
 
 jest.setTimeout(120_000);
@@ -224,6 +225,30 @@ describe("DeploymentMountsPatch lifecycle", () => {
     expect(await provider.diff!("id", outs, props(ms))).toEqual({ changes: true });
     await provider.update!("id", outs, props(ms));
     expect(mountPaths(ms)).toContain(MOUNT_PATH);
+  });
+
+  it("a preview's check and diff share one GET of the Deployment; after our own apply the next diff reads it afresh", async () => {
+    const ms = await production();
+    const { outs } = await provider.create(props(ms));
+    const proxy = await startFaultProxy(api.server, { ca: readFileSync(api.caFile) });
+    try {
+      const viaProxy = deploymentMountsProvider(async () => ({
+        server: proxy.url,
+        options: { headers: { authorization: `Bearer ${api.token}` } },
+      }));
+      const path = `/apis/apps/v1/namespaces/${ms.namespace}/deployments/${ms.deployment}`;
+      forgetProcessMemory(); // a new operation, as the engine starts one per preview
+      expect((await viaProxy.check!(outs, props(ms))).failures).toEqual([]);
+      expect(await viaProxy.diff!("id", outs, props(ms))).toEqual({ changes: false });
+      expect(proxy.count("GET", path)).toBe(1);
+      // Our own apply (a second mailbox's mount): a diff after it must see that mount, not the memo.
+      const two = props(ms, [mailbox, receipts]);
+      await viaProxy.update!("id", outs, two);
+      expect(await viaProxy.diff!("id", two, two)).toEqual({ changes: false });
+      expect(proxy.count("GET", path)).toBe(2);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it("delete gives up exactly our fields: the owner's mounts and the co-owned search annotation stay", async () => {
