@@ -47,6 +47,10 @@ export function fixFor(id: string, what: string): string {
   return `${what}; see ${anchor(id)}`;
 }
 
+/** A duration as a person reads it: seconds, then minutes, then hours. */
+export const ago = (ms: number) =>
+  ms < 120_000 ? `${Math.round(ms / 1000)} s` : ms < 7_200_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 3_600_000)} h`;
+
 export const passed = (note?: string): CheckResult => ({ status: "ok", problems: [], ...(note ? { note } : {}) });
 
 /** A result from problems: the worst status wins; none is a pass. */

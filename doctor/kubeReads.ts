@@ -15,18 +15,33 @@ export interface Deployment {
   metadata: { name: string; generation?: number; annotations?: Record<string, string> };
   spec: {
     replicas?: number;
+    strategy?: { type?: string };
     selector: { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] };
     template: { metadata?: { annotations?: Record<string, string> }; spec: { containers: Container[] } };
   };
-  status?: { observedGeneration?: number; replicas?: number; updatedReplicas?: number; readyReplicas?: number; availableReplicas?: number };
+  status?: {
+    observedGeneration?: number;
+    replicas?: number;
+    updatedReplicas?: number;
+    readyReplicas?: number;
+    availableReplicas?: number;
+    conditions?: { type: string; status: string; reason?: string }[];
+  };
+}
+
+/** A container's state as the kubelet reports it: the one of waiting, running or terminated that is set. */
+export interface ContainerState {
+  waiting?: { reason?: string; message?: string };
+  running?: { startedAt?: Date };
+  terminated?: { reason?: string; exitCode: number; message?: string };
 }
 
 export interface Pod {
-  metadata: { name: string; deletionTimestamp?: Date; labels?: Record<string, string> };
+  metadata: { name: string; creationTimestamp?: Date; deletionTimestamp?: Date; labels?: Record<string, string> };
   status?: {
     phase?: string;
     conditions?: { type: string; status: string }[];
-    containerStatuses?: { name: string; ready: boolean; restartCount: number }[];
+    containerStatuses?: { name: string; ready: boolean; restartCount: number; state?: ContainerState; lastState?: ContainerState }[];
   };
 }
 

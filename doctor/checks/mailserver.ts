@@ -13,6 +13,7 @@ import type { ConfigMapObject } from "../../providers/kubernetes/kubeClient";
 import { type Check, eachMailbox, passed, type Problem, problems, verdict } from "../check";
 import type { DoctorContext } from "../context";
 import { type Deployment, reloaderHash } from "../kubeReads";
+import { isReady, notReady } from "../podReadiness";
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 const short = (hash: string | undefined) => (hash ? `${hash.slice(0, 12)}…` : "none");
@@ -48,22 +49,36 @@ function deploymentReady(ctx: DoctorContext, dep: Deployment | undefined, pods: 
   }
   const want = dep.spec.replicas ?? 1;
   const st = dep.status ?? {};
+  const live = pods.filter((pod) => !pod.metadata.deletionTimestamp);
+  const serving = live.filter(isReady);
+  const unready = live.filter((pod) => !isReady(pod));
+  const undo = `if a change to the Deployment caused it, undo that where the Deployment is managed (its own stack), or go back to the revision that ran: \`kubectl -n ${ms.namespace} rollout undo deploy/${ms.deployment}\``;
   const found: Problem[] = [];
-  if ((st.observedGeneration ?? 0) < (dep.metadata.generation ?? 0) || (st.updatedReplicas ?? 0) < want || (st.replicas ?? 0) > want) {
+  const rolling =
+    (st.observedGeneration ?? 0) < (dep.metadata.generation ?? 0) || (st.updatedReplicas ?? 0) < want || (st.replicas ?? 0) > want;
+  if (rolling || (st.readyReplicas ?? 0) < want) {
+    // With strategy Recreate (one pod on the ReadWriteOnce mail volume) the old pod is gone before the new one starts.
+    const who = serving.length
+      ? `pod(s) ${serving.map((pod) => pod.metadata.name).join(", ")} still serve(s) mail${rolling ? " from the previous template" : ""}`
+      : `no pod is Ready, so nothing serves SMTP or IMAP${dep.spec.strategy?.type === "Recreate" ? " (strategy Recreate stopped the old pod first)" : ""}: sending servers queue the mail and retry, paperless fetches nothing`;
+    const deadline = st.conditions?.some((c) => c.type === "Progressing" && c.reason === "ProgressDeadlineExceeded")
+      ? "; Kubernetes gave up waiting (ProgressDeadlineExceeded)"
+      : "";
     found.push(
       p.fail(
-        `${where} is rolling out (${st.updatedReplicas ?? 0} of ${want} updated, ${st.replicas ?? 0} pod(s))`,
-        `wait for \`kubectl -n ${ms.namespace} rollout status deploy/${ms.deployment}\`; if it does not finish, \`kubectl -n ${ms.namespace} describe deploy/${ms.deployment}\``,
+        `${where}: ${st.updatedReplicas ?? 0} of ${want} replica(s) updated, ${st.readyReplicas ?? 0} Ready, ${st.replicas ?? 0} pod(s) in all; ${who}${deadline}`,
+        `\`kubectl -n ${ms.namespace} rollout status deploy/${ms.deployment}\` shows it finish; if it does not, ${undo}`,
       ),
     );
   }
-  const live = pods.filter((pod) => !pod.metadata.deletionTimestamp);
-  const unready = live.filter((pod) => !pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
   for (const pod of unready) {
+    const why = notReady(pod, ms.container, ctx.now);
     found.push(
       p.fail(
-        `pod ${pod.metadata.name} of ${where} is not Ready (phase ${pod.status?.phase ?? "unknown"})`,
-        `\`kubectl -n ${ms.namespace} logs ${pod.metadata.name} -c ${ms.container}\` says why docker-mailserver does not start`,
+        `pod ${pod.metadata.name} of ${where} is not Ready: ${why.what}`,
+        why.started
+          ? `\`kubectl -n ${ms.namespace} logs ${pod.metadata.name} -c ${ms.container}\` says why docker-mailserver does not start`
+          : `\`kubectl -n ${ms.namespace} describe pod ${pod.metadata.name}\`: its events say what the container waits for (a volume that cannot be mounted, such as a ConfigMap that does not exist; an image that cannot be pulled); ${undo}`,
       ),
     );
   }

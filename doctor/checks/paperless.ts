@@ -7,11 +7,9 @@ import { AttachmentProcessing, ConsumptionScope, MailAction, paperlessPlan } fro
 import type { Mailbox } from "../../core/types";
 import { isPaperlessApiError, type Page } from "../../providers/paperless/client";
 import { redact } from "../../providers/redact";
-import { type Check, eachMailbox, passed, type Problem, problems, verdict } from "../check";
+import { ago, type Check, eachMailbox, passed, type Problem, problems, verdict } from "../check";
 import type { DoctorContext, WireRule, WireTask } from "../context";
 
-const ago = (ms: number) =>
-  ms < 120_000 ? `${Math.round(ms / 1000)} s` : ms < 7_200_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 3_600_000)} h`;
 const isThree = (version: string | undefined, api: number | undefined) => (version ? Number.parseInt(version, 10) >= 3 : (api ?? 0) >= 10);
 
 /** paperless's error text in one line, without secrets (a traceback's last line says what happened). */

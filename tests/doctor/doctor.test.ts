@@ -321,6 +321,69 @@ describe("npm run doctor against the deployed stack", () => {
     await expectHealthy();
   });
 
+  test("a hand edit of the mailserver Deployment mounts a ConfigMap not created yet: the new pod stays ContainerCreating, deployment-ready fails naming the pod, the replicas and the rollback", async () => {
+    // The DKIM keys mounted before their ConfigMap exists. Strategy Recreate: the old pod is stopped
+    // first, the new one waits for its volume (as the kubelet: FailedMount, ContainerCreating).
+    await k(
+      "-n",
+      MAILSERVER.namespace,
+      "patch",
+      "deploy",
+      MAILSERVER.deployment,
+      "--type",
+      "json",
+      "-p",
+      JSON.stringify([
+        { op: "add", path: "/spec/template/spec/volumes/-", value: { name: "dkim", configMap: { name: "mailserver-dkim" } } },
+        {
+          op: "add",
+          path: "/spec/template/spec/containers/0/volumeMounts/-",
+          value: { name: "dkim", mountPath: "/tmp/docker-mailserver/opendkim", readOnly: true },
+        },
+      ]),
+    );
+    try {
+      const stuck = await eventually("the old pod gone and the new one waiting for its volume", async () => {
+        const pods = (
+          await kubectlJson(cluster.kubectl, cluster.kubeconfig, "-n", MAILSERVER.namespace, "get", "pods", "-l", "app=mailserver")
+        ).items as { metadata: { name: string }; status?: { containerStatuses?: { state?: { waiting?: { reason?: string } } }[] } }[];
+        const waiting = pods.length === 1 && pods[0]!.status?.containerStatuses?.[0]?.state?.waiting?.reason === "ContainerCreating";
+        return waiting ? pods[0]!.metadata.name : undefined;
+      });
+      // IMAP is down with the mailserver: the login and paperless's own test fail; what needs them is not checked.
+      const run = await expectOnly({
+        "mailserver.deployment-ready": "error",
+        "mailserver.sieve-installed": "warning",
+        "mailserver.sieve-compiles": "warning",
+        "mailserver.account-live": "warning",
+        "mailbox.login": "error",
+        "mailbox.folders": "warning",
+        "paperless.account-test": "error",
+        "paperless.backlog": "warning",
+      });
+      const text = problemText(run.report!, "mailserver.deployment-ready");
+      expect(text).toContain(
+        "deploy/mailserver in namespace mailserver: 1 of 1 replica(s) updated, 0 Ready, 1 pod(s) in all; no pod is Ready, so nothing serves SMTP or IMAP (strategy Recreate stopped the old pod first)",
+      );
+      expect(text).toMatch(
+        new RegExp(
+          `pod ${stuck} of deploy/mailserver in namespace mailserver is not Ready: container docker-mailserver waiting: ContainerCreating, for \\d+ s\n`,
+        ),
+      );
+      expect(text).toContain(`\`kubectl -n mailserver describe pod ${stuck}\`: its events say what the container waits for`);
+      expect(text).toContain("`kubectl -n mailserver rollout undo deploy/mailserver`");
+      expect(problemText(run.report!, "mailserver.sieve-installed")).toContain("not checked: mailserver.deployment-ready failed");
+      // The command the fix names does say why.
+      expect(await k("-n", MAILSERVER.namespace, "describe", "pod", stuck)).toContain(
+        'MountVolume.SetUp failed for volume "dkim" : configmap "mailserver-dkim" not found',
+      );
+    } finally {
+      await k("-n", MAILSERVER.namespace, "rollout", "undo", `deploy/${MAILSERVER.deployment}`);
+      await settled();
+    }
+    await expectHealthy();
+  });
+
   test("the processed folder is deleted in a mail client: mailbox.folders fails, saying how to create it", async () => {
     await asMailClient(`DELETE ${imapQuote("Processed")}`);
     try {

@@ -26,6 +26,8 @@ export interface NodePod {
   readyAt?: string;
   restarts: number;
   deleting: boolean;
+  /** Messages of the Warning events already recorded for this pod. */
+  readonly warned: Set<string>;
 }
 
 /** Where a container of a pod on this node keeps its files (a runtime's own directory). */
@@ -145,7 +147,7 @@ export class Kubelet {
       return;
     }
     if (!slot) {
-      slot = { pod, processes: new Map(), restarts: 0, deleting: false };
+      slot = { pod, processes: new Map(), restarts: 0, deleting: false, warned: new Set() };
       this.pods.set(uid, slot);
       await this.startContainers(slot);
     } else {
@@ -185,22 +187,48 @@ export class Kubelet {
         void process.exited.then((reason) => this.onExit(slot, container.name, process, reason));
       } catch (e) {
         if (slot.deleting) return;
-        const config = e instanceof MountNotReady;
         this.opts.log(`${where}: ${container.name} did not start: ${(e as Error).message}`);
-        // A mount that cannot be prepared yet is retried soon and is no restart; a failed start is.
-        const delay = config ? 2_000 : this.backoff(slot);
-        await this.report(
-          slot,
-          config
-            ? { reason: "CreateContainerConfigError", message: e.message }
-            : { reason: "CrashLoopBackOff", message: (e as Error).message },
-        );
-        this.retryLater(slot, delay);
+        if (e instanceof MountNotReady) {
+          // As the kubelet: volumes are set up before any container is created, so the pod stays
+          // ContainerCreating (the status says no more), the reason goes to a FailedMount event,
+          // and the mount is retried; that is no restart.
+          await this.report(slot, { reason: "ContainerCreating" });
+          await this.warn(slot, "FailedMount", e.message);
+          this.retryLater(slot, 2_000);
+        } else {
+          const delay = this.backoff(slot);
+          await this.report(slot, { reason: "CrashLoopBackOff", message: (e as Error).message });
+          this.retryLater(slot, delay);
+        }
         return;
       }
     }
     slot.readyAt = now();
     await this.report(slot);
+  }
+
+  /** A Warning event on the pod, as the kubelet records one (`kubectl describe pod` shows it); once per distinct message. */
+  private async warn(slot: NodePod, reason: string, message: string): Promise<void> {
+    if (slot.warned.has(message)) return;
+    slot.warned.add(message);
+    const { namespace, name, uid } = slot.pod.metadata as { namespace: string; name: string; uid: string };
+    const t = new Date();
+    await this.core
+      .createNamespacedEvent({
+        namespace,
+        body: {
+          metadata: { name: `${name}.${t.getTime().toString(16)}`, namespace },
+          involvedObject: { kind: "Pod", apiVersion: "v1", namespace, name, uid },
+          reason,
+          message,
+          type: "Warning",
+          source: { component: "kubelet", host: this.opts.nodeName },
+          firstTimestamp: t,
+          lastTimestamp: t,
+          count: 1,
+        },
+      })
+      .catch((e) => this.opts.log(`event ${reason} on ${namespace}/${name}: ${(e as Error).message}`));
   }
 
   /** Counts a restart; the pause before it, as the kubelet's backoff: 10 s doubling, here capped at 40 s. */

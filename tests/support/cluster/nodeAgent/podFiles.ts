@@ -15,7 +15,10 @@ export interface Mount {
   readonly readOnly: boolean;
 }
 
-/** A mount the kubelet could not prepare (CreateContainerConfigError): the pod stays waiting. */
+/**
+ * A volume the kubelet could not set up: as the kubelet, the pod stays ContainerCreating (not
+ * Ready) and the mount is retried; the message is the kubelet's FailedMount event's.
+ */
 export class MountNotReady extends Error {}
 
 type Keys = Record<string, Buffer>;
@@ -71,7 +74,10 @@ export async function prepareMounts(
     if (!volume) throw new MountNotReady(`volume "${vm.name}" of mount ${vm.mountPath} is not in the pod spec`);
     const readOnly = vm.readOnly ?? false;
     let root: string;
-    const keys = await volumeKeys(core, namespace, volume);
+    const keys = await volumeKeys(core, namespace, volume).catch((e: unknown) => {
+      if (!(e instanceof MountNotReady)) throw e;
+      throw new MountNotReady(`MountVolume.SetUp failed for volume "${vm.name}" : ${e.message}`);
+    });
     if (keys) {
       // A fresh copy per pod: what the container sees was read at its start.
       root = join(podDir, "volumes", vm.name);
