@@ -1,9 +1,10 @@
 // `npm run bench`'s own logic, without the engine: the generated stacks, the budget rules and the
-// report, the doctor step's included. The measurements themselves are the bench's run (`npm test` runs a quick one, N=5,50).
+// report, the doctor and whole-program steps' included. The measurements themselves are the bench's run (`npm test` runs a quick one, N=5,50).
 import { readFileSync } from "fs";
 import { parse as parseYaml } from "yaml";
 import { BUDGETS, budgetProblems, STEPS, table, withSenders, type BenchRun, type Step } from "./bench";
 import { doctorBudgetProblems, doctorTable, type DoctorBenchRun } from "./doctorBench";
+import { programBudgetProblems, programTable, requestCounters, type ProgramBenchRun } from "./programBench";
 import { parseConfig } from "../../stack/config";
 import { fromStackFile } from "../../stack/stackConfig";
 import { PROD_STACK_FILE } from "../support/prodConfig";
@@ -137,5 +138,65 @@ describe("the doctor step", () => {
     expect(lines[0]).toMatch(/^N\s+doctor\s+wall ms\s+report ms\s+budget\s+requests$/);
     expect(lines[1]).toMatch(/^5\s+healthy run\s+9000\s+5000\s+≤ 15000\s+kubernetes 4, exec 1, vault 1, imap 6, paperless 9$/);
     expect(lines[2]).toMatch(/^50\s+healthy run\s+11000\s+5000\s+-\s+kubernetes 4/);
+  });
+});
+
+describe("the whole-program step", () => {
+  const kube = { "GET deployments": 1, "PATCH deployments (dry run)": 1, "GET configmaps": 2, "CREATE selfsubjectrulesreviews": 1 };
+  const programRun = (senders: number, over: Partial<ProgramBenchRun> = {}): ProgramBenchRun => ({
+    senders,
+    floorMs: { preview: 3000, noChangeUp: 4000 },
+    oursMs: { preview: 3600, noChangeUp: 5200 },
+    previewRatio: 1.2,
+    noChangeUpRatio: 1.3,
+    kubeRequests: { preview: kube, noChangeUp: kube },
+    repetitions: 3,
+    ...over,
+  });
+
+  test("a preview at 5 senders over 1.3× the floor is a problem when timed; a second Deployment GET and requests growing with N always", () => {
+    expect(programBudgetProblems([programRun(5), programRun(50, { previewRatio: 1.6 })])).toEqual([]);
+    expect(programBudgetProblems([programRun(5, { previewRatio: 1.31 })])).toEqual(["program N=5: previewRatio 1.31 > 1.3"]);
+    expect(programBudgetProblems([programRun(5, { previewRatio: 1.31 })], false)).toEqual([]);
+    const twice = { ...kube, "GET deployments": 2 };
+    // `pulumi up` is two operations (its preview, then the update): one GET each.
+    expect(programBudgetProblems([programRun(5, { kubeRequests: { preview: kube, noChangeUp: twice } })], false)).toEqual([]);
+    expect(
+      programBudgetProblems([programRun(5, { kubeRequests: { preview: kube, noChangeUp: { ...kube, "GET deployments": 3 } } })], false),
+    ).toEqual(["program N=5: noChangeUp made 3 GETs of deployments in 2 engine operation(s) (one serves each)"]);
+    expect(programBudgetProblems([programRun(5), programRun(50, { kubeRequests: { preview: twice, noChangeUp: kube } })], false)).toEqual([
+      "program N=50: preview made 2 GETs of deployments in 1 engine operation(s) (one serves each)",
+      "program N=50: preview made 6 Kubernetes requests > 5 (N=5): they grow with the number of senders",
+    ]);
+  });
+
+  test("the API server's request counters, by verb and resource; watches, non-resource URLs and the node's heartbeat left out", () => {
+    const metrics = [
+      "# TYPE apiserver_request_total counter",
+      'apiserver_request_total{code="200",component="apiserver",dry_run="",group="apps",resource="deployments",scope="resource",subresource="",verb="GET",version="v1"} 7',
+      'apiserver_request_total{code="404",component="apiserver",dry_run="",group="apps",resource="deployments",scope="resource",subresource="",verb="GET",version="v1"} 1',
+      'apiserver_request_total{code="200",component="apiserver",dry_run="All",group="apps",resource="deployments",scope="resource",subresource="",verb="PATCH",version="v1"} 3',
+      'apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="configmaps",scope="resource",subresource="",verb="WATCH",version="v1"} 9',
+      'apiserver_request_total{code="200",component="",dry_run="",group="",resource="",scope="",subresource="",verb="GET",version=""} 40',
+      'apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="pods",scope="resource",subresource="exec",verb="CONNECT",version="v1"} 2',
+      'apiserver_request_total{code="200",component="apiserver",dry_run="",group="coordination.k8s.io",resource="leases",scope="resource",subresource="",verb="PUT",version="v1"} 5',
+      'apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="nodes",scope="resource",subresource="status",verb="PATCH",version="v1"} 5',
+      'apiserver_request_duration_seconds_count{verb="GET",resource="deployments"} 8',
+    ].join("\n");
+    expect(Object.fromEntries(requestCounters(metrics))).toEqual({
+      "GET deployments": 8,
+      "PATCH deployments (dry run)": 3,
+      "CONNECT pods/exec": 2,
+    });
+  });
+
+  test("its table: floor, ours and the ratio per step, the budget at 5 senders, the Kubernetes requests", () => {
+    const lines = programTable([programRun(5), programRun(50)]).split("\n");
+    expect(lines[0]).toMatch(/^N\s+program\s+floor ms\s+ours ms\s+ratio\s+budget\s+Kubernetes requests$/);
+    expect(lines[1]).toMatch(
+      /^5\s+preview\s+3000\s+3600\s+1\.20\s+≤ 1\.3\s+GET deployments 1, PATCH deployments \(dry run\) 1, GET configmaps 2/,
+    );
+    expect(lines[2]).toMatch(/^5\s+noChangeUp\s+4000\s+5200\s+1\.30\s+-\s+GET deployments 1/);
+    expect(lines[3]).toMatch(/^50\s+preview\s+3000\s+3600\s+1\.20\s+-\s+/);
   });
 });

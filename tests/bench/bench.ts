@@ -1,6 +1,6 @@
-// npm run bench -- [--quick] [--senders 5,50,500] [--repetitions 3] [--config Pulumi.prod.yaml] [--only engine|doctor]
-//   --quick: N = 5,50, one repetition, time ratios shown but not checked, no doctor step (what `npm test` runs)
-//   --only:  the engine steps or the doctor step alone
+// npm run bench -- [--quick] [--senders 5,50,500] [--repetitions 3] [--config Pulumi.prod.yaml] [--only engine|doctor|program]
+//   --quick: N = 5,50, one repetition, time ratios shown but not checked, no doctor or program step (what `npm test` runs)
+//   --only:  the engine steps, the doctor step or the whole-program step alone
 //
 // What a deploy costs as N grows, measured through the real engine (the Pulumi CLI and
 // pulumi-resource-pulumi-nodejs, tests/e2e/engine.ts) against an engine floor in the same run:
@@ -12,12 +12,14 @@
 // destroy. Medians of the repetitions are compared with the budgets (docs/performance.md#budgets),
 // as ratios to the floor.
 //
-// Then the doctor step (tests/bench/doctorBench.ts): `npm run doctor` against the stack index.ts
-// deploys on the test cluster, at 5 and 50 senders: its time, and requests that must not grow with
-// the senders. It needs the whole test cluster (a few minutes to start and deploy), so the quick
-// form leaves it out; tests/doctor checks the same request counts at 5 and 50 senders in `npm test`.
+// Then, on the stack index.ts deploys on the test cluster at 5 and 50 senders (tests/bench/clusterBench.ts),
+// the doctor step (tests/bench/doctorBench.ts): `npm run doctor`'s time, and requests that must not
+// grow with the senders; and the whole-program step (tests/bench/programBench.ts): `pulumi preview`
+// and a no-change `pulumi up` of index.ts against a floor program with the same providers and no
+// resource. They need the whole test cluster (a few minutes to start and deploy), so the quick
+// form leaves them out; tests/doctor checks the doctor's request counts at 5 and 50 senders in `npm test`.
 //
-// stdout: the tables, then as the last line one JSON object {"runs":[…],"doctor":[…]}. Progress goes to stderr,
+// stdout: the tables, then as the last line one JSON object {"runs":[…],"doctor":[…],"program":[…]}. Progress goes to stderr,
 // at least every 20 s. Exit 1 when a budget is missed, 2 when the bench itself fails.
 import { performance } from "node:perf_hooks";
 import { readFileSync } from "node:fs";
@@ -30,8 +32,11 @@ import { parseConfig } from "../../stack/config";
 import { fromStackFile } from "../../stack/stackConfig";
 import type { EngineStack } from "../e2e/engine";
 import { FLOOR_TYPE, floorStack, paperlessStack, stateBytes } from "./stacks";
-import { DOCTOR_SENDERS, doctorBudgetProblems, doctorTable, type DoctorBenchRun, measureDoctor } from "./doctorBench";
+import { CLUSTER_SENDERS, measureOnCluster } from "./clusterBench";
+import { doctorBudgetProblems, doctorTable } from "./doctorBench";
+import { programBudgetProblems, programTable } from "./programBench";
 import { median } from "./median";
+import { textTable } from "./textTable";
 import { dynamicType } from "../../providers/dynamic/resource";
 import { startFaultProxy, type FaultProxy } from "../support/faultProxy";
 import { startPaperless, type PaperlessServer } from "../support/paperless/server";
@@ -382,8 +387,7 @@ export function table(runs: readonly BenchRun[]): string {
     ]);
     rows.push([String(r.senders), "render ms", "-", String(r.renderMs), "-", `< ${BUDGETS.renderMs}`, pct(r.renderMs, BUDGETS.renderMs)]);
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  return rows.map((row) => row.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ")).join("\n");
+  return textTable(rows, [0, 1]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -402,7 +406,7 @@ async function main(argv: string[]): Promise<number> {
   let repetitions: number;
   let configPath: string;
   let quick: boolean;
-  let only: "engine" | "doctor" | undefined;
+  let only: "engine" | "doctor" | "program" | undefined;
   try {
     const args = parseArgs({
       args: argv,
@@ -416,32 +420,37 @@ async function main(argv: string[]): Promise<number> {
       strict: true,
     }).values;
     quick = args.quick;
-    if (args.only !== undefined && args.only !== "engine" && args.only !== "doctor")
-      throw new Error(`--only ${JSON.stringify(args.only)}: expected engine or doctor`);
-    if (args.only === "doctor" && quick) throw new Error("--quick has no doctor step: drop --quick or --only doctor");
+    if (args.only !== undefined && args.only !== "engine" && args.only !== "doctor" && args.only !== "program")
+      throw new Error(`--only ${JSON.stringify(args.only)}: expected engine, doctor or program`);
+    if (args.only !== undefined && args.only !== "engine" && quick)
+      throw new Error(`--quick has no ${args.only} step: drop --quick or --only ${args.only}`);
     only = args.only;
     senders = positiveInts("--senders", args.senders ?? (quick ? "5,50" : "5,50,500"), 5000);
     [repetitions] = positiveInts("--repetitions", args.repetitions ?? (quick ? "1" : "3"), 99) as [number];
     configPath = resolve(args.config);
   } catch (e) {
     log(
-      `${(e as Error).message}\nusage: npm run bench -- [--quick] [--senders 5,50,500] [--repetitions 3] [--config <stack yaml>] [--only engine|doctor]`,
+      `${(e as Error).message}\nusage: npm run bench -- [--quick] [--senders 5,50,500] [--repetitions 3] [--config <stack yaml>] [--only engine|doctor|program]`,
     );
     return 2;
   }
 
-  const runs = only === "doctor" ? [] : await engineRuns(stackRaw(configPath), senders, repetitions);
-  let doctor: DoctorBenchRun[] = [];
+  const runs = only === undefined || only === "engine" ? await engineRuns(stackRaw(configPath), senders, repetitions) : [];
+  const onCluster = { doctor: only === undefined || only === "doctor", program: only === undefined || only === "program" };
   if (quick) {
     log(
-      `quick form: no doctor step (it deploys the whole stack on the test cluster); npm run bench measures it at ${DOCTOR_SENDERS.join(" and ")} senders`,
+      `quick form: no doctor or program step (they deploy the whole stack on the test cluster); npm run bench measures them at ${CLUSTER_SENDERS.join(" and ")} senders`,
     );
-  } else if (only !== "engine") {
-    doctor = await measureDoctor(repetitions, log);
   }
-  const tables = [...(runs.length ? [table(runs)] : []), ...(doctor.length ? [doctorTable(doctor)] : [])];
-  process.stdout.write(`${tables.join("\n\n")}\n${JSON.stringify({ runs, doctor })}\n`);
-  const problems = [...budgetProblems(runs, !quick), ...doctorBudgetProblems(doctor)];
+  const { doctor, program } =
+    !quick && (onCluster.doctor || onCluster.program) ? await measureOnCluster(onCluster, repetitions, log) : { doctor: [], program: [] };
+  const tables = [
+    ...(runs.length ? [table(runs)] : []),
+    ...(doctor.length ? [doctorTable(doctor)] : []),
+    ...(program.length ? [programTable(program)] : []),
+  ];
+  process.stdout.write(`${tables.join("\n\n")}\n${JSON.stringify({ runs, doctor, program })}\n`);
+  const problems = [...budgetProblems(runs, !quick), ...doctorBudgetProblems(doctor), ...programBudgetProblems(program)];
   if (quick) log("quick form: time ratios shown, not checked (npm run bench checks them)");
   if (problems.length) {
     log(`${problems.length} budget(s) missed:\n${problems.map((p) => `  - ${p}`).join("\n")}`);

@@ -1,13 +1,12 @@
 // The bench's doctor step: `npm run doctor` (a healthy run, as a user starts it: tsx, the Pulumi CLI
 // reading the stack, then every check) against the stack tests/doctor deploys on the test cluster
-// (tests/doctor/doctorStack.ts), at 5 and at 50 senders: its time, and its requests per system,
+// (tests/bench/clusterBench.ts), at 5 and at 50 senders: its time, and its requests per system,
 // which must not grow with the number of senders.
 import { performance } from "node:perf_hooks";
 import { expectedResults, results } from "../doctor/doctorRun";
-import { growSenders, startDoctorStack } from "../doctor/doctorStack";
+import type { DoctorStack } from "../doctor/doctorStack";
 import { median } from "./median";
-
-export const DOCTOR_SENDERS = [5, 50] as const;
+import { textTable } from "./textTable";
 
 /** One N: medians over the repetitions. */
 export interface DoctorBenchRun {
@@ -26,71 +25,44 @@ export const DOCTOR_BUDGETS = {
   wallMs: 15_000,
 } as const;
 
-/** The bench's progress rule: a line at least every 20 s, also while the cluster starts or a deploy runs. */
-async function saying<T>(what: string, log: (line: string) => void, work: Promise<T>): Promise<T> {
-  const started = performance.now();
-  log(`doctor: ${what} …`);
-  const timer = setInterval(() => log(`doctor: ${what}: ${Math.round((performance.now() - started) / 1000)} s`), 20_000);
-  try {
-    return await work;
-  } finally {
-    clearInterval(timer);
-  }
-}
-
-export async function measureDoctor(repetitions: number, log: (line: string) => void): Promise<DoctorBenchRun[]> {
-  const h = await saying(
-    `starting the test cluster, Vault and paperless-ngx 3.0.5 with its worker, deploying index.ts at ${DOCTOR_SENDERS[0]} senders`,
-    log,
-    startDoctorStack(`e2e-bench-doctor-${Math.random().toString(36).slice(2, 8)}`, { senders: DOCTOR_SENDERS[0] }),
-  );
-  const runs: DoctorBenchRun[] = [];
-  try {
-    for (const n of DOCTOR_SENDERS) {
-      if (h.mailboxes[0]!.senders.length !== n) {
-        growSenders(h.mailboxes, n);
-        await saying(
-          `deploying ${n} senders`,
-          log,
-          h.up().then(() => h.settled()),
-        );
-      }
-      const wall: number[] = [];
-      const report: number[] = [];
-      const requests: string[] = [];
-      // One run before the measured ones: tsx's compile cache and the CLI's plugins warm.
-      for (let rep = 0; rep <= repetitions; rep++) {
-        const started = performance.now();
-        const run = await h.doctor();
-        const ms = performance.now() - started;
-        const unhealthy = Object.entries(results(run.report!)).filter(([id, r]) => r !== expectedResults(run.report!, {})[id]);
-        if (run.code !== 0 || unhealthy.length) {
-          throw new Error(
-            `doctor at N=${n}: not a healthy run (exit ${run.code}; ${unhealthy.map(([id, r]) => `${id} ${r}`).join(", ")}): its time would mean nothing\n${run.stdout}\n${run.stderr}`,
-          );
-        }
-        log(
-          `doctor: N=${n} ${rep ? `repetition ${rep}/${repetitions}` : "warm-up"}: ${Math.round(ms)} ms, requests ${JSON.stringify(run.report!.requests)}`,
-        );
-        if (!rep) continue;
-        wall.push(ms);
-        report.push(run.report!.seconds * 1000);
-        requests.push(JSON.stringify(run.report!.requests));
-      }
-      if (new Set(requests).size !== 1)
-        throw new Error(`doctor at N=${n}: the request counts differ between identical runs: ${requests.join(" / ")}`);
-      runs.push({
-        senders: n,
-        wallMs: Math.round(median(wall)),
-        reportMs: Math.round(median(report)),
-        requests: JSON.parse(requests[0]!),
-        repetitions,
-      });
+/** One N on the deployed stack `h` (its senders already at `n`): one warm-up run, then the repetitions. */
+export async function measureDoctorAt(
+  h: DoctorStack,
+  n: number,
+  repetitions: number,
+  log: (line: string) => void,
+): Promise<DoctorBenchRun> {
+  const wall: number[] = [];
+  const report: number[] = [];
+  const requests: string[] = [];
+  // One run before the measured ones: tsx's compile cache and the CLI's plugins warm.
+  for (let rep = 0; rep <= repetitions; rep++) {
+    const started = performance.now();
+    const run = await h.doctor();
+    const ms = performance.now() - started;
+    const unhealthy = Object.entries(results(run.report!)).filter(([id, r]) => r !== expectedResults(run.report!, {})[id]);
+    if (run.code !== 0 || unhealthy.length) {
+      throw new Error(
+        `doctor at N=${n}: not a healthy run (exit ${run.code}; ${unhealthy.map(([id, r]) => `${id} ${r}`).join(", ")}): its time would mean nothing\n${run.stdout}\n${run.stderr}`,
+      );
     }
-  } finally {
-    await h.stop();
+    log(
+      `doctor: N=${n} ${rep ? `repetition ${rep}/${repetitions}` : "warm-up"}: ${Math.round(ms)} ms, requests ${JSON.stringify(run.report!.requests)}`,
+    );
+    if (!rep) continue;
+    wall.push(ms);
+    report.push(run.report!.seconds * 1000);
+    requests.push(JSON.stringify(run.report!.requests));
   }
-  return runs;
+  if (new Set(requests).size !== 1)
+    throw new Error(`doctor at N=${n}: the request counts differ between identical runs: ${requests.join(" / ")}`);
+  return {
+    senders: n,
+    wallMs: Math.round(median(wall)),
+    reportMs: Math.round(median(report)),
+    requests: JSON.parse(requests[0]!),
+    repetitions,
+  };
 }
 
 /** Every missed budget: requests that grow with N (against the smallest N), and, when `timed`, a run at 5 senders over 15 s. */
@@ -125,13 +97,5 @@ export function doctorTable(runs: readonly DoctorBenchRun[]): string {
         .join(", "),
     ]);
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  return rows
-    .map((row) =>
-      row
-        .map((c, i) => (i < 2 || i === 5 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
+  return textTable(rows, [0, 1, 5]);
 }
