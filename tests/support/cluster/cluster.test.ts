@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { stringify } from "yaml";
 import { ImapClient } from "../mailserver/imap";
 import { sendMail } from "../mailserver/smtp";
-import { startPaperless } from "../paperless/server";
+import { startPaperless, type PaperlessServer } from "../paperless/server";
 import { startCluster, type Cluster } from "./cluster";
 import { MAILSERVER, PAPERLESS, type ProductionObjects } from "./productionObjects";
 import { withoutRight } from "./rbac";
@@ -14,6 +14,8 @@ jest.setTimeout(300_000);
 
 let cluster: Cluster;
 let objects: ProductionObjects;
+/** Started beside the cluster rather than after it; attached to the cluster by its own test. */
+let paperless: PaperlessServer;
 
 /** A shell command as a user's terminal runs it: the cluster's environment, the kubectl shim first on PATH. */
 function sh(command: string, input?: string): { code: number | null; out: string; err: string } {
@@ -58,13 +60,19 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined>, 
 }
 
 beforeAll(async () => {
-  cluster = await startCluster();
+  // Each kept as soon as it runs, so afterAll stops it also when the other failed to start.
+  const starts = await Promise.allSettled([
+    startCluster().then((c) => (cluster = c)),
+    startPaperless("3.0.5").then((p) => (paperless = p)),
+  ]);
+  for (const s of starts) if (s.status === "rejected") throw s.reason;
   process.stdout.write(`test cluster ready: ${JSON.stringify(cluster.timings)}\n`);
   const started = Date.now();
   objects = await cluster.installProductionObjects();
   process.stdout.write(`production objects, mailserver rolled out: ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 });
 afterAll(async () => {
+  await paperless?.stop();
   await cluster?.stop();
 });
 
@@ -172,24 +180,19 @@ describe("the test cluster", () => {
       code: 127,
       err: expect.stringContaining("no paperless-ngx server is attached"),
     });
-    const paperless = await startPaperless("3.0.5");
-    try {
-      cluster.attachPaperless(paperless);
-      // The same database the server uses: a user made through the pod is there for the API.
-      expect(
-        sh(
-          `kubectl ${target} s6-setuidgid paperless python3 manage.py shell -c 'from django.contrib.auth.models import User; User.objects.create(username="via-exec")'`,
-        ).code,
-      ).toBe(0);
-      const users = (await (
-        await fetch(`${paperless.url}/api/users/?page_size=1000`, { headers: { authorization: `Token ${paperless.token}` } })
-      ).json()) as { results: { username: string }[] };
-      expect(users.results.map((u) => u.username)).toContain("via-exec");
-      expect(sh(`kubectl ${target} s6-setuidgid paperless python3 manage.py mail_fetcher`).code).toBe(0);
-      expect(sh(`kubectl ${target} rm -rf /`)).toMatchObject({ code: 127 });
-    } finally {
-      await paperless.stop();
-    }
+    cluster.attachPaperless(paperless);
+    // The same database the server uses: a user made through the pod is there for the API.
+    expect(
+      sh(
+        `kubectl ${target} s6-setuidgid paperless python3 manage.py shell -c 'from django.contrib.auth.models import User; User.objects.create(username="via-exec")'`,
+      ).code,
+    ).toBe(0);
+    const users = (await (
+      await fetch(`${paperless.url}/api/users/?page_size=1000`, { headers: { authorization: `Token ${paperless.token}` } })
+    ).json()) as { results: { username: string }[] };
+    expect(users.results.map((u) => u.username)).toContain("via-exec");
+    expect(sh(`kubectl ${target} s6-setuidgid paperless python3 manage.py mail_fetcher`).code).toBe(0);
+    expect(sh(`kubectl ${target} rm -rf /`)).toMatchObject({ code: 127 });
   });
 
   it("reaches the running mailserver pod at the Service's address: SMTP in, IMAP out", async () => {
