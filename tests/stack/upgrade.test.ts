@@ -4,10 +4,11 @@
 // to the test cluster, Vault and paperless-ngx 3.0.5, then the same stack (same backend, same
 // state) is previewed and updated with this checkout's program. Where a resource's URN or
 // provider changed since, aliases carry it over: the preview must change nothing.
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { startCluster, type Cluster } from "../support/cluster/cluster";
 import { startPaperless, type PaperlessServer } from "../support/paperless/server";
 import { programStack, type Operation, type ProgramStack } from "../support/programStack";
@@ -40,14 +41,19 @@ function succeeded(op: Operation): Operation {
 }
 
 beforeAll(async () => {
-  // RELEASE's files as git has them, with this checkout's node_modules, and its providers built.
+  // RELEASE's files as git has them, with this checkout's node_modules, and its providers built
+  // (while the servers start).
   release = mkdtempSync(join(tmpdir(), "pmi-release-"));
-  execFileSync("sh", ["-c", `git -C "$1" archive "$2" | tar -x -C "$3"`, "sh", ROOT, RELEASE, release]);
-  symlinkSync(join(ROOT, "node_modules"), join(release, "node_modules"));
-  execFileSync(join(ROOT, "node_modules", ".bin", "tsx"), ["providers/dynamic/build.ts"], { cwd: release, stdio: "ignore" });
+  const run = promisify(execFile);
+  const built = (async () => {
+    await run("sh", ["-c", `git -C "$1" archive "$2" | tar -x -C "$3"`, "sh", ROOT, RELEASE, release]);
+    symlinkSync(join(ROOT, "node_modules"), join(release, "node_modules"));
+    await run(join(ROOT, "node_modules", ".bin", "tsx"), ["providers/dynamic/build.ts"], { cwd: release });
+  })();
 
   // Each kept as soon as it runs, so afterAll stops it also when the other failed to start.
   const started = await Promise.allSettled([
+    built,
     startCluster().then((c) => (cluster = c)),
     startPaperless("3.0.5", { users: ["root", "anca", "emo"] }).then((p) => (paperless = p)),
   ]);
