@@ -6,6 +6,7 @@
 // and the report says what was cleaned up.
 import { randomBytes } from "node:crypto";
 import { createTransport } from "nodemailer";
+import { codedError, hasCode } from "../core/codedError";
 import type { Mailbox, Sender } from "../core/types";
 import type { Page } from "../providers/paperless/client";
 import { fetchAndWait } from "../providers/paperless/mailFetch";
@@ -22,7 +23,10 @@ interface WireDocument {
   tags: number[];
 }
 
-class HopFailed extends Error {}
+/** A hop that failed, already recorded as a failed step: it ends this mailbox's canary. */
+const HOP_FAILED = "CANARY_HOP_FAILED";
+
+const hopFailed = (what: string) => codedError(HOP_FAILED, what, {});
 
 /** The folders the canary mail is in, by Message-ID (one SEARCH per folder). */
 async function whereIs(target: ImapTarget, messageId: string, folders: readonly string[]): Promise<Map<string, number[]>> {
@@ -72,13 +76,13 @@ async function canaryFor(
     steps.push({ what: `${mailbox.address}: ${what}`, status, seconds: (Date.now() - hopStarted) / 1000, ...(detail ? { detail } : {}) });
     ctx.progress(`canary ${mailbox.address}: ${what}${detail ? `: ${detail}` : ""}`);
     hopStarted = Date.now();
-    if (status === "fail") throw new HopFailed(what);
+    if (status === "fail") throw hopFailed(what);
   };
   const until = <T>(what: string, probe: () => Promise<T | undefined>) =>
     waitFor(deadline, what, (line) => ctx.progress(`canary ${mailbox.address}: ${line}`), probe);
   const fail = (what: string, detail: string): never => {
     hop(what, "fail", detail);
-    throw new HopFailed(what);
+    throw hopFailed(what);
   };
   try {
     // 1. SMTP, as the forwarding server would hand it over (opportunistic STARTTLS, as between MTAs).
@@ -238,7 +242,7 @@ export async function runCanary(ctx: DoctorContext, deadlineMs: number): Promise
     try {
       await canaryFor(ctx, mailbox, sender, Date.now() + deadlineMs, steps, cleanup);
     } catch (e) {
-      if (!(e instanceof HopFailed))
+      if (!hasCode(e, HOP_FAILED))
         steps.push({ what: `${mailbox.address}: canary`, status: "fail", seconds: 0, detail: (e as Error).message });
     }
   }

@@ -3,10 +3,11 @@
 // session per mailbox, and one list per paperless collection. Requests are counted per system.
 import { isPaperlessApiError, type PaperlessApiError, PaperlessClient } from "../providers/paperless/client";
 import { readKvSecret, vaultHttpSettings } from "../providers/vault/vaultClient";
+import { apiStatus } from "../providers/kubernetes/kubeApi";
 import type { ConfigMapObject } from "../providers/kubernetes/kubeClient";
 import { sieveConfigMap, sieveNames } from "../core/sieveConfigMap";
 import type { IngestConfig, Mailbox } from "../core/types";
-import { imapSnapshot, type ImapSnapshot, type ImapTarget } from "./imapSnapshot";
+import { imapSnapshot, type ImapSnapshot, type ImapTarget, isImapError } from "./imapSnapshot";
 import { type Deployment, KubeReads, type Pod, selectorQuery } from "./kubeReads";
 import { type PodState, readPodState } from "./podState";
 import { fixable } from "./runner";
@@ -155,7 +156,7 @@ export class DoctorContext {
   private kubeFailure(e: unknown): Error {
     const ms = this.config.mailserver;
     const rights = `the identity needs get on the Deployment and ConfigMaps and list on pods in namespace ${ms.namespace} (README.md#doctor-rights)`;
-    return (e as { status?: unknown }).status === 403
+    return apiStatus(e) === 403
       ? fixable(`the Kubernetes API refused a read: ${(e as Error).message}`, rights, { notChecked: true })
       : fixable(
           `the Kubernetes API: ${(e as Error).message}`,
@@ -294,7 +295,7 @@ export class DoctorContext {
       const snapshot = await imapSnapshot(target, junkSince).catch((e) => {
         throw fixable(
           `${(e as Error).message}`,
-          (e as { authentication?: boolean }).authentication
+          isImapError(e) && e.authentication
             ? `the mailserver refuses the password in Vault: run \`pulumi up --refresh\` (it writes the account line from it) and see mailserver.account-live`
             : `check that the mailserver's IMAP is reachable from here (doctor.imap in the stack config when it differs from mailserver.imapHost:imapPort)`,
         );

@@ -3,6 +3,7 @@
 // arrival time, MIME structure) and the recent messages in the spam folder. A fixed number of
 // commands per mailbox, whatever the number of senders: matching is done here, not by SEARCH.
 import { ImapFlow, type MessageStructureObject } from "imapflow";
+import { type CodedError, codedError, hasCode } from "../core/codedError";
 import type { HostPort, ImapSecurity } from "../core/types";
 
 /** A file part of a message, as paperless's attachment handling sees it. */
@@ -42,8 +43,12 @@ export interface ImapTarget {
   readonly password: string;
 }
 
+const IMAP_ERROR = "IMAP_ERROR";
+
 /** An IMAP failure, told apart: the login was refused, or the server did not answer. */
-export type ImapError = Error & { authentication: boolean };
+export type ImapError = CodedError<typeof IMAP_ERROR, { authentication: boolean }>;
+
+export const isImapError = (e: unknown): e is ImapError => hasCode(e, IMAP_ERROR);
 
 function parts(node: MessageStructureObject | undefined): MessagePart[] {
   if (!node) return [];
@@ -95,7 +100,7 @@ export async function connectImap(target: ImapTarget, timeoutMs = 30_000): Promi
     const why = authentication
       ? `login refused${err.responseText ? ` (${err.responseText})` : ""}`
       : `${err.code ?? ""} ${err.message ?? String(e)}`.trim();
-    throw Object.assign(new Error(`IMAP ${target.endpoint.host}:${target.endpoint.port} as ${target.user}: ${why}`), { authentication });
+    throw codedError(IMAP_ERROR, `IMAP ${target.endpoint.host}:${target.endpoint.port} as ${target.user}: ${why}`, { authentication });
   }
   return client;
 }

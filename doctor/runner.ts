@@ -1,6 +1,7 @@
 // Runs the chosen checks: each as soon as the checks it needs are done (independent ones at the
 // same time, so a run waits for the slowest system, not the sum), a check whose need failed is
 // reported as not checked, and a check that throws fails with what it threw.
+import { type CodedError, codedError, hasCode } from "../core/codedError";
 import { type Check, type CheckResult, fixFor, type Group } from "./check";
 
 export interface Outcome {
@@ -10,21 +11,20 @@ export interface Outcome {
   readonly result: CheckResult;
 }
 
+const FIXABLE_ERROR = "FIXABLE_ERROR";
+
 /**
  * An error that says how to fix it: what the context's readers throw (an unreachable server, a
  * rejected token). A check that lets one through fails with its message and fix.
  */
-export type FixableError = Error & { fix: string; notChecked: boolean };
+export type FixableError = CodedError<typeof FIXABLE_ERROR, { fix: string; notChecked: boolean }>;
 
 /** `notChecked`: the doctor may not look (a refused permission): a warning, never a pass nor a failure. */
 export function fixable(message: string, fix: string, opts: { notChecked?: boolean } = {}): FixableError {
-  return Object.assign(new Error(message), { fix, notChecked: opts.notChecked === true });
+  return codedError(FIXABLE_ERROR, message, { fix, notChecked: opts.notChecked === true });
 }
 
-const fixOf = (e: unknown): string | undefined => {
-  const fix = (e as { fix?: unknown } | undefined)?.fix;
-  return typeof fix === "string" ? fix : undefined;
-};
+const isFixable = (e: unknown): e is FixableError => hasCode(e, FIXABLE_ERROR);
 
 /** The checks to run for `only` (one id): it and, transitively, what it needs; all when undefined. */
 export function selectChecks<C>(all: readonly Check<C>[], only?: string): Check<C>[] {
@@ -78,8 +78,8 @@ export async function runChecks<C>(checks: readonly Check<C>[], ctx: C, known: r
         return await check.run(ctx);
       } catch (e) {
         const message = (e as Error).message ?? String(e);
-        const fix = fixFor(check.id, fixOf(e) ?? "see the message");
-        return (e as { notChecked?: unknown }).notChecked === true
+        const fix = fixFor(check.id, isFixable(e) ? e.fix : "see the message");
+        return isFixable(e) && e.notChecked
           ? { status: "warn", problems: [{ status: "warn", message: `not checked: ${message}`, fix }] }
           : { status: "fail", problems: [{ status: "fail", message, fix }] };
       }

@@ -5,6 +5,7 @@
 // Nothing here is configured twice. A stack that cannot be read is a SetupError: exit 2.
 import { join } from "node:path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { type CodedError, codedError, hasCode } from "../core/codedError";
 import type { KubeTarget } from "../core/kubeTarget";
 import { kubeTargetFrom } from "../stack/kubernetesAccess";
 import { fromRuntime, validateStack } from "../stack/stackConfig";
@@ -37,14 +38,16 @@ export interface DoctorStack {
   readonly warnings: readonly string[];
 }
 
+const SETUP_ERROR = "SETUP_ERROR";
+
 /** The doctor itself could not run (bad stack, missing credentials): exit 2. */
-export type SetupError = Error & { setup: true };
+export type SetupError = CodedError<typeof SETUP_ERROR>;
 
 export function setupError(message: string): SetupError {
-  return Object.assign(new Error(message), { setup: true as const });
+  return codedError(SETUP_ERROR, message, {});
 }
 
-export const isSetupError = (e: unknown): e is SetupError => (e as { setup?: unknown } | undefined)?.setup === true;
+export const isSetupError = (e: unknown): e is SetupError => hasCode(e, SETUP_ERROR);
 
 /** The first line of a failed pulumi command that says why (its stderr), without the command's noise. */
 function cliReason(e: unknown, secrets: readonly string[]): string {

@@ -4,16 +4,16 @@
 // while moving puts back what was there, so --out is left as it was.
 import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from "fs";
 import { dirname, join } from "path";
+import { type CodedError, codedError, hasCode } from "../core/codedError";
+
+const OUT_ERROR = "OUT_ERROR";
 
 /** An output problem the user can fix, reported in one line; `leftOver` names what could not be put back. */
-export class OutError extends Error {
-  constructor(
-    message: string,
-    readonly leftOver: readonly string[] = [],
-  ) {
-    super(message);
-  }
-}
+export type OutError = CodedError<typeof OUT_ERROR, { leftOver: readonly string[] }>;
+
+const outError = (message: string, leftOver: readonly string[] = []): OutError => codedError(OUT_ERROR, message, { leftOver });
+
+export const isOutError = (e: unknown): e is OutError => hasCode(e, OUT_ERROR);
 
 function describe(e: unknown): string {
   const { code, message } = e as NodeJS.ErrnoException;
@@ -32,12 +32,12 @@ function kindOf(path: string): "missing" | "directory" | "other" {
  */
 function missingDirectories(dir: string, shown: string): string[] {
   const kind = kindOf(dir);
-  if (kind === "other") throw new OutError(`--out ${shown}: ${dir} is a file, not a directory`);
+  if (kind === "other") throw outError(`--out ${shown}: ${dir} is a file, not a directory`);
   if (kind === "directory") {
     try {
       accessSync(dir, constants.W_OK);
     } catch (e) {
-      throw new OutError(`--out ${shown}: cannot write in ${dir}: ${describe(e)}`);
+      throw outError(`--out ${shown}: cannot write in ${dir}: ${describe(e)}`);
     }
     return [];
   }
@@ -52,7 +52,7 @@ export function writeAllOrNothing(out: string, shown: string, files: ReadonlyMap
   for (const name of files.keys()) {
     const target = join(out, name);
     for (const dir of missingDirectories(dirname(target), shown)) toCreate.add(dir);
-    if (kindOf(target) === "directory") throw new OutError(`--out ${shown}: ${target} is a directory, where the render writes a file`);
+    if (kindOf(target) === "directory") throw outError(`--out ${shown}: ${target} is a directory, where the render writes a file`);
   }
 
   const created: string[] = [];
@@ -103,7 +103,7 @@ export function writeAllOrNothing(out: string, shown: string, files: ReadonlyMap
     if (staging && leftOver.length) leftOver.push(`${staging} (holds the previous files)`);
     else if (staging) attempt(staging, () => rmSync(staging!, { recursive: true, force: true }));
     for (const dir of created.reverse()) attempt(dir, () => rmdirSync(dir));
-    throw new OutError(`--out ${shown}: ${step}: ${describe(e)}`, leftOver);
+    throw outError(`--out ${shown}: ${step}: ${describe(e)}`, leftOver);
   }
   rmSync(staging, { recursive: true, force: true });
 }

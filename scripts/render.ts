@@ -6,9 +6,9 @@
 import { join, resolve } from "path";
 import { parseArgs } from "util";
 import { renderArtifacts } from "../core/artifacts";
-import { ConfigError } from "../stack/config";
+import { isConfigError } from "../stack/config";
 import { readStackFile } from "../stack/stackConfig";
-import { OutError, writeAllOrNothing } from "./outputFiles";
+import { isOutError, writeAllOrNothing } from "./outputFiles";
 
 const USAGE = `usage: npm run render -- [--config <stack yaml>] [--out <dir>]
   --config <file>  the stack file to validate and render (default: Pulumi.prod.yaml)
@@ -47,12 +47,12 @@ function main(argv: string[]): number {
     console.log("not rendered: the account lines of postfix-accounts.cf (they hash the mailbox passwords held in Vault)");
     return 0;
   } catch (e) {
-    if (e instanceof ConfigError) {
+    if (isConfigError(e)) {
       console.error(e.message);
       console.error("nothing was written.");
       return 1;
     }
-    if (e instanceof OutError) {
+    if (isOutError(e)) {
       console.error(`render: ${e.message}; ${e.leftOver.length ? `could not put back ${e.leftOver.join(", ")}` : "nothing was written"}.`);
       return 1;
     }

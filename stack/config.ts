@@ -1,6 +1,7 @@
 // parseConfig: raw stack config (Pulumi structured config or the stack YAML) -> IngestConfig,
 // or every problem found, each naming the value and its place.
 import { z } from "zod";
+import { type CodedError, codedError, hasCode } from "../core/codedError";
 import { describeUnsafe, escapeUnsafe, show, UNSAFE_CHARACTER } from "../core/displayText";
 import { CONFIGMAP_KEY, derivedNameProblems, DNS_LABEL, DNS_SUBDOMAIN, type NameRule, ruleBroken } from "../core/objectNames";
 import { sieveSizeProblem } from "../core/sieve";
@@ -164,16 +165,19 @@ const configSchema = z.strictObject({
 
 type RawConfig = z.infer<typeof configSchema>;
 
-export class ConfigError extends Error {
-  constructor(
-    readonly problems: readonly string[],
-    readonly source: string,
-  ) {
-    super(`${source}: ${problems.length} problem(s) in the configuration:\n` + problems.map((p) => `  - ${p}`).join("\n"));
-    this.name = "ConfigError";
-  }
+const CONFIG_ERROR = "CONFIG_ERROR";
+
+/** Every problem of the configuration `source` names (a stack file, the running stack). */
+export type ConfigError = CodedError<typeof CONFIG_ERROR, { problems: readonly string[]; source: string }>;
+
+export function configError(problems: readonly string[], source: string): ConfigError {
+  const message = `${source}: ${problems.length} problem(s) in the configuration:\n` + problems.map((p) => `  - ${p}`).join("\n");
+  return codedError(CONFIG_ERROR, message, { problems, source });
 }
 
+export const isConfigError = (e: unknown): e is ConfigError => hasCode(e, CONFIG_ERROR);
+
+/** Invalid input is an expected outcome of parsing, so a value; configError() makes it the error to throw. */
 export type ParseResult = { ok: true; config: IngestConfig } | { ok: false; problems: string[] };
 
 /** `mailboxes[0].senders[3].address` */

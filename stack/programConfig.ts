@@ -1,7 +1,7 @@
 // The Pulumi program's view of its stack config: the validated IngestConfig plus the secrets,
 // which stay Pulumi secret outputs and never pass through parseConfig.
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError } from "./config";
+import { configError } from "./config";
 import { isConfigSecret } from "./engineConfig";
 import { fromRuntime, validateStack } from "./stackConfig";
 import { PROJECT, type IngestConfig } from "../core/types";
@@ -58,7 +58,7 @@ export function readProgramConfig(): ProgramConfig {
     }
   }
   // A RunError is printed as its message alone: the problems once, without a stack trace.
-  if (problems.length || !config) throw new pulumi.RunError(new ConfigError(problems, source).message);
+  if (problems.length || !config) throw new pulumi.RunError(configError(problems, source).message);
 
   const passwords = passwordKeys.length
     ? cfg

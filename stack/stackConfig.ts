@@ -2,7 +2,7 @@
 // (in the Pulumi program) and from the stack YAML file (in the offline render).
 import { closeSync, openSync, readSync } from "fs";
 import { parse as parseYaml } from "yaml";
-import { ConfigError, parseConfig } from "./config";
+import { configError, isConfigError, parseConfig } from "./config";
 import { escapeUnsafe } from "../core/displayText";
 import { PROJECT, type IngestConfig } from "../core/types";
 import { isTruthy, vaultKeyProblem } from "./vaultProviderKeys";
@@ -190,7 +190,7 @@ function readBounded(path: string): string {
       total += n;
       chunks.push(chunk.subarray(0, n));
       if (total > STACK_FILE_MAX_BYTES) {
-        throw new ConfigError(
+        throw configError(
           [`is larger than ${STACK_FILE_MAX_BYTES} bytes (4 MiB), the most a stack file may be; is it the stack file?`],
           path,
         );
@@ -211,16 +211,16 @@ export function readStackFile(path: string): { config: IngestConfig; warnings: s
   try {
     doc = parseYaml(readBounded(path));
   } catch (e) {
-    if (e instanceof ConfigError) throw e;
-    throw new ConfigError([`cannot read the stack file: ${escapeUnsafe((e as Error).message)}`], path);
+    if (isConfigError(e)) throw e;
+    throw configError([`cannot read the stack file: ${escapeUnsafe((e as Error).message)}`], path);
   }
   const config = doc !== null && typeof doc === "object" ? (doc as { config?: unknown }).config : undefined;
   if (config === null || typeof config !== "object" || Array.isArray(config)) {
-    throw new ConfigError(["has no `config:` map (is this a Pulumi stack file?)"], path);
+    throw configError(["has no `config:` map (is this a Pulumi stack file?)"], path);
   }
   const stack = fromStackFile(config as Record<string, unknown>);
   const { config: ingest, problems } = validateStack(stack);
-  if (!ingest) throw new ConfigError(problems, path);
+  if (!ingest) throw configError(problems, path);
   return { config: ingest, warnings: stack.warnings };
 }
 

@@ -6,6 +6,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import * as http from "node:http";
 import * as https from "node:https";
+import { type CodedError, codedError, hasCode } from "../../core/codedError";
 
 /** Where and how to reach the API server: base URL plus TLS/agent/header options as node:https takes them. */
 export interface KubeConnection {
@@ -20,14 +21,25 @@ export interface KubeApis {
   readonly authorization: k8s.AuthorizationV1Api;
 }
 
-/** What the API server answered, when it was not what we asked for: an Error recognised by `status` (apiStatus). */
-export type KubeApiError = Error & { status: number; reason: string; retryAfterMs?: number };
+const KUBE_API_ERROR = "KUBE_API_ERROR";
+
+/**
+ * What the API server answered, when it was not what we asked for. client-node's ApiException is
+ * a class (its `code` the HTTP status), so send() translates it into this, recognised by its code.
+ */
+export type KubeApiError = CodedError<typeof KUBE_API_ERROR, { status: number; reason: string; retryAfterMs?: number }>;
+
+export const isKubeApiError = (e: unknown): e is KubeApiError => hasCode(e, KUBE_API_ERROR);
 
 /** The HTTP status of an error the API server answered, or undefined for any other error. */
 export function apiStatus(e: unknown): number | undefined {
-  const status = (e as { status?: unknown } | undefined)?.status;
-  return typeof status === "number" ? status : undefined;
+  return isKubeApiError(e) ? e.status : undefined;
 }
+
+const CONNECTION_DROPPED = "KUBE_CONNECTION_DROPPED";
+
+/** The connection failed before a whole answer came: worth another try. */
+export const isConnectionDropped = (e: unknown): boolean => hasCode(e, CONNECTION_DROPPED);
 
 /** @kubernetes/client-node itself. */
 export function clientNode(): typeof k8s {
@@ -121,8 +133,7 @@ function apiError(what: string, status: number, body: unknown, headers: Record<s
   const reason = typeof json?.reason === "string" ? json.reason : status === 401 ? "Unauthorized" : "";
   const message = typeof json?.message === "string" ? json.message : "";
   const retryAfter = Number(headers["retry-after"]);
-  return Object.assign(new Error(`${what}: HTTP ${status}${reason ? ` ${reason}` : ""}${message ? `: ${message}` : ""}`), {
-    name: "KubeApiError",
+  return codedError(KUBE_API_ERROR, `${what}: HTTP ${status}${reason ? ` ${reason}` : ""}${message ? `: ${message}` : ""}`, {
     status,
     reason,
     ...(retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}),
@@ -131,7 +142,7 @@ function apiError(what: string, status: number, body: unknown, headers: Record<s
 
 /**
  * One request through the typed API, `what` naming it in errors. Rejects with a KubeApiError for
- * an answer other than 2xx, with an error marked `dropped` when the connection failed before an
+ * an answer other than 2xx, with a CONNECTION_DROPPED error when the connection failed before an
  * answer (worth another try), or with the deadline's error, which names the server and the fix.
  */
 export async function send<T>(conn: KubeConnection, what: string, request: (api: KubeApis) => Promise<T>): Promise<T> {
@@ -156,7 +167,7 @@ export async function send<T>(conn: KubeConnection, what: string, request: (api:
     const failure = e as { name?: string; type?: string; message?: string };
     if (failure.name === "FetchError" && failure.type === "system") {
       const reason = (failure.message ?? "").replace(/^request to \S+ failed, reason: /, "");
-      throw Object.assign(new Error(`${sent.method} ${sent.url}: ${reason}`), { dropped: true });
+      throw codedError(CONNECTION_DROPPED, `${sent.method} ${sent.url}: ${reason}`, {});
     }
     throw e;
   } finally {

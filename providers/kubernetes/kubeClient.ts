@@ -10,7 +10,7 @@
 import type { KubeTarget } from "../../core/kubeTarget";
 import type { KubeConfig, V1ConfigMap, V1Deployment, V1ObjectMeta, V1ResourceRule } from "@kubernetes/client-node";
 import { remembered } from "../processMemory";
-import { apiStatus, clientNode, type KubeApis, type KubeConnection, send } from "./kubeApi";
+import { apiStatus, clientNode, isConnectionDropped, isKubeApiError, type KubeApis, type KubeConnection, send } from "./kubeApi";
 
 export type { KubeConnection } from "./kubeApi";
 
@@ -89,14 +89,14 @@ const RETRIED_STATUS = new Set([429, 500, 502, 503, 504]);
 /** A failure another try may not have: the connection dropped, or a 429/5xx answer. */
 function transient(e: unknown): boolean {
   const status = apiStatus(e);
-  return status !== undefined ? RETRIED_STATUS.has(status) : (e as { dropped?: boolean } | undefined)?.dropped === true;
+  return status !== undefined ? RETRIED_STATUS.has(status) : isConnectionDropped(e);
 }
 
 const RETRY_ATTEMPTS = 4;
 
 /** Jittered exponential pause before attempt `attempt + 1`; a Retry-After the server sent wins (at most 10 s). */
 function backoff(attempt: number, e: unknown, baseMs = 250): Promise<void> {
-  const asked = (e as { retryAfterMs?: number } | undefined)?.retryAfterMs;
+  const asked = isKubeApiError(e) ? e.retryAfterMs : undefined;
   const base = baseMs * 2 ** (attempt - 1);
   const ms = asked ? Math.min(asked, 10_000) : base / 2 + Math.random() * base;
   return new Promise((r) => setTimeout(r, ms));

@@ -1,6 +1,7 @@
 // A small paperless-ngx REST client on the shared HTTP request (providers/http/request.ts,
 // docs/paperless-api.md): its paths, token header, API version and error advice. What it
 // remembers for the operation is session.ts's.
+import { type CodedError, codedError, hasCode } from "../../core/codedError";
 import { httpRequest, InFlightLimit } from "../http/request";
 import { retryAfterMs, transient } from "../http/retry";
 import { httpSettingsFromEnv, type HttpSettings } from "../http/settings";
@@ -43,33 +44,31 @@ export function supportsStopProcessing(info: ServerInfo): boolean {
 
 export type FieldErrors = Record<string, string[]>;
 
+export const API_ERROR = "PAPERLESS_API_ERROR";
+
 /**
  * A failed request: method, path, status and the server's field errors, never the token, a
  * password or a request body. `retryable` marks failures after which the request may still have
- * landed or may succeed later (timeouts, dropped connections, 5xx, 429). An Error with a `code` property, which isPaperlessApiError checks.
+ * landed or may succeed later (timeouts, dropped connections, 5xx, 429).
  */
-export interface PaperlessApiError extends Error {
-  readonly code: typeof API_ERROR;
-  readonly method: string;
-  readonly path: string;
-  readonly status: number | undefined;
-  readonly detail: string;
-  readonly fieldErrors: FieldErrors | undefined;
-  readonly retryable: boolean;
-  readonly retryAfterMs: number | undefined;
-}
-
-export const API_ERROR = "PAPERLESS_API_ERROR";
+export type PaperlessApiError = CodedError<
+  typeof API_ERROR,
+  {
+    method: string;
+    path: string;
+    status: number | undefined;
+    detail: string;
+    fieldErrors: FieldErrors | undefined;
+    retryable: boolean;
+    retryAfterMs: number | undefined;
+  }
+>;
 
 export function apiError(fields: Omit<PaperlessApiError, "code" | "name" | "message" | "stack">): PaperlessApiError {
-  const e = new Error(`${fields.method} ${fields.path} → ${fields.status ?? "no response"}: ${fields.detail}`);
-  e.name = "PaperlessApiError";
-  return Object.assign(e, fields, { code: API_ERROR }) as PaperlessApiError;
+  return codedError(API_ERROR, `${fields.method} ${fields.path} → ${fields.status ?? "no response"}: ${fields.detail}`, fields);
 }
 
-export function isPaperlessApiError(e: unknown): e is PaperlessApiError {
-  return typeof e === "object" && e !== null && (e as { code?: unknown }).code === API_ERROR;
-}
+export const isPaperlessApiError = (e: unknown): e is PaperlessApiError => hasCode(e, API_ERROR);
 
 /** `filter_from: Ensure this field has no more than 256 characters.; non_field_errors: …` */
 export function formatFieldErrors(errors: FieldErrors): string {

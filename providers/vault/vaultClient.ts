@@ -6,9 +6,12 @@
 //             plus "capabilities" (the same list) when one path was asked
 // A token Vault does not know (expired, revoked, another cluster or namespace) gets 403 with
 // {"errors": ["permission denied"]}, or for a revoked one Go's multi-error text in one entry:
-// ["2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n"]. Every outcome is returned as a value, never thrown, and
-// none of them carries the token. Deadline, retries and redaction are the shared HTTP request's
-// (providers/http/request.ts); this keeps Vault's paths, headers and answers.
+// ["2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n"].
+// Every outcome, failures too, is returned as a value, never thrown: each caller turns every kind
+// into its own message and fix, and its switch over `kind` lets the compiler check that none is
+// missed (docs/architecture.md#errors). None carries the token. Deadline, retries and redaction
+// are the shared HTTP request's (providers/http/request.ts); this keeps Vault's paths, headers
+// and answers.
 import { readFileSync } from "node:fs";
 import { httpRequest } from "../http/request";
 import { httpSettingsFromEnv, type HttpSettings } from "../http/settings";

@@ -4,7 +4,7 @@ import { tmpdir } from "os";
 import { join } from "path";
 import { parse } from "yaml";
 import { readFileSync } from "fs";
-import { ConfigError, parseConfig } from "../../stack/config";
+import { type ConfigError, isConfigError, parseConfig } from "../../stack/config";
 import { mailboxResourceName } from "../../core/names";
 import { reloaderEnvVar, sieveNames } from "../../core/sieveConfigMap";
 import { fromRuntime, fromStackFile, readStackFile } from "../../stack/stackConfig";
@@ -232,7 +232,7 @@ describe("stack files", () => {
     } catch (e) {
       error = e;
     }
-    expect(error).toBeInstanceOf(ConfigError);
+    expect(isConfigError(error)).toBe(true);
     const err = error as ConfigError;
     expect(err.source).toBe(path);
     expect(err.problems).toEqual([
@@ -600,7 +600,7 @@ describe("stack file: size, provider secrets, TLS", () => {
     try {
       readStackFile(path);
     } catch (e) {
-      if (e instanceof ConfigError) return e;
+      if (isConfigError(e)) return e;
       throw e;
     }
     throw new Error("expected a ConfigError");

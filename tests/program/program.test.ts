@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "fs";
 import { parse } from "yaml";
-import { ConfigError } from "../../stack/config";
+import { configError } from "../../stack/config";
 import { readProgramConfig } from "../../stack/programConfig";
 import { runProgram, valueOf } from "../support/programUnderMocks";
 import { PROD_STACK_FILE } from "../support/prodConfig";
@@ -125,7 +125,7 @@ describe("a bad stack is refused before anything is created", () => {
     delete process.env["PAPERLESS_API_TOKEN"];
     try {
       expect(() => readProgramConfig()).toThrow(
-        new ConfigError(
+        configError(
           [
             "paperless-mail-ingest:sendrs: unknown config key (known: mailboxes, mailserver, paperless, vault, doctor, canary, paperlessToken, mailboxPasswords)",
             'mailboxes[0].senders[3].address: "ancaelena98-at-gmail.com" is not an email address',
@@ -181,7 +181,7 @@ describe("a bad stack is refused before anything is created", () => {
       message = (e as Error).message;
     }
     expect(message).toBe(
-      new ConfigError(
+      configError(
         [
           "paperlessToken: is stored in clear; set it with `pulumi config set --secret` (or the environment) instead",
           "mailboxPasswords: is stored in clear; set it with `pulumi config set --secret` (or the environment) instead",
