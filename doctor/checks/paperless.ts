@@ -219,9 +219,12 @@ async function mailFetch(ctx: DoctorContext): Promise<Problem[]> {
       ),
     ];
   }
-  // One page of one task: the newest (the list is ordered by -date_created).
+  // One page of one task: the newest scheduled fetch (the list is ordered by -date_created). Only
+  // the scheduler's fetches count: one asked for by hand or through the API (the doctor's --fetch,
+  // the stack's fetch after a change) is `manual` and would hide a dead scheduler
+  // (docs/paperless-api.md#what-npm-run-doctor-reads).
   const latest = await ctx.answer("tasks:last-fetch", () =>
-    ctx.paperless.request<Page<WireTask>>("GET", "/api/tasks/?task_type=mail_fetch&page_size=1"),
+    ctx.paperless.request<Page<WireTask>>("GET", "/api/tasks/?task_type=mail_fetch&trigger_source=scheduled&page_size=1"),
   );
   if (!latest.ok)
     return [
@@ -233,15 +236,22 @@ async function mailFetch(ctx: DoctorContext): Promise<Problem[]> {
   const last = latest.value.results[0];
   const period = ctx.config.doctor.fetchPeriodMinutes;
   const fix = `the scheduler (celery beat) or the worker of paperless-ngx is down: restart paperless-ngx; doctor.fetchPeriodMinutes is ${period} (paperless's PAPERLESS_EMAIL_TASK_CRON)`;
-  if (!last) return [p.fail("paperless-ngx has never recorded a mail fetch", fix)];
-  const age = ctx.now.getTime() - Date.parse(last.date_created);
-  if (age > ctx.overdueMs)
-    return [
-      p.fail(
-        `the last mail fetch was ${ago(age)} ago (task #${last.id}, ${last.status}): more than two fetch periods (${period} min each)`,
-        fix,
-      ),
-    ];
+  const age = last ? ctx.now.getTime() - Date.parse(last.date_created) : Infinity;
+  if (!last || age > ctx.overdueMs) {
+    // The newest fetch of any source tells a dead scheduler (fetches by hand still run) from a dead worker.
+    const any = await ctx.answer("tasks:last-any-fetch", () =>
+      ctx.paperless.request<Page<WireTask>>("GET", "/api/tasks/?task_type=mail_fetch&page_size=1"),
+    );
+    const newest = any.ok ? any.value.results[0] : undefined;
+    const other =
+      newest && newest.id !== last?.id
+        ? `; a newer fetch, task #${newest.id} (${newest.trigger_source}, ${newest.status}, ${ago(ctx.now.getTime() - Date.parse(newest.date_created))} ago), was asked for by hand or through the API, which does not show that the scheduler runs`
+        : "";
+    const what = last
+      ? `the last scheduled mail fetch was ${ago(age)} ago (task #${last.id}, ${last.status}): more than two fetch periods (${period} min each)`
+      : "paperless-ngx has never recorded a scheduled mail fetch";
+    return [p.fail(`${what}${other}`, fix)];
+  }
   if (last.status === "failure")
     return [
       p.fail(

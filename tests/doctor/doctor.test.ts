@@ -663,6 +663,36 @@ describe("npm run doctor against the deployed stack", () => {
     expect(await leftovers()).toEqual(before);
   });
 
+  test("paperless's scheduler is dead while fetches asked for through the API still run (the doctor's --fetch, the stack's fetch after a change): mail-fetch fails, counting only scheduled fetches (3.x)", async () => {
+    type Task = { id: number; trigger_source: string; date_created: string };
+    const newest = async (query: string) => {
+      const page = await api.request<Task[] | { results: Task[] }>("GET", `/api/tasks/?task_type=mail_fetch&page_size=1${query}`);
+      return (Array.isArray(page) ? page : page.results)[0]!;
+    };
+    // The scheduler's last fetch (the suite's start) more than two periods of 1 min back, then a fresh fetch through the API.
+    const scheduled = await newest("&trigger_source=scheduled");
+    const wait = Date.parse(scheduled.date_created) + 150_000 - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    await h.fetch();
+    const manual = await newest("");
+    expect(manual).toMatchObject({ trigger_source: "manual" });
+    expect(manual.id).not.toBe(scheduled.id);
+    h.overrides = { [key("doctor")]: { fetchPeriodMinutes: 1 } };
+    try {
+      const run = await expectOnly({ "paperless.mail-fetch": "error" });
+      expect(problemText(run.report!, "paperless.mail-fetch")).toMatch(
+        new RegExp(
+          `^the last scheduled mail fetch was \\d+ (s|min) ago \\(task #${scheduled.id}, success\\): more than two fetch periods \\(1 min each\\); ` +
+            `a newer fetch, task #${manual.id} \\(manual, success, \\d+ s ago\\), was asked for by hand or through the API, which does not show that the scheduler runs\n` +
+            "the scheduler \\(celery beat\\) or the worker of paperless-ngx is down",
+        ),
+      );
+    } finally {
+      h.overrides = {};
+    }
+    await expectHealthy();
+  });
+
   test("the worker is down, so no fetch runs for longer than two periods (3.x): mail-fetch fails and status warns", async () => {
     h.overrides = { [key("doctor")]: { fetchPeriodMinutes: 0.02 } };
     await paperless.worker!.stop();
@@ -672,7 +702,7 @@ describe("npm run doctor against the deployed stack", () => {
       await new Promise((r) => setTimeout(r, 3_000)); // more than two periods of 1.2 s
       const run = await expectOnly({ "paperless.mail-fetch": "error", "paperless.status": "warning" });
       expect(problemText(run.report!, "paperless.mail-fetch")).toMatch(
-        /the last mail fetch was \d+ s ago \(task #\d+, pending\): more than two fetch periods \(0\.02 min each\)[\s\S]*scheduler \(celery beat\) or the worker/,
+        /the last scheduled mail fetch was \d+ (s|min) ago \(task #\d+, success\): more than two fetch periods \(0\.02 min each\); a newer fetch, task #\d+ \(manual, pending, \d+ s ago\)[\s\S]*scheduler \(celery beat\) or the worker/,
       );
       expect(problemText(run.report!, "paperless.status")).toContain("celery worker: WARNING (No celery workers responded to ping");
 

@@ -7,7 +7,7 @@ import { stringify } from "yaml";
 import { byNamespace, kubernetesRules, rightsFor } from "../../core/kubernetesRights";
 import { readStackFile } from "../../stack/stackConfig";
 import { vaultPolicy } from "../../core/vaultPolicy";
-import { PaperlessClient } from "../../providers/paperless/client";
+import { type Page, PaperlessClient } from "../../providers/paperless/client";
 import { fetchAndWait } from "../../providers/paperless/mailFetch";
 import { startCluster, type Cluster } from "../support/cluster/cluster";
 import { MAILSERVER } from "../support/cluster/productionObjects";
@@ -39,8 +39,10 @@ export interface DoctorStack {
   settled(): Promise<void>;
   /** `npm run doctor -- --json <args>` as the doctor's own identity; throws when it printed no report. */
   doctor(...args: string[]): Promise<DoctorRun>;
-  /** One fetch of docs@ through paperless's API, waited for: what its scheduler does every period. */
+  /** One fetch of docs@ through paperless's API (a manual task), waited for: what the doctor's --fetch and the stack's fetch after a change do. */
   fetch(): Promise<void>;
+  /** One fetch by paperless's scheduler (a scheduled task, every account), waited for: what celery beat does every period. */
+  scheduledFetch(): Promise<void>;
   /** kubectl as the cluster's admin. */
   kubectl(...args: string[]): Promise<string>;
   /** docs@'s password, from Vault. */
@@ -142,6 +144,22 @@ export async function startDoctorStack(name: string, opts: { senders?: number } 
         const [result] = await fetchAndWait(client, accounts, { deadlineMs: 180_000 });
         if (!result?.confirmed) throw new Error(`the fetch of ${DOCS} did not finish: ${result?.detail ?? "no such mail account"}`);
       },
+      async scheduledFetch() {
+        const id = await paperless.schedulerTick("Check all e-mail accounts");
+        const client = new PaperlessClient(paperless.url, paperless.token);
+        const task = await eventually(
+          `the scheduled mail fetch ${id} to finish`,
+          async () =>
+            (
+              await client.request<Page<{ task_id: string; status: string; result_data: unknown }>>(
+                "GET",
+                "/api/tasks/?task_type=mail_fetch&trigger_source=scheduled&page_size=5",
+              )
+            ).results.find((t) => t.task_id === id && ["success", "failure"].includes(t.status)),
+          180_000,
+        );
+        if (task.status !== "success") throw new Error(`the scheduled mail fetch ${id} failed: ${JSON.stringify(task.result_data)}`);
+      },
       kubectl: k,
       async vaultPassword() {
         return (await cluster.vault.api("GET", `secret/data/paperless-mail-ingest/${DOCS}`)).json.data.data.password;
@@ -160,8 +178,8 @@ export async function startDoctorStack(name: string, opts: { senders?: number } 
     };
     await cluster.bindRoles(doctorRole(s), "doctor");
     // The deploy does not fetch (fetchAfterChange is off in production's config), and the test
-    // paperless runs no scheduler: the fetch it would have made by now.
-    await harness.fetch();
+    // paperless runs no scheduler: the scheduled fetch it would have made by now.
+    await harness.scheduledFetch();
     return harness;
   } catch (e) {
     await stop().catch(() => undefined);

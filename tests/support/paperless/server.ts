@@ -41,6 +41,13 @@ export interface PaperlessServer {
   mailFetcher(): Promise<ManageResult>;
   /** The server's Celery worker, when started with `worker: true`. */
   readonly worker: Worker | undefined;
+  /**
+   * With the worker: one tick of paperless's scheduler (celery beat), which the test server does
+   * not run: the entry `name` of paperless's own beat schedule is sent through the broker as beat
+   * sends a due entry (its task with its options, the `trigger_source: scheduled` header
+   * included), so paperless records it as a scheduled task. Resolves with the Celery task id.
+   */
+  schedulerTick(name: string): Promise<string>;
   /** The server's log so far (for failure messages). */
   log(): string;
   stop(): Promise<void>;
@@ -208,6 +215,16 @@ function celeryWorker(install: string, dir: string, env: Record<string, string>)
   return { stop, start, log };
 }
 
+// What celery beat's Scheduler.apply_async does with a due entry, for the entry named in PMI_ENTRY.
+const SCHEDULER_TICK = [
+  "import os",
+  "from django.conf import settings",
+  "from paperless.celery import app",
+  'entry = settings.CELERY_BEAT_SCHEDULE[os.environ["PMI_ENTRY"]]',
+  'result = app.send_task(entry["task"], **entry.get("options", {}))',
+  'print("PMI_TASK " + result.id)',
+].join("\n");
+
 /** redis-server on a free loopback port, in memory only; ready when it answers PING. */
 async function startRedis(dir: string): Promise<{ url: string; stop(): Promise<void> }> {
   const port = await freePort();
@@ -301,7 +318,14 @@ export async function startPaperless(version: PaperlessVersion, opts: StartOptio
     const { token, users } = JSON.parse(line.slice("PMI_SEED ".length)) as { token: string; users: Record<string, PaperlessUser> };
     await Promise.all([waitReady(url, token, child, log), worker?.start()]);
     const manage = (args: readonly string[]) => run(install, dir, args);
-    return { version, url, token, users, dir, manage, mailFetcher: () => manage(["mail_fetcher"]), worker, log, stop };
+    const schedulerTick = async (name: string) => {
+      if (!worker) throw new Error("schedulerTick needs a paperless started with `worker: true`: without a broker nothing is scheduled");
+      const out = await run(install, dir, ["shell", "-c", SCHEDULER_TICK], { ...brokerEnv, PMI_ENTRY: name });
+      const line = out.stdout.split("\n").find((l) => l.startsWith("PMI_TASK "));
+      if (!line) throw new Error(`the scheduler tick ${name} printed no task id:\n${out.stdout}\n${out.stderr}`);
+      return line.slice("PMI_TASK ".length).trim();
+    };
+    return { version, url, token, users, dir, manage, mailFetcher: () => manage(["mail_fetcher"]), worker, schedulerTick, log, stop };
   } catch (e) {
     await stop();
     throw e;
