@@ -11,7 +11,8 @@ import type { StackSettings } from "@pulumi/pulumi/automation";
 import { PROJECT } from "../../core/types";
 import { type Fault, startFaultProxy, type FaultProxy } from "../support/faultProxy";
 import { admin, type Admin, type Row } from "../support/paperless/admin";
-import { PAPERLESS_VERSIONS, startPaperless, type PaperlessServer } from "../support/paperless/server";
+import { paperlessInTurn } from "../support/paperless/inTurn";
+import { PAPERLESS_VERSIONS, type PaperlessServer } from "../support/paperless/server";
 import { MAIL_TAG_USER_PERMISSIONS, userWithPermissions } from "../support/paperless/users";
 import { PROD_STACK_FILE, prodUsers } from "../support/prodConfig";
 import { engineStack, type EngineStack, shownErrors, STACK_TRACE_LINE, stepRecorder, transcript } from "./engine";
@@ -68,6 +69,8 @@ const byResource = (a: { resource: string }, b: { resource: string }) => a.resou
 const creates = (resources: string[]) => resources.map((resource) => ({ op: "create", resource })).sort(byResource);
 /** Steps of the paperless objects only: a config edit may also update the default provider. */
 const paperlessSteps = (steps: { resource: string }[]) => steps.filter((s) => s.resource.startsWith(DYNAMIC));
+
+const serverOf = paperlessInTurn({ users: prodUsers() });
 
 describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
   let server: PaperlessServer;
@@ -127,7 +130,7 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
   const setToken = (value: string) => engine.stack.setConfig(`${PROJECT}:paperlessToken`, { value, secret: true });
 
   beforeAll(async () => {
-    server = await startPaperless(version, { users: prodUsers() });
+    server = await serverOf(version);
     proxy = await startFaultProxy(server.url);
     api = admin(server);
     token = server.token;

@@ -15,7 +15,8 @@ import { deployedMailserver } from "../support/mailserver/deployedMailserver";
 import { waitFor, type Mailserver } from "../support/mailserver/mailserver";
 import { newCredentials } from "../support/mailserver/programFiles";
 import { admin, type Admin, type Row } from "../support/paperless/admin";
-import { PAPERLESS_VERSIONS, startPaperless, type PaperlessServer } from "../support/paperless/server";
+import { paperlessInTurn } from "../support/paperless/inTurn";
+import { PAPERLESS_VERSIONS, type PaperlessServer } from "../support/paperless/server";
 import { PROD_STACK_FILE, prodConfig, prodUsers } from "../support/prodConfig";
 import { engineStack, type EngineStack } from "./engine";
 import { paperlessProgram } from "./program";
@@ -25,6 +26,8 @@ jest.setTimeout(300_000);
 const config = prodConfig();
 const mailbox = config.mailboxes[0]!;
 const ANCA = "ancaelena98@gmail.com";
+
+const serverOf = paperlessInTurn({ users: prodUsers(), worker: true });
 
 describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
   const credentials = newCredentials(config, () => randomBytes(18).toString("base64"));
@@ -37,7 +40,7 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
 
   beforeAll(async () => {
     mail = await deployedMailserver(root, config, credentials);
-    server = await startPaperless(version, { users: prodUsers(), worker: true });
+    server = await serverOf(version);
     api = admin(server);
 
     engine = await engineStack("mission", paperlessProgram);

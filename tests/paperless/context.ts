@@ -4,8 +4,7 @@
 import { forgetProcessMemory } from "../../providers/processMemory";
 import { startFaultProxy, type FaultProxy } from "../support/faultProxy";
 import { admin, type Admin } from "../support/paperless/admin";
-import { startPaperless, type PaperlessServer, type PaperlessVersion } from "../support/paperless/server";
-import { prodUsers } from "../support/prodConfig";
+import type { PaperlessServer, PaperlessVersion } from "../support/paperless/server";
 
 export interface Ctx {
   readonly version: PaperlessVersion;
@@ -19,12 +18,15 @@ export interface Ctx {
   userId(name: string): number;
 }
 
-/** Starts the server for the enclosing describe block; every test starts from an empty server. */
-export function realPaperless(version: PaperlessVersion): () => Ctx {
+/**
+ * The server of `version` (from `serverOf`: tests/support/paperless/inTurn.ts) for the enclosing
+ * describe block, stopped after it; every test starts from an empty server.
+ */
+export function realPaperless(version: PaperlessVersion, serverOf: (version: PaperlessVersion) => Promise<PaperlessServer>): () => Ctx {
   let ctx: Ctx | undefined;
   const saved = process.env.PAPERLESS_API_TOKEN;
   beforeAll(async () => {
-    const server = await startPaperless(version, { users: prodUsers() });
+    const server = await serverOf(version);
     const proxy = await startFaultProxy(server.url);
     process.env.PAPERLESS_API_TOKEN = server.token;
     ctx = {

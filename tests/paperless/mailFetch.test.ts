@@ -18,7 +18,8 @@ import { deployedMailserver } from "../support/mailserver/deployedMailserver";
 import { waitFor, type Mailserver } from "../support/mailserver/mailserver";
 import { newCredentials } from "../support/mailserver/programFiles";
 import { admin, type Admin, type Row } from "../support/paperless/admin";
-import { PAPERLESS_VERSIONS, startPaperless, type PaperlessServer } from "../support/paperless/server";
+import { paperlessInTurn } from "../support/paperless/inTurn";
+import { PAPERLESS_VERSIONS, type PaperlessServer } from "../support/paperless/server";
 import { prodConfig, prodUsers } from "../support/prodConfig";
 import { mailboxResources, ProviderDriver } from "./providerDriver";
 import { failure } from "./support";
@@ -73,6 +74,8 @@ async function stderrOf<T>(fn: () => Promise<T>): Promise<{ value: T | undefined
   }
 }
 
+const serverOf = paperlessInTurn({ users: prodUsers(), worker: true });
+
 describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
   const tracked = version.startsWith("3.");
   let server: PaperlessServer;
@@ -82,7 +85,7 @@ describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
   const saved = process.env.PAPERLESS_API_TOKEN;
 
   beforeAll(async () => {
-    server = await startPaperless(version, { users: prodUsers(), worker: true });
+    server = await serverOf(version);
     proxy = await startFaultProxy(server.url);
     api = admin(server);
     process.env.PAPERLESS_API_TOKEN = server.token;

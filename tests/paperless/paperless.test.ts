@@ -1,6 +1,9 @@
 // The paperless providers against real paperless-ngx 3.0.5 and 2.20.15 on loopback, faults from
-// the proxy in front of each. One server per version serves every suite (a start costs ~15 s).
+// the proxy in front of each. One server per version serves every suite (a start costs ~15 s);
+// the next version's starts while the one before is tested.
+import { paperlessInTurn } from "../support/paperless/inTurn";
 import { PAPERLESS_VERSIONS } from "../support/paperless/server";
+import { prodUsers } from "../support/prodConfig";
 import { realPaperless } from "./context";
 import { fastHttp } from "./support";
 import { badInputTests } from "./suites/badInput";
@@ -14,9 +17,10 @@ import { superuserTests } from "./suites/superuser";
 
 jest.setTimeout(120_000);
 fastHttp();
+const serverOf = paperlessInTurn({ users: prodUsers() });
 
 describe.each(PAPERLESS_VERSIONS)("paperless-ngx %s", (version) => {
-  const ctx = realPaperless(version);
+  const ctx = realPaperless(version, serverOf);
   describe("test harness", () => harnessTests(ctx));
   describe("client", () => clientTests(ctx));
   describe("providers", () => providerTests(ctx));
