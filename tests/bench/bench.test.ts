@@ -170,7 +170,7 @@ describe("the whole-program step", () => {
     ]);
   });
 
-  test("the API server's request counters, by verb and resource; watches, non-resource URLs and the node's heartbeat left out", () => {
+  test("the API server's request counters, by verb and resource; watches, non-resource URLs and the cluster's background left out", () => {
     const metrics = [
       "# TYPE apiserver_request_total counter",
       'apiserver_request_total{code="200",component="apiserver",dry_run="",group="apps",resource="deployments",scope="resource",subresource="",verb="GET",version="v1"} 7',
@@ -181,6 +181,7 @@ describe("the whole-program step", () => {
       'apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="pods",scope="resource",subresource="exec",verb="CONNECT",version="v1"} 2',
       'apiserver_request_total{code="200",component="apiserver",dry_run="",group="coordination.k8s.io",resource="leases",scope="resource",subresource="",verb="PUT",version="v1"} 5',
       'apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="nodes",scope="resource",subresource="status",verb="PATCH",version="v1"} 5',
+      'apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="endpoints",scope="resource",subresource="",verb="PUT",version="v1"} 1',
       'apiserver_request_duration_seconds_count{verb="GET",resource="deployments"} 8',
     ].join("\n");
     expect(Object.fromEntries(requestCounters(metrics))).toEqual({

@@ -57,12 +57,12 @@ export async function programFloor(h: DoctorStack): Promise<ProgramStack> {
   }
 }
 
-/** The test cluster's own traffic, whatever runs: the node agent's heartbeat (its Node's status, its Lease) and events. */
-const BACKGROUND = new Set(["nodes", "leases", "events"]);
+/** The test cluster's own traffic, whatever runs: the node agent's heartbeat (its Node's status, its Lease), events, Service endpoints. */
+const BACKGROUND = new Set(["nodes", "leases", "events", "endpoints", "endpointslices"]);
 
 /**
  * apiserver_request_total by `VERB resource[/subresource][ (dry run)]`; watches, non-resource URLs
- * (discovery) and the cluster's background traffic left out.
+ * (discovery) and the cluster's own background traffic left out.
  */
 export function requestCounters(metrics: string): Map<string, number> {
   const counts = new Map<string, number>();
