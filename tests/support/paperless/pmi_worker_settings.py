@@ -22,6 +22,9 @@ if _broker:
         "data_folder_in": os.path.join(_broker, "queue"),
         "data_folder_out": os.path.join(_broker, "queue"),
         "control_folder": os.path.join(_broker, "control"),
+        # kombu sleeps this long whenever it finds the queue empty (1 s by default): each task the
+        # server or a task queues waited up to that long. The server and worker share a disk here.
+        "polling_interval": 0.1,
     }
     # 2.x keeps results in the database (django-db); 3.x in Redis, here in files.
     if CELERY_RESULT_BACKEND.startswith("redis"):  # noqa: F405
