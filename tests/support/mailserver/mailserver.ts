@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from "fs";
 import { createServer } from "net";
 import { tmpdir } from "os";
 import { join } from "path";
+import { type CodedError, codedError, hasCode } from "../../../core/codedError";
 import { sendMail, type Envelope } from "./smtp";
 
 export const DMS_VERSIONS = ["v15.0.0", "v15.1.0"] as const;
@@ -56,16 +57,12 @@ export interface Delivery {
   readonly recipients: readonly RecipientResult[];
 }
 
+const MAILSERVER_START_ERROR = "MAILSERVER_START_ERROR";
+
 /** docker-mailserver stopped (or never came up); `output` is its container output. */
-export class MailserverStartError extends Error {
-  constructor(
-    message: string,
-    readonly output: string,
-  ) {
-    super(message);
-    this.name = "MailserverStartError";
-  }
-}
+type MailserverStartError = CodedError<typeof MAILSERVER_START_ERROR, { output: string }>;
+
+const isMailserverStartError = (e: unknown): e is MailserverStartError => hasCode(e, MAILSERVER_START_ERROR);
 
 const sources = new Map<DmsVersion, string>();
 /** The release source of a pinned tag (scripts/lib/source.sh: vendored archive or GitHub, cached). */
@@ -127,7 +124,7 @@ export async function startMailserver(options: MailserverOptions): Promise<Mails
   try {
     return await startOnce(options);
   } catch (e) {
-    if (!(e instanceof MailserverStartError) || e.output !== "" || !/stopped during start-up/.test(e.message)) throw e;
+    if (!isMailserverStartError(e) || e.output !== "" || !/stopped during start-up/.test(e.message)) throw e;
     process.stderr.write(`startMailserver: ${e.message.trim()} (console empty); starting once more\n`);
     return await startOnce(options);
   }
@@ -171,10 +168,9 @@ async function startOnce(options: MailserverOptions): Promise<Mailserver> {
     child.once("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
   if (result.code !== 0) {
-    throw new MailserverStartError(
-      `docker-mailserver ${options.version} did not start:\n${result.stderr}`,
-      readIfExists(join(dir, "console.log")),
-    );
+    throw codedError(MAILSERVER_START_ERROR, `docker-mailserver ${options.version} did not start:\n${result.stderr}`, {
+      output: readIfExists(join(dir, "console.log")),
+    });
   }
   return attachMailserver(dir);
 }

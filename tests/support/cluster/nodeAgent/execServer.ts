@@ -9,6 +9,7 @@
 import { createServer, type Server } from "node:net";
 import { PassThrough, Writable } from "node:stream";
 import type { AppsV1Api, CoreV1Api, V1Pod } from "@kubernetes/client-node";
+import { codedError, hasCode } from "../../../../core/codedError";
 import type { Kubelet } from "./kubelet";
 import { mostActivePod, selectorString } from "./podChoice";
 
@@ -21,11 +22,14 @@ export interface ExecRequest {
   stdin: boolean;
 }
 
-class ExecError extends Error {}
+/** A failure kubectl itself reports (its message as kubectl prints it), not the command's. */
+const EXEC_ERROR = "EXEC_ERROR";
+
+const execError = (message: string) => codedError(EXEC_ERROR, message, {});
 
 async function resolvePod(core: CoreV1Api, apps: AppsV1Api, namespace: string, target: string): Promise<V1Pod> {
   const [kind, name] = target.includes("/") ? (target.split("/", 2) as [string, string]) : ["pod", target];
-  const notFound = (what: string) => new ExecError(`Error from server (NotFound): ${what} "${name}" not found`);
+  const notFound = (what: string) => execError(`Error from server (NotFound): ${what} "${name}" not found`);
   if (/^(po|pod|pods)$/.test(kind)) {
     try {
       return await core.readNamespacedPod({ name, namespace });
@@ -35,7 +39,7 @@ async function resolvePod(core: CoreV1Api, apps: AppsV1Api, namespace: string, t
     }
   }
   if (!/^(deploy|deployment|deployments)$/.test(kind))
-    throw new ExecError(`error: this test node execs into pods and deployments only, not ${kind}`);
+    throw execError(`error: this test node execs into pods and deployments only, not ${kind}`);
   let selector: string;
   try {
     selector = selectorString((await apps.readNamespacedDeployment({ name, namespace })).spec!.selector);
@@ -44,7 +48,7 @@ async function resolvePod(core: CoreV1Api, apps: AppsV1Api, namespace: string, t
     throw e;
   }
   const pod = mostActivePod((await core.listNamespacedPod({ namespace, labelSelector: selector })).items);
-  if (!pod) throw new ExecError(`error: timed out waiting for the condition`);
+  if (!pod) throw execError(`error: timed out waiting for the condition`);
   return pod;
 }
 
@@ -61,13 +65,12 @@ async function runExec(
   const defaulted = pod.metadata!.annotations?.["kubectl.kubernetes.io/default-container"] ?? names[0]!;
   const container = req.container ?? defaulted;
   if (!req.container && names.length > 1) io.stderr.write(`Defaulted container "${container}" out of: ${names.join(", ")}\n`);
-  if (!names.includes(container))
-    throw new ExecError(`Error from server (BadRequest): container ${container} is not valid for pod ${podName}`);
+  if (!names.includes(container)) throw execError(`Error from server (BadRequest): container ${container} is not valid for pod ${podName}`);
   if (pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed") {
-    throw new ExecError(`error: cannot exec into a container in a completed pod; current phase is ${pod.status.phase}`);
+    throw execError(`error: cannot exec into a container in a completed pod; current phase is ${pod.status.phase}`);
   }
   const process = kubelet.pods.get(pod.metadata!.uid!)?.processes.get(container);
-  if (!process) throw new ExecError(`error: unable to upgrade connection: container not found ("${container}")`);
+  if (!process) throw execError(`error: unable to upgrade connection: container not found ("${container}")`);
   return process.exec(req.argv, { ...(io.stdin ? { stdin: io.stdin } : {}), stdout: io.stdout, stderr: io.stderr });
 }
 
@@ -107,7 +110,7 @@ export function serveExec(
         .then(
           (code) => ({ exit: code, remote: true }),
           (e) => {
-            if (!(e instanceof ExecError)) log(`exec failed: ${(e as Error).stack}`);
+            if (!hasCode(e, EXEC_ERROR)) log(`exec failed: ${(e as Error).stack}`);
             stderr.write(`${(e as Error).message}\n`);
             return { exit: 1, remote: false };
           },

@@ -7,7 +7,7 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { CoreV1Api, V1ContainerStatus, V1Pod, V1PodCondition, V1PodStatus } from "@kubernetes/client-node";
-import { MountNotReady, prepareMounts } from "./podFiles";
+import { isMountNotReady, prepareMounts } from "./podFiles";
 import type { ContainerProcess, ContainerRuntime } from "./runtime";
 
 export interface KubeletOptions {
@@ -188,7 +188,7 @@ export class Kubelet {
       } catch (e) {
         if (slot.deleting) return;
         this.opts.log(`${where}: ${container.name} did not start: ${(e as Error).message}`);
-        if (e instanceof MountNotReady) {
+        if (isMountNotReady(e)) {
           // As the kubelet: volumes are set up before any container is created, so the pod stays
           // ContainerCreating (the status says no more), the reason goes to a FailedMount event,
           // and the mount is retried; that is no restart.

@@ -6,6 +6,7 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { CoreV1Api, V1Container, V1Pod, V1Volume } from "@kubernetes/client-node";
+import { type CodedError, codedError, hasCode } from "../../../../core/codedError";
 
 export interface Mount {
   /** Where the container sees it. */
@@ -15,11 +16,15 @@ export interface Mount {
   readonly readOnly: boolean;
 }
 
+const MOUNT_NOT_READY = "MOUNT_NOT_READY";
+
 /**
  * A volume the kubelet could not set up: as the kubelet, the pod stays ContainerCreating (not
  * Ready) and the mount is retried; the message is the kubelet's FailedMount event's.
  */
-export class MountNotReady extends Error {}
+const mountNotReady = (message: string) => codedError(MOUNT_NOT_READY, message, {});
+
+export const isMountNotReady = (e: unknown): e is CodedError<typeof MOUNT_NOT_READY> => hasCode(e, MOUNT_NOT_READY);
 
 type Keys = Record<string, Buffer>;
 
@@ -43,7 +48,7 @@ async function volumeKeys(core: CoreV1Api, namespace: string, volume: V1Volume):
   } catch (e) {
     if ((e as { code?: number }).code !== 404) throw e;
     if (source.optional) return {};
-    throw new MountNotReady(`${kind} "${name}" not found`);
+    throw mountNotReady(`${kind} "${name}" not found`);
   }
   // `items` projects chosen keys under chosen paths; without it every key is a file of its name.
   if (!source.items?.length) return keys;
@@ -51,7 +56,7 @@ async function volumeKeys(core: CoreV1Api, namespace: string, volume: V1Volume):
   for (const item of source.items) {
     if (keys[item.key] === undefined) {
       if (source.optional) continue;
-      throw new MountNotReady(`${kind} "${name}": key "${item.key}" not found`);
+      throw mountNotReady(`${kind} "${name}": key "${item.key}" not found`);
     }
     projected[item.path] = keys[item.key]!;
   }
@@ -71,12 +76,12 @@ export async function prepareMounts(
   const mounts: Mount[] = [];
   for (const vm of container.volumeMounts ?? []) {
     const volume = volumes.get(vm.name);
-    if (!volume) throw new MountNotReady(`volume "${vm.name}" of mount ${vm.mountPath} is not in the pod spec`);
+    if (!volume) throw mountNotReady(`volume "${vm.name}" of mount ${vm.mountPath} is not in the pod spec`);
     const readOnly = vm.readOnly ?? false;
     let root: string;
     const keys = await volumeKeys(core, namespace, volume).catch((e: unknown) => {
-      if (!(e instanceof MountNotReady)) throw e;
-      throw new MountNotReady(`MountVolume.SetUp failed for volume "${vm.name}" : ${e.message}`);
+      if (!isMountNotReady(e)) throw e;
+      throw mountNotReady(`MountVolume.SetUp failed for volume "${vm.name}" : ${e.message}`);
     });
     if (keys) {
       // A fresh copy per pod: what the container sees was read at its start.
@@ -92,7 +97,7 @@ export async function prepareMounts(
     } else if (volume.emptyDir) {
       root = join(podDir, "volumes", vm.name);
     } else {
-      throw new MountNotReady(`volume "${vm.name}": only configMap, secret, persistentVolumeClaim and emptyDir volumes run on this node`);
+      throw mountNotReady(`volume "${vm.name}": only configMap, secret, persistentVolumeClaim and emptyDir volumes run on this node`);
     }
     mkdirSync(root, { recursive: true });
     const hostPath = vm.subPath ? join(root, vm.subPath) : root;
