@@ -367,7 +367,7 @@ describe("npm run doctor against the deployed stack", () => {
       );
       expect(text).toMatch(
         new RegExp(
-          `pod ${stuck} of deploy/mailserver in namespace mailserver is not Ready: container docker-mailserver waiting: ContainerCreating, for \\d+ s\n`,
+          `pod ${stuck} of deploy/mailserver in namespace mailserver is not Ready: container docker-mailserver waiting: ContainerCreating, for \\d+ (s|min)\n`,
         ),
       );
       expect(text).toContain(`\`kubectl -n mailserver describe pod ${stuck}\`: its events say what the container waits for`);
