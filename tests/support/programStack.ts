@@ -4,7 +4,7 @@
 // Pulumi.yaml (gitignored `Pulumi.e2e-*.yaml`, removed by dispose), secrets set with
 // `pulumi config set --secret`. Every operation's engine events are read from `--event-log`.
 import { execFile, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
@@ -73,6 +73,25 @@ export interface ProgramStackOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** The project directory whose program runs (Pulumi.yaml, index.ts, build/); default this checkout. */
   readonly project?: string;
+}
+
+/**
+ * The processes still running with this stack's PULUMI_HOME: the provider plugins and language host
+ * a `pulumi up` killed by upKilledWhen left behind. The CLI starts each plugin in a process group of
+ * its own, so the kill of the CLI's group does not reach them, and nothing else ends them.
+ */
+function processesOf(home: string): number[] {
+  const entry = `PULUMI_HOME=${home}`;
+  return readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").includes(entry);
+      } catch {
+        return false; // gone meanwhile, or not ours to read
+      }
+    })
+    .map(Number);
 }
 
 /** `type::name` of a URN: urn:pulumi:<stack>::<project>::<parent types $ type>::<name>. */
@@ -241,6 +260,13 @@ export async function programStack(name: string, opts: ProgramStackOptions = {})
       project = to;
     },
     async dispose() {
+      for (const pid of processesOf(env.PULUMI_HOME!)) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // ended by itself meanwhile
+        }
+      }
       await run(["stack", "rm", "--yes", "--force", "--preserve-config"]);
       rmSync(stackFileIn(project), { force: true });
       rmSync(dir, { recursive: true, force: true });
