@@ -1,49 +1,47 @@
 // The `vault:*` keys the Vault provider takes, with the type each is read as: the program hands them
 // to its explicit Vault provider (stack/vaultConnection.ts), which ignores a key it does not know,
 // so a misspelt `vault:adress` would silently fall back to VAULT_ADDR. Checked before anything runs.
-// The list is @pulumi/vault's ProviderArgs (tests/config/vaultProviderKeys.test.ts compares them).
+// The list is @pulumi/vault's ProviderArgs (a test in tests/config/config.test.ts compares them).
 import { closestName } from "../core/closestName";
-
-const STRING_KEYS = [
-  "addAddressToEnv",
-  "address",
-  "caCertDir",
-  "caCertFile",
-  "namespace",
-  "tlsServerName",
-  "token",
-  "tokenName",
-  "vaultVersionOverride",
-] as const;
-const BOOLEAN_KEYS = ["setNamespaceFromToken", "skipChildToken", "skipGetVaultVersion", "skipTlsVerify"] as const;
-const NUMBER_KEYS = ["maxLeaseTtlSeconds", "maxRetries", "maxRetriesCcc"] as const;
-const OBJECT_KEYS = [
-  "authLogin",
-  "authLoginAws",
-  "authLoginAzure",
-  "authLoginCert",
-  "authLoginGcp",
-  "authLoginJwt",
-  "authLoginKerberos",
-  "authLoginOci",
-  "authLoginOidc",
-  "authLoginRadius",
-  "authLoginTokenFile",
-  "authLoginUserpass",
-  "clientAuth",
-  "headers",
-] as const;
-
-export const VAULT_PROVIDER_KEYS: readonly string[] = [...STRING_KEYS, ...BOOLEAN_KEYS, ...NUMBER_KEYS, ...OBJECT_KEYS];
 
 type Kind = "string" | "boolean" | "number" | "object";
 
-function kindOf(key: string): Kind | undefined {
-  if ((STRING_KEYS as readonly string[]).includes(key)) return "string";
-  if ((BOOLEAN_KEYS as readonly string[]).includes(key)) return "boolean";
-  if ((NUMBER_KEYS as readonly string[]).includes(key)) return "number";
-  return (OBJECT_KEYS as readonly string[]).includes(key) ? "object" : undefined;
-}
+const each = (kind: Kind, keys: readonly string[]) => keys.map((key) => [key, kind] as const);
+const KINDS: Readonly<Record<string, Kind>> = Object.fromEntries([
+  ...each("string", [
+    "addAddressToEnv",
+    "address",
+    "caCertDir",
+    "caCertFile",
+    "namespace",
+    "tlsServerName",
+    "token",
+    "tokenName",
+    "vaultVersionOverride",
+  ]),
+  ...each("boolean", ["setNamespaceFromToken", "skipChildToken", "skipGetVaultVersion", "skipTlsVerify"]),
+  ...each("number", ["maxLeaseTtlSeconds", "maxRetries", "maxRetriesCcc"]),
+  ...each("object", [
+    "authLogin",
+    "authLoginAws",
+    "authLoginAzure",
+    "authLoginCert",
+    "authLoginGcp",
+    "authLoginJwt",
+    "authLoginKerberos",
+    "authLoginOci",
+    "authLoginOidc",
+    "authLoginRadius",
+    "authLoginTokenFile",
+    "authLoginUserpass",
+    "clientAuth",
+    "headers",
+  ]),
+]);
+
+export const VAULT_PROVIDER_KEYS: readonly string[] = Object.keys(KINDS);
+
+const kindOf = (key: string): Kind | undefined => (Object.hasOwn(KINDS, key) ? KINDS[key] : undefined);
 
 /** `true`, `"true"`, `"1"`, `"yes"`…: how the Vault provider reads a boolean setting. */
 export function isTruthy(value: unknown): boolean {
