@@ -1,11 +1,15 @@
 // @kubernetes/client-node's typed API over one KubeConnection, one request at a time: the
 // connection's TLS and auth applied to each request, one deadline for the whole exchange, and
 // whatever fails translated into an error that names the request (providers/kubernetes/kubeClient.ts
-// decides what to retry). The package is ESM-only: it is loaded with require(esm) (Node >= 20.19)
-// when a cluster is first reached, so the paperless and Vault providers never pay for it.
+// decides what to retry). The package is loaded when a cluster is first reached, so the paperless
+// and Vault providers never pay for it: in the engine's plugin from the one-file bundle of the names
+// below that `npm run build` writes beside the compiled module (docs/performance.md#the-kubernetes-client),
+// elsewhere (jest, tsx) from the package itself, which is ESM-only (require(esm), Node >= 20.19).
 import type * as k8s from "@kubernetes/client-node";
+import { existsSync } from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
+import { join } from "node:path";
 import { type CodedError, codedError, hasCode } from "../../core/codedError";
 
 /** Where and how to reach the API server: base URL plus TLS/agent/header options as node:https takes them. */
@@ -41,9 +45,33 @@ const CONNECTION_DROPPED = "KUBE_CONNECTION_DROPPED";
 /** The connection failed before a whole answer came: worth another try. */
 export const isConnectionDropped = (e: unknown): boolean => hasCode(e, CONNECTION_DROPPED);
 
-/** @kubernetes/client-node itself. */
-export function clientNode(): typeof k8s {
-  return require("@kubernetes/client-node") as typeof k8s;
+/** Everything the providers take from @kubernetes/client-node: the bundle holds these names and no others. */
+export const CLIENT_NODE_NAMES = [
+  "ApiException",
+  "AppsV1Api",
+  "AuthorizationV1Api",
+  "CoreV1Api",
+  "KubeConfig",
+  "PatchStrategy",
+  "ServerConfiguration",
+  "createConfiguration",
+  "setHeaderOptions",
+] as const;
+
+export type ClientNode = Pick<typeof k8s, (typeof CLIENT_NODE_NAMES)[number]>;
+
+/** Where build.ts writes the bundle: beside this module's compiled copy in build/. */
+export const CLIENT_NODE_BUNDLE = "client-node.bundle.js";
+
+let loaded: ClientNode | undefined;
+
+/** @kubernetes/client-node: the bundle beside this module when there is one (build/), else the package. */
+export function clientNode(): ClientNode {
+  if (!loaded) {
+    const bundle = join(__dirname, CLIENT_NODE_BUNDLE);
+    loaded = require(existsSync(bundle) ? bundle : "@kubernetes/client-node") as ClientNode;
+  }
+  return loaded;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;

@@ -9,7 +9,9 @@ import { join } from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
 import { markers } from "../../core/ownedLines";
 import { ConfigMapLinesProps, configMapLinesProvider } from "../../providers/kubernetes/configMapLines";
+import { CLIENT_NODE_BUNDLE, CLIENT_NODE_NAMES } from "../../providers/kubernetes/kubeApi";
 import { editConfigMapKey, getConfigMap, KubeConnection } from "../../providers/kubernetes/kubeClient";
+import { BUILD } from "../../providers/dynamic/load";
 import { forgetProcessMemory } from "../../providers/processMemory";
 import { binary } from "../support/cluster/binaries";
 import { adminRequest, serviceAccountKubeconfig, startKubeApi, type KubeApi } from "../support/cluster/kubeApi";
@@ -411,7 +413,25 @@ describe("ConfigMapLines check (runs at preview)", () => {
   });
 });
 
-describe("as the engine's plugin runs it: the shim, the built provider, real @kubernetes/client-node, the named kubeconfig context", () => {
+describe("as the engine's plugin runs it: the shim, the built provider, @kubernetes/client-node bundled by the build, the named kubeconfig context", () => {
+  it("reaches the cluster through the build's one-file bundle of client-node, which holds exactly the names the providers use", async () => {
+    const bundle = join(BUILD, "providers", "kubernetes", CLIENT_NODE_BUNDLE);
+    const kubeApi = join(BUILD, "providers", "kubernetes", "kubeApi.js");
+    const [created, loaded, names] = await callInPlugin(
+      "kubernetes:ConfigMapLines",
+      [
+        { method: "create", args: [props()] },
+        { method: "$eval", args: [`require(${JSON.stringify(kubeApi)}).clientNode() === require(${JSON.stringify(bundle)})`] },
+        { method: "$eval", args: [`Object.keys(require(${JSON.stringify(bundle)})).sort()`] },
+      ],
+      { KUBECONFIG: api.kubeconfig },
+    );
+    expect(created).toMatchObject({ id: expect.any(String) });
+    expect((await live()).data["postfix-accounts.cf"]).toBe(OTHERS + "\n" + BLOCK);
+    expect(loaded).toBe(true);
+    expect(names).toEqual([...CLIENT_NODE_NAMES].sort());
+  });
+
   it("writes through the context it is given, not the current one, loading the kubeconfig once", async () => {
     const kubeconfig = join(dir, `${NS}-contexts`);
     writeFileSync(

@@ -1,7 +1,8 @@
 // A dynamic provider as the Pulumi engine's plugin runs it: a plain Node process (no TypeScript
 // loader) evaluates the shim text the resource keeps in its state, whose handler() loads the
 // provider from the project's build (providers/dynamic/load.js); it talks to the cluster through
-// the real @kubernetes/client-node, loaded natively, and the kubeconfig in KUBECONFIG.
+// @kubernetes/client-node as the build bundles it (providers/kubernetes/kubeApi.ts), and the
+// kubeconfig in KUBECONFIG.
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { shimText } from "../../providers/dynamic/resource";
