@@ -60,6 +60,8 @@ const ACCOUNTS = "/api/mail_accounts/";
 const RULES = "/api/mail_rules/";
 const TAGS = "/api/tags/";
 const USERS = "/api/users/";
+/** What the three kinds read to check, compare and resolve names: every operation of a stack lists all four. */
+const READ_TOGETHER = [ACCOUNTS, RULES, TAGS, USERS];
 const CORRESPONDENTS = "/api/correspondents/";
 const DOCUMENT_TYPES = "/api/document_types/";
 
@@ -241,7 +243,7 @@ export async function withSuperuserSession<T>(
   const current = creds.current();
   try {
     const source = creds.require();
-    const s = session(url, source.token);
+    const s = session(url, source.token, READ_TOGETHER);
     await requireSuperuser(s, describeSource(source));
     return await action(s);
   } catch (e) {

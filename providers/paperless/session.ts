@@ -1,5 +1,6 @@
 // Per-operation memo of the paperless collections, shared by every resource of one Pulumi operation
-// (providers/processMemory.ts): the account, rule and tag providers list each collection once.
+// (providers/processMemory.ts): the account, rule and tag providers list each collection once, and
+// the collections they all read at the same time (docs/performance.md#requests).
 import { remembered } from "../processMemory";
 import { PaperlessClient } from "./client";
 
@@ -21,13 +22,18 @@ function applyWrite(items: readonly { id: number }[], method: string, rest: stri
   return method === "POST" ? [...items, written] : items.map((o) => (o.id === written.id ? written : o));
 }
 
-function newSession(url: string, token: string): Session {
+function newSession(url: string, token: string, together: readonly string[]): Session {
   const client = new PaperlessClient(url, token);
   const lists = new Map<string, Promise<unknown[]>>();
+  let started = false;
   return {
     client,
     claimed: new Set(),
     list<T>(collection: string): Promise<T[]> {
+      if (!started && together.includes(collection)) {
+        started = true;
+        for (const c of together) if (c !== collection) void this.list(c);
+      }
       let pending = lists.get(collection);
       if (!pending) {
         pending = client.listAll<unknown>(collection);
@@ -66,13 +72,17 @@ function newSession(url: string, token: string): Session {
   };
 }
 
-/** The session for one server and credential; the key lives only in this process's memory. */
-export function session(url: string, token: string): Session {
+/**
+ * The session for one server and credential; the key lives only in this process's memory. The
+ * first list of any of `together` starts the others' too: collections every operation reads, listed
+ * in one round trip rather than one more each time a kind's first resource comes to need its own.
+ */
+export function session(url: string, token: string, together: readonly string[]): Session {
   const sessions = remembered("paperless sessions", () => new Map<string, Session>());
   const key = `${url}\u0000${token}`;
   let s = sessions.get(key);
   if (!s) {
-    s = newSession(url, token);
+    s = newSession(url, token, together);
     sessions.set(key, s);
   }
   return s;

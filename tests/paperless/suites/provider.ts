@@ -348,7 +348,11 @@ export function providerTests(ctx: () => Ctx): void {
       } finally {
         spy.mockRestore();
       }
-      expect(versions.filter((v) => v.includes("version="))).toEqual(Array(3).fill(`application/json; version=${is3() ? 10 : 9}`));
+      // Every request but the probe that finds it out: the lists the session reads together, the POST, the rename.
+      expect(versions.length).toBeGreaterThanOrEqual(4);
+      expect(versions.filter((v) => v.includes("version="))).toEqual(
+        Array(versions.length - 1).fill(`application/json; version=${is3() ? 10 : 9}`),
+      );
     });
 
     test("adopts an existing account and rule by name, bringing them to the declared state (hand-made filters reset)", async () => {
