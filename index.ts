@@ -1,11 +1,12 @@
 // paperless-mail-ingest: one PaperlessMailIngest per ingest mailbox, all from the stack's one
 // validated sender list, then what the mailboxes share: the mailserver Deployment patch that
 // mounts every sieve, and the optional fetch. The stack is read here, once (stack/): a bad config
-// fails listing every problem before any resource exists, and the one Kubernetes and one Vault
-// provider are handed to the children that need them.
+// fails listing every problem before any resource exists, and the one Kubernetes, Vault and
+// command provider are handed to the children that need them.
 import * as pulumi from "@pulumi/pulumi";
 import { mailboxResourceName } from "./core/names";
 import { kubernetesRules } from "./core/kubernetesRights";
+import { commandProvider } from "./stack/commandConnection";
 import { clusterInput, kubernetesProvider, readKubeTarget } from "./stack/kubernetesConnection";
 import { MailFetchTrigger } from "./components/mailFetchTrigger";
 import { PaperlessMailIngest } from "./components/paperlessMailIngest";
@@ -20,6 +21,7 @@ const kube = readKubeTarget();
 const cluster = kubernetesProvider("mailserver-cluster", kube);
 const vaultConnection = readVaultConnection();
 const vault = vaultProvider("vault");
+const commands = commandProvider("command");
 
 const ingests = program.config.mailboxes.map((mailbox) => {
   const password = program.mailboxPassword(mailbox.address);
@@ -31,6 +33,7 @@ const ingests = program.config.mailboxes.map((mailbox) => {
     kubernetesProvider: cluster,
     vaultConnection,
     vaultProvider: vault,
+    commandProvider: commands,
   });
   return { mailbox, ingest };
 });
@@ -39,6 +42,7 @@ const rollout = new SieveRollout("mailserver", {
   mailboxes: ingests.map(({ mailbox, ingest }) => ({ mailbox, sieve: ingest.sieve, accountLine: ingest.account.line })),
   mailserver,
   kube,
+  commandProvider: commands,
 });
 
 const fetch = new MailFetchTrigger(

@@ -2,6 +2,7 @@
 // mailserver's shared files, its sieve allowlist ConfigMap, its paperless account and rules.
 // Every child is derived from the same validated Mailbox. What is shared by all mailboxes (the
 // Deployment patch that mounts the sieves, the fetch) is built once by index.ts.
+import type * as command from "@pulumi/command";
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type * as vault from "@pulumi/vault";
@@ -26,6 +27,8 @@ export interface PaperlessMailIngestArgs {
   /** Where Vault is and the program's Vault provider (stack/vaultConnection.ts). */
   vaultConnection: VaultConnection;
   vaultProvider: vault.Provider;
+  /** The program's command provider (stack/commandConnection.ts), for the sieve's kubectl steps. */
+  commandProvider: command.Provider;
 }
 
 export class PaperlessMailIngest extends pulumi.ComponentResource {
@@ -85,7 +88,7 @@ export class PaperlessMailIngest extends pulumi.ComponentResource {
     // no rule files. (So destroy, in reverse, removes the sieve before the rules.)
     this.sieve = new SieveFilter(
       name,
-      { mailbox, mailserver, script: renderSieve(mailbox), kube, provider: args.kubernetesProvider },
+      { mailbox, mailserver, script: renderSieve(mailbox), kube, provider: args.kubernetesProvider, commandProvider: args.commandProvider },
       { parent: this, dependsOn: [secret, this.paperless] },
     );
 

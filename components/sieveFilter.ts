@@ -20,6 +20,8 @@ export interface SieveFilterArgs {
   kube: KubeTarget;
   /** The program's Kubernetes provider (ConfigMap data updated in place, see stack/kubernetesConnection.ts). */
   provider: k8s.Provider;
+  /** The program's command provider (stack/commandConnection.ts). */
+  commandProvider: command.Provider;
 }
 
 export class SieveFilter extends pulumi.ComponentResource {
@@ -73,7 +75,7 @@ export class SieveFilter extends pulumi.ComponentResource {
         ),
         environment: pulumi.secret(kubectlEnvironment(args.kube)),
       },
-      { parent: this, dependsOn: [this.configMap] },
+      { parent: this, provider: args.commandProvider, dependsOn: [this.configMap] },
     );
 
     this.mountDependencies = [this.configMap, this.uninstall];

@@ -25,6 +25,8 @@ export interface SieveRolloutArgs {
   mailboxes: readonly MountedMailbox[];
   mailserver: MailserverSettings;
   kube: KubeTarget;
+  /** The program's command provider (stack/commandConnection.ts), for the steps that prove each sieve runs. */
+  commandProvider: command.Provider;
 }
 
 export class SieveRollout extends pulumi.ComponentResource {
@@ -80,7 +82,7 @@ export class SieveRollout extends pulumi.ComponentResource {
             ),
             environment: pulumi.secret(kubectlEnvironment(args.kube)),
           },
-          { parent: this, dependsOn: [this.deploymentPatch, accountLine, ...sieve.mountDependencies] },
+          { parent: this, provider: args.commandProvider, dependsOn: [this.deploymentPatch, accountLine, ...sieve.mountDependencies] },
         );
         return [mailbox.address, ready];
       }),

@@ -52,6 +52,7 @@ describe("index.ts under mocks, production stack", () => {
     expect(roots.map((n) => `${n.type}::${n.name}`)).toEqual([
       "pulumi:providers:kubernetes::mailserver-cluster",
       "pulumi:providers:vault::vault",
+      "pulumi:providers:command::command",
       "paperless-mail-ingest:index:PaperlessMailIngest::docs-at-viktorbarzin.me",
       "paperless-mail-ingest:mailserver:SieveRollout::mailserver",
       "paperless-mail-ingest:paperless:MailFetchTrigger::paperless-fetch",
@@ -59,11 +60,15 @@ describe("index.ts under mocks, production stack", () => {
     ]);
   });
 
-  it("every Vault and Kubernetes resource is given the program's one provider of its package", () => {
+  it("every Vault, Kubernetes and command resource is given the program's one provider of its package", () => {
     const providersOf = (pkg: string) =>
       [...run.resources.values()].filter((n) => n.type.startsWith(`${pkg}:`)).map((n) => `${n.type}: ${n.provider}`);
     expect(providersOf("vault")).toEqual(["vault:generic/secret:Secret: pulumi:providers:vault::vault"]);
     expect(providersOf("kubernetes")).toEqual(["kubernetes:core/v1:ConfigMap: pulumi:providers:kubernetes::mailserver-cluster"]);
+    expect(providersOf("command")).toEqual([
+      "command:local:Command: pulumi:providers:command::command",
+      "command:local:Command: pulumi:providers:command::command",
+    ]);
   });
 
   it("the Kubernetes rights check depends on everything else, so a destroy runs it before it deletes anything", () => {
