@@ -5,16 +5,15 @@
 // FAILED quotes paperless's error. Two list requests, whatever the number of mails and senders.
 import { editDistance } from "../../core/closestName";
 import type { Mailbox } from "../../core/types";
-import { type Check, eachMailbox, type Problem, problems } from "../check";
+import { ago, type Check, eachMailbox, type Problem, problems } from "../check";
 import type { DoctorContext, WireProcessedMail } from "../context";
 import type { MessagePart, WaitingMessage } from "../imapSnapshot";
 import { quoteError } from "./paperless";
 
 const p = problems("paperless.backlog");
 
-const hours = (ms: number) => (ms < 7_200_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 3_600_000)} h`);
 const describe = (m: WaitingMessage, now: Date) =>
-  `"${m.subject}" from ${m.from || "(no From)"} (INBOX uid ${m.uid}, waiting ${hours(now.getTime() - m.arrived.getTime())})`;
+  `"${m.subject}" from ${m.from || "(no From)"} (INBOX uid ${m.uid}, waiting ${ago(now.getTime() - m.arrived.getTime())})`;
 const part = (x: MessagePart) => `${x.type}${x.filename ? ` "${x.filename}"` : ""} (${x.disposition || "no disposition"})`;
 
 /** Why paperless found nothing to consume in a mail its rule took (attachments only: docs/paperless-api.md, Enums). */
