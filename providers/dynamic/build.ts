@@ -65,17 +65,15 @@ function main(): void {
   // Modules read their templates beside them (core/sieve.ts: ../templates): a link, so never stale.
   symlinkSync(join("..", "templates"), join(BUILD, "templates"));
   bundleClientNode();
-  const sources = [
-    ...program
-      .getSourceFiles()
-      .map((f) => f.fileName)
-      .filter((f) => !f.endsWith(".d.ts") && !relative(ROOT, f).split(sep).includes("node_modules")),
-    CLIENT_NODE_PACKAGE,
-  ];
+  const compiled = program
+    .getSourceFiles()
+    .map((f) => f.fileName)
+    .filter((f) => !f.endsWith(".d.ts") && !relative(ROOT, f).split(sep).includes("node_modules"));
+  const sources = [...compiled, CLIENT_NODE_PACKAGE];
   // Written last: a build interrupted before this point counts as no build.
   writeFileSync(STAMP, `${JSON.stringify({ files: Object.fromEntries(sources.map((f) => [relative(ROOT, f), digest(f)])) }, null, 2)}\n`);
   process.stderr.write(
-    `build: ${sources.length - 1} modules compiled and @kubernetes/client-node bundled to ${relative(ROOT, BUILD)}/ in ${Date.now() - started} ms\n`,
+    `build: ${compiled.length} modules compiled and @kubernetes/client-node bundled to ${relative(ROOT, BUILD)}/ in ${Date.now() - started} ms\n`,
   );
 }
 

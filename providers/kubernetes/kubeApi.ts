@@ -58,7 +58,7 @@ export const CLIENT_NODE_NAMES = [
   "setHeaderOptions",
 ] as const;
 
-export type ClientNode = Pick<typeof k8s, (typeof CLIENT_NODE_NAMES)[number]>;
+type ClientNode = Pick<typeof k8s, (typeof CLIENT_NODE_NAMES)[number]>;
 
 /** Where build.ts writes the bundle: beside this module's compiled copy in build/. */
 export const CLIENT_NODE_BUNDLE = "client-node.bundle.js";

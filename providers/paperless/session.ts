@@ -25,6 +25,18 @@ function applyWrite(items: readonly { id: number }[], method: string, rest: stri
 function newSession(url: string, token: string, together: readonly string[]): Session {
   const client = new PaperlessClient(url, token);
   const lists = new Map<string, Promise<unknown[]>>();
+  /** One collection's list, memoized; a failed one is not (the next caller retries it). */
+  const listed = (collection: string): Promise<unknown[]> => {
+    let pending = lists.get(collection);
+    if (!pending) {
+      pending = client.listAll<unknown>(collection);
+      lists.set(collection, pending);
+      pending.catch(() => {
+        if (lists.get(collection) === pending) lists.delete(collection);
+      });
+    }
+    return pending;
+  };
   let started = false;
   return {
     client,
@@ -32,18 +44,9 @@ function newSession(url: string, token: string, together: readonly string[]): Se
     list<T>(collection: string): Promise<T[]> {
       if (!started && together.includes(collection)) {
         started = true;
-        for (const c of together) if (c !== collection) void this.list(c);
+        for (const c of together) if (c !== collection) void listed(c);
       }
-      let pending = lists.get(collection);
-      if (!pending) {
-        pending = client.listAll<unknown>(collection);
-        lists.set(collection, pending);
-        // A failed list is not memoized: the next caller retries it.
-        pending.catch(() => {
-          if (lists.get(collection) === pending) lists.delete(collection);
-        });
-      }
-      return pending as Promise<T[]>;
+      return listed(collection) as Promise<T[]>;
     },
     async write<T>(method: "POST" | "PATCH" | "DELETE", path: string, body: unknown, invalidates: readonly string[]): Promise<T> {
       let result: T;
