@@ -101,6 +101,9 @@ export function paperlessInstallDir(version: PaperlessVersion): string {
   }
 }
 
+/** How often a server whose port was taken before it bound it is started again on another. */
+const PORT_ATTEMPTS = 3;
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -280,8 +283,6 @@ export async function startPaperless(version: PaperlessVersion, opts: StartOptio
     }
   };
 
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
   // The server and its worker share the broker; manage() and mailFetcher() keep Celery eager.
   const redis = opts.worker && opts.redis ? await startRedis(dir) : undefined;
   const brokerEnv: Record<string, string> = !opts.worker
@@ -294,12 +295,34 @@ export async function startPaperless(version: PaperlessVersion, opts: StartOptio
   const worker = opts.worker ? celeryWorker(install, dir, brokerEnv) : undefined;
   // Users are made while the server starts: both take a Django start-up, and they share only the database.
   const seeding = run(install, dir, ["shell", "-c", SEED_USERS], { PMI_USERS: JSON.stringify(opts.users ?? []) });
-  const fd = openSync(logFile, "a");
-  const child = spawn("bash", [MANAGE_SH, install, dir, "runserver", `127.0.0.1:${port}`, "--noreload"], {
-    stdio: ["ignore", fd, fd],
-    env: { ...process.env, ...brokerEnv },
-  });
-  closeSync(fd);
+  // A free port is only free until someone binds it: a suite starting the test cluster beside
+  // paperless may take it between freePort() and runserver's bind, so a server that finds it
+  // taken is started again on another one.
+  let url = "";
+  let child!: ChildProcess;
+  let logFrom = 0;
+  const serve = async () => {
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    logFrom = log().length;
+    const fd = openSync(logFile, "a");
+    child = spawn("bash", [MANAGE_SH, install, dir, "runserver", `127.0.0.1:${port}`, "--noreload"], {
+      stdio: ["ignore", fd, fd],
+      env: { ...process.env, ...brokerEnv },
+    });
+    closeSync(fd);
+  };
+  const ready = async (token: string) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await waitReady(url, token, child, log);
+      } catch (e) {
+        if (attempt >= PORT_ATTEMPTS || !log().slice(logFrom).includes("That port is already in use")) throw e;
+        await serve();
+      }
+    }
+  };
+  await serve();
   const stop = async () => {
     await worker?.stop();
     if (child.exitCode === null && child.signalCode === null) {
@@ -316,7 +339,7 @@ export async function startPaperless(version: PaperlessVersion, opts: StartOptio
     const line = seeded.stdout.split("\n").find((l) => l.startsWith("PMI_SEED "));
     if (!line) throw new Error(`seeding users printed no result:\n${seeded.stdout}\n${seeded.stderr}`);
     const { token, users } = JSON.parse(line.slice("PMI_SEED ".length)) as { token: string; users: Record<string, PaperlessUser> };
-    await Promise.all([waitReady(url, token, child, log), worker?.start()]);
+    await Promise.all([ready(token), worker?.start()]);
     const manage = (args: readonly string[]) => run(install, dir, args);
     const schedulerTick = async (name: string) => {
       if (!worker) throw new Error("schedulerTick needs a paperless started with `worker: true`: without a broker nothing is scheduled");
