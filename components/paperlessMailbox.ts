@@ -74,10 +74,11 @@ export class PaperlessMailbox extends pulumi.ComponentResource {
       resource: new PaperlessMailRule(r.name, r.inputs, { parent: this, dependsOn: [account, ...tags] }),
     }));
 
-    this.accountId = account.paperlessId;
+    // A paperless resource's id is the server's (providers/paperless/resources.ts).
+    this.accountId = account.id.apply(Number);
     this.ruleIds = pulumi
-      .all(rules.map((r) => r.resource.paperlessId))
-      .apply((ids) => Object.fromEntries(rules.map((r, i) => [r.sender, ids[i]!])));
+      .all(rules.map((r) => r.resource.id))
+      .apply((ids) => Object.fromEntries(rules.map((r, i) => [r.sender, Number(ids[i])])));
     this.rulesFingerprint = pulumi.output(children.rulesFingerprint);
     // Single quotes: the CLI shows an output's strings quoted, and escaped double quotes are hard to read.
     const kept = [

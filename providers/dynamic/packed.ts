@@ -11,16 +11,28 @@
 // The provider never sees this: packedProvider() unpacks before and packs after every method.
 // Only kinds whose inputs are all known at preview may be packed (one unknown field makes the
 // whole spec unknown, and check can then validate nothing).
+//
+// A `blank` field whose value is "" is left out of `spec` and put back by unpack: every rule has
+// seven such filters and references, and every byte is paid N times per step (a first up writes
+// the state once per resource). Stacks whose spec still holds them unpack to the same props.
 import type * as pulumi from "@pulumi/pulumi";
+import { RULE_OPTIONAL_TEXT } from "../paperless/provider";
 
 export const SPEC = "spec";
 
-/**
- * The packed kinds and the properties each keeps outside `spec`: outputs the program reads, and
- * secrets (a secret inside would make the whole spec secret, and every diff of it unreadable).
- */
-export const PACKED_KINDS: Readonly<Record<string, readonly string[]>> = {
-  "paperless:PaperlessMailRule": ["paperlessId", "adopted"],
+export interface Packing {
+  /**
+   * Properties kept outside `spec`: outputs the program reads, and secrets (a secret inside would
+   * make the whole spec secret, and every diff of it unreadable).
+   */
+  readonly kept: readonly string[];
+  /** Text fields left out of `spec` when "" (the provider still sees them, as ""). */
+  readonly blank: readonly string[];
+}
+
+/** The packed kinds. */
+export const PACKED_KINDS: Readonly<Record<string, Packing>> = {
+  "paperless:PaperlessMailRule": { kept: ["paperlessId", "adopted"], blank: RULE_OPTIONAL_TEXT },
 };
 
 /** Pulumi's placeholder for a value not known until apply, as the plugin receives it. */
@@ -37,22 +49,28 @@ export function stableJson(value: unknown): string {
   );
 }
 
+/** The text of `spec` for the packed fields: blank ones left out. */
+export function specText(fields: Props, packing: Packing): string {
+  return stableJson(Object.fromEntries(Object.entries(fields).filter(([k, v]) => !(v === "" && packing.blank.includes(k)))));
+}
+
 /** `props` with every property except `kept` (and the plugin's `__provider`) folded into `spec`. */
-export function pack(props: Props, kept: readonly string[]): Props {
+export function pack(props: Props, packing: Packing): Props {
   const spec: Props = {};
   const out: Props = {};
   for (const [k, v] of Object.entries(props)) {
-    if (k === "__provider" || kept.includes(k)) out[k] = v;
+    if (k === "__provider" || packing.kept.includes(k)) out[k] = v;
     else spec[k] = v;
   }
-  return { ...out, [SPEC]: stableJson(spec) };
+  return { ...out, [SPEC]: specText(spec, packing) };
 }
 
-/** The props as the provider declared them: `spec` unfolded beside the kept ones. */
-export function unpack(props: Props | undefined): Props {
+/** The props as the provider declared them: `spec` unfolded beside the kept ones, its blank fields back as "". */
+export function unpack(props: Props | undefined, packing: Packing): Props {
   if (!props) return {};
   const { [SPEC]: spec, ...rest } = props;
-  return typeof spec === "string" ? { ...(JSON.parse(spec) as Props), ...rest } : rest;
+  if (typeof spec !== "string") return rest;
+  return { ...Object.fromEntries(packing.blank.map((k) => [k, ""])), ...(JSON.parse(spec) as Props), ...rest };
 }
 
 /**
@@ -73,12 +91,13 @@ function stateNames(names: readonly string[] | undefined, kept: readonly string[
 }
 
 /** The provider behind a packed kind: each method sees and returns unpacked props, as if nothing were packed. */
-export function packedProvider(p: pulumi.dynamic.ResourceProvider, kept: readonly string[]): pulumi.dynamic.ResourceProvider {
+export function packedProvider(p: pulumi.dynamic.ResourceProvider, packing: Packing): pulumi.dynamic.ResourceProvider {
+  const kept = packing.kept;
   const wrapped: pulumi.dynamic.ResourceProvider = {
     async create(inputs: Props) {
-      const result = await p.create(unpack(inputs));
+      const result = await p.create(unpack(inputs, packing));
       const outs = result.outs as Props | undefined;
-      return { ...result, outs: outs === undefined ? outs : pack(outs, kept) };
+      return { ...result, outs: outs === undefined ? outs : pack(outs, packing) };
     },
   };
   if (p.configure) wrapped.configure = (req) => p.configure!(req);
@@ -86,10 +105,10 @@ export function packedProvider(p: pulumi.dynamic.ResourceProvider, kept: readonl
     wrapped.check = async (olds: Props, news: Props) => {
       // Some input unknown at preview: nothing can be checked until it is known (at apply).
       if (news[SPEC] === UNKNOWN) return { inputs: news, failures: [] };
-      const result = await p.check!(unpack(olds), unpack(news));
+      const result = await p.check!(unpack(olds, packing), unpack(news, packing));
       return {
         ...result,
-        inputs: result.inputs === undefined ? news : pack(result.inputs as Props, kept),
+        inputs: result.inputs === undefined ? news : pack(result.inputs as Props, packing),
         ...(result.failures ? { failures: result.failures.map((f) => shownFailure(f, kept)) } : {}),
       };
     };
@@ -97,7 +116,7 @@ export function packedProvider(p: pulumi.dynamic.ResourceProvider, kept: readonl
   if (p.diff) {
     wrapped.diff = async (id: string, olds: Props, news: Props) => {
       if (news[SPEC] === UNKNOWN) return { changes: true };
-      const result = await p.diff!(id, unpack(olds), unpack(news));
+      const result = await p.diff!(id, unpack(olds, packing), unpack(news, packing));
       const replaces = stateNames(result.replaces, kept);
       const stables = stateNames(result.stables, kept);
       return { ...result, ...(replaces ? { replaces } : {}), ...(stables ? { stables } : {}) };
@@ -105,24 +124,24 @@ export function packedProvider(p: pulumi.dynamic.ResourceProvider, kept: readonl
   }
   if (p.read) {
     wrapped.read = async (id: string, props: Props) => {
-      const result = await p.read!(id, unpack(props));
+      const result = await p.read!(id, unpack(props, packing));
       // A resource that is gone reads as no props at all: keep it so.
       const { props: read, inputs } = result as { props?: Props; inputs?: Props };
       const found = read !== undefined && Object.keys(read).length > 0 ? read : undefined;
       return {
         ...result,
-        ...(found ? { props: pack(found, kept) } : {}),
-        ...(inputs !== undefined ? { inputs: pack(inputs, kept) } : {}),
+        ...(found ? { props: pack(found, packing) } : {}),
+        ...(inputs !== undefined ? { inputs: pack(inputs, packing) } : {}),
       };
     };
   }
   if (p.update) {
     wrapped.update = async (id: string, olds: Props, news: Props) => {
-      const result = await p.update!(id, unpack(olds), unpack(news));
+      const result = await p.update!(id, unpack(olds, packing), unpack(news, packing));
       const outs = result.outs as Props | undefined;
-      return { ...result, ...(outs !== undefined ? { outs: pack(outs, kept) } : {}) };
+      return { ...result, ...(outs !== undefined ? { outs: pack(outs, packing) } : {}) };
     };
   }
-  if (p.delete) wrapped.delete = (id: string, props: Props) => p.delete!(id, unpack(props));
+  if (p.delete) wrapped.delete = (id: string, props: Props) => p.delete!(id, unpack(props, packing));
   return wrapped;
 }

@@ -10,7 +10,7 @@
 // itself (configure, check, diff, create, read, update, delete), so every one the provider has
 // is used, and only those.
 import * as pulumi from "@pulumi/pulumi";
-import { PACKED_KINDS, SPEC, stableJson } from "./packed";
+import { PACKED_KINDS, SPEC, specText, type Packing } from "./packed";
 import type { DynamicKey } from "./registry";
 
 /** `pulumi-nodejs:dynamic/<family>:<Class>` (the plugin serves the package `pulumi-nodejs`; a stack is one project's). */
@@ -38,10 +38,23 @@ export function withFormerTypes<O extends pulumi.ResourceOptions>(opts: O | unde
     : ({ ...opts } as O);
 }
 
-/** A packed kind's props (packed.ts): the kept ones as they are, every other one in the JSON string `spec`. */
-function packedProps(props: pulumi.Inputs, kept: readonly string[]): pulumi.Inputs {
-  const part = (keep: boolean) => Object.fromEntries(Object.entries(props).filter(([k]) => kept.includes(k) === keep));
-  return { ...part(true), [SPEC]: pulumi.output(part(false)).apply(stableJson) };
+/** No Output or Promise anywhere inside: the value is known now. */
+function isPlain(v: unknown): boolean {
+  if (pulumi.Output.isInstance(v) || v instanceof Promise) return false;
+  if (v === null || typeof v !== "object") return true;
+  return Object.values(v).every(isPlain);
+}
+
+/**
+ * A packed kind's props (packed.ts): the kept ones as they are, every other one in the JSON string
+ * `spec`, as a plain string when every field is known at construction (an Output costs the SDK
+ * promises of its own per resource, docs/performance.md#declared-outputs).
+ */
+function packedProps(props: pulumi.Inputs, packing: Packing): pulumi.Inputs {
+  const part = (keep: boolean) => Object.fromEntries(Object.entries(props).filter(([k]) => packing.kept.includes(k) === keep));
+  const fields = part(false);
+  const spec = (f: Record<string, unknown>) => specText(f, packing);
+  return { ...part(true), [SPEC]: isPlain(fields) ? spec(fields) : pulumi.output(fields).apply(spec) };
 }
 
 export abstract class DynamicResource extends pulumi.CustomResource {
@@ -52,11 +65,11 @@ export abstract class DynamicResource extends pulumi.CustomResource {
     opts: pulumi.CustomResourceOptions | undefined,
     formerTypes: readonly string[],
   ) {
-    const kept = PACKED_KINDS[key];
+    const packing = PACKED_KINDS[key];
     super(
       dynamicType(key),
       name,
-      { ...(kept ? packedProps(props, kept) : props), __provider: shimText(key) },
+      { ...(packing ? packedProps(props, packing) : props), __provider: shimText(key) },
       withFormerTypes(opts, formerTypes),
     );
   }

@@ -375,6 +375,8 @@ const RULE_FIELDS: Readonly<Record<string, FieldType>> = {
   pdf_layout: { choices: [0, 1, 2, 3, 4] },
   stop_processing: "bool",
 };
+/** The rule's text fields that may be "" (no filter, no reference): packed.ts leaves those out of the state. */
+export const RULE_OPTIONAL_TEXT = Object.keys(RULE_FIELDS).filter((f) => RULE_FIELDS[f] === "optionalText");
 // Nullable text fields: paperless stores null where the plan says "" (docs/paperless-api.md#objects).
 const NULLABLE_TEXT = [
   "filter_from",

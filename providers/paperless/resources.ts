@@ -1,5 +1,7 @@
 // The dynamic resources over the providers in provider.ts. Each class fixes its own secret
-// outputs, so no caller can forget them.
+// outputs, so no caller can forget them. The server's id of an object is the resource's own `id`
+// (a string); every declared output costs the SDK a set of promises per resource
+// (docs/performance.md#declared-outputs), so it is not declared again as a number.
 import * as pulumi from "@pulumi/pulumi";
 import type { MailAccountPlan, MailRulePlan } from "../../core/paperlessPlan";
 import type { MailFetchInputs } from "./mailFetchProvider";
@@ -20,16 +22,16 @@ export type MailFetchArgs = Inputs<MailFetchInputs>;
 /** Their type tokens' module before the one scheme of providers/dynamic/resource.ts. */
 const FORMER = "pulumi-nodejs:dynamic/paperless";
 
+/** The account alone holds a secret (its password). */
 function withSecrets(opts: pulumi.CustomResourceOptions | undefined): pulumi.CustomResourceOptions {
   return { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), ...SECRET_OUTPUTS] };
 }
 
-/** Outputs every paperless resource has: the server's id, and what destroy hands back if the object was adopted. */
-const OUTPUTS = { paperlessId: undefined, adopted: undefined };
+/** The output every paperless resource has: what destroy hands back if the object was adopted. */
+const OUTPUTS = { adopted: undefined };
 
 // `declare`, not a field: a class field would overwrite, after super(), the output Pulumi set.
 export class PaperlessMailAccount extends DynamicResource {
-  declare readonly paperlessId: pulumi.Output<number>;
   /** Set only for an object found by name at create: the values destroy puts back (providers/paperless/adoption.ts). */
   declare readonly adopted: pulumi.Output<Former | undefined>;
   constructor(name: string, args: MailAccountArgs, opts?: pulumi.CustomResourceOptions) {
@@ -38,20 +40,18 @@ export class PaperlessMailAccount extends DynamicResource {
 }
 
 export class PaperlessMailRule extends DynamicResource {
-  declare readonly paperlessId: pulumi.Output<number>;
   /** Set only for an object found by name at create: the values destroy puts back (providers/paperless/adoption.ts). */
   declare readonly adopted: pulumi.Output<Former | undefined>;
   constructor(name: string, args: MailRuleArgs, opts?: pulumi.CustomResourceOptions) {
-    super("paperless:PaperlessMailRule", name, { ...args, ...OUTPUTS }, withSecrets(opts), [`${FORMER}:MailRule`]);
+    super("paperless:PaperlessMailRule", name, { ...args, ...OUTPUTS }, opts, [`${FORMER}:MailRule`]);
   }
 }
 
 export class PaperlessTag extends DynamicResource {
-  declare readonly paperlessId: pulumi.Output<number>;
   /** Set only for an object found by name at create: the values destroy puts back (providers/paperless/adoption.ts). */
   declare readonly adopted: pulumi.Output<Former | undefined>;
   constructor(name: string, args: TagArgs, opts?: pulumi.CustomResourceOptions) {
-    super("paperless:PaperlessTag", name, { ...args, ...OUTPUTS }, withSecrets(opts), [`${FORMER}:Tag`]);
+    super("paperless:PaperlessTag", name, { ...args, ...OUTPUTS }, opts, [`${FORMER}:Tag`]);
   }
 }
 

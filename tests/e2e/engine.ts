@@ -14,7 +14,7 @@ import { dirname, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { type EngineEvent, LocalWorkspace, type OpType, type ProjectSettings, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
 import type { PulumiFn } from "@pulumi/pulumi/automation";
-import { unpack } from "../../providers/dynamic/packed";
+import { fieldsOf } from "../support/packedFields";
 import { toolsBinDir } from "../support/tools";
 
 const ROOT = join(__dirname, "..", "..");
@@ -97,10 +97,14 @@ function resourceOf(urn: string): string {
   return `${types.split("$").pop()}::${name.join("::")}`;
 }
 
-function changedKeys(packedOld: Record<string, unknown> | undefined, packedNow: Record<string, unknown> | undefined): string[] {
+function changedKeys(
+  type: string,
+  packedOld: Record<string, unknown> | undefined,
+  packedNow: Record<string, unknown> | undefined,
+): string[] {
   if (!packedOld || !packedNow) return [];
-  // A packed kind's fields, not its one `spec` string (providers/dynamic/packed.ts).
-  const [old, now] = [unpack(packedOld), unpack(packedNow)];
+  // A packed kind's fields, not its one `spec` string.
+  const [old, now] = [fieldsOf(type, packedOld), fieldsOf(type, packedNow)];
   return [...new Set([...Object.keys(old), ...Object.keys(now)])].filter((k) => JSON.stringify(old[k]) !== JSON.stringify(now[k])).sort();
 }
 
@@ -119,7 +123,7 @@ export function stepRecorder(): { onEvent: (e: EngineEvent) => void; steps: Step
     if (meta.op === "refresh") return void refreshed.add(meta.urn);
     seen.add(meta.urn);
     // A refresh's outcome names no diffs: compare the state before and after the read.
-    const drift = refreshed.has(meta.urn) ? changedKeys(meta.old?.outputs, meta.new?.outputs) : [];
+    const drift = refreshed.has(meta.urn) ? changedKeys(meta.type, meta.old?.outputs, meta.new?.outputs) : [];
     steps.push({ op: meta.op, resource: resourceOf(meta.urn), ...(drift.length ? { drift } : {}) });
   };
   return { onEvent, steps, changes: () => steps.filter((s) => s.op !== "same") };

@@ -3,7 +3,7 @@
 // secret-wrapped, and the API token is no input at all.
 import * as pulumi from "@pulumi/pulumi";
 import { PaperlessMailbox } from "../../components/paperlessMailbox";
-import { unpack } from "../../providers/dynamic/packed";
+import { fieldsOf } from "../support/packedFields";
 import { isSecretValue, unwrapSecrets, valueOf } from "../support/mockValues";
 import { prodConfig } from "../support/prodConfig";
 
@@ -37,7 +37,7 @@ beforeAll(async () => {
 // The engine stores only a secret input's ciphertext.
 const isSecret = isSecretValue;
 /** A resource's fields as its provider sees them (a rule's are packed into `spec`). */
-const fields = (r: Registered) => unpack(unwrapSecrets(r.inputs) as Record<string, unknown>);
+const fields = (r: Registered) => fieldsOf(r.type, unwrapSecrets(r.inputs) as Record<string, unknown>);
 const asStored = (inputs: Record<string, unknown>) =>
   JSON.stringify(Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, isSecret(v) ? "[ciphertext]" : v])));
 

@@ -2,7 +2,7 @@
 // its type, name, parent and (secrets unwrapped) inputs. Generated values (passwords, salts) come
 // from the real RandomText provider and persist in `state` across runs, as in a real stack's state.
 import * as pulumi from "@pulumi/pulumi";
-import { unpack } from "../../providers/dynamic/packed";
+import { fieldsOf } from "./packedFields";
 import { mockedState, secretInputs, unwrapSecrets, valueOf } from "./mockValues";
 
 export interface RecordedResource {
@@ -34,8 +34,7 @@ export async function runProgram(config: StackConfigValues, opts: { secretKeys?:
       newResource: async (args) => {
         const r = resources.get(keyOf(args));
         if (r) {
-          // A packed kind's fields as the provider sees them (providers/dynamic/packed.ts).
-          r.inputs = unpack(unwrapSecrets(args.inputs) as Record<string, unknown>);
+          r.inputs = fieldsOf(args.type, unwrapSecrets(args.inputs) as Record<string, unknown>);
           r.secretInputs = secretInputs(args.inputs as object);
         }
         return mockedState(args, state);
