@@ -71,8 +71,10 @@ export async function paperlessStack(
   return engine;
 }
 
-/** Bytes of the stack's checkpoint in the file backend: the state the engine rewrites after every step. */
-/** The checkpoint's size, and the mean size of its resources of `perSenderType` (one per sender). */
+/**
+ * The size of the stack's checkpoint in the file backend (the state the engine rewrites after every
+ * step), and the mean size of its resources of `perSenderType` (one per sender).
+ */
 export function stateBytes(engine: EngineStack, perSenderType: string): { total: number; perSender: number } {
   const stacks = join(engine.dir, "backend", ".pulumi", "stacks");
   const walk = (dir: string): string[] =>
