@@ -12,9 +12,10 @@
 // Only kinds whose inputs are all known at preview may be packed (one unknown field makes the
 // whole spec unknown, and check can then validate nothing).
 //
-// A `blank` field whose value is "" is left out of `spec` and put back by unpack: every rule has
-// seven such filters and references, and every byte is paid N times per step (a first up writes
-// the state once per resource). Stacks whose spec still holds them unpack to the same props.
+// A `blank` field whose value is "" is left out of `spec` and put back by unpack: seven of a
+// rule's optional filters and references are "" in every rule the program declares, and every
+// byte is paid N times per step (a first up writes the state once per resource). Stacks whose
+// spec still holds them unpack to the same props.
 import type * as pulumi from "@pulumi/pulumi";
 import { RULE_OPTIONAL_TEXT } from "../paperless/provider";
 
