@@ -295,7 +295,11 @@ start() {
 
   setsid unshare --mount --pid --fork --propagation private -- "$0" __init "$dir" </dev/null >"$dir/console.log" 2>&1 &
   local deadline=$((SECONDS + timeout)) next=$((SECONDS + 30)) pid=""
+  local had_pid
   while :; do
+    # The pid file first: __init writes it at any moment, and one written between reading the
+    # process and reading the file would look like an instance that stopped.
+    had_pid=""; [ ! -s "$dir/pid" ] || had_pid=1
     pid=$(instance_pid "$dir" || true)
     if [ -n "$pid" ]; then
       local smtp_owner imap_owner
@@ -309,7 +313,7 @@ start() {
         echo "$pid"; return 0
       fi
     fi
-    if [ -s "$dir/pid" ] && [ -z "$pid" ]; then
+    if [ -n "$had_pid" ] && [ -z "$pid" ]; then
       echo "dms-instance: docker-mailserver stopped during start-up ($dir/console.log):" >&2
       grep -E 'ERROR|panic|Shutting down|misconfigured' "$dir/console.log" >&2 || tail -n 30 "$dir/console.log" >&2
       return 1

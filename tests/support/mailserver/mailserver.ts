@@ -116,8 +116,9 @@ function run(args: string[]): Promise<ExecResult> {
  * Starts an instance and resolves once docker-mailserver reports it is up and both ports are its own.
  * An instance gone before its console got a single line never ran docker-mailserver's start-up
  * (its namespaces or mounts failed, or it was killed): that is started once more, saying so on
- * stderr. Seen once in a full CI run after other suites, never alone; the likely cause, a stop by a
- * stale pid reused by the new instance, dms-instance.sh now rules out (it checks the start time).
+ * stderr. dms-instance.sh rules out the two causes seen in full CI runs (a stop by a stale pid
+ * reused by the new instance: it checks the start time; a pid file written while it looked: it
+ * reads the file first), so this is for a start-up that truly died before its first line.
  * A start-up that printed anything fails at once.
  */
 export async function startMailserver(options: MailserverOptions): Promise<Mailserver> {
