@@ -1,10 +1,13 @@
 // A resource's fields as its provider sees them: a packed kind's `spec` unfolded, its blank
 // fields back as "" (providers/dynamic/packed.ts); any other kind's props as they are.
-import { PACKED_KINDS, unpack } from "../../providers/dynamic/packed";
+import { PACKED_KINDS, type Packing, unpack } from "../../providers/dynamic/packed";
+import { dynamicType } from "../../providers/dynamic/resource";
+import type { DynamicKey } from "../../providers/dynamic/registry";
 
-const NOT_PACKED = { kept: [], blank: [] };
+const NOT_PACKED: Packing = { kept: [], blank: [] };
 
-/** `type` is the resource's type token (`pulumi-nodejs:dynamic/<key>`). */
+/** `type` is the resource's type token (dynamicType of its key). */
 export function fieldsOf(type: string, props: Record<string, unknown>): Record<string, unknown> {
-  return unpack(props, PACKED_KINDS[type.replace(/^pulumi-nodejs:dynamic\//, "")] ?? NOT_PACKED);
+  const key = Object.keys(PACKED_KINDS).find((k) => dynamicType(k as DynamicKey) === type);
+  return unpack(props, key ? PACKED_KINDS[key]! : NOT_PACKED);
 }
