@@ -66,11 +66,19 @@ export abstract class DynamicResource extends pulumi.CustomResource {
     formerTypes: readonly string[],
   ) {
     const packing = PACKED_KINDS[key];
-    super(
-      dynamicType(key),
-      name,
-      { ...(packing ? packedProps(props, packing) : props), __provider: shimText(key) },
-      withFormerTypes(opts, formerTypes),
-    );
+    // The SDK records a stack for every promise it makes here, used only under
+    // PULUMI_DEBUG_PROMISE_LEAKS: most of the registration's cost (docs/performance.md#promise-stacks).
+    const limit = Error.stackTraceLimit;
+    if (!process.env.PULUMI_DEBUG_PROMISE_LEAKS) Error.stackTraceLimit = 0;
+    try {
+      super(
+        dynamicType(key),
+        name,
+        { ...(packing ? packedProps(props, packing) : props), __provider: shimText(key) },
+        withFormerTypes(opts, formerTypes),
+      );
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
   }
 }

@@ -26,6 +26,8 @@ interface StateResource {
   type: string;
   inputs?: Record<string, unknown>;
   outputs?: Record<string, unknown>;
+  sourcePosition?: string;
+  stackTrace?: { sourcePosition?: string }[];
 }
 
 /** A stack of the project whose program declares one RandomText named `salt` (none when `declare()` is false). */
@@ -95,6 +97,9 @@ describe("in the project", () => {
     expect(salt.outputs!.__provider).toBe(shimText(KEY));
     expect(salt.outputs!.value).toMatch(/^[a-f]{12}$/);
     expect(up.outputs.value!.value).toBe(salt.outputs!.value);
+    // Where the program declared it, whole, though the SDK's promise stacks are skipped (docs/performance.md#promise-stacks).
+    expect(salt.sourcePosition).toMatch(/\/providers\/random\/resources\.ts#\d+,\d+$/);
+    expect(salt.stackTrace!.map((f) => f.sourcePosition)).toContainEqual(expect.stringMatching(/\/tests\/shim\/shim\.test\.ts#\d+,\d+$/));
   });
 
   test("a second up changes nothing, a refresh reads the same, both from the shim", async () => {
